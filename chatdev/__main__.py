@@ -1,0 +1,3 @@
+from chatdev.cli import main
+
+main()

