@@ -60,6 +60,8 @@ class ChatPhase(_PhaseBase):
     verdict: str | None = None  # a boolean field of the JSON reply that becomes a verdict
     foreach: str | None = None  # "outputs.<name>.<list field>": one exchange per item
     images: bool = False  # attach the user's images (roles with vision only)
+    writes: str | None = None  # a project file the output is written to (text as is; json via `document`)
+    document: str | None = None  # template rendering a json output into `writes` (variables: output, task)
     retries: int = Field(default=2, ge=0, le=5)
     max_tokens: int = Field(default=1024, ge=16, le=32768)
 
@@ -82,6 +84,9 @@ class DebatePhase(_PhaseBase):
     prompt: str = Field(min_length=1)
     judge_prompt: str = Field(min_length=1)
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
+    writes: str | None = None
+    document: str | None = None
+    retries: int = Field(default=2, ge=0, le=5)
     max_tokens: int = Field(default=512, ge=16, le=32768)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -113,6 +118,7 @@ class CompanySpec(Strict):
     n_ctx: int = Field(default=4096, ge=512, le=262144)
     roles: list[str] = Field(min_length=1)
     chain: list[str | InlineLoop] = Field(min_length=1)
+    improve_chain: list[str | InlineLoop] = Field(default_factory=list)  # `chatdev improve`
     images_to: list[str] = Field(default_factory=list)  # phases that see user images (besides phase.images)
 
     @field_validator("roles")
@@ -127,14 +133,35 @@ class _PhaseFile(BaseModel):
     spec: PhaseSpec
 
 
+class Messages(Strict):
+    """What chatdev itself says inside conversations (messages.yaml)."""
+
+    retry: str = Field(min_length=1)
+    continue_: str = Field(min_length=1, alias="continue")
+    escalation: str = Field(min_length=1)
+    screenshot: str = Field(min_length=1)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+MESSAGE_VARS = {
+    "retry": frozenset({"reason", "expects", "attempt"}),
+    "continue_": frozenset({"reply"}),
+    "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
+    "screenshot": frozenset({"task"}),
+}
+
+
 @dataclass(frozen=True)
 class Company:
     """A loaded, validated company: the spec, its roles by name, its phases by name."""
 
     spec: CompanySpec
+    messages: Messages
     roles: dict[str, RoleSpec]  # by role name ("CTO")
     phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase]
     chain: list[str]  # top-level phase names in order (inline loops get a name)
+    improve: list[str]  # the chain `chatdev improve` runs
     sources: dict[str, str]  # relative file -> the text it was loaded from
     root: Path | None  # the user's folder, if any
 
@@ -218,7 +245,8 @@ def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
 
 
 def _validation_error(exc: ValidationError, where: str, node: yaml.Node | None, skip: int = 0) -> ConfigError:
-    err = exc.errors()[0]
+    # in a union (a chain entry is a name or a loop) the deepest error is the one that explains
+    err = max(exc.errors(), key=lambda e: len(e["loc"]))
     loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in ("chat", "loop", "debate", "action", "str", "InlineLoop")))[skip:]
     key = ".".join(str(p) for p in loc) or "(top level)"
     line = _line_of(node, loc)
@@ -280,23 +308,46 @@ def load_company(user_dir: Path | None = None) -> Company:
         prompts.check(role.persona, prompts.PERSONA_VARS, where=f"{rwhere}: persona")
         roles[role.name] = role
 
+    found = _read("messages.yaml", user_dir)
+    if found is None:
+        raise ConfigError("messages.yaml not found")
+    mtext, mwhere, _ = found
+    sources["messages.yaml"] = mtext
+    mdata, mnode = _load_yaml(mtext, mwhere)
+    try:
+        messages = Messages.model_validate(mdata)
+    except ValidationError as exc:
+        raise _validation_error(exc, mwhere, mnode) from exc
+    for key, allowed in MESSAGE_VARS.items():
+        prompts.check(getattr(messages, key), allowed, where=f"{mwhere}: {key.rstrip('_')}")
+
     phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase] = {}
+    chain = _load_chain(spec.chain, "chain", phases, sources, user_dir, where)
+    improve = _load_chain(spec.improve_chain, "improve_chain", phases, sources, user_dir, where)
+
+    company = Company(spec=spec, messages=messages, roles=roles, phases=phases, chain=chain, improve=improve, sources=sources, root=user_dir)
+    _validate(company)
+    return company
+
+
+def _load_chain(entries: list[str | InlineLoop], key: str, phases: dict[str, Any], sources: dict[str, str],
+                user_dir: Path | None, where: str) -> list[str]:
     chain: list[str] = []
-    for index, entry in enumerate(spec.chain):
+    for index, entry in enumerate(entries):
         if isinstance(entry, InlineLoop):
             name = entry.name or f"{entry.loop[0]}_loop"
-            phases[name] = LoopPhase(name=name, phases=list(entry.loop), max_cycles=entry.max_cycles,
-                                     until=entry.until, escalate=entry.escalate, source=f"{where}: chain[{index}]")
+            loop = LoopPhase(name=name, phases=list(entry.loop), max_cycles=entry.max_cycles,
+                             until=entry.until, escalate=entry.escalate, source=f"{where}: {key}[{index}]")
+            if name in phases and phases[name].model_dump() != loop.model_dump():
+                raise ConfigError(f"{where}: {key}[{index}]: name: {name!r} is already a different phase")
+            phases[name] = loop
             chain.append(name)
             todo = list(entry.loop)
         else:
             chain.append(entry)
             todo = [entry]
-        _load_phases(todo, phases, sources, user_dir, where, stack=[])
-
-    company = Company(spec=spec, roles=roles, phases=phases, chain=chain, sources=sources, root=user_dir)
-    _validate(company)
-    return company
+        _load_phases(todo, phases, sources, user_dir, f"{where}: {key}[{index}]", stack=[])
+    return chain
 
 
 def _load_phases(names: list[str], phases: dict[str, Any], sources: dict[str, str], user_dir: Path | None,
@@ -373,6 +424,17 @@ def _validate(company: Company) -> None:
                     hint="the loop could never end early; set `verdict:` on one of its phases")
         if phase.commit:
             prompts.check(phase.commit, prompts.COMMIT_VARS, where=f"{where}: commit")
+        document = getattr(phase, "document", None)
+        if document:
+            prompts.check(document, prompts.DOCUMENT_VARS, where=f"{where}: document")
+        writes = getattr(phase, "writes", None)
+        if writes:
+            from chatdev.artifacts import UnsafePath, safe_relpath
+
+            try:
+                safe_relpath(writes)
+            except UnsafePath as exc:
+                raise ConfigError(f"{where}: writes: {exc}") from exc
 
 
 def role_file_stem(role: RoleSpec) -> str:

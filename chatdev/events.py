@@ -37,6 +37,7 @@ class BuildStarted(Event):
     chain: list[str]
     images: list[str] = field(default_factory=list)
     mode: str = "build"  # build | resume | improve
+    org: list[tuple[int, str]] = field(default_factory=list)  # (depth, role) of the org chart, depth-first
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,6 +21,7 @@ PROMPT_VARS = frozenset({
     "company", "task", "role", "outputs", "item", "files", "code", "feedback",
     "cycle", "directive", "change", "images", "instructor", "assistant",
 })
+DOCUMENT_VARS = frozenset({"output", "task", "company", "outputs"})
 COMMIT_VARS = frozenset({"phase", "files", "role", "outputs", "item", "cycle", "verdict", "task"})
 
 

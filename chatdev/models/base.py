@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,21 @@ class Reply:
     usage: Usage = field(default_factory=Usage)
     timings: Timings = field(default_factory=Timings)
     finish_reason: str = "stop"  # stop | length
+    # With ``schema``: the parsed value when the reply is JSON matching it, else
+    # ``schema_error`` says why not (truncated by max_tokens, invalid JSON, ...).
+    parsed: Any = None
+    schema_error: str | None = None
+
+    def json(self) -> Any:
+        """The reply's JSON value; SchemaViolation (reason + text) when it did not validate."""
+        if self.schema_error is not None:
+            raise SchemaViolation(self.schema_error, self.text)
+        if self.parsed is not None:
+            return self.parsed
+        try:
+            return json.loads(self.text)
+        except ValueError as exc:
+            raise SchemaViolation(f"not JSON: {exc}", self.text) from None
 
 
 class SchemaViolation(Exception):
@@ -61,6 +77,76 @@ class SchemaViolation(Exception):
         super().__init__(reason)
         self.reason = reason
         self.text = text
+
+
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+    "object": dict, "array": list, "string": str, "integer": int, "number": (int, float),
+    "boolean": bool, "null": type(None),
+}
+
+
+def schema_errors(value: Any, schema: dict[str, Any], path: str = "$",
+                  root: dict[str, Any] | None = None) -> list[str]:
+    """Where ``value`` breaks ``schema`` (the JSON-Schema subset grammars enforce); [] when it fits."""
+    root = root if root is not None else schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        return schema_errors(value, target, path, root)
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            if not any(not schema_errors(value, sub, path, root) for sub in schema[key]):
+                return [f"{path} matches none of the {key} choices"]
+    expected = schema.get("type")
+    if expected:
+        kinds = expected if isinstance(expected, list) else [expected]
+        if not any(k in _JSON_TYPES and isinstance(value, _JSON_TYPES[k])
+                   and not (k in ("integer", "number") and isinstance(value, bool)) for k in kinds):
+            return [f"{path} should be {' or '.join(kinds)}, got {type(value).__name__}"]
+    errors: list[str] = []
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{path} should be one of {schema['enum']}")
+    if "const" in schema and value != schema["const"]:
+        errors.append(f"{path} should be {schema['const']!r}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        errors += [f"{path} is missing {key!r}" for key in schema.get("required", []) if key not in value]
+        for key, item in value.items():
+            if key in props:
+                errors += schema_errors(item, props[key], f"{path}.{key}", root)
+            elif schema.get("additionalProperties") is False:
+                errors.append(f"{path} has unexpected key {key!r}")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{path} needs at least {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(f"{path} has more than {schema['maxItems']} items")
+        if isinstance(schema.get("items"), dict):
+            for i, item in enumerate(value):
+                errors += schema_errors(item, schema["items"], f"{path}[{i}]", root)
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0):
+            errors.append(f"{path} is shorter than {schema['minLength']}")
+        if "maxLength" in schema and len(value) > schema["maxLength"]:
+            errors.append(f"{path} is longer than {schema['maxLength']}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            errors.append(f"{path} is below {schema['minimum']}")
+        if "maximum" in schema and value > schema["maximum"]:
+            errors.append(f"{path} is above {schema['maximum']}")
+    return errors
+
+
+def check_reply(text: str, schema: dict[str, Any]) -> tuple[Any, str | None]:
+    """Parse a schema-constrained reply: (value, None) or (None, why it does not validate)."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        return None, f"not valid JSON ({exc})"
+    errors = schema_errors(value, schema)
+    return (value, None) if not errors else (None, "; ".join(errors[:3]))
 
 
 @runtime_checkable
@@ -93,3 +179,71 @@ class ChatModel(Protocol):
     def count_tokens(self, text: str) -> int: ...
 
     def close(self) -> None: ...
+
+
+# ----------------------------------------------------------------------------- images
+
+_IMAGE_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"BM", "image/bmp"),
+)
+
+
+def image_label(image: ImageInput) -> str:
+    """How an image is named in messages: its path, or '<N bytes>'."""
+    return f"<{len(image)} bytes>" if isinstance(image, bytes) else str(image)
+
+
+def image_bytes(image: ImageInput) -> tuple[bytes, str]:
+    """The bytes and MIME type of an image given as a path or raw bytes.
+
+    Raises ModelError (one line) for a missing file or something that is not a
+    PNG, JPEG, GIF or BMP image.
+    """
+    from chatdev.errors import ModelError
+
+    label = image_label(image)
+    if isinstance(image, bytes):
+        data = image
+    else:
+        path = Path(image).expanduser()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ModelError(f"image {label}: no such file", hint="check the --image path") from None
+        except OSError as exc:
+            raise ModelError(f"image {label}: cannot read ({exc.strerror or exc})", hint="check the --image path") from None
+    for magic, mime in _IMAGE_MAGIC:
+        if data.startswith(magic):
+            return data, mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        raise ModelError(f"image {label}: WebP is not supported", hint="convert it to PNG or JPEG")
+    raise ModelError(f"image {label}: not an image (PNG, JPEG, GIF or BMP expected)",
+                     hint="pass a PNG or JPEG file")
+
+
+def image_data_uri(image: ImageInput) -> str:
+    """``data:image/png;base64,...`` for a path or raw bytes (checked to be an image)."""
+    import base64
+
+    data, mime = image_bytes(image)
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def openai_messages(messages: Sequence[Message], images: Sequence[ImageInput] = ()) -> list[dict[str, Any]]:
+    """Messages in the OpenAI chat shape; images become data-URI parts of the last user message."""
+    out: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in messages]
+    if images:
+        from chatdev.errors import ModelError
+
+        last_user = next((i for i in range(len(out) - 1, -1, -1) if out[i]["role"] == "user"), None)
+        if last_user is None:
+            raise ModelError("images need a user message to attach to", hint="this is a bug in the caller")
+        parts: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": image_data_uri(img)}}
+                                       for img in images]
+        parts.append({"type": "text", "text": out[last_user]["content"]})
+        out[last_user] = {"role": "user", "content": parts}
+    return out

@@ -1,0 +1,238 @@
+"""Replies → artifacts. Pure functions: files from fenced blocks, JSON verdicts.
+
+Small local models are sloppy with formats, so the file parser accepts the
+shapes they actually produce (a path line before the fence, a path in the
+fence's info string, a ``# path`` first line inside it, a single unnamed block
+when exactly one file is expected) and refuses every path that could escape
+the project. What cannot be parsed is reported as a reason the conversation
+sends back to the model.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from chatdev.models.base import SchemaViolation
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
+PATHISH = re.compile(r"^[\w.\-/]+\.[A-Za-z0-9]{1,10}$|^(Makefile|Dockerfile|LICENSE|README)$")
+LANG_WORDS = {"python", "py", "python3", "text", "txt", "markdown", "md", "json", "yaml", "yml", "toml", "ini",
+              "bash", "sh", "shell", "html", "css", "javascript", "js", "plaintext", "console", "cfg", ""}
+RESERVED = (".git", ".chatdev")
+
+
+class UnsafePath(ValueError):
+    """A path a reply named that must not be written."""
+
+
+def safe_relpath(raw: str) -> str:
+    """Normalise a path a model wrote, or raise UnsafePath saying why.
+
+    Refuses absolute paths, ``..`` anywhere, drive letters, control characters,
+    and the bookkeeping folders ``.git`` and ``.chatdev``. Symlink escapes are
+    the workspace's to refuse (they depend on the filesystem).
+    """
+    path = raw.strip().strip("`*'\"").strip()
+    if not path:
+        raise UnsafePath("empty path")
+    if any(ord(c) < 32 for c in path):
+        raise UnsafePath(f"{raw!r}: control character in path")
+    path = path.replace("\\", "/")
+    if path.startswith("/") or re.match(r"^[A-Za-z]:", path) or path.startswith("~"):
+        raise UnsafePath(f"{path}: absolute paths are not allowed")
+    parts = [p for p in PurePosixPath(path).parts if p not in ("", ".")]
+    if not parts:
+        raise UnsafePath(f"{raw!r}: not a file path")
+    if ".." in parts:
+        raise UnsafePath(f"{path}: '..' would leave the project")
+    if parts[0] in RESERVED:
+        raise UnsafePath(f"{path}: {parts[0]} is reserved")
+    if len(path) > 200 or len(parts) > 8:
+        raise UnsafePath(f"{path}: path too long")
+    return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class FileParse:
+    files: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # refused paths and other reasons
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.files)
+
+
+@dataclass(frozen=True)
+class _Block:
+    info: str
+    body: str
+    before: str  # the text between the previous block and this fence
+
+
+def _blocks(text: str) -> list[_Block]:
+    blocks: list[_Block] = []
+    pos = 0
+    lines = text.splitlines(keepends=True)
+    i = 0
+    offset = 0
+    starts = []
+    for line in lines:
+        starts.append(offset)
+        offset += len(line)
+    while i < len(lines):
+        m = FENCE.match(lines[i].rstrip("\n"))
+        if not m:
+            i += 1
+            continue
+        fence = m.group("fence")
+        info = m.group("info").strip()
+        j = i + 1
+        while j < len(lines):
+            close = lines[j].strip()
+            if close.startswith(fence[0] * len(fence)) and close.strip(fence[0]) == "":
+                break
+            j += 1
+        body = "".join(lines[i + 1:j])
+        before = text[pos:starts[i]]
+        blocks.append(_Block(info=info, body=body, before=before))
+        pos = starts[j] + len(lines[j]) if j < len(lines) else len(text)
+        i = j + 1
+    return blocks
+
+
+def _path_from_line(line: str) -> str | None:
+    s = line.strip()
+    s = re.sub(r"^(#+|[-*]|\d+[.)])\s*", "", s)  # markdown heading / bullet / numbering
+    s = re.sub(r"^(file(name)?|path)\s*[:=]\s*", "", s, flags=re.IGNORECASE)
+    s = s.strip().strip("*`'\":").strip()
+    s = re.sub(r"\s*\(.*\)$", "", s)  # "main.py (entry point)"
+    s = s.rstrip(":").strip()
+    return s if s and (PATHISH.match(s) or "/" in s and "." in s.rsplit("/", 1)[-1]) and " " not in s else None
+
+
+def _name_for(block: _Block) -> tuple[str | None, str]:
+    """(path, body) of one block: from the info string, the line before, or a first-line comment."""
+    info_words = block.info.split()
+    for word in info_words:
+        if word.lower() not in LANG_WORDS and _path_from_line(word):
+            return _path_from_line(word), block.body
+    before_lines = [ln for ln in block.before.splitlines() if ln.strip()]
+    if before_lines:
+        cand = _path_from_line(before_lines[-1])
+        if cand:
+            return cand, block.body
+        # "Here is main.py:" style
+        m = re.search(r"([\w./\-]+\.[A-Za-z0-9]{1,10})`?\**:?\s*$", before_lines[-1])
+        if m and _path_from_line(m.group(1)):
+            return m.group(1), block.body
+    first, _, rest = block.body.partition("\n")
+    m = re.match(r"^\s*(?:#|//|<!--)\s*(?:file(?:name)?\s*[:=]\s*)?([\w./\-]+\.[A-Za-z0-9]{1,10})\s*(?:-->)?\s*$",
+                 first, re.IGNORECASE)
+    if m:
+        return m.group(1), block.body  # keep the comment line: it is valid code
+    return None, block.body
+
+
+def parse_files(text: str, *, expected: Sequence[str] = ()) -> FileParse:
+    """Files named in a reply. With exactly one expected path, one unnamed block is that file."""
+    files: dict[str, str] = {}
+    problems: list[str] = []
+    blocks = [b for b in _blocks(text) if b.body.strip()]
+    unnamed: list[_Block] = []
+    for block in blocks:
+        name, body = _name_for(block)
+        if name is None:
+            unnamed.append(block)
+            continue
+        try:
+            path = safe_relpath(name)
+        except UnsafePath as exc:
+            problems.append(f"refused path: {exc}")
+            continue
+        if expected and len(expected) == 1 and path != expected[0] and PurePosixPath(path).name == PurePosixPath(expected[0]).name:
+            path = expected[0]
+        files[path] = body if body.endswith("\n") else body + "\n"
+    if not files and len(expected) == 1 and unnamed:
+        best = max(unnamed, key=lambda b: len(b.body))
+        files[safe_relpath(expected[0])] = best.body if best.body.endswith("\n") else best.body + "\n"
+    if not files and not problems:
+        if not blocks:
+            problems.append("no fenced code block found: put each file in ```...``` after a line with its path")
+        else:
+            problems.append("code blocks have no file path: write the path on the line before each block")
+    return FileParse(files=files, problems=problems)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object or array in a reply (fences and chatter around it are ignored)."""
+    candidates = [b.body for b in _blocks(text)] + [text]
+    last_error = "no JSON object found"
+    for cand in candidates:
+        s = cand.strip()
+        start = min([i for i in (s.find("{"), s.find("[")) if i >= 0], default=-1)
+        if start < 0:
+            continue
+        decoder = json.JSONDecoder()
+        try:
+            value, _ = decoder.raw_decode(s[start:])
+            return value
+        except json.JSONDecodeError as exc:
+            last_error = f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    raise SchemaViolation(last_error, text)
+
+
+def parse_json(text: str, schema: dict[str, Any] | None) -> Any:
+    """Parse and validate a JSON reply; SchemaViolation carries the reason for the model."""
+    value = extract_json(text)
+    if schema is not None:
+        errors = validate(value, schema)
+        if errors:
+            raise SchemaViolation("; ".join(errors[:3]), text)
+    return value
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
+    "integer": (int,), "number": (int, float), "null": (type(None),),
+}
+
+
+def validate(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
+    """A small JSON-Schema validator for the subset the phases use."""
+    errors: list[str] = []
+    expected = schema.get("type")
+    if expected:
+        kinds = expected if isinstance(expected, list) else [expected]
+        ok = any(isinstance(value, _TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
+                 for k in kinds if k in _TYPES)
+        if not ok:
+            return [f"{path} should be {' or '.join(kinds)}, got {type(value).__name__}"]
+    if "enum" in schema and value not in schema["enum"]:
+        errors.append(f"{path} should be one of {schema['enum']}")
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{path} is missing required key {key!r}")
+        props = schema.get("properties", {})
+        for key, sub in props.items():
+            if key in value:
+                errors.extend(validate(value[key], sub, f"{path}.{key}"))
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{path} needs at least {schema['minItems']} items")
+        if "maxItems" in schema and len(value) > schema["maxItems"]:
+            errors.append(f"{path} has more than {schema['maxItems']} items")
+        if "items" in schema:
+            for i, item in enumerate(value):
+                errors.extend(validate(item, schema["items"], f"{path}[{i}]"))
+    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
+        errors.append(f"{path} is too short")
+    return errors

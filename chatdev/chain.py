@@ -1,0 +1,381 @@
+"""The waterfall: phases in chain order, loops with break conditions and
+escalation, a checkpoint and a commit after every completed phase, resume.
+
+Each completed step has a key (``2:design``, ``2:review_loop#1/code_review``;
+the number is the run: 1 for the build, 2 for the first improve...). The keys
+of completed steps are in ``state.json``, committed with the step, so a resumed
+run skips exactly the steps whose commits exist.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatdev import events, prompts
+from chatdev.company import OrgChart
+from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, LoopPhase
+from chatdev.conversation import Conversation
+from chatdev.models.base import ChatModel, Reply, SchemaViolation
+from chatdev.phases import PhaseFailed, PhaseResult, SkipLoop, run_action, run_chat, run_debate
+
+STATE_VERSION = 1
+
+
+@dataclass
+class RunOptions:
+    seed: int | None = None
+    no_run: bool = False
+    allow_install: bool = False
+    temperature: float = 0.2
+
+
+@dataclass
+class RunState:
+    """Everything a resumed run needs; saved as .chatdev/state.json."""
+
+    task: str
+    project: str
+    company: str
+    models: dict[str, str]  # role -> model reference
+    run: int = 1
+    change: str = ""
+    completed: list[str] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    verdicts: dict[str, bool] = field(default_factory=dict)
+    directive: str = ""
+    usage: dict[str, int] = field(default_factory=lambda: {"prompt": 0, "completion": 0, "cached": 0})
+    llm_calls: int = 0
+    phases: list[dict[str, Any]] = field(default_factory=list)
+    tests: dict[str, Any] = field(default_factory=lambda: {"ran": False, "passed": None, "summary": ""})
+    escalations: int = 0
+    status: str = "running"
+    wall_s: float = 0.0
+    images: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    version: int = STATE_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunState:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+class Context:
+    """What every phase runner sees: company, models, workspace, sandbox, state, sink."""
+
+    def __init__(self, *, company: Company, models: dict[str, ChatModel], workspace: Any, state: RunState,
+                 sink: events.EventSink, options: RunOptions, images: Sequence[Path] = (),
+                 verifier: Callable[..., Any] | None = None) -> None:
+        self.company = company
+        self.chart = OrgChart.from_roles(list(company.roles.values()))
+        self.models = models
+        self.workspace = workspace
+        self.state = state
+        self.sink = sink
+        self.options = options
+        self.images = list(images)
+        self.verifier = verifier
+        self._told_no_vision = False
+
+    # models ------------------------------------------------------------------
+    def model_for(self, role: str) -> ChatModel:
+        return self.models[self.company.role(role).name]
+
+    def count_tokens(self, text: str) -> int:
+        return next(iter(self.models.values())).count_tokens(text)
+
+    def images_for(self, phase: ChatPhase, role: str) -> list[Path]:
+        wants = phase.images or phase.name in self.company.spec.images_to
+        if not self.images or not wants:
+            return []
+        model = self.model_for(role)
+        if self.company.role(role).vision and model.supports_vision:
+            return list(self.images)
+        if not self._told_no_vision:
+            self._told_no_vision = True
+            self.sink(events.Notice(level="warning", text=f"--image ignored: {model.name} cannot see images "
+                                    "(use a vision model such as llava-1.5-7b with its --mmproj)"))
+        return []
+
+    def ask(self, conv: Conversation, phase: str, *, sender: str, receiver: str, text: str,
+            images: Sequence[Any] = (), schema: dict[str, Any] | None = None, max_tokens: int = 512,
+            result: PhaseResult, record_prompt: bool = True) -> Reply:
+        """One model call with events, streaming and accounting."""
+        self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text,
+                                 images=[str(i) for i in images if isinstance(i, (str, Path))]))
+
+        def on_token(piece: str) -> None:
+            self.sink(events.Token(phase=phase, sender=receiver, text=piece))
+
+        reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
+                         temperature=self.options.temperature, seed=self.options.seed, on_token=on_token)
+        u = reply.usage
+        result.usage = result.usage + u
+        result.calls += 1
+        self.state.usage["prompt"] += u.prompt_tokens
+        self.state.usage["completion"] += u.completion_tokens
+        self.state.usage["cached"] += u.cached_prompt_tokens
+        self.state.llm_calls += 1
+        self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
+                                 model=conv.model.name, prompt_tokens=u.prompt_tokens,
+                                 completion_tokens=u.completion_tokens, cached_tokens=u.cached_prompt_tokens,
+                                 prefill_s=reply.timings.prefill_s, decode_s=reply.timings.decode_s))
+        return reply
+
+    # sandbox -----------------------------------------------------------------
+    def verify(self, phase: ActionPhase, *, static_only: bool) -> Any:
+        if self.verifier is None:
+            raise SkipLoop("no sandbox is configured: the program was not run")
+        entry = None
+        design = self.state.outputs.get("design")
+        if isinstance(design, dict):
+            entry = design.get("entry")
+        report = self.verifier(self.workspace.root, entry=entry, timeout=phase.timeout, static_only=static_only,
+                               allow_install=self.options.allow_install)
+        self._record_runs(phase, report)
+        if not static_only:
+            self.state.tests = {"ran": True, "passed": bool(report.passed), "summary": report.summary[:2000]}
+        return report
+
+    def _record_runs(self, phase: ActionPhase, report: Any) -> None:
+        shot = None
+        if getattr(report, "screenshot", None):
+            rel = f".chatdev/screens/{self.state.run}-{phase.name}-{len(self.state.phases)}.png"
+            path = self.workspace.root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(report.screenshot)
+            shot = rel
+        if not getattr(report, "static_ok", True):
+            self.sink(events.SandboxRan(phase=phase.name, command="pyflakes", exit_code=1, timed_out=False,
+                                        duration=0.0, stdout=report.static_output[-4000:], stderr=""))
+        for label, run in (("run", getattr(report, "run", None)), ("pytest", getattr(report, "tests", None))):
+            if run is None:
+                continue
+            command = f"python {report.entry}" if label == "run" and getattr(report, "entry", None) else label
+            self.sink(events.SandboxRan(phase=phase.name, command=command, exit_code=run.exit_code,
+                                        timed_out=run.timed_out, duration=run.duration, stdout=run.stdout[-4000:],
+                                        stderr=run.stderr[-4000:], screenshot=shot if label == "run" else None))
+
+    def look_at_screenshot(self, phase: ActionPhase, png: bytes) -> str:
+        """The tester shows a screenshot to a vision model; text-only models skip this."""
+        role = self.company.role(phase.role)
+        model = self.model_for(role.name)
+        if not (role.vision and model.supports_vision):
+            return ""
+        text = prompts.render(self.company.messages.screenshot, {"task": self.state.task},
+                              where="messages.yaml: screenshot")
+        conv = Conversation(model, "")
+        reply = self.ask(conv, phase.name, sender="chatdev", receiver=role.name, text=text, images=[png],
+                         max_tokens=120, result=PhaseResult())
+        return f"\nWhat the screenshot shows ({role.name}): {reply.text.strip()}"
+
+
+class Chain:
+    """Runs a company's chain on a context, checkpointing and committing as it goes."""
+
+    def __init__(self, ctx: Context, chain: Sequence[str]) -> None:
+        self.ctx = ctx
+        self.chain = list(chain)
+
+    @property
+    def state(self) -> RunState:
+        return self.ctx.state
+
+    def run(self) -> None:
+        for name in self.chain:
+            self._run(name, prefix=f"{self.state.run}:", cycle=0)
+
+    def _run(self, name: str, *, prefix: str, cycle: int) -> None:
+        phase = self.ctx.company.phases[name]
+        if isinstance(phase, LoopPhase):
+            self._loop(phase, prefix=prefix)
+            return
+        key = f"{prefix}{name}"
+        if key in self.state.completed:
+            return
+        self._step(phase, key=key, cycle=cycle)
+
+    def _step(self, phase: ChatPhase | DebatePhase | ActionPhase, *, key: str, cycle: int) -> PhaseResult:
+        ctx = self.ctx
+        roles = _roles_of(phase, ctx.company)
+        ctx.sink(events.PhaseStarted(phase=phase.name, phase_kind=phase.kind, roles=roles, cycle=cycle))
+        start = time.monotonic()
+        try:
+            if isinstance(phase, ChatPhase):
+                result = run_chat(ctx, phase, cycle=cycle)
+            elif isinstance(phase, DebatePhase):
+                result = run_debate(ctx, phase, cycle=cycle)
+            else:
+                result = run_action(ctx, phase, cycle=cycle)
+        except (PhaseFailed, SkipLoop) as exc:
+            status = "failed" if isinstance(exc, PhaseFailed) else "skipped"
+            self._ended(phase, key, cycle, start, PhaseResult(status=status, reason=str(exc)), None, roles)
+            raise
+        result.verdicts = {k: v for k, v in result.verdicts.items() if k}
+        ctx.state.outputs[phase.output_name] = result.output
+        ctx.state.verdicts.update(result.verdicts)
+        ctx.state.completed.append(key)
+        sha = self._commit(phase, key, cycle, start, result, roles)
+        self._ended(phase, key, cycle, start, result, sha, roles)
+        return result
+
+    def _ended(self, phase: Any, key: str, cycle: int, start: float, result: PhaseResult, sha: str | None,
+               roles: list[str]) -> None:
+        duration = round(time.monotonic() - start, 3)
+        record = {"key": key, "name": phase.name, "kind": phase.kind, "status": result.status, "cycle": cycle,
+                  "duration": duration, "roles": roles, "files": result.files, "commit": sha,
+                  "verdict": result.verdicts, "reason": result.reason,
+                  "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
+                  "cached_tokens": result.usage.cached_prompt_tokens, "calls": result.calls}
+        self.state.phases.append(record)
+        self.ctx.workspace.checkpoint(self.state.to_dict())
+        self.ctx.sink(events.PhaseEnded(phase=phase.name, status=result.status, duration=duration, cycle=cycle,
+                                        verdict=result.verdicts, files=result.files, commit=sha, reason=result.reason,
+                                        prompt_tokens=result.usage.prompt_tokens,
+                                        completion_tokens=result.usage.completion_tokens,
+                                        cached_tokens=result.usage.cached_prompt_tokens))
+
+    def _commit(self, phase: Any, key: str, cycle: int, start: float, result: PhaseResult,
+                roles: list[str]) -> str | None:
+        ctx = self.ctx
+        ctx.workspace.checkpoint(self.state.to_dict())
+        if not phase.commit or not result.files:
+            return None
+        summary = prompts.render(phase.commit, {"phase": phase.name, "files": result.files, "role": roles[-1],
+                                                "outputs": dict(ctx.state.outputs), "item": None, "cycle": cycle,
+                                                "verdict": result.verdicts, "task": ctx.state.task},
+                                 where=f"{phase.source}: commit")
+        if cycle:
+            summary = f"{summary} (cycle {cycle})"
+        author = roles[-1]
+        model_name = ctx.models[author].name if author in ctx.models else None
+        u = result.usage
+        trailers = {
+            "Phase": phase.name,
+            "Role": author,
+            "Model": model_name or "none",
+            "Tokens": f"prompt={u.prompt_tokens} completion={u.completion_tokens} cached={u.cached_prompt_tokens}",
+            "Duration": f"{time.monotonic() - start:.1f}s",
+        }
+        return ctx.workspace.commit(role=author, phase=phase.name, summary=summary, trailers=trailers,
+                                    model=model_name)
+
+    # loops -------------------------------------------------------------------
+    def _loop(self, loop: LoopPhase, *, prefix: str) -> None:
+        key = f"{prefix}{loop.name}"
+        if key in self.state.completed:
+            return
+        started = any(k.startswith(f"{key}#") for k in self.state.completed)
+        if not started:
+            self.state.verdicts[loop.until] = False
+            self.state.directive = ""
+        max_cycles = loop.max_cycles
+        escalated = any(k.startswith(f"{key}!") for k in self.state.completed)
+        if escalated:
+            max_cycles += 1
+        cycle = 1
+        outcome = "unreached"
+        while True:
+            try:
+                reached = self._cycle(loop, key=key, cycle=cycle)
+            except SkipLoop:
+                outcome = "skipped"
+                break
+            if reached:
+                outcome = "reached"
+                break
+            if cycle >= max_cycles:
+                if loop.escalate and not escalated:
+                    escalated = True
+                    if self._escalate(loop, key=key, cycles=cycle):
+                        max_cycles += 1
+                        cycle += 1
+                        continue
+                break
+            cycle += 1
+        self.state.directive = ""
+        self.state.completed.append(key)
+        self.state.phases.append({"key": key, "name": loop.name, "kind": "loop", "status": outcome,
+                                  "cycle": cycle, "duration": 0.0, "roles": [], "files": [], "commit": None,
+                                  "verdict": {loop.until: bool(self.state.verdicts.get(loop.until))},
+                                  "reason": "", "prompt_tokens": 0, "completion_tokens": 0,
+                                  "cached_tokens": 0, "calls": 0})
+        self.ctx.workspace.checkpoint(self.state.to_dict())
+
+    def _cycle(self, loop: LoopPhase, *, key: str, cycle: int) -> bool:
+        for sub in loop.phases:
+            phase = self.ctx.company.phases[sub]
+            subkey = f"{key}#{cycle}/{sub}"
+            if isinstance(phase, LoopPhase):
+                self._loop(phase, prefix=f"{key}#{cycle}/")
+            elif subkey not in self.state.completed:
+                try:
+                    self._step(phase, key=subkey, cycle=cycle)
+                except PhaseFailed:
+                    return False  # a failed sub-phase ends this cycle; the loop decides what next
+            if getattr(phase, "verdict", None) == loop.until and self.state.verdicts.get(loop.until):
+                return True
+        return False
+
+    def _escalate(self, loop: LoopPhase, *, key: str, cycles: int) -> bool:
+        """The manager decides: accept as it is, or one more cycle with a directive."""
+        ctx = self.ctx
+        instructor = next((ctx.company.role(p.instructor).name for p in ctx.company.walk(loop.phases)
+                           if isinstance(p, ChatPhase)), None)
+        boss = ctx.chart.escalation_target(instructor) if instructor else None
+        if boss is None:
+            return False
+        outcome = _last_outcome(ctx, loop)
+        text = prompts.render(ctx.company.messages.escalation,
+                              {"loop": loop.name, "cycles": cycles, "until": loop.until, "outcome": outcome},
+                              where="messages.yaml: escalation")
+        schema = {"type": "object", "required": ["decision"],
+                  "properties": {"decision": {"type": "string", "enum": ["accept", "retry"]},
+                                 "directive": {"type": "string"}}}
+        from chatdev.phases import persona
+
+        conv = Conversation(ctx.model_for(boss), persona(ctx, boss))
+        result = PhaseResult()
+        decision, directive = "accept", ""
+        try:
+            reply = ctx.ask(conv, loop.name, sender=instructor or "chatdev", receiver=boss, text=text,
+                            schema=schema, max_tokens=150, result=result)
+            from chatdev.artifacts import parse_json
+
+            data = parse_json(reply.text, schema)
+            decision, directive = data["decision"], str(data.get("directive", ""))[:500]
+        except SchemaViolation as exc:
+            directive = f"(no usable decision: {exc.reason}; accepted as it is)"
+        ctx.state.escalations += 1
+        ctx.state.directive = directive if decision == "retry" else ""
+        ctx.state.completed.append(f"{key}!escalated")
+        ctx.sink(events.Escalation(phase=loop.name, to_role=boss, from_role=instructor or "", decision=decision,
+                                   directive=directive))
+        ctx.workspace.checkpoint(ctx.state.to_dict())
+        return decision == "retry"
+
+
+def _roles_of(phase: Any, company: Company) -> list[str]:
+    if isinstance(phase, ChatPhase):
+        return [company.role(phase.instructor).name, company.role(phase.assistant).name]
+    if isinstance(phase, DebatePhase):
+        return [company.role(p).name for p in phase.participants] + [company.role(phase.judge).name]
+    return [company.role(phase.role).name]
+
+
+def _last_outcome(ctx: Context, loop: LoopPhase) -> str:
+    """The latest verdict-setting output of the loop: what the manager is shown."""
+    for phase in reversed(list(ctx.company.walk(loop.phases))):
+        if getattr(phase, "verdict", None) == loop.until:
+            value = ctx.state.outputs.get(phase.output_name)
+            if value:
+                return str(value)[:1200]
+    return "(no result recorded)"

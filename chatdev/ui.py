@@ -1,0 +1,766 @@
+"""The terminal: the live view of a build and the renderers every command uses.
+
+The only module that imports ``rich`` (lazily, so ``chatdev --help`` stays
+fast). Library code emits events; :func:`view` turns them into a live panel
+(``live``), one line per event (``plain``), nothing (``quiet``/``json``).
+Human output goes to stdout; in ``json`` mode stdout carries exactly one JSON
+document and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from chatdev import events as ev
+from chatdev.errors import ChatDevError
+
+if TYPE_CHECKING:
+    from rich.console import Console, RenderableType
+
+Mode = Literal["live", "plain", "quiet", "json"]
+MODES: tuple[str, ...] = ("live", "plain", "quiet", "json")
+
+STREAM_LINES = 8  # lines of the current reply shown in the live view
+_STREAM_KEEP = 6000  # characters of the current reply kept in memory
+
+
+def _console(*, stderr: bool = False) -> Console:
+    try:
+        from rich.console import Console
+    except ImportError as exc:  # pragma: no cover - rich is a hard dependency
+        raise ChatDevError("the terminal view needs the 'rich' package",
+                           hint="pip install 'rich>=13.7'") from exc
+    return Console(stderr=stderr, highlight=False)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _data(obj: Any) -> Any:
+    return obj.to_dict() if hasattr(obj, "to_dict") else obj
+
+
+# ----------------------------------------------------------------------------- small formatters
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, sec = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m"
+
+
+def fmt_count(n: float | None) -> str:
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= div:
+            return f"{n / div:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def fmt_bytes(n: float | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"  # pragma: no cover
+
+
+def one_line(text: str, width: int = 100) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
+
+
+# ----------------------------------------------------------------------------- the state the live view draws
+
+
+@dataclass
+class PhaseState:
+    name: str
+    status: str = "pending"  # pending | running | done | failed | skipped
+    cycle: int = 0
+    duration: float = 0.0
+    children: list[str] = field(default_factory=list)  # a loop's inner phases, as they are seen
+
+
+@dataclass
+class BuildState:
+    """Everything the live panel shows, updated by :meth:`apply` (no rich here).
+
+    The chain holds top-level names; a loop's inner phases are not in it, so a
+    phase that is not is placed in the loop running now, or in the next entry
+    of the chain (``BuildStarted.loops``, if the engine sends it, says exactly).
+    """
+
+    task: str = ""
+    project: str = ""
+    company: str = ""
+    models: dict[str, str] = field(default_factory=dict)
+    org: list[tuple[int, str]] = field(default_factory=list)
+    chain: list[str] = field(default_factory=list)
+    loops: dict[str, list[str]] = field(default_factory=dict)
+    top: dict[str, PhaseState] = field(default_factory=dict)  # chain entries
+    inner: dict[str, PhaseState] = field(default_factory=dict)  # phases inside loops
+    pos: int = -1  # index in ``chain`` of the entry running now
+    phase: str | None = None
+    phase_kind: str = ""
+    roles: list[str] = field(default_factory=list)
+    cycle: int = 0
+    item: str | None = None
+    speaker: str | None = None
+    listener: str | None = None
+    stream: str = ""
+    stream_sender: str | None = None
+    stream_tokens: int = 0
+    stream_started: float | None = None
+    rate: float | None = None  # tokens/s of the reply streaming now (or the last one)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    llm_calls: int = 0
+    retries: int = 0
+    sandbox: list[ev.SandboxRan] = field(default_factory=list)
+    notices: list[ev.Notice] = field(default_factory=list)
+    escalations: list[ev.Escalation] = field(default_factory=list)
+    progress: dict[str, ev.Progress] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)
+    ended: float | None = None
+    status: str | None = None
+
+    def apply(self, event: ev.Event) -> None:
+        handler = getattr(self, f"_on_{event.kind}", None)
+        if handler is not None:
+            handler(event)
+
+    def _on_build_started(self, event: ev.BuildStarted) -> None:
+        self.task, self.company = event.task, event.company
+        self.project = event.project.rstrip("/").rsplit("/", 1)[-1] or event.project
+        self.models = dict(event.models)
+        org = getattr(event, "org", None)
+        self.org = [(int(d), str(r)) for d, r in org] if org else [(0, r) for r in event.models]
+        self.chain = list(event.chain)
+        self.loops = {str(k): list(v) for k, v in (getattr(event, "loops", None) or {}).items()}
+        self.top = {name: PhaseState(name, children=list(self.loops.get(name, []))) for name in self.chain}
+        self.inner, self.pos = {}, -1
+        self.started, self.ended, self.status = event.at, None, None
+
+    def _advance(self, index: int) -> None:
+        """Entry ``index`` of the chain runs now; those before it are behind us."""
+        for name in self.chain[:index]:
+            if self.top[name].status in ("pending", "running"):
+                self.top[name].status = "done"
+        self.pos = index
+        self.top[self.chain[index]].status = "running"
+
+    def _loop_for(self, name: str, cycle: int) -> str | None:
+        for loop, children in self.loops.items():
+            if name in children and loop in self.top:
+                return loop
+        if 0 <= self.pos < len(self.chain):
+            here = self.top[self.chain[self.pos]]
+            if here.children and (name in here.children or here.cycle <= 1 and cycle <= 1):
+                return here.name
+        for index in range(max(self.pos + 1, 0), len(self.chain)):
+            if self.chain[index] not in self.loops or name in self.loops[self.chain[index]]:
+                return self.chain[index]
+        return None
+
+    def _on_phase_started(self, event: ev.PhaseStarted) -> None:
+        if event.phase in self.top:
+            self._advance(self.chain.index(event.phase))
+        else:
+            loop = self._loop_for(event.phase, event.cycle)
+            if loop is not None:
+                self._advance(self.chain.index(loop))
+                entry = self.top[loop]
+                entry.cycle = max(entry.cycle, event.cycle)
+                if event.phase not in entry.children:
+                    entry.children.append(event.phase)
+            inner = self.inner.setdefault(event.phase, PhaseState(event.phase))
+            inner.status, inner.cycle = "running", event.cycle
+            for name in self.top[loop].children if loop else []:
+                if name != event.phase and self.inner.get(name, PhaseState(name)).status == "running":
+                    self.inner[name].status = "done"
+        self.phase, self.phase_kind, self.roles = event.phase, event.phase_kind, list(event.roles)
+        self.cycle, self.item = event.cycle, event.item
+        self.speaker = self.roles[0] if self.roles else None
+        self.listener = self.roles[1] if len(self.roles) > 1 else None
+        self.stream, self.stream_sender, self.stream_started = "", None, None
+
+    def _on_token(self, event: ev.Token) -> None:
+        if event.sender != self.stream_sender or self.stream_started is None:
+            self.stream, self.stream_sender, self.stream_tokens = "", event.sender, 0
+            self.stream_started = event.at
+            if event.sender != self.speaker:
+                self.listener = self.speaker if self.speaker != event.sender else self.listener
+                self.speaker = event.sender
+        self.stream = (self.stream + event.text)[-_STREAM_KEEP:]
+        self.stream_tokens += 1
+        elapsed = event.at - (self.stream_started or event.at)
+        if elapsed > 0.25 and self.stream_tokens > 2:
+            self.rate = self.stream_tokens / elapsed
+
+    def _on_message(self, event: ev.Message) -> None:
+        self.speaker, self.listener = event.sender, event.receiver
+        if event.sender != self.stream_sender or not self.stream:
+            self.stream, self.stream_sender = event.text[-_STREAM_KEEP:], event.sender
+        self.stream_started = None  # the next Token starts a new reply
+        self.prompt_tokens += event.prompt_tokens
+        self.completion_tokens += event.completion_tokens
+        self.cached_tokens += event.cached_tokens
+        if event.completion_tokens:
+            self.llm_calls += 1
+        if event.decode_s > 0 and event.completion_tokens:
+            self.rate = event.completion_tokens / event.decode_s
+
+    def _on_retry(self, event: ev.Retry) -> None:
+        self.retries += 1
+
+    def _on_sandbox(self, event: ev.SandboxRan) -> None:
+        self.sandbox.append(event)
+
+    def _on_escalation(self, event: ev.Escalation) -> None:
+        self.escalations.append(event)
+
+    def _on_phase_ended(self, event: ev.PhaseEnded) -> None:
+        entry = self.top.get(event.phase) or self.inner.setdefault(event.phase, PhaseState(event.phase))
+        entry.status, entry.cycle = event.status, event.cycle or entry.cycle
+        entry.duration += event.duration
+
+    def _on_notice(self, event: ev.Notice) -> None:
+        self.notices.append(event)
+
+    def _on_progress(self, event: ev.Progress) -> None:
+        if event.total is not None and event.done >= event.total:
+            self.progress.pop(event.task, None)
+        else:
+            self.progress[event.task] = event
+
+    def _on_build_ended(self, event: ev.BuildEnded) -> None:
+        self.ended, self.status = event.at, event.status
+        for entry in [*self.top.values(), *self.inner.values()]:
+            if entry.status == "running":
+                entry.status = "done" if event.status in ("passed", "untested") else entry.status
+        self.progress.clear()
+
+    def elapsed(self, now: float | None = None) -> float:
+        return (self.ended or now or time.time()) - self.started
+
+
+# ----------------------------------------------------------------------------- plain: one line per event
+
+
+def plain_line(event: ev.Event) -> str | None:
+    """The one line ``--plain`` prints for an event (None: print nothing)."""
+    if isinstance(event, ev.BuildStarted):
+        models = sorted(set(event.models.values()))
+        return (f"build {one_line(event.task, 80)!r} -> {event.project} "
+                f"(company {event.company}; model {', '.join(models) or '-'}; "
+                f"chain {' -> '.join(event.chain)})")
+    if isinstance(event, ev.PhaseStarted):
+        extra = f" [cycle {event.cycle}]" if event.cycle else ""
+        extra += f" [{event.item}]" if event.item else ""
+        return f"> {event.phase} ({event.phase_kind}) {' <-> '.join(event.roles)}{extra}"
+    if isinstance(event, ev.Message):
+        usage = ""
+        if event.prompt_tokens or event.completion_tokens:
+            usage = f" ({event.prompt_tokens}+{event.completion_tokens} tok"
+            usage += f", {fmt_duration(event.prefill_s + event.decode_s)})" if event.decode_s else ")"
+        return f"  {event.sender} -> {event.receiver}: {one_line(event.text, 100)}{usage}"
+    if isinstance(event, ev.Retry):
+        return f"  retry {event.role} (attempt {event.attempt}): {one_line(event.reason, 100)}"
+    if isinstance(event, ev.SandboxRan):
+        outcome = "timed out" if event.timed_out else f"exit {event.exit_code}"
+        line = f"  $ {event.command} -> {outcome} in {fmt_duration(event.duration)}"
+        if event.timed_out or event.exit_code:
+            tail = (event.stderr or event.stdout).strip().splitlines()
+            if tail:
+                line += f": {one_line(tail[-1], 100)}"
+        return line
+    if isinstance(event, ev.Escalation):
+        directive = f": {one_line(event.directive, 100)}" if event.directive else ""
+        return f"  escalated {event.from_role} -> {event.to_role}: {event.decision}{directive}"
+    if isinstance(event, ev.PhaseEnded):
+        mark = {"done": "ok", "failed": "FAILED", "skipped": "skipped"}.get(event.status, event.status)
+        details = [fmt_duration(event.duration)]
+        if event.files:
+            details.append(f"{len(event.files)} file{'s' if len(event.files) != 1 else ''}")
+        if event.commit:
+            details.append(f"commit {event.commit[:7]}")
+        if event.reason:
+            details.append(one_line(event.reason, 80))
+        cycle = f" cycle {event.cycle}" if event.cycle else ""
+        return f"{mark} {event.phase}{cycle} ({', '.join(details)})"
+    if isinstance(event, ev.Notice):
+        return f"{'warning' if event.level == 'warning' else 'note'}: {event.text}"
+    if isinstance(event, ev.Progress):
+        if event.total:
+            return f"  {event.task}: {fmt_progress(event)} ({event.done / event.total:.0%})"
+        return f"  {event.task}: {fmt_progress(event)}"
+    if isinstance(event, ev.BuildEnded):
+        return f"build {event.status}"
+    return None  # Token and unknown events
+
+
+def fmt_progress(event: ev.Progress) -> str:
+    if event.unit == "B":
+        done = fmt_bytes(event.done)
+        return f"{done} / {fmt_bytes(event.total)}" if event.total else done
+    total = f" / {fmt_count(event.total)}" if event.total else ""
+    return f"{fmt_count(event.done)}{total} {event.unit}"
+
+
+class PlainSink:
+    """Prints :func:`plain_line` for each event; progress at most every 10% or 5 s."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self._progress_at: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Progress) and not self._progress_due(event):
+            return
+        line = plain_line(event)
+        if line is not None:
+            with self._lock:
+                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def _progress_due(self, event: ev.Progress) -> bool:
+        last = self._progress_at.get(event.task)
+        finished = event.total is not None and event.done >= event.total
+        frac = event.done / event.total if event.total else 0.0
+        if last is None or finished or event.at - last[0] >= 5 or frac - last[1] >= 0.1:
+            self._progress_at[event.task] = (event.at, frac)
+            return True
+        return False
+
+
+# ----------------------------------------------------------------------------- live: the panel
+
+
+_MARK = {"pending": ("○", "dim"), "running": ("▶", "bold yellow"), "done": ("✓", "green"),
+         "failed": ("✗", "bold red"), "skipped": ("–", "dim")}
+
+
+class LiveView:
+    """A sink that updates :class:`BuildState` and draws it with ``rich.live``."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.state = BuildState()
+        self._lock = threading.RLock()
+        self.live: Any = None
+
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            self.state.apply(event)
+            line = None if isinstance(event, (ev.Token, ev.Message, ev.Progress)) else self._log_line(event)
+        if line is not None and self.live is not None:
+            self.live.console.print(line)
+        if self.live is not None and isinstance(event, (ev.PhaseStarted, ev.PhaseEnded, ev.BuildEnded)):
+            self.live.refresh()
+
+    def _log_line(self, event: ev.Event) -> RenderableType | None:
+        """Lasting lines printed above the panel: phases done, sandbox runs, notices."""
+        from rich.text import Text
+
+        if isinstance(event, ev.PhaseEnded):
+            mark, style = _MARK.get(event.status, ("?", ""))
+            text = Text.assemble((f"{mark} ", style), (event.phase, "bold"))
+            if event.cycle:
+                text.append(f" (cycle {event.cycle})", "dim")
+            details = [fmt_duration(event.duration)]
+            if event.completion_tokens:
+                details.append(f"{fmt_count(event.completion_tokens)} tokens out")
+            if event.files:
+                details.append(f"{len(event.files)} files")
+            if event.commit:
+                details.append(event.commit[:7])
+            text.append("  " + " · ".join(details), "dim")
+            if event.reason:
+                text.append(f"  {one_line(event.reason, 80)}", "red" if event.status == "failed" else "dim")
+            return text
+        if isinstance(event, ev.SandboxRan):
+            return self._sandbox_text(event)
+        if isinstance(event, ev.Notice):
+            style = "yellow" if event.level == "warning" else "cyan"
+            return Text(f"{'!' if event.level == 'warning' else 'i'} {event.text}", style)
+        if isinstance(event, ev.Escalation):
+            return Text(f"⇧ {event.from_role} escalated to {event.to_role}: {event.decision}"
+                        + (f" — {one_line(event.directive, 80)}" if event.directive else ""), "magenta")
+        if isinstance(event, ev.Retry):
+            return Text(f"  ↻ {event.role} retries ({event.attempt}): {one_line(event.reason, 80)}", "yellow")
+        return None
+
+    @staticmethod
+    def _sandbox_text(event: ev.SandboxRan) -> RenderableType:
+        from rich.text import Text
+
+        ok = not event.timed_out and event.exit_code == 0
+        outcome = "timed out" if event.timed_out else f"exit {event.exit_code}"
+        text = Text.assemble(("  ⬢ " if ok else "  ⬡ ", "green" if ok else "red"), (event.command, "bold"),
+                             (f"  {outcome} in {fmt_duration(event.duration)}", "green" if ok else "red"))
+        if not ok:
+            tail = (event.stderr or event.stdout).strip().splitlines()
+            if tail:
+                text.append(f"  {one_line(tail[-1], 80)}", "dim")
+        return text
+
+    def __rich__(self) -> RenderableType:
+        with self._lock:
+            return self._render()
+
+    def _render(self) -> RenderableType:
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
+        s = self.state
+        width = max(40, self.console.width - 4)
+        rows: list[RenderableType] = []
+        if s.task:
+            rows.append(Text.assemble(("task  ", "dim"), one_line(s.task, width - 6)))
+        if s.org:
+            rows.append(Text.assemble(("org   ", "dim"), self._org_text()))
+        if s.chain:
+            rows.append(Text.assemble(("chain ", "dim"), self._chain_text()))
+        if s.phase:
+            head = Text.assemble(("now   ", "dim"), (s.phase, "bold yellow"))
+            if s.cycle:
+                head.append(f" · cycle {s.cycle}", "yellow")
+            if s.item:
+                head.append(f" · {s.item}", "cyan")
+            if s.speaker:
+                head.append("  ")
+                head.append(s.speaker, "bold reverse green")
+                if s.listener:
+                    head.append(" → ")
+                    head.append(s.listener, "bold green")
+            rows.append(head)
+            lines = s.stream.rstrip("\n").splitlines()[-STREAM_LINES:] if s.stream else []
+            body = Text("\n".join(line[: width - 4] for line in lines) or "…", "white",
+                        no_wrap=True, overflow="ellipsis")
+            rows.append(Panel(body, title=s.speaker or "", title_align="left", border_style="dim",
+                              height=STREAM_LINES + 2))
+        stats = Text()
+        stats.append(f"{fmt_count(s.prompt_tokens)} in · {fmt_count(s.completion_tokens)} out", "")
+        if s.cached_tokens:
+            stats.append(f" · {fmt_count(s.cached_tokens)} cached", "dim")
+        if s.rate:
+            stats.append(f" · {s.rate:.1f} tok/s", "cyan")
+        stats.append(f" · {s.llm_calls} call{'s' if s.llm_calls != 1 else ''}", "dim")
+        if s.retries:
+            stats.append(f" · {s.retries} retries", "yellow")
+        rows.append(Text.assemble(("tokens ", "dim"), stats))
+        if s.sandbox:
+            rows.append(Text.assemble(("sandbox", "dim"), self._sandbox_text(s.sandbox[-1])))
+        for prog in list(s.progress.values())[-3:]:
+            grid = Table.grid(padding=(0, 1))
+            grid.add_row(Text(one_line(prog.task, 30)),
+                         ProgressBar(total=prog.total, completed=prog.done, width=30)
+                         if prog.total else ProgressBar(total=None, width=30, pulse=True),
+                         Text(fmt_progress(prog), "dim"))
+            rows.append(grid)
+        title = f"chatdev · {s.project}" if s.project else "chatdev"
+        status = f" {s.status}" if s.status else ""
+        return Panel(Group(*rows), title=title, title_align="left",
+                     subtitle=f"{fmt_duration(s.elapsed())}{status}", subtitle_align="right",
+                     border_style="blue")
+
+    def _org_text(self) -> RenderableType:
+        """The org chart by level, ``CEO → CTO · Documenter → Programmer · Tester``, the two talking lit."""
+        from rich.text import Text
+
+        s = self.state
+        levels: dict[int, list[str]] = {}
+        for depth, role in s.org:
+            levels.setdefault(depth, []).append(role)
+        text = Text()
+        for i, depth in enumerate(sorted(levels)):
+            if i:
+                text.append(" → ", "dim")
+            for j, role in enumerate(levels[depth]):
+                if j:
+                    text.append(" · ", "dim")
+                style = ("bold reverse green" if role == s.speaker else
+                         "bold green" if role == s.listener else "")
+                text.append(role, style)
+        return text
+
+    def _chain_text(self) -> RenderableType:
+        from rich.text import Text
+
+        s = self.state
+        text = Text()
+        for i, name in enumerate(s.chain):
+            entry = s.top[name]
+            mark, style = _MARK.get(entry.status, ("?", ""))
+            if i:
+                text.append(" ")
+            text.append(f"{mark} {name}", style)
+            if entry.cycle:
+                text.append(f" ×{entry.cycle}", style)
+            if entry.children and entry.status == "running":
+                text.append(" [", "dim")
+                for j, child in enumerate(entry.children):
+                    cmark, cstyle = _MARK.get(s.inner.get(child, PhaseState(child)).status, ("?", ""))
+                    text.append(("" if j == 0 else " ") + f"{cmark} {child}", cstyle)
+                text.append("]", "dim")
+        return text
+
+
+# ----------------------------------------------------------------------------- the view
+
+
+@contextmanager
+def view(mode: str) -> Iterator[ev.EventSink]:
+    """Yield the sink a build's events go to, drawn as ``mode`` says."""
+    if mode not in MODES:
+        raise ChatDevError(f"unknown display mode {mode!r}", hint=f"one of {', '.join(MODES)}")
+    if mode in ("quiet", "json"):
+        yield ev.null_sink
+        return
+    console = _console()
+    if mode == "plain" or not console.is_terminal:
+        yield PlainSink(console)
+        return
+    from rich.live import Live
+
+    sink = LiveView(console)
+    with Live(sink, console=console, refresh_per_second=8, transient=True,
+              redirect_stdout=False, redirect_stderr=False) as live:
+        sink.live = live
+        yield sink
+    sink.live = None
+
+
+# ----------------------------------------------------------------------------- renderers
+
+
+def _kv_table(data: dict[str, Any], *, title: str | None = None) -> RenderableType:
+    """A generic key/value table; nested dicts and lists of dicts become sub-tables."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, show_header=False, box=None, padding=(0, 2), title_justify="left")
+    table.add_column(style="bold cyan", no_wrap=True)
+    table.add_column()
+    for key, value in data.items():
+        table.add_row(str(key), _cell(value))
+    return table if data else Text("(nothing)", "dim")
+
+
+def _cell(value: Any) -> RenderableType:
+    from rich.text import Text
+
+    if isinstance(value, dict):
+        return _kv_table(value)
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return _rows_table(value)
+    if isinstance(value, list):
+        return Text(", ".join(str(v) for v in value) or "-")
+    if isinstance(value, bool):
+        return Text("yes" if value else "no", "green" if value else "red")
+    if value is None:
+        return Text("-", "dim")
+    if isinstance(value, float):
+        return Text(f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}")
+    text = str(value)
+    return Text(text if len(text) < 2000 else text[:2000] + " …")
+
+
+def _rows_table(rows: Sequence[dict[str, Any]], *, title: str | None = None) -> RenderableType:
+    from rich.table import Table
+
+    columns: list[str] = []
+    for row in rows:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    table = Table(title=title, title_justify="left", header_style="bold")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*[_cell(row.get(col)) for col in columns])
+    return table
+
+
+def _status_style(status: str) -> str:
+    return {"passed": "green", "failed": "red", "error": "red", "interrupted": "yellow"}.get(status, "")
+
+
+def show_summary(summary: Any, *, mode: str) -> int:
+    """The end-of-run panel (or the JSON summary); returns the exit code."""
+    data = _data(summary)
+    code = int(getattr(summary, "exit_code", data.get("exit_code", 0)) or 0)
+    if mode == "json":
+        _emit_json(data)
+        return code
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.table import Table
+    from rich.text import Text
+
+    console = _console()
+    status = str(data.get("status", "?"))
+    style = _status_style(status)
+    rows: list[RenderableType] = []
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    if data.get("task"):
+        grid.add_row("task", Text(one_line(str(data["task"]), 200)))
+    grid.add_row("project", Text(str(data.get("project", "?")), "bold"))
+    tests = data.get("tests") or {}
+    if tests:
+        if tests.get("ran"):
+            ok = bool(tests.get("passed"))
+            grid.add_row("tests", Text(f"{'passed' if ok else 'failed'}"
+                                       + (f": {one_line(str(tests.get('summary') or ''), 160)}"
+                                          if tests.get("summary") else ""), "green" if ok else "red"))
+        else:
+            grid.add_row("tests", Text(str(tests.get("summary") or "not run"), "dim"))
+    files = data.get("files") or []
+    if files:
+        shown = ", ".join(str(f) for f in files[:8]) + (f", … (+{len(files) - 8})" if len(files) > 8 else "")
+        grid.add_row("files", Text(f"{len(files)} files, {data.get('lines', 0)} lines: {shown}"))
+    tokens = data.get("tokens") or {}
+    if tokens:
+        tok = f"{fmt_count(tokens.get('prompt'))} in · {fmt_count(tokens.get('completion'))} out"
+        if tokens.get("cached"):
+            tok += f" · {fmt_count(tokens.get('cached'))} cached"
+        tok += f" · {data.get('llm_calls', 0)} model calls"
+        if data.get("model"):
+            tok += f" · {data['model']}"
+        grid.add_row("tokens", Text(tok))
+    grid.add_row("time", Text(fmt_duration(data.get("wall_s"))
+                              + (f" · {data['commits']} commits" if data.get("commits") is not None else "")))
+    if data.get("run_hint"):
+        grid.add_row("run it", Text(str(data["run_hint"]), "bold cyan"))
+    if data.get("report"):
+        grid.add_row("report", Text(str(data["report"]), "cyan"))
+    rows.append(grid)
+    phases = data.get("phases") or []
+    if phases:
+        rows.append(Text(""))
+        rows.append(_phases_line(phases))
+    console.print(Panel(Group(*rows), title=f"chatdev · {status}", title_align="left", border_style=style or "blue"))
+    return code
+
+
+def _phases_line(phases: Sequence[dict[str, Any]]) -> RenderableType:
+    from rich.text import Text
+
+    text = Text()
+    for i, ph in enumerate(phases):
+        mark, style = _MARK.get(str(ph.get("status")), ("?", ""))
+        if i:
+            text.append("  ")
+        text.append(f"{mark} {ph.get('name')}", style)
+        if ph.get("cycle"):
+            text.append(f"×{ph['cycle']}", style)
+        text.append(f" {fmt_duration(ph.get('duration'))}", "dim")
+    return text
+
+
+def show_timeline(entries: Sequence[Any]) -> None:
+    """``chatdev log``: one row per phase."""
+    console = _console()
+    rows = [_data(e) for e in entries]
+    if not rows:
+        console.print("no phases recorded yet", style="dim")
+        return
+    console.print(_rows_table(rows))
+
+
+def show_run(report: Any, *, as_json: bool) -> int:
+    """``chatdev run``: the program's outcome. 0 when it ran fine, 1 otherwise."""
+    data = _data(report)
+    code = _run_code(report, data)
+    if as_json:
+        _emit_json(data)
+    else:
+        _console().print(_kv_table(data, title="chatdev run"))
+    return code
+
+
+def _run_code(report: Any, data: dict[str, Any]) -> int:
+    for attr in ("passed", "ok"):
+        value = getattr(report, attr, data.get(attr))
+        if isinstance(value, bool):
+            return 0 if value else 1
+    return 0 if data.get("exit_code") in (0, None) and not data.get("timed_out") else 1
+
+
+def show_bench(results: Any, *, as_json: bool) -> None:
+    data = _data(results)
+    if as_json:
+        _emit_json(data)
+        return
+    console = _console()
+    if isinstance(data, list):
+        console.print(_rows_table(data, title="chatdev bench"))
+    else:
+        console.print(_kv_table(data, title="chatdev bench"))
+
+
+def show_doctor(report: Any, *, as_json: bool) -> None:
+    data = _data(report)
+    if as_json:
+        _emit_json(data)
+        return
+    _console().print(_kv_table(data, title="chatdev doctor"))
+
+
+def show_models(entries: Sequence[Any], *, as_json: bool) -> None:
+    rows = [_data(e) for e in entries]
+    if as_json:
+        _emit_json(rows)
+        return
+    console = _console()
+    if not rows:
+        console.print("no models known", style="dim")
+        return
+    console.print(_rows_table(rows, title="models"))
+
+
+def show_model_info(info: Any, *, as_json: bool) -> None:
+    data = _data(info)
+    if as_json:
+        _emit_json(data)
+        return
+    _console().print(_kv_table(data, title="model"))
+
+
+def show_sandbox_check(status: Any, *, as_json: bool) -> int:
+    """``chatdev sandbox check``: 0 when a hardened run works, 3 otherwise."""
+    data = _data(status)
+    ok = getattr(status, "ok", data.get("ok"))
+    code = 0 if ok in (True, None) else 3
+    if as_json:
+        _emit_json(data)
+    else:
+        _console().print(_kv_table(data, title="sandbox"))
+    return code

@@ -1,0 +1,70 @@
+"""Parsing replies: the shapes small models produce, and the paths that must be refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatdev.artifacts import UnsafePath, parse_files, parse_json, safe_relpath
+from chatdev.models.base import SchemaViolation
+
+
+def test_path_line_then_fence() -> None:
+    text = "Here you go.\n\nmain.py\n```python\nprint('hi')\n```\n\nutils/helpers.py\n```python\nX = 1\n```\n"
+    parsed = parse_files(text)
+    assert parsed.files == {"main.py": "print('hi')\n", "utils/helpers.py": "X = 1\n"}
+
+
+@pytest.mark.parametrize("header", ["**main.py**", "### main.py", "File: main.py", "`main.py`:", "main.py:",
+                                    "1. main.py"])
+def test_header_styles(header: str) -> None:
+    parsed = parse_files(f"{header}\n```python\nx = 1\n```\n")
+    assert parsed.files == {"main.py": "x = 1\n"}
+
+
+def test_path_in_info_string_and_in_first_line() -> None:
+    assert parse_files("```python game.py\nx = 1\n```").files == {"game.py": "x = 1\n"}
+    assert parse_files("```python\n# game.py\nx = 1\n```").files == {"game.py": "# game.py\nx = 1\n"}
+
+
+def test_single_unnamed_block_goes_to_the_expected_file() -> None:
+    parsed = parse_files("Sure!\n```python\nimport pygame\n```", expected=["main.py"])
+    assert parsed.files == {"main.py": "import pygame\n"}
+
+
+def test_no_code_is_a_reason_not_an_exception() -> None:
+    parsed = parse_files("I think you should use pygame.")
+    assert not parsed.ok and "no fenced code block" in parsed.problems[0]
+
+
+@pytest.mark.parametrize("bad", ["../evil.py", "/etc/passwd", "a/../../b.py", "C:/x.py", ".git/hooks/pre-commit",
+                                 ".chatdev/state.json", "~/x.py", "a\x00b.py"])
+def test_escaping_paths_are_refused(bad: str) -> None:
+    with pytest.raises(UnsafePath):
+        safe_relpath(bad)
+    parsed = parse_files(f"{bad}\n```python\nx = 1\n```\n")
+    assert bad not in parsed.files and not any(".." in p for p in parsed.files)
+
+
+def test_nested_paths_are_normalised() -> None:
+    assert safe_relpath("./src//game/main.py") == "src/game/main.py"
+    assert safe_relpath("src\\game.py") == "src/game.py"
+
+
+def test_json_inside_chatter_and_fences() -> None:
+    schema = {"type": "object", "required": ["approved"], "properties": {"approved": {"type": "boolean"}}}
+    assert parse_json('Sure: {"approved": true, "issues": []} done', schema)["approved"] is True
+    assert parse_json('```json\n{"approved": false}\n```', schema)["approved"] is False
+
+
+def test_json_schema_violations_explain_themselves() -> None:
+    schema = {"type": "object", "required": ["files"],
+              "properties": {"files": {"type": "array", "minItems": 1, "items": {"type": "object",
+                                                                               "required": ["path"]}}}}
+    with pytest.raises(SchemaViolation, match="missing required key 'files'"):
+        parse_json("{}", schema)
+    with pytest.raises(SchemaViolation, match=r"\$.files\[0\] is missing required key 'path'"):
+        parse_json('{"files": [{"name": "x"}]}', schema)
+    with pytest.raises(SchemaViolation, match="no JSON"):
+        parse_json("no json here", schema)
+    with pytest.raises(SchemaViolation, match="should be boolean"):
+        parse_json('{"a": "yes"}', {"type": "object", "properties": {"a": {"type": "boolean"}}})

@@ -1,0 +1,150 @@
+"""The company at work on the scripted model: chain, loops, escalation, failures, resume.
+
+The scripted model makes these fast and exact; git is real. The same chain runs
+on the real small GGUF in tests/test_build_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chatdev import engine, events
+from chatdev.errors import UsageError
+from tests.scripted_company import company_models, good_reply, scripted
+
+
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=True).stdout
+
+
+def build(tmp_path: Path, fn=good_reply, **opts):
+    model = scripted(fn)
+    recorder = events.Recorder()
+    options = engine.BuildOptions(task=opts.pop("task", "a snake game"), out=tmp_path, no_run=True, **opts)
+    summary = engine.build(options, sink=recorder, models=company_models(model))
+    return summary, recorder, model
+
+
+def test_full_chain_writes_a_reviewable_project(tmp_path: Path) -> None:
+    summary, recorder, model = build(tmp_path)
+    project = Path(summary.project)
+    assert project == tmp_path / "snake_game"
+    assert summary.status == "untested" and summary.exit_code == 0  # --no-run: honest, not "passed"
+    for rel in ("docs/requirements.md", "docs/design.md", "main.py", "tests/test_main.py", "README.md",
+                "requirements.txt"):
+        assert (project / rel).is_file(), rel
+    assert "The snake moves" in (project / "docs/requirements.md").read_text()
+    assert "`main.py`" in (project / "docs/design.md").read_text()
+    assert (project / "requirements.txt").read_text() == "# standard library only\n"
+    # one commit per phase that changed files, authored by the role that did the work
+    authors = git(project, "log", "--reverse", "--format=%an|%s").splitlines()
+    assert authors[0].startswith("CTO|[demand_analysis]")
+    assert any(a.startswith("Programmer|[coding]") for a in authors)
+    assert any(a.startswith("Tester|[test_writing]") for a in authors)
+    assert any(a.startswith("Documenter|[documentation]") for a in authors)
+    assert "v1" in git(project, "tag").split()
+    body = git(project, "log", "-1", "--format=%B", "--grep=\\[coding\\]")
+    assert "Phase: coding" in body and "Role: Programmer" in body and "Tokens: prompt=" in body
+    # the record: state and transcript
+    state = json.loads((project / ".chatdev/state.json").read_text())
+    assert state["status"] == "untested" and "1:documentation" in state["completed"]
+    kinds = [json.loads(line)["kind"] for line in (project / ".chatdev/transcript.jsonl").read_text().splitlines()]
+    assert kinds[0] in ("build_started", "notice") and "phase_ended" in kinds and "token" not in kinds
+    # the test phases said they ran nothing
+    skipped = [e for e in recorder.of(events.PhaseEnded) if e.status == "skipped"]
+    assert skipped and "not run" in skipped[0].reason
+    assert summary.tests["ran"] is False
+    assert summary.llm_calls == len(model.calls)
+
+
+def test_review_loop_repeats_until_approved(tmp_path: Path) -> None:
+    counter: dict = {}
+    summary, recorder, _ = build(tmp_path, lambda m: good_reply(m, approve_after=1, counter=counter))
+    reviews = [e for e in recorder.of(events.PhaseStarted) if e.phase == "code_review"]
+    fixes = [e for e in recorder.of(events.PhaseStarted) if e.phase == "code_fix"]
+    assert [e.cycle for e in reviews] == [1, 2] and [e.cycle for e in fixes] == [1]
+    assert "walls are handled" in (Path(summary.project) / "main.py").read_text()
+    assert not recorder.of(events.Escalation)
+
+
+def test_loop_that_never_succeeds_escalates_to_the_manager(tmp_path: Path) -> None:
+    counter: dict = {}
+    summary, recorder, _ = build(tmp_path, lambda m: good_reply(m, approve_after=99, counter=counter))
+    escalations = recorder.of(events.Escalation)
+    assert len(escalations) == 1
+    assert escalations[0].to_role == "CTO" and escalations[0].decision == "accept"
+    assert counter["review"] == 3  # max_cycles, then the manager accepted
+    transcript = (Path(summary.project) / ".chatdev/transcript.jsonl").read_text()
+    assert '"kind": "escalation"' in transcript
+
+
+def test_nonsense_model_fails_the_phase_and_keeps_history(tmp_path: Path) -> None:
+    def nonsense(messages):
+        text = good_reply(messages)
+        return "I like turtles." if "Write the complete file" in messages[-1].content or \
+            "could not be used" in messages[-1].content else text
+
+    summary, recorder, model = build(tmp_path, nonsense)
+    assert summary.status == "failed" and summary.exit_code == 1
+    assert "no usable reply" in summary.reason and "main.py" in summary.reason
+    retries = recorder.of(events.Retry)
+    assert len(retries) == 2  # bounded: 1 try + 2 retries
+    assert "no fenced code block" in retries[0].reason
+    log = git(Path(summary.project), "log", "--format=%s")
+    assert "[design]" in log and "[demand_analysis]" in log  # what was done is kept
+
+
+def test_bad_input_leaves_nothing_behind(tmp_path: Path) -> None:
+    model = scripted()
+    for task in ("", "   ", "x" * 100_000):
+        with pytest.raises(UsageError):
+            engine.build(engine.BuildOptions(task=task, out=tmp_path, no_run=True), models=company_models(model))
+    not_image = tmp_path / "mockup.png"
+    not_image.write_text("hello")
+    with pytest.raises(UsageError, match="not a PNG"):
+        engine.build(engine.BuildOptions(task="a game", out=tmp_path, no_run=True, images=[not_image]),
+                     models=company_models(model))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mockup.png"]
+    assert model.calls == []
+    (tmp_path / "snake_game").mkdir()
+    (tmp_path / "snake_game" / "mine.txt").write_text("keep")
+    with pytest.raises(UsageError, match="not empty"):
+        engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True),
+                     models=company_models(model))
+    assert [p.name for p in (tmp_path / "snake_game").iterdir()] == ["mine.txt"]
+
+
+def test_image_with_a_text_only_model_is_ignored_once(tmp_path: Path) -> None:
+    png = tmp_path / "mock.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 32)
+    summary, recorder, model = build(tmp_path / "out", images=[png])
+    notices = [n for n in recorder.of(events.Notice) if "--image ignored" in n.text]
+    assert len(notices) == 1
+
+
+def test_improve_commits_on_top(tmp_path: Path) -> None:
+    summary, _, _ = build(tmp_path)
+    project = Path(summary.project)
+    before = git(project, "rev-list", "--count", "HEAD")
+    model = scripted()
+    improved = engine.improve(project, "add a pause key", models=company_models(model), no_run=True)
+    assert improved.status == "untested"
+    assert "PAUSE_KEY" in (project / "main.py").read_text()
+    assert "pause key" in (project / "README.md").read_text()
+    assert int(git(project, "rev-list", "--count", "HEAD")) > int(before)
+    assert {"v1", "v2"} <= set(git(project, "tag").split())
+
+
+def test_improve_refuses_to_overwrite_user_changes(tmp_path: Path) -> None:
+    from chatdev.errors import WorkspaceError
+
+    summary, _, _ = build(tmp_path)
+    project = Path(summary.project)
+    (project / "main.py").write_text("# my own edit\n")
+    with pytest.raises(WorkspaceError, match="did not make"):
+        engine.improve(project, "add a pause key", models=company_models(scripted()), no_run=True)
+    assert (project / "main.py").read_text() == "# my own edit\n"
