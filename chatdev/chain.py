@@ -54,6 +54,7 @@ class RunState:
     tests: dict[str, Any] = field(default_factory=lambda: {"ran": False, "passed": None, "summary": ""})
     escalations: int = 0
     status: str = "running"
+    reason: str = ""  # why the run stopped early (a phase failed, interrupted, an error)
     wall_s: float = 0.0
     images: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
@@ -132,8 +133,7 @@ class Context:
 
     # sandbox -----------------------------------------------------------------
     def verify(self, phase: ActionPhase, *, static_only: bool) -> Any:
-        if self.verifier is None:
-            raise SkipLoop("no sandbox is configured: the program was not run")
+        assert self.verifier is not None, "run_action checks for a sandbox first"
         entry = None
         design = self.state.outputs.get("design")
         if isinstance(design, dict):

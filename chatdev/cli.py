@@ -101,6 +101,7 @@ def build(
     n_ctx: Annotated[Optional[int], typer.Option(help="Context length (default: the company's).")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Sampling seed, for repeatable runs.")] = None,
     allow_install: Annotated[bool, typer.Option(help="Let the sandbox install missing packages (one networked step).")] = False,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Never run the program (no Docker needed); tests are reported as not run.")] = False,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -112,7 +113,7 @@ def build(
     opts = engine.BuildOptions(
         task=task, name=name, company_dir=company, model=model, mmproj=mmproj, endpoint=endpoint,
         images=list(image or []), out=out, gpu_layers=gpu_layers, n_ctx=n_ctx, seed=seed,
-        allow_install=allow_install)
+        allow_install=allow_install, no_run=no_run)
     with ui.view(mode) as sink:
         summary = engine.build(opts, sink=sink)
     _finish(summary, mode)
@@ -140,6 +141,7 @@ def improve(
     change: Annotated[str, typer.Argument(help="The change to make, in plain words.")],
     model: Annotated[Optional[str], typer.Option(help="Model to use (default: the one the project was built with).")] = None,
     endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL.")] = None,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Never run the program (no Docker needed).")] = False,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -149,7 +151,7 @@ def improve(
 
     mode = _display_mode(plain, quiet, as_json)
     with ui.view(mode) as sink:
-        summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink)
+        summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink, no_run=no_run)
     _finish(summary, mode)
 
 
@@ -225,12 +227,13 @@ def bench(
     out: Annotated[Path, typer.Option(help="Folder for the projects and results.json.")] = Path("bench-out"),
     model: Annotated[Optional[str], typer.Option(help="Model to build with.")] = None,
     endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL.")] = None,
+    no_run: Annotated[bool, typer.Option("--no-run", help="Never run the programs (no Docker needed).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Build every task in TASKS and report time, tokens, files and sandbox outcome."""
     from chatdev import benchmark, ui
 
-    results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint)
+    results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint, no_run=no_run)
     ui.show_bench(results, as_json=as_json)
 
 

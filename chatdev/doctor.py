@@ -17,11 +17,11 @@ import os
 import platform
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatdev import __version__
-from chatdev.models.plan import CPU_SLOWDOWN, GpuProbe, OffloadPlan, fmt_bytes, plan_offload, probe_gpus
+from chatdev.models.plan import CPU_SLOWDOWN, GpuProbe, OffloadPlan, plan_offload, probe_gpus
 
 GPU_DOC = "docs/GPU.md"
 CUDA_REINSTALL = ('CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES={arch}" pip install --force-reinstall '
@@ -61,7 +61,7 @@ class DoctorReport:
     models: list[dict[str, Any]]  # chatdev.models.registry.list_models(), as dicts
     models_error: str | None
     build_model: str | None  # the model `chatdev build` would use
-    build_model_error: str | None
+    build_model_error: str | None  # why there is none, or why it is not the company's own model
     offload: OffloadPlan | None  # how that model would be placed on this machine
     warnings: list[str]  # loud: what costs speed or a failed build
     notes: list[str]  # quiet facts (no GPU: CPU run, ...)
@@ -166,7 +166,8 @@ def gpu_lines(llama: LlamaBuild, probe: GpuProbe) -> tuple[list[str], list[str]]
         notes.append(f"llama.cpp is built with CUDA but no NVIDIA GPU was found: models run on the CPU "
                      f"({CPU_SLOWDOWN})")
     elif not probe.present and not llama.gpu_offload:
-        notes.append(f"no GPU: models run on the CPU ({CPU_SLOWDOWN} on an NVIDIA GPU with a CUDA build)")
+        notes.append("no GPU: models run on the CPU (an NVIDIA GPU with a CUDA build of llama.cpp decodes "
+                     "about 30x faster)")
     return warnings, notes
 
 
@@ -213,7 +214,7 @@ def _docker() -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _models() -> tuple[list[dict[str, Any]], str | None, str | None, str | None]:
-    """(entries, error, the model a build would use, why none)."""
+    """(entries, registry error, the model a build would use, why none or why a fallback)."""
     try:
         from chatdev.models import registry
 
@@ -222,9 +223,13 @@ def _models() -> tuple[list[dict[str, Any]], str | None, str | None, str | None]
         return [], _error_line(exc), None, None
     try:
         from chatdev.config import load_company
+        from chatdev.events import Notice, Recorder
 
         company_model = load_company(None).spec.model
-        return entries, None, registry.default_model(company_model), None
+        heard = Recorder()
+        chosen = registry.default_model(company_model, sink=heard)
+        fallback = "; ".join(n.text for n in heard.of(Notice)) or None
+        return entries, None, chosen, fallback
     except Exception as exc:
         return entries, None, None, _error_line(exc)
 
@@ -256,7 +261,8 @@ def diagnose(*, docker: bool = True, models: bool = True) -> DoctorReport:
         warnings.append(f"Docker sandbox not usable ({docker_error}): generated programs cannot be run or tested "
                         "(chatdev sandbox check)")
     elif docker_data is not None and docker_data.get("ok") is False:
-        reason = docker_data.get("reason") or docker_data.get("error") or "see chatdev sandbox check"
+        reason = (docker_data.get("problem") or docker_data.get("reason") or docker_data.get("error")
+                  or "see chatdev sandbox check")
         warnings.append(f"Docker sandbox not ready: {reason}")
 
     entries: list[dict[str, Any]] = []
@@ -266,18 +272,17 @@ def diagnose(*, docker: bool = True, models: bool = True) -> DoctorReport:
         entries, models_error, build_model, build_error = _models()
         if models_error:
             warnings.append(f"model registry failed: {models_error}")
-        elif build_error:
+        elif build_model is None and build_error:
             warnings.append(f"no model for a build: {build_error}")
+        elif build_model is not None:
+            notes.append(f"a build would use {build_model}" + (f" ({build_error})" if build_error else ""))
         plan, _why = _plan_for(build_model, gpu_free_bytes(llama, probe))
+        if plan is not None and probe.present and not llama.gpu_offload:
+            plan = replace(plan, reason=f"this llama.cpp build is CPU-only: running on the CPU ({CPU_SLOWDOWN})")
         if plan is not None and not plan.fits:
             warnings.append(f"{build_model}: {plan.reason}")
         elif plan is not None and llama.gpu_offload and probe.devices:
             notes.append(f"{build_model}: {plan.reason}")
-    if probe.devices:
-        for dev in probe.devices:
-            notes.append(f"GPU {dev.index}: {dev.name}, {fmt_bytes(dev.free_bytes)} free of "
-                         f"{fmt_bytes(dev.total_bytes)}, driver {dev.driver}"
-                         + (f", compute capability {dev.compute_cap}" if dev.compute_cap else ""))
     return DoctorReport(
         chatdev=__version__, python=platform.python_version(), llama=llama, gpus=probe,
         docker=docker_data, docker_error=docker_error, models=entries, models_error=models_error,

@@ -208,7 +208,7 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
     started = time.monotonic()
     workspace = Workspace.open(Path(project), for_write=True)
     state = _load_state(workspace)
-    if state.status in ("passed", "failed", "untested"):
+    if state.status in ("passed", "failed", "untested") and not state.reason:
         raise WorkspaceError(f"{project}: this run already finished ({state.status})",
                              hint=f'to change it, use `chatdev improve {project} "..."`')
     workspace.reset_to_head()
@@ -316,6 +316,7 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
                                      allow_install=bool(state.options.get("allow_install"))),
                   images=images, verifier=None if state.options.get("no_run") else _verifier)
     reason = ""
+    state.reason = ""
     previous_wall = state.wall_s
     try:
         Chain(ctx, chain_names).run()
@@ -339,8 +340,11 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
 def _close_run(workspace: Any, state: RunState, started: float, previous_wall: float,
                sink: events.EventSink, reason: str) -> None:
     state.wall_s = round(previous_wall + time.monotonic() - started, 2)
+    state.reason = reason
     workspace.checkpoint(state.to_dict())
-    if state.status in ("passed", "failed", "untested"):
+    sink(events.BuildEnded(status=state.status, summary={"reason": reason, "wall_s": state.wall_s,
+                                                         "tokens": dict(state.usage)}))
+    if not reason:  # the company finished its chain
         outcome = {"passed": "tests pass", "failed": "tests fail", "untested": "not run"}[state.status]
         workspace.commit(role=_top_role(state, workspace), phase="deliver", summary=f"Deliver ({outcome})",
                          trailers={"Phase": "deliver", "Status": state.status,
@@ -349,11 +353,8 @@ def _close_run(workspace: Any, state: RunState, started: float, previous_wall: f
                                    "Duration": f"{state.wall_s:.1f}s"},
                          model=None, bookkeeping=True)
         workspace.tag(workspace.next_version_tag())
-    else:
-        workspace.commit(role=_top_role(state, workspace), phase="checkpoint", summary=f"Stopped: {reason}",
-                         trailers={"Phase": "checkpoint", "Status": state.status}, model=None, bookkeeping=True)
-    sink(events.BuildEnded(status=state.status, summary={"reason": reason, "wall_s": state.wall_s,
-                                                         "tokens": dict(state.usage)}))
+    # stopped early (a phase failed, Ctrl-C, an error): nothing half-done is committed; the
+    # checkpoint on disk says where it stopped and `chatdev resume` rewinds to the last commit
 
 
 def _top_role(state: RunState, workspace: Any) -> str:
@@ -397,8 +398,7 @@ def _summary(workspace: Any, state: RunState, reason: str, report: str | None) -
         exit_code=codes.get(state.status, 1), phases=[p for p in state.phases], files=files, lines=lines,
         tokens=dict(state.usage), llm_calls=state.llm_calls, wall_s=state.wall_s, tests=dict(state.tests),
         commits=len(workspace.history()), model=", ".join(sorted(set(state.models.values()))),
-        run_hint=(f"chatdev resume {workspace.root}" if state.status == "interrupted"
-                  else f"chatdev run {workspace.root}"),
+        run_hint=(f"chatdev resume {workspace.root}" if reason else f"chatdev run {workspace.root}"),
         report=report, reason=reason, escalations=state.escalations)
 
 

@@ -310,8 +310,11 @@ def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
 def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
     if phase.action == "write_docs":
         return _write_manifest(ctx)
-    if ctx.options.no_run:
-        raise SkipLoop("the sandbox is disabled (--no-run): the program was not run")
+    if ctx.verifier is None:
+        reason = "the sandbox is disabled (--no-run): the program was not run"
+        if phase.action == "static_check":  # the review still happens, on reading alone
+            return PhaseResult(output="not checked (the sandbox is disabled)", status="skipped", reason=reason)
+        raise SkipLoop(reason)
     if phase.action == "static_check":
         report = ctx.verify(phase, static_only=True)
         text = "clean" if report.static_ok else report.static_output.strip()[:1500]

@@ -71,6 +71,7 @@ class PhaseRun:
     completion_tokens: int = 0
     cached_tokens: int = 0
     run: int = 0  # which build/resume/improve run it belongs to
+    implicit: bool = False  # no PhaseStarted (a loop's escalation): ends when the next phase starts
 
     @property
     def anchor(self) -> str:
@@ -91,7 +92,8 @@ class Bar:
 
 @dataclass
 class ReportData:
-    project: str
+    project: str  # the folder's name
+    path: str = ""  # where the build made it
     task: str = ""
     company: str = ""
     mode: str = "build"
@@ -123,7 +125,7 @@ class ReportData:
 def _markup(html: str) -> Any:
     from markupsafe import Markup
 
-    return Markup(html)  # noqa: S704 - every caller builds html from escaped parts
+    return Markup(html)  # every caller builds html from escaped parts
 
 
 def _escape(text: str) -> str:
@@ -167,8 +169,21 @@ def render_text(text: str) -> Any:
     return _markup("".join(parts))
 
 
+_INLINE_CODE = re.compile(r"`([^`\n]+)`")
+_BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+_HEADING = re.compile(r"^(#{1,4}) +(.+)$", re.MULTILINE)
+
+
 def _prose(text: str) -> str:
-    return f'<div class="prose">{_escape(text.strip(chr(10)))}</div>' if text.strip() else ""
+    """Escaped prose with a little Markdown: headings, **bold**, `code` (applied after escaping)."""
+    if not text.strip():
+        return ""
+    html = _escape(text.strip("\n"))
+    html = _INLINE_CODE.sub(r"<code>\1</code>", html)
+    html = _BOLD.sub(r"<strong>\1</strong>", html)
+    html = _HEADING.sub(lambda m: f'<strong class="h{len(m.group(1))}">{m.group(2)}</strong>', html)
+    return f'<div class="prose">{html}</div>'
+
 
 
 def _clip(text: str, limit: int, *, tail: bool = False) -> tuple[str, str]:
@@ -204,13 +219,14 @@ def _find_file(project: Path, ref: str) -> Path | None:
 
 
 def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callable[[str], str] | None = None,
-            commits: Sequence[Mapping[str, Any]] = ()) -> ReportData:
+            commits: Sequence[Mapping[str, Any]] = (), facts: Mapping[str, Any] | None = None) -> ReportData:
     """Fold transcript records (``event.to_dict()``) into what the page shows.
 
     ``diff(sha) -> str`` gives a commit's patch (None: no diffs shown); ``commits``
-    are ``CommitInfo.to_dict()`` of the history, oldest first.
+    are ``CommitInfo.to_dict()`` of the history, oldest first; ``facts`` fill the
+    summary where the transcript is silent (tests and files from the state, ...).
     """
-    data = ReportData(project=project.name, commits=[dict(c) for c in commits])
+    data = ReportData(project=project.name, path=str(project), commits=[dict(c) for c in commits])
     by_sha = {str(c.get("sha")): dict(c) for c in commits}
     open_runs: dict[str, PhaseRun] = {}
     current: PhaseRun | None = None
@@ -224,7 +240,8 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             return open_runs[name]
         if current is not None and (name is None or current.name == name):
             return current
-        run = PhaseRun(index=len(data.phases), name=name or "(outside a phase)", run=len(data.runs))
+        run = PhaseRun(index=len(data.phases), name=name or "(outside a phase)", run=max(0, len(data.runs) - 1),
+                       kind="escalation" if name in data.chain else "", implicit=True)
         data.phases.append(run)
         if name:
             open_runs[name] = run
@@ -243,7 +260,7 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
                 data.task = str(rec.get("task", ""))
                 data.images = [(Path(str(i)).name, _data_uri(p) if (p := _find_file(project, str(i))) else None)
                                for i in rec.get("images") or []]
-            data.project = str(rec.get("project") or data.project)
+            data.path = str(rec.get("project") or data.path)
             data.company = str(rec.get("company") or data.company)
             data.mode = str(rec.get("mode") or data.mode)
             data.models.update(rec.get("models") or {})
@@ -251,6 +268,9 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
                 data.org = [(int(d), str(r)) for d, r in rec["org"]]
             data.chain = list(rec.get("chain") or data.chain)
         elif kind == "phase_started":
+            if current is not None and current.implicit and current.status == "running":
+                current.status = "done"
+                open_runs.pop(current.name, None)
             run = PhaseRun(index=len(data.phases), name=str(rec.get("phase")), kind=str(rec.get("phase_kind", "")),
                            roles=list(rec.get("roles") or []), cycle=int(rec.get("cycle") or 0),
                            item=rec.get("item"), run=max(0, len(data.runs) - 1))
@@ -312,7 +332,7 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             data.summary = dict(rec.get("summary") or {})
             for run in open_runs.values():
                 if run.status == "running":
-                    run.status = "interrupted"
+                    run.status = "done" if run.implicit else "interrupted"
             open_runs.clear()
             current = None
     for run in data.phases:
@@ -330,10 +350,16 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             except Exception as exc:  # noqa: BLE001 - a missing commit must not lose the whole report
                 text, run.diff_note = "", f"diff unavailable: {exc}"
             run.diff_html = _markup(_highlight(text, "diff")) if text else None
+    for run in data.phases:
+        if run.status == "running":  # no PhaseEnded, no BuildEnded: killed, or still going
+            run.status = "unfinished"
     if data.status == "unknown" and data.phases:
-        data.status = "interrupted" if any(r.status in ("running", "interrupted") for r in data.phases) else "unknown"
+        data.status = "unfinished"
     if not data.org:
         data.org = [(0, role) for role in data.models] or [(0, r) for r in role_tok]
+    for key, value in (facts or {}).items():
+        if data.summary.get(key) in (None, "", [], {}):
+            data.summary[key] = value
     _charts(data, role_tok, role_sec)
     data.totals = {
         "prompt": sum(r.prompt_tokens for r in data.phases),
@@ -426,6 +452,25 @@ def _records(ws: Any) -> list[Mapping[str, Any]]:
     return out
 
 
+def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What the state file and git say about the run (the transcript's BuildEnded carries less)."""
+    facts: dict[str, Any] = {"commits": len(commits), "run_hint": f"chatdev run {ws.root}"}
+    try:
+        facts["files"] = list(ws.files())
+    except WorkspaceError:
+        pass
+    try:
+        state = ws.load_state()
+    except WorkspaceError:
+        return facts
+    if isinstance(state.get("tests"), dict):
+        facts["tests"] = state["tests"]
+    for key in ("wall_s", "status"):
+        if state.get(key):
+            facts[key] = state[key]
+    return facts
+
+
 def write_report(project: Path) -> Path:
     """Write ``<project>/.chatdev/report.html`` from the transcript and git history; return its path."""
     from chatdev.workspace import Workspace
@@ -439,10 +484,13 @@ def write_report(project: Path) -> Path:
                              hint="build a project first: chatdev build \"a snake game\"")
     ws = Workspace.inspect(project)
     records = _records(ws)
+    lines = sum(1 for line in transcript.read_bytes().splitlines() if line.strip())
     if not records:
         raise WorkspaceError(f"{project}: the transcript .chatdev/transcript.jsonl is empty, so there is nothing "
                              "to report", hint="build the project again: chatdev build")
-    data = collect(records, project=project, diff=ws.diff, commits=[c.to_dict() for c in ws.history()])
+    commits = [c.to_dict() for c in ws.history()]
+    data = collect(records, project=project, diff=ws.diff, commits=commits, facts=_facts(ws, commits))
+    data.skipped_lines = max(0, lines - len(records))
     html = render_html(data)
     out = project / ".chatdev" / REPORT_NAME
     tmp = out.with_name(f".{REPORT_NAME}.{os.getpid()}.tmp")

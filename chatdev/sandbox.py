@@ -13,6 +13,7 @@ This is the only module that imports ``docker`` (lazily, with an install hint).
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import io
 import json
@@ -35,7 +36,7 @@ from chatdev.events import EventSink, null_sink
 from chatdev.sandbox_report import ProgramReport, RunResult, build_report, install_names
 
 __all__ = ["RunResult", "ProgramReport", "SandboxStatus", "Sandbox", "verify_program", "run_project", "check",
-           "build_image", "is_available", "install_requirements", "client", "LABEL"]
+           "build_image", "is_available", "preflight", "install_requirements", "client", "LABEL"]
 
 LABEL = "org.chatdev.sandbox"
 UID = 10001
@@ -133,7 +134,7 @@ class Sandbox:
 
     def __init__(self, *, image: str | None = None, memory: str = "512m", cpus: float = 1.0, pids: int = 128,
                  allow_network: bool = False, allow_install: bool = False, labels: Mapping[str, str] | None = None,
-                 output_cap: int = 512 * 1024, tmpfs_size: str = "256m") -> None:
+                 output_cap: int = 512 * 1024, tmpfs_size: str = "256m", pip_index_url: str | None = None) -> None:
         self.image = image or sandbox_image.image_tag()
         self.memory = memory
         self.cpus = cpus
@@ -143,14 +144,14 @@ class Sandbox:
         self.labels = dict(labels or {})
         self.output_cap = output_cap
         self.tmpfs_size = tmpfs_size
+        self.pip_index_url = pip_index_url
         self._client: Any = None
         self._image_checked = False
 
-    def with_image(self, image: str) -> Sandbox:
-        other = Sandbox(image=image, memory=self.memory, cpus=self.cpus, pids=self.pids,
-                        allow_network=self.allow_network, allow_install=False, labels=self.labels,
-                        output_cap=self.output_cap, tmpfs_size=self.tmpfs_size)
-        other._client = self._client
+    def with_image(self, image: str, *, allow_install: bool = False) -> Sandbox:
+        """The same limits and labels on another image (one with installed packages)."""
+        other = copy.copy(self)
+        other.image, other.allow_install, other._image_checked = image, allow_install, False
         return other
 
     @property
@@ -325,15 +326,21 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
 
 
 def verify_program(project_dir: Path, *, entry: str | None = None, timeout: float = 15.0, gui: bool | None = None,
-                   sandbox: Sandbox | None = None, tests_timeout: float | None = None) -> ProgramReport:
+                   sandbox: Sandbox | None = None, tests_timeout: float | None = None, static_only: bool = False,
+                   allow_install: bool = False) -> ProgramReport:
     """Static check, then the entry point for ``timeout`` seconds, then the project's pytest tests.
 
-    One container does all three. ``gui=None`` detects pygame/tkinter/... and runs under Xvfb
-    with a screenshot. Failing programs are a report (``passed=False``), not an exception.
+    One container does all three (``static_only``: the first alone). ``gui=None`` detects
+    pygame/tkinter/... and runs under Xvfb with a screenshot. ``allow_install`` (or the
+    sandbox's) pip-installs missing modules in a separate networked step first. Failing
+    programs are a report (``passed=False``), not an exception.
     """
-    box = sandbox or Sandbox()
+    box = sandbox or Sandbox(allow_install=allow_install)
+    if allow_install and not box.allow_install:
+        box = box.with_image(box.image, allow_install=True)
     tests_window = tests_timeout if tests_timeout is not None else max(30.0, 4 * timeout)
-    spec = {"mode": "verify", "entry": entry, "timeout": float(timeout), "gui": gui, "tests_timeout": tests_window}
+    spec = {"mode": "verify", "entry": entry, "timeout": float(timeout), "gui": gui, "tests_timeout": tests_window,
+            "static_only": static_only}
     project_dir = Path(project_dir)
     outcome = box._execute(project_dir, spec, hard_timeout=timeout + tests_window + 60)
     payload = outcome.payload or {}
@@ -341,17 +348,19 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
     tests = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None
     if outcome.payload is None:
         run = _run_result(None, outcome, box.memory)
-    report = build_report(payload, run=run, tests=tests, allow_install=box.allow_install)
+    report = build_report(payload, run=run, tests=tests, allow_install=box.allow_install, static_only=static_only)
     missing = (payload.get("static") or {}).get("missing") or []
     if missing and box.allow_install:
         wanted = install_names(project_dir, missing)
         try:
-            tag = install_requirements(project_dir, wanted, image=box.image)
+            tag = install_requirements(project_dir, wanted, image=box.image, index_url=box.pip_index_url)
         except SandboxError as exc:
-            return dataclasses.replace(report, summary=f"{report.summary}\nInstalling {', '.join(wanted)} failed: "
-                                                      f"{exc.line()}"[:1500])
-        return verify_program(project_dir, entry=entry, timeout=timeout, gui=gui, sandbox=box.with_image(tag),
-                              tests_timeout=tests_timeout)
+            text = f"{report.summary}\nInstalling {', '.join(wanted)} (--allow-install) failed: {exc}"
+            return dataclasses.replace(report, summary=text[-1500:])
+        again = verify_program(project_dir, entry=entry, timeout=timeout, gui=gui, sandbox=box.with_image(tag),
+                               tests_timeout=tests_timeout, static_only=static_only)
+        note = f"Installed {', '.join(wanted)} (--allow-install; cached as {tag}).\n"
+        return dataclasses.replace(again, summary=(note + again.summary)[:1500])
     return report
 
 
@@ -378,7 +387,7 @@ def install_requirements(project_dir: Path, packages: list[str], *, image: str |
         return tag
     docker = _docker()
     argv = ["/usr/bin/python3", "-m", "pip", "install", "--no-input", "--retries", "1", "--timeout", "20",
-            "--target", "/opt/chatdev/extra", *(["--index-url", index_url] if index_url else []), *wanted]
+            "--target", "/opt/chatdev/extra", *_index_args(index_url), *wanted]
     run_id = uuid.uuid4().hex[:12]
     labels = {LABEL: "1", f"{LABEL}.run": run_id, f"{LABEL}.install": "1"}
     container = None
@@ -408,12 +417,30 @@ def install_requirements(project_dir: Path, packages: list[str], *, image: str |
     return tag
 
 
+def _index_args(index_url: str | None) -> list[str]:
+    """pip options for a private index; a plain-http one (a local mirror) must be trusted explicitly."""
+    if not index_url:
+        return []
+    from urllib.parse import urlparse
+
+    url = urlparse(index_url)
+    return ["--index-url", index_url, *(["--trusted-host", url.hostname] if url.scheme == "http" and url.hostname
+                                        else [])]
+
+
 # ----------------------------------------------------------------------------- commands
 
 
 def build_image(*, bootstrap: bool, force: bool = False, sink: EventSink = null_sink, base: str | None = None) -> str:
     """Build (or reuse when current) the runner image; returns ``chatdev-runner:<version>``."""
     return sandbox_image.build(client(), bootstrap=bootstrap, force=force, base=base, sink=sink)
+
+
+def preflight() -> str:
+    """Before a build: the engine answers and the runner image exists, else one ``SandboxError`` line."""
+    box = Sandbox()
+    box.ensure_image()
+    return box.image
 
 
 def is_available() -> bool:

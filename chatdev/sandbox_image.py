@@ -47,11 +47,11 @@ def packages() -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
-def digest() -> str:
+def digest(directory: Path = RUNNER_DIR) -> str:
     """A hash of the runner files: an image with another digest is outdated."""
     h = hashlib.sha256()
     for name in RUNNER_FILES:
-        h.update(name.encode() + b"\0" + (RUNNER_DIR / name).read_bytes() + b"\0")
+        h.update(name.encode() + b"\0" + (directory / name).read_bytes() + b"\0")
     return h.hexdigest()[:16]
 
 
@@ -126,7 +126,6 @@ def build(client: Any, *, bootstrap: bool, force: bool = False, base: str | None
           sink: EventSink = null_sink) -> str:
     """Build (or reuse) the runner image and return its tag."""
     tag = image_tag()
-    want = digest()
     present, current = image_state(client, tag)
     if present and current and not force:
         sink(Notice(level="info", text=f"{tag} is current; reusing it (--force rebuilds)"))
@@ -138,6 +137,7 @@ def build(client: Any, *, bootstrap: bool, force: bool = False, base: str | None
     with tempfile.TemporaryDirectory(prefix="chatdev-runner-") as ctx:
         for name in RUNNER_FILES:
             shutil.copy(RUNNER_DIR / name, Path(ctx) / name)
+        want = digest(Path(ctx))
         stream = client.api.build(path=ctx, tag=tag, buildargs={"BASE": base}, rm=True, forcerm=True,
                                   decode=True, labels={DIGEST_LABEL: want, BASE_LABEL: base},
                                   network_mode="none" if bootstrap else None)

@@ -103,7 +103,7 @@ def _clip(text: str) -> str:
 
 
 def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunResult | None,
-                 allow_install: bool = False) -> ProgramReport:
+                 allow_install: bool = False, static_only: bool = False) -> ProgramReport:
     """Turn the agent's verify payload into a ``ProgramReport`` with a plain-text summary."""
     probe = payload.get("probe") or {}
     static = payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []}
@@ -124,6 +124,9 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
             parts.append(f"Nothing can be installed: use only what the sandbox has ({IN_IMAGE}).")
         return ProgramReport(static_ok=False, static_output=static_output, entry=entry, run=None, tests=None,
                              tests_found=tests_found, passed=False, summary=_clip("\n".join(parts)), screenshot=None)
+    if static_only:
+        return ProgramReport(static_ok=True, static_output=static_output, entry=entry, run=None, tests=None,
+                             tests_found=tests_found, passed=True, summary="Static check clean.", screenshot=None)
     if entry is None:
         text = ("No entry point: the project has no main.py, app.py or __main__.py and no file with "
                 "`if __name__ == \"__main__\":`. Add one that starts the program.")

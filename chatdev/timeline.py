@@ -130,9 +130,9 @@ def _runs(events: list[dict[str, Any]]) -> list[_Run]:
             open_.clear()
             build, mode = build + 1, str(ev.get("mode") or "build")
         elif kind == "phase_started":
-            run = _Run(ev, max(build, 1), mode)
-            runs.append(run)
-            open_.append(run)
+            started = _Run(ev, max(build, 1), mode)
+            runs.append(started)
+            open_.append(started)
         elif kind == "phase_ended":
             same = [r for r in open_ if r.data["phase"] == ev.get("phase")]
             match = next((r for r in reversed(same) if r.data["cycle"] == int(ev.get("cycle") or 0)),
@@ -177,6 +177,29 @@ def _from_git(c: CommitInfo) -> dict[str, Any]:
     }
 
 
+def _merge(rows: list[dict[str, Any]], commits: list[tuple[int, CommitInfo]]) -> list[dict[str, Any]]:
+    """Place the chatdev commits the transcript does not mention among the transcript's rows.
+
+    Git dates have one-second resolution, so a commit goes before the first row that either
+    refers to a later commit or started at least a second after it; the first commit of the
+    history (the project's creation) goes first.
+    """
+    keyed: list[tuple[float, int, dict[str, Any]]] = [(float(i), 0, row) for i, row in enumerate(rows)]
+    for k, c in commits:
+        row = _from_git(c)
+        pos = 0 if k == 0 else next((i for i, r in enumerate(rows) if (r["_k"] is not None and r["_k"] > k)
+                                     or float(r.get("at") or 0.0) >= row["at"] + 1.0), len(rows))
+        keyed.append((pos - 0.5, k, row))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    merged = [row for _, _, row in keyed]
+    for i, row in enumerate(merged):  # a commit belongs to the run around it
+        if row.get("source") == "git":
+            around = [*range(i - 1, -1, -1), *range(i + 1, len(merged))]
+            near: dict[str, Any] = next((merged[j] for j in around if merged[j].get("source") != "git"), {})
+            row["run"], row["mode"] = near.get("run", 1), near.get("mode", "build")
+    return merged
+
+
 def read(project: Path) -> list[TimelineEntry]:
     """The timeline of ``project``: one entry per phase run, oldest first."""
     root = Path(project)
@@ -195,9 +218,11 @@ def read(project: Path) -> list[TimelineEntry]:
         return by_sha.get(sha) or next((c for c in history if c.sha.startswith(sha)), None)
 
     rows = [r.data for r in _runs(ws.transcript())]
-    seen = {c.sha for row in rows if (c := commit_of(row.get("commit")))}
-    rows += [_from_git(c) for c in history if c.by_chatdev and c.sha not in seen]
-    rows.sort(key=lambda row: row.get("at") or 0.0)
+    for row in rows:  # "_k": the position in the history of the commit the row made
+        found = commit_of(row.get("commit"))
+        row["_k"] = history.index(found) if found else None
+    mentioned = {row["_k"] for row in rows}
+    rows = _merge(rows, [(k, c) for k, c in enumerate(history) if c.by_chatdev and k not in mentioned])
 
     entries = []
     for i, row in enumerate(rows, start=1):

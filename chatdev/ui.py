@@ -23,6 +23,7 @@ from chatdev.errors import ChatDevError
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
+    from rich.text import Text
 
 Mode = Literal["live", "plain", "quiet", "json"]
 MODES: tuple[str, ...] = ("live", "plain", "quiet", "json")
@@ -57,7 +58,7 @@ def fmt_duration(seconds: float | None) -> str:
         return "-"
     if seconds < 60:
         return f"{seconds:.1f}s"
-    minutes, sec = divmod(int(round(seconds)), 60)
+    minutes, sec = divmod(round(seconds), 60)
     if minutes < 60:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
@@ -71,7 +72,7 @@ def fmt_count(n: float | None) -> str:
     for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(n) >= div:
             return f"{n / div:.1f}{unit}"
-    return f"{int(n)}"
+    return f"{n:.0f}"
 
 
 def fmt_bytes(n: float | None) -> str:
@@ -330,20 +331,50 @@ def fmt_progress(event: ev.Progress) -> str:
 
 
 class PlainSink:
-    """Prints :func:`plain_line` for each event; progress at most every 10% or 5 s."""
+    """Prints :func:`plain_line` for each event.
+
+    Progress goes to a bar when stdout is a terminal (``models pull``,
+    ``sandbox build``), else to a line at most every 10% or 5 s.
+    """
 
     def __init__(self, console: Console) -> None:
         self.console = console
         self._progress_at: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
+        self._bars: Any = None
+        self._bar_ids: dict[str, Any] = {}
 
     def __call__(self, event: ev.Event) -> None:
-        if isinstance(event, ev.Progress) and not self._progress_due(event):
-            return
-        line = plain_line(event)
-        if line is not None:
-            with self._lock:
-                self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        with self._lock:
+            if isinstance(event, ev.Progress):
+                if self.console.is_terminal:
+                    self._bar(event)
+                    return
+                if not self._progress_due(event):
+                    return
+            line = plain_line(event)
+            if line is not None:
+                out = self._bars.console if self._bars is not None else self.console
+                out.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    def _bar(self, event: ev.Progress) -> None:
+        from rich import progress as rp
+
+        if self._bars is None:
+            self._bars = rp.Progress(rp.TextColumn("{task.description}"), rp.BarColumn(),
+                                     rp.TextColumn("{task.fields[amount]}"), rp.TimeRemainingColumn(),
+                                     console=self.console, transient=False)
+            self._bars.start()
+        task = self._bar_ids.get(event.task)
+        if task is None:
+            task = self._bar_ids[event.task] = self._bars.add_task(event.task, total=event.total, amount="")
+        self._bars.update(task, completed=event.done, total=event.total, amount=fmt_progress(event))
+
+    def close(self) -> None:
+        with self._lock:
+            if self._bars is not None:
+                self._bars.stop()
+                self._bars = None
 
     def _progress_due(self, event: ev.Progress) -> bool:
         last = self._progress_at.get(event.task)
@@ -359,7 +390,8 @@ class PlainSink:
 
 
 _MARK = {"pending": ("○", "dim"), "running": ("▶", "bold yellow"), "done": ("✓", "green"),
-         "failed": ("✗", "bold red"), "skipped": ("–", "dim")}
+         "failed": ("✗", "bold red"), "skipped": ("–", "dim"), "committed": ("●", "blue"),
+         "interrupted": ("■", "yellow"), "unfinished": ("…", "yellow")}
 
 
 class LiveView:
@@ -389,11 +421,13 @@ class LiveView:
             text = Text.assemble((f"{mark} ", style), (event.phase, "bold"))
             if event.cycle:
                 text.append(f" (cycle {event.cycle})", "dim")
+            if self.state.item and self.state.phase == event.phase:
+                text.append(f" · {self.state.item}", "cyan")
             details = [fmt_duration(event.duration)]
             if event.completion_tokens:
                 details.append(f"{fmt_count(event.completion_tokens)} tokens out")
             if event.files:
-                details.append(f"{len(event.files)} files")
+                details.append(f"{len(event.files)} file{'s' if len(event.files) != 1 else ''}")
             if event.commit:
                 details.append(event.commit[:7])
             text.append("  " + " · ".join(details), "dim")
@@ -413,7 +447,7 @@ class LiveView:
         return None
 
     @staticmethod
-    def _sandbox_text(event: ev.SandboxRan) -> RenderableType:
+    def _sandbox_text(event: ev.SandboxRan) -> Text:
         from rich.text import Text
 
         ok = not event.timed_out and event.exit_code == 0
@@ -489,7 +523,7 @@ class LiveView:
                      subtitle=f"{fmt_duration(s.elapsed())}{status}", subtitle_align="right",
                      border_style="blue")
 
-    def _org_text(self) -> RenderableType:
+    def _org_text(self) -> Text:
         """The org chart by level, ``CEO → CTO · Documenter → Programmer · Tester``, the two talking lit."""
         from rich.text import Text
 
@@ -509,7 +543,7 @@ class LiveView:
                 text.append(role, style)
         return text
 
-    def _chain_text(self) -> RenderableType:
+    def _chain_text(self) -> Text:
         from rich.text import Text
 
         s = self.state
@@ -544,7 +578,11 @@ def view(mode: str) -> Iterator[ev.EventSink]:
         return
     console = _console()
     if mode == "plain" or not console.is_terminal:
-        yield PlainSink(console)
+        plain = PlainSink(console)
+        try:
+            yield plain
+        finally:
+            plain.close()
         return
     from rich.live import Live
 
@@ -552,59 +590,13 @@ def view(mode: str) -> Iterator[ev.EventSink]:
     with Live(sink, console=console, refresh_per_second=8, transient=True,
               redirect_stdout=False, redirect_stderr=False) as live:
         sink.live = live
-        yield sink
-    sink.live = None
+        try:
+            yield sink
+        finally:
+            sink.live = None
 
 
 # ----------------------------------------------------------------------------- renderers
-
-
-def _kv_table(data: dict[str, Any], *, title: str | None = None) -> RenderableType:
-    """A generic key/value table; nested dicts and lists of dicts become sub-tables."""
-    from rich.table import Table
-    from rich.text import Text
-
-    table = Table(title=title, show_header=False, box=None, padding=(0, 2), title_justify="left")
-    table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column()
-    for key, value in data.items():
-        table.add_row(str(key), _cell(value))
-    return table if data else Text("(nothing)", "dim")
-
-
-def _cell(value: Any) -> RenderableType:
-    from rich.text import Text
-
-    if isinstance(value, dict):
-        return _kv_table(value)
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        return _rows_table(value)
-    if isinstance(value, list):
-        return Text(", ".join(str(v) for v in value) or "-")
-    if isinstance(value, bool):
-        return Text("yes" if value else "no", "green" if value else "red")
-    if value is None:
-        return Text("-", "dim")
-    if isinstance(value, float):
-        return Text(f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}")
-    text = str(value)
-    return Text(text if len(text) < 2000 else text[:2000] + " …")
-
-
-def _rows_table(rows: Sequence[dict[str, Any]], *, title: str | None = None) -> RenderableType:
-    from rich.table import Table
-
-    columns: list[str] = []
-    for row in rows:
-        for key in row:
-            if key not in columns:
-                columns.append(key)
-    table = Table(title=title, title_justify="left", header_style="bold")
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*[_cell(row.get(col)) for col in columns])
-    return table
 
 
 def _status_style(status: str) -> str:
@@ -685,24 +677,129 @@ def _phases_line(phases: Sequence[dict[str, Any]]) -> RenderableType:
     return text
 
 
+def _mark(ok: bool | None) -> Text:
+    from rich.text import Text
+
+    if ok is None:
+        return Text("–", "dim")
+    return Text("✓", "green") if ok else Text("✗", "bold red")
+
+
+def _grid() -> Any:
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column()
+    return grid
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    kept = text.rstrip().splitlines()
+    if len(kept) <= lines:
+        return "\n".join(kept)
+    return f"… ({len(kept) - lines} lines above)\n" + "\n".join(kept[-lines:])
+
+
 def show_timeline(entries: Sequence[Any]) -> None:
-    """``chatdev log``: one row per phase."""
+    """``chatdev log``: one row per phase run, a rule between builds, resumes and improvements."""
+    from rich.table import Table
+    from rich.text import Text
+
     console = _console()
     rows = [_data(e) for e in entries]
     if not rows:
         console.print("no phases recorded yet", style="dim")
         return
-    console.print(_rows_table(rows))
+    table = Table(header_style="bold", box=None, padding=(0, 1), pad_edge=False)
+    table.add_column("#", justify="right", style="dim")
+    for col in ("phase", "", "who"):
+        table.add_column(col)
+    table.add_column("time", justify="right")
+    table.add_column("tokens", justify="right")
+    table.add_column("commit")
+    table.add_column("files")
+    table.add_column("notes", overflow="fold")
+    run = None
+    for row in rows:
+        if row.get("run") != run and len({r.get("run") for r in rows}) > 1:
+            run = row.get("run")
+            table.add_row("", Text(f"── {row.get('mode', 'build')} (run {run})", "bold blue"), *[""] * 7)
+        mark, style = _MARK.get(str(row.get("status")), ("?", "yellow"))
+        phase = Text(str(row.get("phase", "?")), "bold")
+        if row.get("cycle"):
+            phase.append(f" ×{row['cycle']}", "dim")
+        if row.get("item"):
+            phase.append(f" {row['item']}", "cyan")
+        notes: list[str] = []
+        verdict = row.get("verdict") or {}
+        notes += [f"{k}={'yes' if v is True else 'no' if v is False else v}" for k, v in verdict.items()]
+        if row.get("retries"):
+            notes.append(f"{row['retries']} retries")
+        if row.get("sandbox_runs"):
+            notes.append(f"{row['sandbox_runs']} sandbox runs")
+        for esc in row.get("escalations") or []:
+            notes.append(f"escalated to {esc.get('to_role')}: {esc.get('decision')}")
+        if row.get("reason"):
+            notes.append(one_line(str(row["reason"]), 80))
+        commit = Text(str(row.get("commit") or "")[:8], "yellow")
+        if row.get("author"):
+            commit.append(f" {row['author']}", "dim")
+        files = row.get("files") or []
+        changes = f" +{row.get('insertions', 0)}/-{row.get('deletions', 0)}" if files else ""
+        tokens = int(row.get("prompt_tokens") or 0) + int(row.get("completion_tokens") or 0)
+        table.add_row(str(row.get("index", "")), phase, Text(mark, style),
+                      Text(" ⇄ ".join(row.get("roles") or []), "dim"), fmt_duration(row.get("duration")),
+                      fmt_count(tokens) if tokens else "", commit,
+                      Text(", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3 else "") + changes),
+                      Text("; ".join(notes), "dim"))
+    console.print(table)
 
 
 def show_run(report: Any, *, as_json: bool) -> int:
-    """``chatdev run``: the program's outcome. 0 when it ran fine, 1 otherwise."""
+    """``chatdev run``: the program's outcome. 0 when it works, 1 when it does not."""
+    from rich.console import Group
+    from rich.panel import Panel
+    from rich.text import Text
+
     data = _data(report)
     code = _run_code(report, data)
     if as_json:
         _emit_json(data)
-    else:
-        _console().print(_kv_table(data, title="chatdev run"))
+        return code
+    parts: list[RenderableType] = []
+    grid = _grid()
+    if "static_ok" in data:
+        grid.add_row("static check", _mark(data.get("static_ok")))
+    if data.get("entry"):
+        grid.add_row("entry", Text(str(data["entry"])))
+    for key in ("run", "tests"):
+        result = data.get(key)
+        if isinstance(result, dict):
+            ok = result.get("exit_code") == 0 and not result.get("timed_out")
+            how = "timed out (stopped)" if result.get("timed_out") else f"exit {result.get('exit_code')}"
+            if result.get("oom_killed"):
+                how += ", out of memory"
+            grid.add_row(key, Text.assemble(_mark(ok), f" {how} in {fmt_duration(result.get('duration'))}"))
+    if data.get("tests_found") is False:
+        grid.add_row("tests", Text("none found", "dim"))
+    if data.get("screenshot_path"):
+        grid.add_row("screenshot", Text(str(data["screenshot_path"]), "cyan"))
+    parts.append(grid)
+    for key in ("run", "tests"):
+        result = data.get(key)
+        if isinstance(result, dict):
+            for stream in ("stdout", "stderr"):
+                if str(result.get(stream) or "").strip():
+                    parts.append(Text(f"\n{key} {stream}:", "bold"))
+                    parts.append(Text(_tail(str(result[stream])), "red" if stream == "stderr" else ""))
+    if data.get("static_ok") is False and data.get("static_output"):
+        parts.append(Text("\nstatic check:", "bold"))
+        parts.append(Text(_tail(str(data["static_output"]))))
+    if data.get("summary"):
+        parts.append(Text("\n" + str(data["summary"]), "green" if code == 0 else "red"))
+    title = "chatdev run · " + ("works" if code == 0 else "fails")
+    _console().print(Panel(Group(*parts), title=title, title_align="left", border_style="green" if code == 0 else "red"))
     return code
 
 
@@ -715,26 +812,129 @@ def _run_code(report: Any, data: dict[str, Any]) -> int:
 
 
 def show_bench(results: Any, *, as_json: bool) -> None:
+    """``chatdev bench``: one row per task, then the medians."""
+    from rich.table import Table
+    from rich.text import Text
+
     data = _data(results)
     if as_json:
         _emit_json(data)
         return
     console = _console()
-    if isinstance(data, list):
-        console.print(_rows_table(data, title="chatdev bench"))
-    else:
-        console.print(_kv_table(data, title="chatdev bench"))
+    table = Table(title=f"chatdev bench · {data.get('model', '')}", title_justify="left", header_style="bold",
+                  box=None, padding=(0, 1), pad_edge=False)
+    table.add_column("task", min_width=16, overflow="fold")
+    table.add_column("status")
+    for col in ("time", "tokens", "calls", "files", "lines", "sandbox", "tests"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for row in data.get("tasks") or []:
+        status = str(row.get("status", "?"))
+        table.add_row(Text(one_line(str(row.get("task", "")), 50)),
+                      Text(status, _status_style(status) or "yellow"), fmt_duration(row.get("wall_s")),
+                      fmt_count(row.get("total_tokens")), str(row.get("llm_calls", "")), str(row.get("files", "")),
+                      str(row.get("lines", "")), _mark(row.get("sandbox_ran")), _mark(row.get("tests_passed")))
+        if row.get("error"):
+            table.add_row(Text("  " + one_line(str(row["error"]), 100), "red"), *[""] * 8)
+    console.print(table)
+    med = data.get("medians") or {}
+    if med:
+        console.print(Text(
+            f"median: {fmt_duration(med.get('wall_s'))} · {fmt_count(med.get('total_tokens'))} tokens · "
+            f"{med.get('llm_calls', 0):.0f} calls · {med.get('files', 0):.0f} files · "
+            f"ran in the sandbox {med.get('ran_in_sandbox', 0):.0%} · tests passed {med.get('tests_passed', 0):.0%}"))
 
 
 def show_doctor(report: Any, *, as_json: bool) -> None:
+    """``chatdev doctor``: what this machine can do, the warnings first."""
+    from rich.text import Text
+
     data = _data(report)
     if as_json:
         _emit_json(data)
         return
-    _console().print(_kv_table(data, title="chatdev doctor"))
+    console = _console()
+    grid = _grid()
+    grid.add_row("chatdev", Text(f"{data.get('chatdev', '?')} · Python {data.get('python', '?')}"))
+    llama = data.get("llama_cpp") or {}
+    if llama.get("error"):
+        grid.add_row("llama.cpp", Text.assemble(_mark(False), f" {llama['error']}"))
+    elif llama:
+        grid.add_row("llama.cpp", Text.assemble(
+            _mark(True), f" {llama.get('version') or '?'} · backends {', '.join(llama.get('backends') or []) or '?'}"
+            f" · GPU offload {'yes' if llama.get('gpu_offload') else 'no'}"))
+    gpus = data.get("gpus") or []
+    if gpus:
+        for gpu in gpus:
+            cap = f", compute {gpu['compute_cap']}" if gpu.get("compute_cap") else ""
+            grid.add_row("GPU", Text(f"{gpu.get('index', '')}: {gpu.get('name', '?')} · "
+                                     f"{fmt_bytes(gpu.get('free_bytes'))} free of {fmt_bytes(gpu.get('total_bytes'))}"
+                                     f" · driver {gpu.get('driver', '?')}{cap}"))
+    else:
+        grid.add_row("GPU", Text(str(data.get("gpu_error") or "none: models run on the CPU"), "dim"))
+    docker = data.get("docker")
+    if isinstance(docker, dict):
+        grid.add_row("sandbox", _sandbox_line(docker))
+    else:
+        grid.add_row("sandbox", Text.assemble(_mark(False), f" {data.get('docker_error') or 'Docker not checked'}"))
+    if data.get("build_model"):
+        grid.add_row("build model", Text(str(data["build_model"]), "bold"))
+    elif data.get("build_model_error"):
+        grid.add_row("build model", Text.assemble(_mark(False), f" {data['build_model_error']}"))
+    offload = data.get("offload")
+    if isinstance(offload, dict):
+        grid.add_row("offload", Text(str(offload.get("reason") or offload)))
+    console.print(grid)
+    models = data.get("models") or []
+    if models:
+        console.print(_models_table(models))
+    elif data.get("models_error"):
+        console.print(Text(f"models: {data['models_error']}", "red"))
+    for line in data.get("warnings") or []:
+        console.print(Text(f"! {line}", "bold yellow"))
+    for line in data.get("notes") or []:
+        console.print(Text(f"  {line}", "dim"))
+
+
+def _sandbox_line(d: dict[str, Any]) -> Text:
+    from rich.text import Text
+
+    text = Text()
+    text.append_text(_mark(bool(d.get("engine_reachable"))))
+    text.append(f" Docker {d.get('engine_version') or ''}".rstrip() if d.get("engine_reachable") else " Docker unreachable")
+    text.append(" · ")
+    text.append_text(_mark(bool(d.get("image_present")) and bool(d.get("image_current", True))))
+    state = "current" if d.get("image_current") else "out of date" if d.get("image_present") else "missing"
+    text.append(f" image {d.get('image', '?')} {state} · ")
+    text.append_text(_mark(bool(d.get("hardened_run_ok"))))
+    text.append(" hardened run" + (f" {fmt_duration(d['run_seconds'])}" if d.get("run_seconds") else ""))
+    if d.get("problem"):
+        text.append(f"\n{d['problem']}", "red")
+    if d.get("hint"):
+        text.append(f"\n→ {d['hint']}", "cyan")
+    return text
+
+
+def _models_table(rows: Sequence[dict[str, Any]]) -> RenderableType:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(header_style="bold", box=None, padding=(0, 2), pad_edge=False)
+    for col in ("model", "here", "vision", "size", "from", "about"):
+        table.add_column(col, overflow="fold" if col == "about" else "ellipsis",
+                         no_wrap=col in ("model", "size"))
+    for row in rows:
+        about = Text(str(row.get("description", "")))
+        for note in row.get("notes") or []:
+            about.append(f"\n{note}", "dim")
+        table.add_row(Text(str(row.get("name", "?")), "bold"), _mark(bool(row.get("present"))),
+                      Text("yes" if row.get("vision") else ""), fmt_bytes(row.get("size")) if row.get("size") else "",
+                      Text(", ".join(dict.fromkeys(str(s).split(":", 1)[0] for s in row.get("sources") or [])),
+                           "dim"), about)
+    return table
 
 
 def show_models(entries: Sequence[Any], *, as_json: bool) -> None:
+    """``chatdev models list``."""
     rows = [_data(e) for e in entries]
     if as_json:
         _emit_json(rows)
@@ -743,24 +943,48 @@ def show_models(entries: Sequence[Any], *, as_json: bool) -> None:
     if not rows:
         console.print("no models known", style="dim")
         return
-    console.print(_rows_table(rows, title="models"))
+    console.print(_models_table(rows))
 
 
 def show_model_info(info: Any, *, as_json: bool) -> None:
-    data = _data(info)
+    """``chatdev models info``: the facts of a GGUF header, in words."""
+    from rich.text import Text
+
+    d = _data(info)
     if as_json:
-        _emit_json(data)
+        _emit_json(d)
         return
-    _console().print(_kv_table(data, title="model"))
+    grid = _grid()
+    grid.add_row("file", Text(str(d.get("path", "?"))))
+    kind = "vision projector" if d.get("is_vision_projector") else "language model"
+    grid.add_row("model", Text(f"{d.get('name') or '?'} · {d.get('architecture', '?')} {kind}"))
+    grid.add_row("size", Text(f"{fmt_bytes(d.get('file_size'))} · {d.get('quantization', '?')}"
+                              f" · {fmt_count(d.get('n_tensors'))} tensors · GGUF v{d.get('gguf_version', '?')}"))
+    if d.get("is_vision_projector"):
+        geometry = f"{d.get('image_size')}px images, {d.get('patch_size')}px patches" if d.get("image_size") else "?"
+        grid.add_row("projector", Text(f"{d.get('projector_type') or '?'} · {geometry}"
+                                       f" · feeds {d.get('projection_dim') or '?'}-wide embeddings"))
+    else:
+        grid.add_row("shape", Text(f"{d.get('n_layers')} layers · {d.get('n_embd')} wide · {d.get('n_head')} heads"
+                                   f" ({d.get('n_head_kv')} KV) · vocabulary {fmt_count(d.get('vocab_size'))}"))
+        ctx = int(d.get("n_ctx_train") or 0)
+        kv = int(d.get("kv_bytes_per_token") or 0)
+        grid.add_row("context", Text(f"{ctx:,} tokens trained · KV cache {fmt_bytes(kv)} per token"
+                                     + (f" ({fmt_bytes(kv * 4096)} at 4,096)" if kv else "")))
+        template = d.get("chat_template") or ""
+        grid.add_row("chat template", Text(f"yes ({len(template):,} characters)" if d.get("has_chat_template")
+                                           else "none: chatdev picks a chat format by architecture",
+                                           "" if d.get("has_chat_template") else "yellow"))
+    _console().print(grid)
 
 
 def show_sandbox_check(status: Any, *, as_json: bool) -> int:
-    """``chatdev sandbox check``: 0 when a hardened run works, 3 otherwise."""
+    """``chatdev sandbox check``: 0 when a hardened run works, 3 (environment) otherwise."""
     data = _data(status)
     ok = getattr(status, "ok", data.get("ok"))
     code = 0 if ok in (True, None) else 3
     if as_json:
         _emit_json(data)
     else:
-        _console().print(_kv_table(data, title="sandbox"))
+        _console().print(_sandbox_line(data))
     return code

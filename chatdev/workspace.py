@@ -14,16 +14,22 @@ Layout of a project::
 
 Decisions:
 
+* ``create`` makes one commit of its own (``[init]``, by chatdev: ``.gitignore`` and
+  ``.chatdev/workspace.json``), so every project has a HEAD and a chatdev commit.
 * A commit is made only when project files (outside ``.chatdev/``) changed; the
   bookkeeping of a phase that changed nothing (state, transcript) rides along with
-  the next commit. ``commit`` returns ``None`` then.
+  the next commit, and ``commit`` returns ``None``. ``bookkeeping=True`` commits the
+  record alone (the end of a run).
+* Call ``checkpoint(state)`` *before* ``commit``: the commit then holds the state that
+  says its phase is done, so any commit is a resumable point.
 * Every write is atomic (temp file in the same folder, fsync, rename). All paths
   of one ``write`` are checked, and all temp files written, before any file is
   replaced: a refusal or a full disk leaves the tree as it was.
 * The journal in ``.git/`` records what the company wrote (path → sha256) and the
   ``state.json`` it started from. It tells the company's own uncommitted changes
   (a build killed mid-phase; ``reset_to_head`` discards them and rewinds the
-  state) from the user's (refused, never touched).
+  state to the last completed phase) from the user's (refused, never touched).
+  ``claim_changes`` journals files something else of ours wrote into the tree.
 * Authors are roles (``Programmer <programmer@acme.chatdev>``); the committer is
   always ``chatdev <chatdev@localhost>``, whatever the user's git config says.
   Hooks and signing are switched off for chatdev's own commits.
@@ -31,6 +37,7 @@ Decisions:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -58,12 +65,13 @@ COMMITTER = ("chatdev", "chatdev@localhost")
 TMP_SUFFIX = ".chatdev-tmp"
 JOURNAL = "chatdev-pending.json"
 EXCLUDES = ["/.chatdev/*", "!/.chatdev/state.json", "!/.chatdev/transcript.jsonl",
-            "!/.chatdev/workspace.json", "!/.chatdev/company/", f"*{TMP_SUFFIX}"]
+            "!/.chatdev/workspace.json", "!/.chatdev/company/", f"*{TMP_SUFFIX}",
+            "__pycache__/", "*.py[cod]", ".pytest_cache/"]  # also for adopted repositories without a .gitignore
 _ENV_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
 _GIT_OPTS = ["-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
              "-c", "core.quotePath=false", "-c", "color.ui=false"]
-_ENV_MARKERS = ("No space left", "Read-only file system", "Permission denied", "Operation not permitted",
-                "Disk quota exceeded")
+_ENV_MARKERS = ("No space left", "Out of diskspace", "Read-only file system", "Permission denied",
+                "Operation not permitted", "Disk quota exceeded")
 _TRAILER_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
 _TRAILER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): ?(.*)$")
 _PROJECT = [".", f":(exclude){CHATDEV_DIR}"]
@@ -272,9 +280,8 @@ class Workspace:
         if root.exists() and (not root.is_dir() or any(root.iterdir())):
             raise WorkspaceError(f"{path} already exists and is not an empty folder",
                                  hint="choose another --name or --out")
-        made = not root.exists()
         try:
-            _mkdirs(root)
+            made = _mkdirs(root)
         except OSError as exc:
             raise _env_error(exc, f"create {path}") from exc
         try:
@@ -286,13 +293,18 @@ class Workspace:
             from chatdev.config import defaults_dir
 
             template = defaults_dir() / "workspace_templates" / "gitignore"
-            _atomic_write(root / ".gitignore", template.read_bytes(), "write .gitignore")
+            try:
+                gitignore = template.read_bytes()
+            except OSError as exc:
+                raise WorkspaceEnvironmentError(f"cannot read the .gitignore template {template}: {exc.strerror}",
+                                                hint="reinstall chatdev") from exc
+            _atomic_write(root / ".gitignore", gitignore, "write .gitignore")
             ws._write_meta(base=None)
             ws._commit_all(Author(*COMMITTER), f"[init] Create the project for {company_name}\n\n"
                                                "Phase: init\nRole: chatdev\n")
         except BaseException:
             if made:
-                shutil.rmtree(root, ignore_errors=True)
+                shutil.rmtree(made[0], ignore_errors=True)
             else:
                 for child in list(root.iterdir()):
                     shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
@@ -306,7 +318,7 @@ class Workspace:
         if not os.path.lexists(root / STATE):
             if (root / CHATDEV_DIR).is_dir():
                 raise WorkspaceError(f"{path} has no .chatdev/state.json: the build stopped before its first "
-                                     "checkpoint", hint="start it again with `chatdev build`")
+                                     "checkpoint", hint="remove the folder and run `chatdev build` again")
             raise WorkspaceError(f"{path} is not a chatdev project (no .chatdev/ folder)",
                                  hint="make one with `chatdev build`, or `chatdev improve` a git repository")
         ws = cls._attach(root)
@@ -360,7 +372,12 @@ class Workspace:
         if not (root / ".git").exists():
             raise WorkspaceError(f"{root} is not a git repository", hint="run `git init` there first")
         ws = cls(root, company_name=company_name)
-        top = ws._run("rev-parse", "--show-toplevel").strip()
+        try:
+            top = ws._run("rev-parse", "--show-toplevel").strip()
+        except WorkspaceEnvironmentError:
+            raise
+        except WorkspaceError as exc:
+            raise WorkspaceError(f"{root} is not a usable git repository: {str(exc).split(': ', 1)[-1]}") from exc
         if Path(top).resolve() != root:
             raise WorkspaceError(f"{root} is inside the git repository {top}, not the top of one")
         ws._gitdir = ws._find_gitdir()
@@ -378,10 +395,10 @@ class Workspace:
         if literal:
             full_env["GIT_LITERAL_PATHSPECS"] = "1"
         try:
-            return self._g.execute(["git", *_GIT_OPTS, *args], env=full_env, strip_newline_in_stdout=False)
+            return str(self._g.execute(["git", *_GIT_OPTS, *args], env=full_env, strip_newline_in_stdout=False))
         except git.exc.GitCommandError as exc:
-            text = str(exc.stderr or exc).strip().replace("stderr: ", "").strip("' \n")
-            first = next((line.strip() for line in text.splitlines() if line.strip()), "failed")
+            text = str(exc.stderr or "").strip().replace("stderr: ", "").strip("' \n")
+            first = next((line.strip() for line in text.splitlines() if line.strip()), f"exit code {exc.status}")
             if any(marker in text for marker in _ENV_MARKERS):
                 raise WorkspaceEnvironmentError(f"git {args[0]} failed in {self.root}: {first}",
                                                 hint="free disk space or make the project writable") from exc
@@ -396,7 +413,8 @@ class Workspace:
     def _status(self, *, all_paths: bool = False) -> list[str]:
         """Paths that differ from HEAD (staged, unstaged or untracked-not-ignored)."""
         spec = [] if all_paths else _PROJECT
-        out = self._run("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", *spec)
+        out = self._run("status", "--porcelain", "-z", "--untracked-files=all", "--no-renames", "--", *spec,
+                        env={"GIT_OPTIONAL_LOCKS": "0"})
         return sorted({entry[3:] for entry in out.split("\0") if len(entry) > 3})
 
     def is_dirty(self, ignore_chatdev: bool = True) -> bool:
@@ -432,7 +450,13 @@ class Workspace:
                 plan[clean] = (target, text.encode("utf-8"))
             except UnicodeEncodeError as exc:
                 raise WorkspaceError(f"{clean}: content cannot be encoded as UTF-8: {exc.reason}") from exc
-        changed = {rel: (t, d) for rel, (t, d) in plan.items() if not (t.is_file() and t.read_bytes() == d)}
+        folders = {"/".join(rel.split("/")[:i]) for rel in plan for i in range(1, rel.count("/") + 1)}
+        if clash := sorted(folders & plan.keys()):
+            raise WorkspaceError(f"refused file path {clash[0]!r}: it is given both as a file and as a folder")
+        try:
+            changed = {rel: (t, d) for rel, (t, d) in plan.items() if not (t.is_file() and t.read_bytes() == d)}
+        except OSError as exc:
+            raise _env_error(exc, "read the files to be replaced") from exc
         if not changed:
             return []
         temps: list[tuple[Path, Path]] = []
@@ -446,10 +470,8 @@ class Workspace:
             for tmp, _ in temps:
                 tmp.unlink(missing_ok=True)
             for folder in reversed(made):
-                try:
+                with contextlib.suppress(OSError):
                     folder.rmdir()
-                except OSError:
-                    pass
             raise _env_error(exc, f"write {', '.join(list(changed)[:3])}") from exc
         for tmp, target in temps:
             os.replace(tmp, target)
@@ -479,7 +501,7 @@ class Workspace:
             return []
         try:
             self._journal_add({rel: None for rel in found})
-            for rel, target in found.items():
+            for target in found.values():
                 target.unlink()
                 self._prune(target.parent)
         except OSError as exc:
@@ -523,6 +545,20 @@ class Workspace:
         journal = self._journal()
         return sorted(journal["files"]) if journal and journal.get("head") == self.head() else []
 
+    def claim_changes(self) -> list[str]:
+        """Record every current uncommitted project change as the company's (after a sandbox run wrote files)."""
+        changed = self._status()
+        entries: dict[str, str | None] = {}
+        for rel in changed:
+            target = self.root / rel
+            entries[rel] = _sha(target.read_bytes()) if target.is_file() and not target.is_symlink() else None
+        if entries:
+            try:
+                self._journal_add(entries)
+            except OSError as exc:
+                raise _env_error(exc, "write the journal in .git/") from exc
+        return changed
+
     def _refuse_user_changes(self) -> None:
         journal = self._journal()
         ours = journal["files"] if journal and journal.get("head") == self.head() else {}
@@ -544,48 +580,61 @@ class Workspace:
         """
         journal = self._journal()
         lock = self._gitdir / "index.lock"
-        if journal is not None and lock.exists():
-            lock.unlink()  # left behind by a git command of ours that was killed
+        with contextlib.suppress(OSError):
+            if journal is not None or time.time() - lock.stat().st_mtime > 10:
+                lock.unlink()  # left behind by a git command of ours that was killed
         restored: list[str] = []
         head = self.head()
-        if journal is not None and journal.get("head") == head:
-            paths = sorted(journal["files"])
-            tracked = set()
-            if head and paths:
-                tracked = set(self._run("ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *paths,
-                                        literal=True).split("\0")) - {""}
-                self._run("reset", "-q", "HEAD", "--", *paths, literal=True)
-                if tracked:
-                    self._run("checkout", "HEAD", "--", *sorted(tracked), literal=True)
-            elif paths:
-                self._run("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *paths, literal=True)
-            for rel in paths:
-                target = self.root / rel
-                if rel not in tracked and (target.is_file() or target.is_symlink()):
-                    target.unlink()
-                    self._prune(target.parent)
-            restored = paths
-            if journal.get("state") is not None:
-                _atomic_write(self.root / STATE, journal["state"].encode("utf-8"), "restore state.json")
-        for folder, dirs, names in os.walk(self.root):
-            dirs[:] = [d for d in dirs if d != ".git"]
-            for name in names:
-                if name.startswith(".cd-") and name.endswith(TMP_SUFFIX):
-                    Path(folder, name).unlink()
+        try:
+            if journal is not None and journal.get("head") == head:
+                restored = self._restore(journal, head)
+            for folder, dirs, names in os.walk(self.root):
+                dirs[:] = [d for d in dirs if d != ".git"]
+                for name in names:
+                    if name.startswith(".cd-") and name.endswith(TMP_SUFFIX):
+                        Path(folder, name).unlink()
+        except OSError as exc:
+            raise _env_error(exc, "restore the last commit") from exc
         self._journal_clear()
         return restored
+
+    def _restore(self, journal: Mapping[str, Any], head: str | None) -> list[str]:
+        """Put the journaled paths back as HEAD has them; a path someone changed since is left alone."""
+        paths = []
+        for rel, written in sorted(journal["files"].items()):
+            target = self.root / rel
+            current = target.read_bytes() if target.is_file() and not target.is_symlink() else None
+            if _sha(current) == written:
+                paths.append(rel)
+        tracked: set[str] = set()
+        if head and paths:
+            tracked = set(self._run("ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *paths,
+                                    literal=True).split("\0")) - {""}
+            self._run("reset", "-q", "HEAD", "--", *paths, literal=True)
+            if tracked:
+                self._run("checkout", "HEAD", "--", *sorted(tracked), literal=True)
+        elif paths:
+            self._run("rm", "-r", "-q", "--cached", "--ignore-unmatch", "--", *paths, literal=True)
+        for rel in paths:
+            target = self.root / rel
+            if rel not in tracked and (target.is_file() or target.is_symlink()):
+                target.unlink()
+                self._prune(target.parent)
+        if journal.get("state") is not None:
+            _atomic_write(self.root / STATE, str(journal["state"]).encode("utf-8"), "restore state.json")
+        return paths
 
     # -- commits, tags, history
 
     def commit(self, *, role: str, phase: str, summary: str, trailers: Mapping[str, str],
-               model: str | None = None, allow_record_only: bool = False) -> str | None:
+               model: str | None = None, bookkeeping: bool = False) -> str | None:
         """Commit everything as ``role``; ``None`` (no commit) when no project file changed.
 
         The bookkeeping (state, transcript, company copy) is always staged with it. With
-        ``allow_record_only`` a commit is made even when only the bookkeeping changed (the
+        ``bookkeeping`` a commit is made even when only the bookkeeping changed (the
         end of a build, so the tagged commit holds the whole transcript).
         """
-        if not self._status(all_paths=allow_record_only):
+        if not self._status(all_paths=bookkeeping):
             self._journal_clear()
             return None
         author = author_for(role, self.company_name)
@@ -604,10 +653,8 @@ class Workspace:
                 self._run("add", "-A", "-f", "--", *book)
             self._run("commit", "-q", "--no-verify", "--cleanup=whitespace", "-m", message, env=env)
         except WorkspaceError:
-            try:
-                self._run("reset", "-q")
-            except WorkspaceError:
-                pass
+            with contextlib.suppress(WorkspaceError):
+                self._run("reset", "-q")  # leave the index as it was
             raise
 
     def tag(self, name: str) -> None:
@@ -660,7 +707,10 @@ class Workspace:
         """The patch of one commit (project files only unless ``include_chatdev``)."""
         if not re.fullmatch(r"[0-9a-fA-F]{4,40}|v\d+|HEAD(~\d+)?", sha):
             raise WorkspaceError(f"not a commit: {sha!r}")
-        full = self._run("rev-parse", "--verify", "-q", f"{sha}^{{commit}}").strip()
+        try:
+            full = self._run("rev-parse", "--verify", "-q", f"{sha}^{{commit}}").strip()
+        except WorkspaceError as exc:
+            raise WorkspaceError(f"no commit {sha} in {self.root}") from exc
         spec = ["."] if include_chatdev else _PROJECT
         return self._run("show", "--format=", "--patch", "--no-renames", "--no-ext-diff", full, "--",
                          *spec).lstrip("\n")

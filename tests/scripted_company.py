@@ -54,7 +54,7 @@ def good_reply(messages: Sequence[Message], *, approve_after: int = 0, counter: 
     if "Plan the Python program" in text:
         return json.dumps({"summary": "A terminal snake game.", "entry": "main.py",
                            "files": [{"path": "main.py", "purpose": "game logic and loop"}]})
-    if "Write the complete file main.py" in text or "whole file in one" in text and "main.py" in text:
+    if "Write the complete file main.py" in text:
         return f"main.py\n```python\n{GAME}```"
     if "Please review my code" in text:
         counter["review"] = counter.get("review", 0) + 1

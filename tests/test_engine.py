@@ -42,7 +42,8 @@ def test_full_chain_writes_a_reviewable_project(tmp_path: Path) -> None:
     assert (project / "requirements.txt").read_text() == "# standard library only\n"
     # one commit per phase that changed files, authored by the role that did the work
     authors = git(project, "log", "--reverse", "--format=%an|%s").splitlines()
-    assert authors[0].startswith("CTO|[demand_analysis]")
+    assert authors[0].startswith("chatdev|[init]")
+    assert authors[1].startswith("CTO|[demand_analysis]")
     assert any(a.startswith("Programmer|[coding]") for a in authors)
     assert any(a.startswith("Tester|[test_writing]") for a in authors)
     assert any(a.startswith("Documenter|[documentation]") for a in authors)

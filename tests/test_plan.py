@@ -213,3 +213,32 @@ def test_no_nvidia_smi_means_no_devices(tmp_path: Path, monkeypatch: pytest.Monk
     probe = P.probe_gpus()
     assert probe.devices == () and probe.error is None and probe.nvidia_smi is None
     assert P.gpu_devices() == []
+
+
+# ----------------------------------------------------------------------------- at load time
+
+
+def test_plan_for_load_on_a_cpu_build_ignores_the_gpu() -> None:
+    plan = P.plan_for_load(llava7b(), n_ctx=4096, gpu_layers=None, gpu_offload=False, free_vram=80 * GiB)
+    assert plan.gpu_layers == 0 and plan.fits
+
+
+def test_plan_for_load_fails_before_loading_with_needed_and_free() -> None:
+    from chatdev.errors import ModelEnvironmentError, ModelError
+
+    with pytest.raises(ModelEnvironmentError) as err:
+        P.plan_for_load(llava7b(), n_ctx=4096, gpu_layers=-1, gpu_offload=True, free_vram=2 * GiB)
+    line = err.value.line()
+    assert isinstance(err.value, ModelError) and err.value.exit_code == 3
+    assert "needs" in line and "2.0 GiB free" in line and "--gpu-layers" in line and "\n" not in line
+    auto = P.plan_for_load(llava7b(), n_ctx=4096, gpu_layers=None, gpu_offload=True, free_vram=2 * GiB)
+    assert auto.fits and 0 < auto.gpu_layers < 32  # automatic: a partial offload instead
+
+
+def test_plan_for_load_reads_free_memory_from_nvidia_smi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake_smi(tmp_path, monkeypatch, "echo '0, NVIDIA GeForce RTX 3060, 12288, 3000, 550.54, 8.6'\n")
+    plan = P.plan_for_load(llava7b(), n_ctx=4096, gpu_layers=None, gpu_offload=True, mmproj_bytes=MMPROJ)
+    assert plan.free_bytes == 3000 * MiB and 0 < plan.gpu_layers < 32 and plan.mmproj_bytes > 0
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
+    unplanned = P.plan_for_load(llava7b(), n_ctx=4096, gpu_layers=None, gpu_offload=True)
+    assert unplanned.gpu_layers == -1 and unplanned.free_bytes is None and "unplanned" in unplanned.reason

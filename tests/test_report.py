@@ -257,3 +257,21 @@ def test_report_in_headless_chromium(html_path: Path, tmp_path: Path) -> None:
             assert [m for m in console if m.startswith("error")] == []
         finally:
             browser.close()
+
+
+def test_log_shows_the_same_timeline(project: Path) -> None:
+    from typer.testing import CliRunner
+
+    from chatdev.cli import app
+
+    result = CliRunner().invoke(app, ["log", str(project)], env={"COLUMNS": "160"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    phases = [name for name in PHASES]
+    for line in lines[1:]:
+        if phases and phases[0] in line:
+            phases.pop(0)
+    assert phases == [], result.output  # every phase, in order
+    assert any("code_review ×2" in line and "approved=yes" in line for line in lines)
+    assert any("test_run" in line and "✗" in line and "escalated to CTO: accept" in line for line in lines)
+    assert any("coding" in line and "Programmer" in line and "main.py +8/-0" in line for line in lines)

@@ -63,7 +63,7 @@ def test_kill_9_then_resume_completes_without_repeating(tmp_path: Path) -> None:
     assert summary.status == "untested"
     rerun = {f"1:{e.phase}" for e in recorder.of(events.PhaseStarted)}
     assert not (rerun & {"1:demand_analysis", "1:design", "1:coding"})  # nothing committed ran again
-    asked = " ".join(m.content for call in model.calls for m in call)
+    asked = " ".join(m.content for call in model.calls for m in call.messages)
     assert "Write the requirements" not in asked and "Plan the Python program" not in asked
     after = commits(project)
     assert after[-len(before):] == before  # every earlier commit is still there, in order

@@ -161,11 +161,11 @@ def test_a_phase_that_changed_nothing_makes_no_commit_its_record_rides_with_the_
     assert "code_review" in git(ws.root, "show", f"{second}:{TRANSCRIPT}")
 
 
-def test_allow_record_only_commits_the_bookkeeping(ws: Workspace) -> None:
+def test_bookkeeping_commits_the_bookkeeping(ws: Workspace) -> None:
     built(ws)
     ws.record(PhaseEnded(phase="coding", status="done", duration=1.0))
     assert ws.commit(role="CEO", phase="build", summary="Record", trailers={}) is None
-    sha = ws.commit(role="CEO", phase="build", summary="Record the run", trailers={}, allow_record_only=True)
+    sha = ws.commit(role="CEO", phase="build", summary="Record the run", trailers={}, bookkeeping=True)
     assert sha and git(ws.root, "show", "--name-only", "--format=", sha).split() == [TRANSCRIPT]
 
 
@@ -256,6 +256,10 @@ def test_write_is_normalised_and_reports_only_changes(ws: Workspace) -> None:
         ws.write({"README.md/x.py": "1"})
     with pytest.raises(WorkspaceError, match="folder"):
         ws.write({"src": "1"})
+    before = snapshot(ws.root)
+    with pytest.raises(WorkspaceError, match="both as a file and as a folder"):
+        ws.write({"lib": "1", "lib/x.py": "2"})
+    assert snapshot(ws.root) == before
 
 
 def test_write_keeps_the_mode_of_an_existing_file(ws: Workspace) -> None:
@@ -407,7 +411,7 @@ def test_the_companys_own_uncommitted_writes_are_not_the_users(ws: Workspace) ->
     reopened = Workspace.open(ws.root)  # no refusal: chatdev wrote these
     assert reopened.pending() == ["game/board.py", "main.py", "new.py"]
     (ws.root / "new.py").write_text("the user touched it\n")
-    with pytest.raises(WorkspaceError, match="new.py"):
+    with pytest.raises(WorkspaceError, match=r"new\.py"):
         Workspace.open(ws.root)
 
 
@@ -530,3 +534,65 @@ def test_adopt_refuses_a_folder_that_is_not_a_repository(tmp_path: Path) -> None
 
 def test_environment_error_class_is_exit_3() -> None:
     assert WorkspaceEnvironmentError("x").exit_code == 3
+
+
+def test_missing_gitpython_is_a_clear_environment_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "git", None)  # `import git` now raises ImportError
+    with pytest.raises(WorkspaceEnvironmentError, match="git is not usable") as err:
+        Workspace.create(tmp_path / "p", company_name="X")
+    assert "pip install gitpython" in err.value.line()
+    assert not (tmp_path / "p").exists()
+
+
+def test_create_makes_missing_parents_and_removes_them_on_failure(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Workspace.create(tmp_path / "a" / "b" / "p", company_name="X").head()
+    monkeypatch.setattr("chatdev.config.defaults_dir", lambda: tmp_path / "no-defaults")
+    with pytest.raises(WorkspaceError):
+        Workspace.create(tmp_path / "c" / "d" / "p", company_name="X")
+    assert not (tmp_path / "c").exists()
+
+
+def test_claim_changes_makes_files_the_program_wrote_the_companys(ws: Workspace) -> None:
+    built(ws)
+    (ws.root / "highscore.json").write_text("[10]\n")  # written by the program in the sandbox
+    with pytest.raises(WorkspaceError, match="highscore"):
+        Workspace.open(ws.root)
+    assert ws.claim_changes() == ["highscore.json"]
+    Workspace.open(ws.root).reset_to_head()
+    assert not (ws.root / "highscore.json").exists()
+
+
+def test_adopt_a_repository_with_no_commits_yet(tmp_path: Path) -> None:
+    root = tmp_path / "fresh"
+    root.mkdir()
+    git(root, "init", "-q")
+    ws = Workspace.adopt(root, company_name="Acme")
+    assert ws.head() is None and ws.history() == [] and ws.next_version_tag() == "v1"
+    ws.checkpoint({"position": 0})
+    ws.write({"app.py": "print(1)\n"})
+    assert Workspace.open(root).pending() == ["app.py"]
+    assert ws.reset_to_head() == ["app.py"] and not (root / "app.py").exists()
+    ws.write({"app.py": "print(2)\n"})
+    sha = ws.commit(role="Programmer", phase="coding", summary="First", trailers={})
+    assert sha and [c.subject for c in ws.history()] == ["[coding] First"]
+
+
+def test_reset_to_head_clears_a_stale_git_lock(ws: Workspace) -> None:
+    built(ws)
+    lock = ws.root / ".git" / "index.lock"
+    lock.write_text("")
+    os.utime(lock, (1, 1))  # long ago: no git command is running
+    Workspace.open(ws.root).reset_to_head()
+    assert not lock.exists()
+    ws.write({"main.py": "print('after the crash')\n"})
+    assert ws.commit(role="Programmer", phase="code_fix", summary="Carry on", trailers={})
+
+
+def test_reset_to_head_leaves_a_file_the_user_edited_after_the_company(ws: Workspace) -> None:
+    built(ws)
+    ws.write({"main.py": "print('company')\n", "other.py": "o\n"})
+    (ws.root / "main.py").write_text("print('the user fixed it')\n")
+    assert ws.reset_to_head() == ["other.py"]
+    assert (ws.root / "main.py").read_text() == "print('the user fixed it')\n"
+    assert not (ws.root / "other.py").exists()

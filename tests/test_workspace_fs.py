@@ -97,7 +97,7 @@ def _every_write_refused(ws: Workspace, *, commit: bool) -> None:
     ]
     if commit:
         attempts.append(lambda: ws.commit(role="Programmer", phase="coding", summary="x", trailers={},
-                                          allow_record_only=True))
+                                          bookkeeping=True))
     for attempt in attempts:
         with pytest.raises(WorkspaceEnvironmentError) as err:
             attempt()
@@ -183,6 +183,7 @@ def test_disk_full(tiny_disk: Path) -> None:
     ws.checkpoint({"position": 0})
     built(ws)
     ws.write({"main.py": "print('staged for the next commit')\n" * 50})
+    ws.record(Message(phase="coding", sender="CTO", receiver="Programmer", text="before the disk filled"))
     filler = _fill(tiny_disk)
     before = snapshot(ws.root)
     head = ws.head()

@@ -1,0 +1,76 @@
+"""Models: one ``ChatModel`` surface, several backends.
+
+``load_model(ref, n_ctx=...)`` turns what a user wrote (``--model``,
+``--endpoint``, a role's ``model:``) into a ready model:
+
+* ``http(s)://...``            → ``EndpointModel`` (an OpenAI-compatible server)
+* a registry name              → ``LlamaModel`` on the cached files (assembled or downloaded once)
+* ``hf://owner/repo/file.gguf`` → downloaded into the cache, then ``LlamaModel``
+* a path to a ``.gguf``         → ``LlamaModel``
+
+Heavy backends are imported only when chosen.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from chatdev.errors import ModelError
+from chatdev.events import EventSink, Notice, null_sink
+from chatdev.models.base import ChatModel, ImageInput, Message, Reply, SchemaViolation, Timings, Usage
+
+if TYPE_CHECKING:
+    from chatdev.models.registry import ModelFiles
+
+__all__ = ["ChatModel", "ImageInput", "Message", "Reply", "SchemaViolation", "Timings", "Usage",
+           "load_model", "resolve_ref", "is_endpoint"]
+
+
+def is_endpoint(ref: str) -> bool:
+    return ref.strip().lower().startswith(("http://", "https://"))
+
+
+def resolve_ref(ref: str, *, mmproj: str | Path | None = None, sink: EventSink = null_sink) -> ModelFiles:
+    """The files behind a model reference (name, path or hf://), fetched into the cache if needed."""
+    from chatdev.models import registry
+
+    files = registry.resolve(ref, sink=sink)
+    if mmproj is not None:
+        mref = str(mmproj)
+        mpath = registry.resolve(mref, sink=sink).model if mref.startswith("hf://") else Path(mref).expanduser()
+        if not mpath.is_file():
+            raise ModelError(f"{mpath}: no such vision projector file", hint="check the --mmproj path")
+        files = type(files)(model=files.model, mmproj=mpath, name=files.name,
+                            chat_format=files.chat_format)
+    return files
+
+
+def load_model(
+    ref: str,
+    *,
+    n_ctx: int,
+    gpu_layers: int | None = None,
+    seed: int | None = None,
+    mmproj: str | Path | None = None,
+    sink: EventSink = null_sink,
+) -> ChatModel:
+    """A ready ChatModel for a registry name, GGUF path, ``hf://`` reference or endpoint URL.
+
+    Raises ModelError (exit 2) for a missing, unknown or corrupt model and
+    ModelEnvironmentError (exit 3) when the machine or the server cannot run it.
+    """
+    ref = str(ref).strip()
+    if not ref:
+        raise ModelError("no model given", hint="pass --model NAME|FILE.gguf or --endpoint URL")
+    if is_endpoint(ref):
+        from chatdev.models.openai import EndpointModel
+
+        if mmproj is not None:
+            sink(Notice(level="warning", text="--mmproj is ignored with an endpoint: the server loads its own"))
+        return EndpointModel(ref, n_ctx=n_ctx)
+    files = resolve_ref(ref, mmproj=mmproj, sink=sink)
+    from chatdev.models.llama import LlamaModel
+
+    return LlamaModel(files.model, mmproj=files.mmproj, n_ctx=n_ctx, gpu_layers=gpu_layers,
+                      chat_format=files.chat_format, seed=seed, name=files.name)

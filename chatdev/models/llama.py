@@ -21,6 +21,7 @@ tokens already in the KV cache when the prompt evaluation starts.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import json
@@ -29,6 +30,7 @@ import os
 import re
 import threading
 import time
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,6 +72,16 @@ def _llama_cpp() -> Any:
 # ----------------------------------------------------------------------------- llama.cpp's log
 
 _recent_errors: deque[str] = deque(maxlen=20)
+_live: weakref.WeakSet[LlamaModel] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all() -> None:
+    """Close models before interpreter teardown (llama-cpp-python's finalisers print when it is late)."""
+    for model in list(_live):
+        with contextlib.suppress(Exception):
+            model.close()
+
 _log_callback: Any = None  # keep the ctypes callback alive
 
 
@@ -282,6 +294,33 @@ class _CountingMtmd:
         return n
 
 
+# ----------------------------------------------------------------------------- LLaVA-1.5's prompt
+
+# LLaVA-1.5's conversation format ("llava_v1"): "SYSTEM USER: <image>\nQUESTION ASSISTANT: ANSWER</s>USER: ...".
+# llama-cpp-python's own template loses its newlines to trim_blocks and repeats "USER:" for
+# plain-string content; this one is used for both image and text-only calls.
+LLAVA15_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message.role == 'system' %}{{ message.content }}{% endif %}"
+    "{% if message.role == 'user' %}{{ ' USER: ' }}"
+    "{% if message.content is string %}{{ message.content }}{% else %}"
+    "{% for part in message.content %}{% if part.type == 'image_url' %}"
+    "{{ part.image_url.url if part.image_url is mapping else part.image_url }}{{ '\\n' }}"
+    "{% endif %}{% endfor %}"
+    "{% for part in message.content %}{% if part.type == 'text' %}{{ part.text }}{% endif %}{% endfor %}"
+    "{% endif %}{% endif %}"
+    "{% if message.role == 'assistant' and message.content is not none %}"
+    "{{ ' ASSISTANT: ' }}{{ message.content }}{{ '</s>' }}{% endif %}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ ' ASSISTANT:' }}{% endif %}"
+)
+LLAVA15_SYSTEM = ("A chat between a curious human and an artificial intelligence assistant. "
+                  "The assistant gives helpful, detailed, and polite answers to the human's questions.")
+
+# the same sampling on every path (llama-cpp-python's defaults differ between its entry points)
+SAMPLING: dict[str, Any] = {"top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_penalty": 1.0}
+
+
 # ----------------------------------------------------------------------------- the model
 
 
@@ -349,8 +388,10 @@ class LlamaModel:
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._load_error(exc) from None
         self._handler = handler
+        self._text_handler = self._text_path(handler) if handler is not None else None
         self._llm.eval = self._eval_hook  # type: ignore[method-assign]
         self._llm.generate = self._generate_hook  # type: ignore[method-assign]
+        _live.add(self)
         if handler is not None:
             self._init_vision(handler)
 
@@ -372,9 +413,13 @@ class LlamaModel:
                 hint="use the mmproj file published with this model")
         from llama_cpp import llama_chat_format as formats
 
+        class Llava15(formats.Llava15ChatHandler):  # type: ignore[misc, name-defined]
+            CHAT_FORMAT = LLAVA15_TEMPLATE
+            DEFAULT_SYSTEM_MESSAGE = LLAVA15_SYSTEM
+
         if chat_format is None:
             chat_format = "mtmd" if self.info.has_chat_template else "llava-1-5"
-        classes = {"llava-1-5": formats.Llava15ChatHandler, "llava-1-6": formats.Llava16ChatHandler,
+        classes = {"llava-1-5": Llava15, "llava-1-6": formats.Llava16ChatHandler,
                    "mtmd": formats.MTMDChatHandler}
         cls = classes.get(chat_format)
         if cls is None:
@@ -384,6 +429,23 @@ class LlamaModel:
         self._mtmd = _CountingMtmd(handler._mtmd_cpp)
         handler._mtmd_cpp = self._mtmd
         return handler, chat_format
+
+    def _text_path(self, handler: Any) -> Any:
+        """Text-only calls on a vision model bypass the image handler, which clears the KV cache
+        on every call: the same prompt format through a plain chat formatter keeps prefix reuse."""
+        from llama_cpp import llama_chat_format as formats
+
+        llm = self._llm
+        template = getattr(handler, "CHAT_FORMAT", None) if self.chat_format != "mtmd" else None
+        if template is None:
+            template = self.info.chat_template
+        if template is None:
+            return None
+        eos = llm.detokenize([llm.token_eos()]).decode("utf-8", errors="ignore")
+        bos = llm.detokenize([llm.token_bos()]).decode("utf-8", errors="ignore")
+        formatter = formats.Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos,
+                                                stop_token_ids=[llm.token_eos()])
+        return formats.chat_formatter_to_chat_completion_handler(formatter)
 
     def _init_vision(self, handler: Any) -> None:
         """Load the projector now (the handler would wait for the first image) so a mismatch fails here."""
@@ -509,9 +571,16 @@ class LlamaModel:
             finish = "stop"
             started = time.perf_counter()
             try:
-                stream = self._llm.create_chat_completion(
-                    messages=payload, max_tokens=max_tokens, stop=list(stop) or None, temperature=temperature,
-                    seed=seed if seed is not None else self.seed, response_format=response_format, stream=True)
+                call = dict(messages=payload, max_tokens=max_tokens, stop=list(stop) or None,
+                            temperature=temperature, seed=seed if seed is not None else self.seed,
+                            response_format=response_format, stream=True, **SAMPLING)
+                if images or self._text_handler is None:
+                    stream = self._llm.create_chat_completion(**call)
+                else:
+                    if getattr(self._handler, "DEFAULT_SYSTEM_MESSAGE", None) and \
+                            not any(m["role"] == "system" for m in payload):
+                        payload.insert(0, {"role": "system", "content": self._handler.DEFAULT_SYSTEM_MESSAGE})
+                    stream = self._text_handler(llama=self._llm, **call)
                 for chunk in stream:
                     choice = chunk["choices"][0]
                     piece = choice.get("delta", {}).get("content")

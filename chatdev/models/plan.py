@@ -458,3 +458,49 @@ def _parse_smi(text: str) -> list[GpuDevice]:
 def gpu_devices() -> list[GpuDevice]:
     """The NVIDIA GPUs ``nvidia-smi`` lists (empty when there is none or it fails)."""
     return list(probe_gpus().devices)
+
+
+# ----------------------------------------------------------------------------- at load time
+
+
+def plan_for_load(
+    info: ModelFacts,
+    *,
+    n_ctx: int,
+    gpu_layers: int | None,
+    gpu_offload: bool,
+    mmproj_bytes: int = 0,
+    free_vram: int | None = None,
+    probe: GpuProbe | None = None,
+) -> OffloadPlan:
+    """The plan a model load uses (``LlamaModel`` calls this before llama.cpp sees the file).
+
+    * a CPU-only build: a CPU plan (``--gpu-layers`` has no effect there);
+    * free VRAM from ``free_vram``, else from ``nvidia-smi`` now (so models
+      already loaded by other roles are counted: they hold their memory);
+    * no NVIDIA figure (another GPU backend, nvidia-smi missing): the asked
+      layers, or all of them, as llama.cpp would do unplanned;
+    * a placement that cannot fit raises ``ModelEnvironmentError`` with the
+      needed and free figures, before loading.
+    """
+    from chatdev.errors import ModelEnvironmentError
+
+    n_ctx = effective_ctx(info, n_ctx)
+    if not gpu_offload:
+        return plan_offload(info, n_ctx=n_ctx, free_vram=None, gpu_layers=0 if gpu_layers is None else gpu_layers)
+    if free_vram is None:
+        probe = probe if probe is not None else probe_gpus(timeout=5.0)
+        free_vram = probe.free_bytes
+    if free_vram is None:
+        layers = -1 if gpu_layers is None else gpu_layers
+        need = needed_bytes(info, n_ctx=n_ctx, gpu_layers=layers, mmproj_bytes=mmproj_bytes)
+        return OffloadPlan(gpu_layers=layers, n_layers=info.n_layers, n_ctx=n_ctx, weights_bytes=need["weights"],
+                           kv_bytes=need["kv"], compute_bytes=need["compute"], mmproj_bytes=need["mmproj"],
+                           needed_bytes=need["total"], free_bytes=None, fits=True, full_needed_bytes=need["total"],
+                           explicit=gpu_layers is not None,
+                           reason="GPU offload without a free-memory figure (no nvidia-smi): "
+                                  f"{'all' if layers < 0 else layers} layers, unplanned")
+    plan = plan_offload(info, n_ctx=n_ctx, free_vram=free_vram, gpu_layers=gpu_layers, mmproj_bytes=mmproj_bytes)
+    if not plan.fits:  # the reason names needed and free memory, and the way out
+        raise ModelEnvironmentError(f"{getattr(info, 'path', 'the model')}: {plan.reason}")
+    return plan

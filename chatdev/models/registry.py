@@ -553,7 +553,7 @@ def _download_locked(httpx: Any, client: Any, url: str, dest: Path, part: Path, 
                     report = _throttled(sink, f"download {label}", total)
                     done = offset
                     with part.open("ab" if offset else "wb") as out:
-                        for chunk in resp.iter_bytes(CHUNK):
+                        for chunk in resp.iter_bytes():
                             out.write(chunk)
                             digest.update(chunk)
                             done += len(chunk)

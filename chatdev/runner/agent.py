@@ -28,8 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import probe  # noqa: E402  (next to this file in the image)
+try:  # on the host (tests): the package; in the image: the file next to this one
+    from chatdev.runner import probe
+except ImportError:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import probe  # type: ignore[no-redef]
 
 WORK = Path("/work")
 APP = WORK / "app"
@@ -43,7 +46,7 @@ class Capture:
     """Keep the first bytes and the last bytes of a stream (tracebacks come last)."""
 
     def __init__(self, cap: int) -> None:
-        self.tail_cap = max(cap // 8, 1024)
+        self.tail_cap = max(cap // 8, min(cap // 2, 4096))
         self.head_cap = max(cap - self.tail_cap, 0)
         self.head = bytearray()
         self.tail = bytearray()
@@ -242,7 +245,7 @@ def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
         result["static"] = probe.static_check(APP)
     except Exception as exc:  # noqa: BLE001 - the check itself must not hide the program's result
         result["static"] = {"ok": True, "errors": [], "warnings": [f"static check failed: {exc}"], "missing": []}
-    if not result["static"]["ok"] or info["entry"] is None:
+    if not result["static"]["ok"] or info["entry"] is None or spec.get("static_only"):
         return result
     gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
     result["gui"] = gui

@@ -19,6 +19,7 @@ SKIP_DIRS = {".git", ".chatdev", "__pycache__", ".venv", "venv", "env", "node_mo
 ENTRY_NAMES = ("main.py", "app.py", "__main__.py", "run.py", "game.py", "cli.py", "server.py")
 GUI_MODULES = {"pygame", "tkinter", "turtle", "pyglet", "arcade", "PyQt5", "PyQt6", "PySide2", "PySide6",
                "wx", "kivy", "customtkinter", "Tkinter"}
+TUI_MODULES = {"curses", "_curses"}
 # pyflakes messages that mean the program cannot work; the rest are style.
 ERROR_MESSAGES = {"UndefinedName", "UndefinedLocal", "UndefinedExport", "DuplicateArgument",
                   "ReturnOutsideFunction", "YieldOutsideFunction", "ContinueOutsideLoop", "BreakOutsideLoop",
@@ -128,6 +129,17 @@ def detect_gui(root: Path) -> str | None:
     return None
 
 
+def detect_tui(root: Path) -> bool:
+    """Whether the program draws on a terminal with curses (it then runs on a pseudo-terminal)."""
+    for path in python_files(root):
+        if is_test_file(path.relative_to(root)):
+            continue
+        tree = _parse(path)
+        if tree is not None and any(m in TUI_MODULES for m, _l, _o in imported_modules(tree)):
+            return True
+    return False
+
+
 def find_tests(root: Path) -> list[str]:
     """Test files pytest would collect (tests/ folders, test_*.py, *_test.py)."""
     return [p.relative_to(root).as_posix() for p in python_files(root)
@@ -201,4 +213,4 @@ def static_check(root: Path) -> dict[str, Any]:
 def inspect(root: Path, entry: str | None = None) -> dict[str, Any]:
     """Entry point, GUI toolkit and tests of the project at ``root`` (no pyflakes)."""
     found = find_entry(root, entry)
-    return {"entry": found, "gui": detect_gui(root), "tests": find_tests(root)}
+    return {"entry": found, "gui": detect_gui(root), "tui": detect_tui(root), "tests": find_tests(root)}

@@ -1,0 +1,110 @@
+"""`chatdev build` end to end on the real Qwen2.5-Coder-0.5B GGUF: no scripted replies.
+
+The command line a user types, the real llama.cpp model, real git, and (where a
+Docker engine answers) the real sandbox. A 0.5B model may well write a program
+that fails its tests; what must hold is that the company finishes its chain
+and leaves a reviewable project whose record tells the truth.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.llm, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _docker_ready() -> bool:
+    try:
+        from chatdev import sandbox
+
+        sandbox.preflight()
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def git(project: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(project), *args], capture_output=True, text=True, check=True).stdout
+
+
+@pytest.mark.docker
+def test_build_snake_game_on_the_real_model(cli, small_model_path: Path, tmp_path: Path) -> None:
+    args = ["build", "a snake game", "--model", "qwen2.5-coder-0.5b", "--out", str(tmp_path), "--seed", "1",
+            "--json"]
+    docker = _docker_ready()
+    if not docker:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide a Docker engine and the runner image (scripts/ensure_docker.sh)")
+        args.append("--no-run")
+    result = cli(*args, timeout=1500)
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    summary = json.loads(result.stdout)  # --json: one JSON document and nothing else on stdout
+    project = Path(summary["project"])
+    assert project == tmp_path / "snake_game"
+    assert summary["status"] in ("passed", "failed", "untested"), summary["reason"]
+    assert summary["tokens"]["prompt"] > 0 and summary["tokens"]["completion"] > 0 and summary["llm_calls"] >= 6
+    for rel in ("docs/requirements.md", "docs/design.md", "README.md", "requirements.txt"):
+        assert (project / rel).is_file(), rel
+    design = json.loads((project / ".chatdev/state.json").read_text())["outputs"]["design"]
+    for planned in design["files"]:
+        assert (project / planned["path"]).is_file(), planned
+    assert any(p.endswith(".py") for p in summary["files"])
+    authors = {line for line in git(project, "log", "--format=%an").splitlines()}
+    assert {"CTO", "Programmer", "Documenter"} <= authors
+    assert "v1" in git(project, "tag").split()
+    assert git(project, "status", "--porcelain").strip() == ""  # everything the company did is committed
+    transcript = [json.loads(line) for line in (project / ".chatdev/transcript.jsonl").read_text().splitlines()]
+    replies = [e for e in transcript if e["kind"] == "message" and e["completion_tokens"] > 0]
+    assert replies and all(e["model"] == "qwen2.5-coder-0.5b" for e in replies)
+    if docker:
+        assert summary["tests"]["ran"] is True
+        runs = [e for e in transcript if e["kind"] == "sandbox"]
+        assert runs, "the sandbox ran the program"
+        assert (summary["status"] == "passed") == bool(summary["tests"]["passed"])
+        assert result.returncode == (0 if summary["status"] == "passed" else 1)
+    else:
+        assert summary["status"] == "untested" and summary["tests"]["ran"] is False
+
+
+def test_live_view_ctrl_c_and_resume_on_the_real_model(small_model_path: Path, tmp_path: Path) -> None:
+    """A person watching: the live panel shows phase and speaker; Ctrl-C keeps the work; resume finishes it."""
+    pexpect = pytest.importorskip("pexpect")
+    env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
+    child = pexpect.spawn(sys.executable, ["-m", "chatdev", "build", "a dice roller", "--model", "qwen2.5-coder-0.5b",
+                                           "--out", str(tmp_path), "--no-run", "--seed", "2"],
+                          cwd=str(REPO), env=env, encoding="utf-8", timeout=600, dimensions=(40, 120))
+    child.expect("demand_analysis")
+    child.expect("CTO")  # the current speaker is shown
+    project = tmp_path / "dice_roller"
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:  # wait for the design commit, then interrupt during coding
+        if (project / ".git").is_dir() and "[design]" in git(project, "log", "--format=%s"):
+            break
+        time.sleep(1)
+    child.kill(signal.SIGINT)
+    child.expect(pexpect.EOF, timeout=120)
+    child.close()
+    assert child.exitstatus == 130, child.before
+    state = json.loads((project / ".chatdev/state.json").read_text())
+    assert state["status"] == "interrupted" and "1:design" in state["completed"]
+    assert f"chatdev resume {project}" in child.before.replace("\r", "")
+
+    resumed = subprocess.run([sys.executable, "-m", "chatdev", "resume", str(project), "--json"], cwd=REPO,
+                             env=env, capture_output=True, text=True, timeout=1500)
+    assert resumed.returncode in (0, 1), resumed.stderr[-3000:]
+    summary = json.loads(resumed.stdout)
+    assert summary["status"] == "untested"
+    final = json.loads((project / ".chatdev/state.json").read_text())
+    keys = final["completed"]
+    assert len(keys) == len(set(keys))  # no phase ran twice
+    assert "1:documentation" in keys and (project / "README.md").is_file()

@@ -1,0 +1,621 @@
+"""The hardened sandbox on a real Docker engine and the real runner image.
+
+Every escape or abuse attempt runs as generated code inside the sandbox and must end
+with the container (and its volume) gone, the host unchanged and a truthful result.
+Skipped only when no Docker engine answers; a missing runner image is a failure
+(scripts/ensure_docker.sh builds it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatdev import sandbox, sandbox_image
+from chatdev.errors import SandboxError, UsageError
+
+pytestmark = pytest.mark.docker
+REPO = Path(__file__).resolve().parents[1]
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def engine() -> Any:
+    try:
+        client = sandbox.client()
+    except SandboxError as exc:
+        pytest.skip(f"no Docker engine reachable: {exc.line()}")
+    present, current = sandbox_image.image_state(client, sandbox_image.image_tag())
+    if not present:
+        pytest.fail(f"the runner image {sandbox_image.image_tag()} is missing: run scripts/ensure_docker.sh")
+    if not current:  # the runner files changed: rebuild on the cached base (seconds)
+        sandbox.build_image(bootstrap=True)
+    return client
+
+
+@pytest.fixture
+def label(engine: Any) -> Iterator[dict[str, str]]:
+    """A label unique to the test; afterwards no container or volume may carry it."""
+    mark = {"org.chatdev.test": uuid.uuid4().hex}
+    yield mark
+    selector = {"label": f"org.chatdev.test={mark['org.chatdev.test']}"}
+    assert engine.containers.list(all=True, filters=selector) == [], "a sandbox container was left behind"
+    assert engine.volumes.list(filters=selector) == [], "a sandbox volume was left behind"
+
+
+@pytest.fixture
+def box(label: dict[str, str]) -> sandbox.Sandbox:
+    return sandbox.Sandbox(labels=label)
+
+
+def project(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root
+
+
+def tree_hash(root: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        h.update(str(path.relative_to(root)).encode())
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def run_code(box: sandbox.Sandbox, tmp_path: Path, code: str, *, timeout: float = 10) -> sandbox.RunResult:
+    project(tmp_path, {"main.py": code})
+    before = tree_hash(tmp_path)
+    result = box.run(tmp_path, ["python3", "main.py"], timeout=timeout)
+    assert tree_hash(tmp_path) == before, "the host project folder changed"
+    return result
+
+
+def host_processes_with(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True, check=True).stdout
+    return [line for line in out.splitlines() if marker in line and "ps -eo" not in line]
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Decode an 8-bit RGB/RGBA PNG with zlib alone (the host venv has no Pillow)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    pos, idat, width, height, bpp = 8, b"", 0, 0, 3
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos:pos + 4])
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, color = struct.unpack(">IIBB", body[:10])
+            assert depth == 8 and color in (2, 6)
+            bpp = 3 if color == 2 else 4
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    raw, stride, rows, prev = zlib.decompress(idat), width * bpp, [], bytearray(width * bpp)
+    for y in range(height):
+        kind, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(line))
+        prev = line
+    return width, height, rows
+
+
+def colours(data: bytes) -> set[tuple[int, int, int]]:
+    width, _height, rows = png_pixels(data)
+    bpp = len(rows[0]) // width
+    return {tuple(row[i:i + 3]) for row in rows[::4] for i in range(0, len(row), bpp * 4)}  # type: ignore[misc]
+
+
+# ----------------------------------------------------------------------------- the plain run
+
+
+def test_hardened_run_reports_exit_code_and_output(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    r = run_code(box, tmp_path, """
+        import os, sys
+        print("uid", os.getuid(), "cwd", os.getcwd())
+        print("oops", file=sys.stderr)
+        sys.exit(3)
+    """)
+    assert r.exit_code == 3 and not r.timed_out and not r.oom_killed
+    assert "uid 10001 cwd /work/app" in r.stdout and r.stderr.strip() == "oops"
+    assert 0 <= r.duration < 5
+
+
+def test_check_reports_a_hardened_engine(engine: Any) -> None:
+    status = sandbox.check()
+    assert status.ok and status.engine_reachable and status.image_present, status
+    assert status.details["uid"] == 10001 and status.details["interfaces"] == ["lo"]
+    assert status.details["cap_eff"] == "0000000000000000" and status.details["no_new_privs"] == "1"
+    assert json.loads(json.dumps(status.to_dict()))["hardened_run_ok"] is True
+    assert sandbox.is_available()
+
+
+# ----------------------------------------------------------------------------- escape and abuse attempts
+
+
+def test_no_network_but_loopback(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    r = run_code(box, tmp_path, """
+        import json, os, socket
+        out = {"interfaces": sorted(os.listdir("/sys/class/net"))}
+        try:
+            socket.getaddrinfo("deb.debian.org", 80)
+            out["dns"] = "resolved"
+        except OSError as exc:
+            out["dns"] = type(exc).__name__
+        s = socket.socket()
+        s.settimeout(2)
+        try:
+            s.connect(("172.17.0.1", 2375))  # the Docker host's bridge address: on this machine
+            out["connect"] = "connected"
+        except OSError as exc:
+            out["connect"] = exc.errno
+        print(json.dumps(out))
+    """)
+    found = json.loads(r.stdout)
+    assert r.exit_code == 0
+    assert found["interfaces"] == ["lo"]
+    assert found["dns"] == "gaierror"
+    assert found["connect"] == 101  # ENETUNREACH: there is no route at all
+
+
+def test_cannot_write_outside_tmp_and_work(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    r = run_code(box, tmp_path, """
+        import json
+        result = {}
+        for path in ["/etc/evil", "/usr/evil", "/evil", "/opt/chatdev/agent.py", "/root/evil", "/var/evil",
+                     "/tmp/fine", "/work/app/fine.txt"]:
+            try:
+                with open(path, "w") as fh:
+                    fh.write("x")
+                result[path] = "written"
+            except OSError as exc:
+                result[path] = exc.errno
+        print(json.dumps(result))
+    """)
+    found = json.loads(r.stdout)
+    assert r.exit_code == 0
+    assert found.pop("/tmp/fine") == "written" and found.pop("/work/app/fine.txt") == "written"
+    assert set(found.values()) <= {13, 30}, found  # EACCES / EROFS everywhere else
+
+
+def test_host_project_folder_is_never_written(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    (tmp_path / "data.txt").write_text("precious")
+    r = run_code(box, tmp_path, """
+        import os, shutil
+        open("main.py", "w").write("hacked")
+        os.remove("data.txt")
+        os.makedirs("new/dir")
+        open("new/dir/file", "w").write("x")
+        print(sorted(os.listdir(".")))
+    """)
+    assert r.exit_code == 0 and "new" in r.stdout and "data.txt" not in r.stdout  # it happened inside...
+    assert (tmp_path / "data.txt").read_text() == "precious" and not (tmp_path / "new").exists()  # ...not here
+
+
+def test_fork_bomb_is_contained(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    marker = f"forkbomb-{uuid.uuid4().hex[:8]}"
+    start = time.monotonic()
+    r = run_code(box, tmp_path, f"""
+        import os, sys, time
+        sys.argv.append("{marker}")
+        n = 0
+        while True:
+            try:
+                os.fork()
+                n += 1
+            except OSError:
+                time.sleep(0.01)
+    """, timeout=4)
+    assert r.timed_out and r.exit_code is None
+    assert time.monotonic() - start < 40
+    assert host_processes_with(marker) == []
+
+
+def test_allocating_4gb_is_killed_truthfully(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    r = run_code(box, tmp_path, """
+        chunks = []
+        for _ in range(40):
+            chunks.append(bytearray(100 * 1024 * 1024))  # zero-filled: the pages are touched
+        print("allocated 4 GB")
+    """, timeout=30)
+    assert "allocated 4 GB" not in r.stdout
+    assert r.oom_killed and r.exit_code == 137 and not r.timed_out
+    assert "out of memory" in r.stderr
+
+
+def test_infinite_loop_is_stopped_at_the_timeout(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    start = time.monotonic()
+    r = run_code(box, tmp_path, "print('spinning', flush=True)\nwhile True:\n    pass\n", timeout=2)
+    wall = time.monotonic() - start
+    assert r.timed_out and r.exit_code is None and r.stdout == "spinning\n"
+    assert 1.9 <= r.duration < 3 and wall < 8
+
+
+def test_printing_100_mb_is_capped(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    r = run_code(box, tmp_path, """
+        import sys
+        line = "x" * 1023 + "\\n"
+        for _ in range(100 * 1024):
+            sys.stdout.write(line)
+        print("THE END")
+    """, timeout=30)
+    assert r.exit_code == 0 and r.truncated and not r.timed_out
+    assert len(r.stdout) < 600_000 and r.stdout.rstrip().endswith("THE END")
+    assert "bytes omitted by the sandbox" in r.stdout
+
+
+def test_daemon_does_not_outlive_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    marker = f"daemon-{uuid.uuid4().hex[:8]}"
+    start = time.monotonic()
+    r = run_code(box, tmp_path, f"""
+        import os, subprocess, sys
+        if os.fork() == 0:
+            os.setsid()
+            if os.fork() == 0:
+                os.execvp("sleep", ["sleep", "300", "{marker}"])
+            os._exit(0)
+        subprocess.Popen(["sh", "-c", "sleep 300; echo {marker}"], start_new_session=True,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        print("main done")
+    """, timeout=20)
+    assert r.exit_code == 0 and not r.timed_out and r.stdout == "main done\n"
+    assert time.monotonic() - start < 10  # it did not wait for the daemons
+    assert host_processes_with(marker) == []
+
+
+def test_host_environment_is_not_visible(box: sandbox.Sandbox, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    monkeypatch.setenv("CHATDEV_TEST_SECRET", secret)
+    r = run_code(box, tmp_path, """
+        import os
+        print(dict(os.environ))
+        for pid in os.listdir("/proc"):
+            if pid.isdigit():
+                try:
+                    print(open(f"/proc/{pid}/environ", "rb").read())
+                except OSError:
+                    pass
+    """)
+    assert r.exit_code == 0 and "PATH" in r.stdout
+    assert secret not in r.stdout and "CHATDEV_TEST_SECRET" not in r.stdout
+
+
+def test_ctrl_c_removes_the_container(engine: Any, label: dict[str, str], tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "import time\ntime.sleep(60)\n"})
+    script = textwrap.dedent(f"""
+        from pathlib import Path
+        from chatdev.sandbox import Sandbox
+        try:
+            Sandbox(labels={label!r}).run(Path({str(tmp_path)!r}), ["python3", "main.py"], timeout=60)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    selector = {"label": f"org.chatdev.test={label['org.chatdev.test']}"}
+    deadline = time.monotonic() + 20
+    while not engine.containers.list(filters=selector) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert engine.containers.list(filters=selector), "the sandbox container never started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert "interrupted" in out
+    # the label fixture asserts the container and its volume are gone
+
+
+# ----------------------------------------------------------------------------- headless GUI
+
+
+def test_pygame_program_gives_a_screenshot(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": """
+        import pygame
+        pygame.init()
+        screen = pygame.display.set_mode((400, 300))
+        clock = pygame.time.Clock()
+        while True:
+            for event in pygame.event.get():
+                if event.type == pygame.QUIT:
+                    raise SystemExit
+            screen.fill((0, 120, 255))
+            pygame.draw.rect(screen, (255, 40, 40), (50, 50, 100, 80))
+            pygame.display.flip()
+            clock.tick(30)
+    """})
+    r = box.run(tmp_path, ["python3", "main.py"], timeout=3, gui=True)
+    assert r.timed_out and "Traceback" not in r.stderr, r.stderr
+    assert r.screenshot is not None
+    seen = colours(r.screenshot)
+    assert (0, 120, 255) in seen and (255, 40, 40) in seen, sorted(seen)[:10]
+
+
+def test_tk_program_gives_a_screenshot(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"app.py": """
+        import tkinter as tk
+        root = tk.Tk()
+        root.geometry("300x200+0+0")
+        canvas = tk.Canvas(root, width=300, height=200, background="#00ff00")
+        canvas.pack()
+        canvas.create_rectangle(20, 20, 120, 120, fill="#ff00ff", outline="")
+        tk.Label(root, text="Hello from Tk").pack()
+        root.mainloop()
+    """})
+    report = sandbox.verify_program(tmp_path, timeout=3, sandbox=box)  # gui detected from `import tkinter`
+    assert report.passed and report.gui and report.entry == "app.py", report.summary
+    assert report.screenshot is not None
+    seen = colours(report.screenshot)
+    assert (0, 255, 0) in seen and (255, 0, 255) in seen, sorted(seen)[:10]
+
+
+def test_run_project_with_gui_writes_the_screenshot(label: dict[str, str], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    project(tmp_path, {"main.py": """
+        import pygame
+        pygame.init()
+        screen = pygame.display.set_mode((200, 200))
+        screen.fill((200, 200, 0))
+        pygame.display.flip()
+        pygame.time.wait(10000)
+    """})
+    report = sandbox.run_project(tmp_path, gui=True, timeout=2)
+    assert report.passed and report.screenshot_path
+    shots = list((tmp_path / ".chatdev" / "screens").glob("*.png"))
+    assert [str(p) for p in shots] == [report.screenshot_path]
+    assert (200, 200, 0) in colours(shots[0].read_bytes())
+
+
+# ----------------------------------------------------------------------------- what "it works" means
+
+
+def test_verify_passes_a_working_program_with_tests(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {
+        "calc.py": "def add(a, b):\n    return a + b\n",
+        "main.py": "from calc import add\n\nif __name__ == '__main__':\n    print(add(2, 3))\n",
+        "tests/test_calc.py": "from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n",
+    })
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    assert report.passed and report.static_ok and report.tests_found and not report.gui, report.summary
+    assert report.run is not None and report.run.exit_code == 0 and report.run.stdout == "5\n"
+    assert report.tests is not None and report.tests.exit_code == 0 and "1 passed" in report.summary
+
+
+def test_verify_reports_static_errors_without_running(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {
+        "main.py": "import random\nimport notamodule_zzz\n\nprint(randint(1, 6))\nopen('ran', 'w')\n",
+        "broken.py": "def f(:\n",
+    })
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    assert not report.passed and not report.static_ok and report.run is None
+    assert "main.py:4:7: undefined name 'randint'" in report.summary
+    assert "No module named 'notamodule_zzz'" in report.summary and "Nothing can be installed" in report.summary
+    assert "broken.py:1" in report.summary and "syntax error" in report.summary
+    assert "'random' imported but unused" in report.static_output
+
+
+def test_verify_reads_exit_codes_and_tracebacks(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "import sys\nprint('bad input', file=sys.stderr)\nsys.exit(2)\n"})
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    assert not report.passed and "exit code 2" in report.summary and "bad input" in report.summary
+    (tmp_path / "main.py").write_text("def go():\n    return 1 / 0\n\ngo()\n")
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    assert not report.passed and "ZeroDivisionError: division by zero" in report.summary
+
+
+def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: sandbox.Sandbox,
+                                                                         tmp_path: Path) -> None:
+    project(tmp_path, {
+        "server.py": "import time\n\ndef double(x):\n    return x * 3\n\nif __name__ == '__main__':\n"
+                     "    while True:\n        time.sleep(0.1)\n",
+        "test_server.py": "from server import double\n\ndef test_double():\n    assert double(2) == 4\n",
+    })
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    assert report.run is not None and report.run.timed_out and "still running" in report.summary
+    assert not report.passed and report.tests is not None and report.tests.exit_code == 1
+    assert "FAILED test_server.py::test_double" in report.summary and "assert 6 == 4" in report.summary
+
+
+def test_program_waiting_for_input_counts_as_running(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "name = input('Your name? ')\nprint('hi', name)\n"})
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    assert report.passed and report.run is not None and report.run.timed_out, report.summary
+
+
+def test_static_only_does_not_run_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "import sys\nsys.exit(1)\n"})
+    report = sandbox.verify_program(tmp_path, sandbox=box, static_only=True)
+    assert report.passed and report.static_ok and report.run is None and report.summary == "Static check clean."
+    (tmp_path / "main.py").write_text("print(undefined_thing)\n")
+    report = sandbox.verify_program(tmp_path, sandbox=box, static_only=True)
+    assert not report.passed and "undefined name 'undefined_thing'" in report.summary
+
+
+def test_project_without_entry_point_is_a_failure_not_an_exception(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"a.py": "X = 1\n", "b.py": "Y = 2\n"})
+    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    assert not report.passed and report.entry is None and "No entry point" in report.summary
+
+
+# ----------------------------------------------------------------------------- bad environments: one line each
+
+
+def test_daemon_not_reachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    with pytest.raises(SandboxError) as info:
+        sandbox.Sandbox().run(tmp_path, "true", timeout=1)
+    assert "not running or not reachable" in str(info.value) and info.value.exit_code == 3
+    assert "\n" not in info.value.line() and "systemctl start docker" in info.value.line()
+    status = sandbox.check()
+    assert not status.ok and not status.engine_reachable and "not reachable" in (status.problem or "")
+    assert not sandbox.is_available()
+
+
+def test_docker_not_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
+    monkeypatch.setenv("PATH", str(tmp_path))  # a host without docker / dockerd binaries
+    with pytest.raises(SandboxError, match="Docker is not installed") as info:
+        sandbox.client()
+    assert "apt-get install docker.io" in info.value.line()
+
+
+def test_permission_denied_on_the_socket(engine: Any, tmp_path: Path) -> None:
+    if os.geteuid() != 0 or not Path("/var/run/docker.sock").exists():
+        pytest.skip("needs root to run the check as an unprivileged user against the real socket")
+    code = "from chatdev import sandbox\ntry:\n    sandbox.client()\nexcept Exception as e:\n    print(e.line())\n"
+    out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
+                         capture_output=True, text=True, cwd=REPO, env={**os.environ, "DOCKER_HOST": "",
+                                                                        "PYTHONPATH": str(REPO)}, timeout=60)
+    assert "permission denied on the Docker socket" in out.stdout, out.stdout + out.stderr
+    assert "usermod -aG docker" in out.stdout
+
+
+def test_image_missing_says_how_to_build_it(label: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(SandboxError) as info:
+        sandbox.Sandbox(image="chatdev-runner:does-not-exist", labels=label).run(tmp_path, "true", timeout=1)
+    assert "is missing" in str(info.value) and "chatdev sandbox build --bootstrap" in info.value.line()
+
+
+def test_preflight(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert sandbox.preflight() == sandbox_image.image_tag()
+    monkeypatch.setenv("CHATDEV_RUNNER_IMAGE", "chatdev-runner:not-built")
+    with pytest.raises(SandboxError, match="chatdev-runner:not-built is missing"):
+        sandbox.preflight()
+
+
+def test_cli_sandbox_build_reuses_a_current_image(engine: Any) -> None:
+    out = subprocess.run([sys.executable, "-m", "chatdev", "sandbox", "build", "--bootstrap"], capture_output=True,
+                         text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == sandbox_image.image_tag()
+    assert "is current; reusing it" in out.stdout + out.stderr
+
+
+def test_cli_run_reports_the_program(engine: Any, tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "import sys\nprint('hello')\nsys.exit(4)\n"})
+    out = subprocess.run([sys.executable, "-m", "chatdev", "run", str(tmp_path), "--json"], capture_output=True,
+                         text=True, cwd=REPO, timeout=120)
+    data = json.loads(out.stdout)
+    assert data["passed"] is False and data["run"]["exit_code"] == 4 and data["run"]["stdout"] == "hello\n"
+    assert out.returncode == 1, "chatdev run exits 1 when the program fails"
+
+
+def test_cli_run_exit_codes(tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "print('hi')\n"})
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+    out = subprocess.run([sys.executable, "-m", "chatdev", "run", str(tmp_path)], capture_output=True, text=True,
+                         cwd=REPO, env=env, timeout=60)
+    assert out.returncode == 3, out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1 and "Docker daemon" in out.stderr
+    with pytest.raises(UsageError):
+        sandbox.run_project(tmp_path / "nope", gui=False, timeout=1)
+
+
+# ----------------------------------------------------------------------------- --allow-install
+
+
+WHEEL_MODULE = "chatdev_demo_pkg"
+
+
+def _wheel(dest: Path) -> Path:
+    """A minimal pure-Python wheel, served by a local index the install container can reach."""
+    import base64
+    import zipfile
+
+    name = f"{WHEEL_MODULE}-1.0-py3-none-any.whl"
+    files = {f"{WHEEL_MODULE}/__init__.py": b"ANSWER = 42\n",
+             f"{WHEEL_MODULE}-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: chatdev-demo-pkg\nVersion: 1.0\n",
+             f"{WHEEL_MODULE}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+                                                     b"Tag: py3-none-any\n"}
+    record = ""
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record += f"{path},sha256={digest},{len(data)}\n"
+    record += f"{WHEEL_MODULE}-1.0.dist-info/RECORD,,\n"
+    files[f"{WHEEL_MODULE}-1.0.dist-info/RECORD"] = record.encode()
+    (dest / "chatdev-demo-pkg").mkdir(parents=True)
+    wheel = dest / "chatdev-demo-pkg" / name
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    (dest / "chatdev-demo-pkg" / "index.html").write_text(f'<a href="{name}">{name}</a>\n')
+    return wheel
+
+
+@pytest.fixture
+def local_index(engine: Any, tmp_path: Path) -> Iterator[str]:
+    bridge = engine.networks.get("bridge").attrs["IPAM"]["Config"][0].get("Gateway", "172.17.0.1")
+    root = tmp_path / "index"
+    _wheel(root)
+    server = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", bridge, "--directory", str(root)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = server.stdout.readline() if server.stdout else ""  # "Serving HTTP on 172.17.0.1 port N ..."
+        port = line.split(" port ")[1].split()[0]
+        yield f"http://{bridge}:{port}/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_allow_install_uses_a_cached_layer_and_runs_networkless(engine: Any, label: dict[str, str], tmp_path: Path,
+                                                                local_index: str) -> None:
+    app = project(tmp_path / "app", {"main.py": f"import {WHEEL_MODULE}\nprint({WHEEL_MODULE}.ANSWER)\n"})
+    plain = sandbox.verify_program(app, sandbox=sandbox.Sandbox(labels=label), timeout=5)
+    assert not plain.passed and f"No module named '{WHEEL_MODULE}'" in plain.summary
+    tag = sandbox.install_requirements(app, ["chatdev-demo-pkg"], index_url=local_index)
+    opted = None
+    try:
+        assert tag.startswith("chatdev-runner-extra:")
+        assert sandbox.install_requirements(app, ["chatdev-demo-pkg"], index_url=local_index) == tag  # cached
+        box = sandbox.Sandbox(image=tag, labels=label)
+        report = sandbox.verify_program(app, sandbox=box, timeout=5)
+        assert report.passed and report.run is not None and report.run.stdout == "42\n", report.summary
+        net = box.run(app, ["python3", "-c", "import os; print(os.listdir('/sys/class/net'))"], timeout=5)
+        assert net.stdout.strip() == "['lo']"  # the installed image runs without network again
+        # the opt-in inside verify_program: install, then verify again on the cached layer
+        opted = sandbox.verify_program(app, sandbox=sandbox.Sandbox(labels=label, allow_install=True,
+                                                                    pip_index_url=local_index), timeout=5)
+        assert opted.passed and opted.summary.startswith(f"Installed {WHEEL_MODULE}"), opted.summary
+    finally:
+        made = [tag, *re.findall(r"chatdev-runner-extra:[0-9a-f]+", getattr(opted, "summary", ""))]
+        for image_tag in made:
+            engine.images.remove(image_tag, force=True)
+    dead_index = local_index.rsplit(":", 1)[0] + ":9/"  # nothing listens there: the install fails
+    failed = sandbox.verify_program(app, sandbox=sandbox.Sandbox(labels=label, allow_install=True,
+                                                                 pip_index_url=dead_index), timeout=5)
+    assert not failed.passed and "(--allow-install) failed: pip could not install" in failed.summary
+    with pytest.raises(SandboxError, match="pip could not install no-such-package-zzz"):
+        sandbox.install_requirements(app, ["no-such-package-zzz"], index_url=local_index)
+    with pytest.raises(UsageError):
+        sandbox.install_requirements(app, ["--index-url=http://evil/ pkg"])
+    left = engine.containers.list(all=True, filters={"label": "org.chatdev.sandbox.install=1"})
+    assert left == []
