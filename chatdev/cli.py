@@ -312,7 +312,8 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
 def main() -> None:
     """Run the CLI; the one place a ChatDevError becomes a line and an exit code."""
     try:
-        app(standalone_mode=False)
+        # in non-standalone mode click *returns* the code of a typer.Exit instead of raising it
+        code = app(standalone_mode=False)
     except ChatDevError as err:
         typer.echo(f"chatdev: error: {err.line()}", err=True)
         sys.exit(err.exit_code)
@@ -331,7 +332,7 @@ def main() -> None:
             exc.show()
             sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
         raise
-    sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 __all__ = ["app", "main", "UsageError"]

@@ -109,7 +109,7 @@ def llama_build() -> LlamaBuild:
         from chatdev.models import llama as llama_mod
 
         info = llama_mod.backend_info()
-    except Exception as exc:  # not installed, a broken shared library, an older llama.py
+    except Exception as exc:  # noqa: BLE001 - not installed, a broken shared library, an older llama.py
         return LlamaBuild(version=None, backends=[], gpu_offload=False, system_info=None,
                           error=_error_line(exc))
     system_info = str(info.get("system_info") or "")
@@ -209,7 +209,7 @@ def _docker() -> tuple[dict[str, Any] | None, str | None]:
         status = sandbox.check()
         data = status.to_dict() if hasattr(status, "to_dict") else dict(vars(status))
         return data, None
-    except Exception as exc:  # SandboxError, docker not installed, module not there yet
+    except Exception as exc:  # noqa: BLE001 - SandboxError, docker not installed, a broken engine
         return None, _error_line(exc)
 
 
@@ -219,7 +219,7 @@ def _models() -> tuple[list[dict[str, Any]], str | None, str | None, str | None]
         from chatdev.models import registry
 
         entries = [e.to_dict() for e in registry.list_models()]
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the report shows any failure as one line
         return [], _error_line(exc), None, None
     try:
         from chatdev.config import load_company
@@ -230,7 +230,7 @@ def _models() -> tuple[list[dict[str, Any]], str | None, str | None, str | None]
         chosen = registry.default_model(company_model, sink=heard)
         fallback = "; ".join(n.text for n in heard.of(Notice)) or None
         return entries, None, chosen, fallback
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken company folder, an unreachable hub
         return entries, None, None, _error_line(exc)
 
 
@@ -246,7 +246,7 @@ def _plan_for(model: str | None, free: int | None) -> tuple[OffloadPlan | None, 
         mmproj = files.mmproj.stat().st_size if files.mmproj and files.mmproj.exists() else 0
         n_ctx = load_company(None).spec.n_ctx
         return plan_offload(info, n_ctx=n_ctx, free_vram=free, mmproj_bytes=mmproj), None
-    except Exception as exc:  # not downloaded yet: no plan, not an error of the machine
+    except Exception as exc:  # noqa: BLE001 - not downloaded yet: no plan, not an error of the machine
         return None, _error_line(exc)
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from chatdev import events
 from chatdev.chain import Chain, Context, RunOptions, RunState
-from chatdev.config import Company, load_company
+from chatdev.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, SandboxError, UsageError, WorkspaceError
 from chatdev.models.base import ChatModel
 from chatdev.phases import PhaseFailed
@@ -108,6 +108,17 @@ def check_project_dir(path: Path) -> None:
                          hint="pick another --name or --out, or `chatdev improve` an existing project")
 
 
+def _keep_images(root: Path, images: list[Path]) -> list[Path]:
+    """Copy the user's images into .chatdev/images/, so the record survives the originals moving."""
+    kept = []
+    for index, path in enumerate(images, 1):
+        target = root / ".chatdev" / "images" / f"{index}-{path.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+        kept.append(target)
+    return kept
+
+
 def _sandbox_ready() -> None:
     from chatdev import sandbox
 
@@ -188,6 +199,7 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
     try:
         workspace = Workspace.create(project, company_name=company.name)
         workspace.save_company(company.sources)
+        images = _keep_images(workspace.root, images)
         state = RunState(task=task, project=project.name, company=company.name, models=refs,
                          images=[str(p) for p in images],
                          options={"seed": opts.seed, "no_run": opts.no_run, "allow_install": opts.allow_install,
@@ -309,7 +321,9 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
     org = OrgChart.from_roles(list(company.roles.values()))
     sink(events.BuildStarted(task=state.change or state.task, project=str(workspace.root), company=company.name,
                              models={r: m.name for r, m in models.items()}, chain=list(chain_names),
-                             images=state.images, mode=mode, org=org.tree()))
+                             images=state.images, mode=mode, org=org.tree(),
+                             loops={p.name: list(p.phases) for p in company.walk(chain_names)
+                                    if isinstance(p, LoopPhase)}))
     _gpu_warning(sink)
     ctx = Context(company=company, models=models, workspace=workspace, state=state, sink=sink,
                   options=RunOptions(seed=state.options.get("seed"), no_run=bool(state.options.get("no_run")),

@@ -38,6 +38,7 @@ class BuildStarted(Event):
     images: list[str] = field(default_factory=list)
     mode: str = "build"  # build | resume | improve
     org: list[tuple[int, str]] = field(default_factory=list)  # (depth, role) of the org chart, depth-first
+    loops: dict[str, list[str]] = field(default_factory=dict)  # loop name -> its inner phases
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,7 @@ HIGHLIGHT_LIMIT = 40_000  # code blocks above this are shown plain (highlighting
 IMAGE_LIMIT = 5 * 1024 * 1024  # bytes of one embedded image
 _IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
                 ".webp": "image/webp"}
-_FENCE = re.compile(r"^```[ \t]*([\w.+#-]*)[^\n]*\n(.*?)(?:^```[ \t]*$|\Z)", re.DOTALL | re.MULTILINE)
+_FENCE = re.compile(r"^```[ \t]*([\w.+#-]*)[^\n]*\n(.*?)(?:(?P<close>^```[ \t]*$)|\Z)", re.DOTALL | re.MULTILINE)
 
 
 # ----------------------------------------------------------------------------- what the page shows
@@ -46,6 +46,7 @@ class Item:
     html: Any = None  # Markup of the message body
     note: str = ""  # e.g. "truncated: showing 60,000 of 2,000,000 characters"
     image: str | None = None  # data URI of a screenshot
+    images: list[str] = field(default_factory=list)  # data URIs of the images sent with a message
 
 
 @dataclass
@@ -154,13 +155,19 @@ def _highlight(code: str, lang: str) -> str:
 
 
 def render_text(text: str) -> Any:
-    """A model's reply as HTML: prose escaped (line breaks kept), fenced code blocks highlighted."""
+    """A model's reply as HTML: prose escaped (line breaks kept), fenced code blocks highlighted.
+
+    A fence that never closes is code only when it names a language (a reply cut
+    by ``max_tokens``); a bare stray ````` stays visible as text, as the model wrote it.
+    """
     parts: list[str] = []
     pos = 0
     for match in _FENCE.finditer(text):
+        lang = match.group(1).lower()
+        if match.group("close") is None and not lang:
+            continue
         if match.start() > pos:
             parts.append(_prose(text[pos:match.start()]))
-        lang = match.group(1).lower()
         label = f'<span class="lang">{_escape(lang)}</span>' if lang else ""
         parts.append(f'<pre class="code">{label}<code>{_highlight(match.group(2), lang)}</code></pre>')
         pos = match.end()
@@ -203,12 +210,14 @@ def _data_uri(path: Path) -> str | None:
         return None
 
 
-def _find_file(project: Path, ref: str) -> Path | None:
+def _find_file(project: Path, ref: str, *, inside: bool = False) -> Path | None:
+    """The file ``ref`` names: relative to the project, or (unless ``inside``) anywhere (the user's images)."""
     path = Path(ref)
-    for candidate in ((project / path), (project / ".chatdev" / path), (project / ".chatdev" / "screens" / path.name),
-                      path):
+    root = project.resolve()
+    candidates = [project / path, project / ".chatdev" / path, project / ".chatdev" / "screens" / path.name]
+    for candidate in candidates if inside else [*candidates, path]:
         try:
-            if candidate.is_file():
+            if candidate.is_file() and (not inside or candidate.resolve().is_relative_to(root)):
                 return candidate
         except OSError:
             continue
@@ -226,6 +235,8 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
     are ``CommitInfo.to_dict()`` of the history, oldest first; ``facts`` fill the
     summary where the transcript is silent (tests and files from the state, ...).
     """
+    from chatdev.ui import clean
+
     data = ReportData(project=project.name, path=str(project), commits=[dict(c) for c in commits])
     by_sha = {str(c.get("sha")): dict(c) for c in commits}
     open_runs: dict[str, PhaseRun] = {}
@@ -256,6 +267,7 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             data.ended = at if data.ended is None else max(data.ended, at)
         if kind == "build_started":
             data.runs.append({"mode": rec.get("mode", "build"), "task": rec.get("task", ""), "at": at})
+            data.status, data.summary = "unknown", {}  # the page shows how the latest run ended
             if not data.task:
                 data.task = str(rec.get("task", ""))
                 data.images = [(Path(str(i)).name, _data_uri(p) if (p := _find_file(project, str(i))) else None)
@@ -282,7 +294,8 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             text, note = _clip(str(rec.get("text", "")), MESSAGE_LIMIT)
             if note:
                 note += " (the full text is in .chatdev/transcript.jsonl)"
-            run.items.append(Item("message", dict(rec), html=render_text(text), note=note))
+            shown = [uri for ref in rec.get("images") or [] if (p := _find_file(project, str(ref))) and (uri := _data_uri(p))]
+            run.items.append(Item("message", dict(rec), html=render_text(text), note=note, images=shown))
             _add_talk(run.talks, str(rec.get("sender")), str(rec.get("receiver")))
             sender = str(rec.get("sender"))
             tokens = int(rec.get("prompt_tokens") or 0) + int(rec.get("completion_tokens") or 0)
@@ -298,10 +311,10 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             rec = dict(rec)
             notes = []
             for key in ("stdout", "stderr"):
-                rec[key], note = _clip(str(rec.get(key) or ""), OUTPUT_LIMIT, tail=True)
+                rec[key], note = _clip(clean(str(rec.get(key) or "")), OUTPUT_LIMIT, tail=True)
                 if note:
                     notes.append(f"{key} {note}")
-            shot = _find_file(project, str(rec["screenshot"])) if rec.get("screenshot") else None
+            shot = _find_file(project, str(rec["screenshot"]), inside=True) if rec.get("screenshot") else None
             item = Item("sandbox", rec, note="; ".join(notes), image=_data_uri(shot) if shot else None)
             run.items.append(item)
             data.tests.append((run, item))
@@ -442,6 +455,7 @@ def render_html(data: ReportData) -> str:
         started=time.strftime("%Y-%m-%d %H:%M", time.localtime(data.started)) if data.started else "",
         fmt_count=fmt_count,
         fmt_duration=fmt_duration,
+        plural=lambda n, word: f"{n} {word}{'' if n == 1 else 's'}",
     ))
 
 

@@ -35,8 +35,21 @@ from chatdev.errors import SandboxError, UsageError
 from chatdev.events import EventSink, null_sink
 from chatdev.sandbox_report import ProgramReport, RunResult, build_report, install_names
 
-__all__ = ["RunResult", "ProgramReport", "SandboxStatus", "Sandbox", "verify_program", "run_project", "check",
-           "build_image", "is_available", "preflight", "install_requirements", "client", "LABEL"]
+__all__ = [
+    "LABEL",
+    "ProgramReport",
+    "RunResult",
+    "Sandbox",
+    "SandboxStatus",
+    "build_image",
+    "check",
+    "client",
+    "install_requirements",
+    "is_available",
+    "preflight",
+    "run_project",
+    "verify_program",
+]
 
 LABEL = "org.chatdev.sandbox"
 UID = 10001
@@ -134,7 +147,8 @@ class Sandbox:
 
     def __init__(self, *, image: str | None = None, memory: str = "512m", cpus: float = 1.0, pids: int = 128,
                  allow_network: bool = False, allow_install: bool = False, labels: Mapping[str, str] | None = None,
-                 output_cap: int = 512 * 1024, tmpfs_size: str = "256m", pip_index_url: str | None = None) -> None:
+                 output_cap: int = 512 * 1024, tmpfs_size: str = "128m", pip_index_url: str | None = None,
+                 grace: float = 20.0) -> None:
         self.image = image or sandbox_image.image_tag()
         self.memory = memory
         self.cpus = cpus
@@ -145,6 +159,7 @@ class Sandbox:
         self.output_cap = output_cap
         self.tmpfs_size = tmpfs_size
         self.pip_index_url = pip_index_url
+        self.grace = grace  # seconds past the program's window before the host kills the container
         self._client: Any = None
         self._image_checked = False
 
@@ -168,11 +183,16 @@ class Sandbox:
             raise SandboxError(f"the runner image {self.image} is missing", hint=sandbox_image.BUILD_HINT)
         self._image_checked = True
 
-    def run(self, project_dir: Path, command: str | list[str], *, timeout: float, gui: bool = False) -> RunResult:
-        """Run ``command`` in a copy of ``project_dir`` (cwd); ``timeout`` seconds, then it is killed."""
+    def run(self, project_dir: Path, command: str | list[str], *, timeout: float, gui: bool = False,
+            tty: bool = False) -> RunResult:
+        """Run ``command`` in a copy of ``project_dir`` (cwd); ``timeout`` seconds, then it is killed.
+
+        ``gui``: under Xvfb, with a PNG screenshot. ``tty``: on an 80x24 pseudo-terminal (curses);
+        stdout is then the final screen as text.
+        """
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
-        spec = {"mode": "command", "argv": argv, "timeout": float(timeout), "gui": gui}
-        outcome = self._execute(Path(project_dir), spec, hard_timeout=timeout + 30 + (15 if gui else 0))
+        spec = {"mode": "command", "argv": argv, "timeout": float(timeout), "gui": gui, "tty": tty}
+        outcome = self._execute(Path(project_dir), spec, hard_timeout=timeout + self.grace + (10 if gui else 0))
         return _run_result((outcome.payload or {}).get("run"), outcome, self.memory)
 
     # The one place containers are made and removed.
@@ -202,7 +222,10 @@ class Sandbox:
                     status = container.wait(timeout=hard_timeout)
                 except _request_errors():
                     hard = True
-                    container.kill()
+                    try:
+                        container.kill()
+                    except docker.errors.APIError:  # it ended on its own meanwhile
+                        pass
                     status = container.wait(timeout=30)
                 logs = container.logs(stdout=True, stderr=False).decode("utf-8", "replace")
                 errs = container.logs(stdout=False, stderr=True, tail=20).decode("utf-8", "replace")
@@ -243,6 +266,7 @@ class Sandbox:
 
 def _remove(engine: Any, container: Any, run_id: str, volume_name: str) -> None:
     """Remove the run's container(s) and volume; a second Ctrl-C does not stop the cleanup."""
+    not_found = _docker().errors.NotFound
     for attempt in range(3):
         try:
             found = [container] if container is not None else engine.containers.list(
@@ -250,15 +274,13 @@ def _remove(engine: Any, container: Any, run_id: str, volume_name: str) -> None:
             for item in found:
                 try:
                     item.remove(force=True)
-                except Exception as exc:  # noqa: BLE001 - already gone is fine
-                    if type(exc).__name__ != "NotFound":
-                        raise
+                except not_found:  # already gone
+                    pass
             if volume_name:
                 try:
                     engine.api.remove_volume(volume_name, force=True)
-                except Exception as exc:  # noqa: BLE001 - already gone is fine
-                    if type(exc).__name__ != "NotFound":
-                        raise
+                except not_found:
+                    pass
             return
         except KeyboardInterrupt:
             if attempt == 2:
@@ -342,7 +364,7 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
     spec = {"mode": "verify", "entry": entry, "timeout": float(timeout), "gui": gui, "tests_timeout": tests_window,
             "static_only": static_only}
     project_dir = Path(project_dir)
-    outcome = box._execute(project_dir, spec, hard_timeout=timeout + tests_window + 60)
+    outcome = box._execute(project_dir, spec, hard_timeout=timeout + tests_window + 2 * box.grace)
     payload = outcome.payload or {}
     run = _run_result(payload["run"], outcome, box.memory) if payload.get("run") else None
     tests = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None

@@ -59,7 +59,7 @@ def image_state(client: Any, tag: str) -> tuple[bool, bool]:
     """(present, current) for the image ``tag``."""
     try:
         image = client.images.get(tag)
-    except Exception as exc:  # noqa: BLE001 - docker.errors.ImageNotFound; this module has no docker import
+    except Exception as exc:  # docker.errors.ImageNotFound: this module does not import docker
         if type(exc).__name__ in ("ImageNotFound", "NotFound"):
             return False, False
         raise
@@ -77,7 +77,7 @@ def debian_mirror() -> str:
             text = path.read_text()
         except OSError:
             continue
-        for uri in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^\]]*\]\s+)?)(\S+)", text, flags=re.M):
+        for uri in re.findall(r"(?:URIs:\s*|^deb\s+(?:\[[^\]]*\]\s+)?)(\S+)", text, flags=re.MULTILINE):
             if uri.rstrip("/").endswith("/debian"):
                 return uri.rstrip("/")
     return DEFAULT_MIRROR
@@ -122,6 +122,16 @@ def bootstrap_base(client: Any, *, force: bool = False, sink: EventSink = null_s
     return tag
 
 
+def prune_bases(client: Any, keep: str) -> None:
+    """Remove debootstrap bases made for another package list (still in use: left alone)."""
+    for old in client.images.list(name=BASE_REPO):
+        if keep not in old.tags:
+            try:
+                client.images.remove(old.id)
+            except Exception:  # noqa: BLE001, S110 - under an image or a container still: leave it
+                pass
+
+
 def build(client: Any, *, bootstrap: bool, force: bool = False, base: str | None = None,
           sink: EventSink = null_sink) -> str:
     """Build (or reuse) the runner image and return its tag."""
@@ -154,7 +164,9 @@ def build(client: Any, *, bootstrap: bool, force: bool = False, base: str | None
     if old_id and old_id != new_id:
         try:
             client.images.remove(old_id)
-        except Exception:  # noqa: BLE001 - still used by a container or another tag: leave it
+        except Exception:  # noqa: BLE001, S110 - still used by a container or another tag: leave it
             pass
+    if base.startswith(f"{BASE_REPO}:"):
+        prune_bases(client, keep=base)
     sink(Notice(level="info", text=f"built {tag}"))
     return tag

@@ -16,6 +16,7 @@ from typing import Any
 
 SUMMARY_LIMIT = 1500
 TRACEBACK = "Traceback (most recent call last)"
+SCREEN_HEADER = "[terminal screen "  # stdout of a curses program: its final screen (runner/agent.py)
 IN_IMAGE = ("the standard library, pygame, tkinter, numpy, pillow (PIL), requests, pyyaml, flask, "
             "python-dateutil, tabulate, colorama, pytest")
 # import name -> pip name, for --allow-install
@@ -149,6 +150,8 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         else:
             why = f"failed with exit code {run.exit_code} after {run.duration:.1f} s"
         parts.append(f"`{command}` {why}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
+    if run is not None and ok and run.stdout.startswith(SCREEN_HEADER):
+        parts.append(tail(run.stdout, lines=25, chars=700))
     tests_ok = True
     if tests is not None:
         if tests.exit_code == 5:

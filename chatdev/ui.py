@@ -10,6 +10,7 @@ document and nothing else.
 from __future__ import annotations
 
 import json
+import re
 import sys
 import threading
 import time
@@ -86,8 +87,28 @@ def fmt_bytes(n: float | None) -> str:
     return f"{size:.1f} TiB"  # pragma: no cover
 
 
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Text a model or a program wrote, safe for a terminal: escape sequences and control characters removed."""
+    return _CONTROL.sub("", _ANSI.sub("", text.replace("\r\n", "\n")))
+
+
+def last_lines(text: str, *, width: int, count: int) -> list[str]:
+    """The last ``count`` screen lines of ``text`` wrapped at ``width`` (tabs as 4 spaces)."""
+    out: list[str] = []
+    for line in reversed(clean(text.expandtabs(4)).rstrip("\n").splitlines()):
+        pieces = [line[i:i + width] for i in range(0, len(line), width)] or [""]
+        out[:0] = pieces
+        if len(out) >= count:
+            break
+    return out[-count:]
+
+
 def one_line(text: str, width: int = 100) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(clean(text).split())
     return flat if len(flat) <= width else flat[: max(0, width - 1)] + "…"
 
 
@@ -134,6 +155,7 @@ class BuildState:
     stream_tokens: int = 0
     stream_started: float | None = None
     rate: float | None = None  # tokens/s of the reply streaming now (or the last one)
+    waiting: tuple[str, float] | None = None  # (role, since): reading a prompt, no token yet
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -206,8 +228,10 @@ class BuildState:
         self.speaker = self.roles[0] if self.roles else None
         self.listener = self.roles[1] if len(self.roles) > 1 else None
         self.stream, self.stream_sender, self.stream_started = "", None, None
+        self.waiting = None
 
     def _on_token(self, event: ev.Token) -> None:
+        self.waiting = None
         if event.sender != self.stream_sender or self.stream_started is None:
             self.stream, self.stream_sender, self.stream_tokens = "", event.sender, 0
             self.stream_started = event.at
@@ -222,6 +246,8 @@ class BuildState:
 
     def _on_message(self, event: ev.Message) -> None:
         self.speaker, self.listener = event.sender, event.receiver
+        # a prompt (no usage) is followed by the receiver reading it: prefill, before its first token
+        self.waiting = None if (event.prompt_tokens or event.completion_tokens) else (event.receiver, event.at)
         if event.sender != self.stream_sender or not self.stream:
             self.stream, self.stream_sender = event.text[-_STREAM_KEEP:], event.sender
         self.stream_started = None  # the next Token starts a new reply
@@ -243,6 +269,7 @@ class BuildState:
         self.escalations.append(event)
 
     def _on_phase_ended(self, event: ev.PhaseEnded) -> None:
+        self.waiting = None
         entry = self.top.get(event.phase) or self.inner.setdefault(event.phase, PhaseState(event.phase))
         entry.status, entry.cycle = event.status, event.cycle or entry.cycle
         entry.duration += event.duration
@@ -271,7 +298,12 @@ class BuildState:
 
 
 def plain_line(event: ev.Event) -> str | None:
-    """The one line ``--plain`` prints for an event (None: print nothing)."""
+    """The one line ``--plain`` prints for an event (None: print nothing), safe for a terminal."""
+    line = _plain_line(event)
+    return None if line is None else clean(line)
+
+
+def _plain_line(event: ev.Event) -> str | None:
     if isinstance(event, ev.BuildStarted):
         models = sorted(set(event.models.values()))
         return (f"build {one_line(event.task, 80)!r} -> {event.project} "
@@ -438,7 +470,7 @@ class LiveView:
             return self._sandbox_text(event)
         if isinstance(event, ev.Notice):
             style = "yellow" if event.level == "warning" else "cyan"
-            return Text(f"{'!' if event.level == 'warning' else 'i'} {event.text}", style)
+            return Text(f"{'!' if event.level == 'warning' else 'i'} {clean(event.text)}", style)
         if isinstance(event, ev.Escalation):
             return Text(f"⇧ {event.from_role} escalated to {event.to_role}: {event.decision}"
                         + (f" — {one_line(event.directive, 80)}" if event.directive else ""), "magenta")
@@ -452,7 +484,7 @@ class LiveView:
 
         ok = not event.timed_out and event.exit_code == 0
         outcome = "timed out" if event.timed_out else f"exit {event.exit_code}"
-        text = Text.assemble(("  ⬢ " if ok else "  ⬡ ", "green" if ok else "red"), (event.command, "bold"),
+        text = Text.assemble(("  ⬢ " if ok else "  ⬡ ", "green" if ok else "red"), (clean(event.command), "bold"),
                              (f"  {outcome} in {fmt_duration(event.duration)}", "green" if ok else "red"))
         if not ok:
             tail = (event.stderr or event.stdout).strip().splitlines()
@@ -492,12 +524,15 @@ class LiveView:
                 if s.listener:
                     head.append(" → ")
                     head.append(s.listener, "bold green")
+            if s.waiting:
+                head.append(f"  {s.waiting[0]} is reading… {fmt_duration(time.time() - s.waiting[1])}",
+                            "italic dim")
             rows.append(head)
-            lines = s.stream.rstrip("\n").splitlines()[-STREAM_LINES:] if s.stream else []
-            body = Text("\n".join(line[: width - 4] for line in lines) or "…", "white",
-                        no_wrap=True, overflow="ellipsis")
-            rows.append(Panel(body, title=s.speaker or "", title_align="left", border_style="dim",
-                              height=STREAM_LINES + 2))
+            shown = max(3, min(STREAM_LINES, self.console.height - 16))
+            lines = last_lines(s.stream, width=width - 4, count=shown)
+            body = Text("\n".join(lines) or "…", "white", no_wrap=True, overflow="ellipsis")
+            rows.append(Panel(body, title=s.stream_sender or s.speaker or "", title_align="left",
+                              border_style="dim", height=shown + 2))
         stats = Text()
         stats.append(f"{fmt_count(s.prompt_tokens)} in · {fmt_count(s.completion_tokens)} out", "")
         if s.cached_tokens:
@@ -577,7 +612,7 @@ def view(mode: str) -> Iterator[ev.EventSink]:
         yield ev.null_sink
         return
     console = _console()
-    if mode == "plain" or not console.is_terminal:
+    if mode == "plain" or not console.is_terminal or console.is_dumb_terminal:
         plain = PlainSink(console)
         try:
             yield plain
@@ -588,7 +623,7 @@ def view(mode: str) -> Iterator[ev.EventSink]:
 
     sink = LiveView(console)
     with Live(sink, console=console, refresh_per_second=8, transient=True,
-              redirect_stdout=False, redirect_stderr=False) as live:
+              redirect_stdout=True, redirect_stderr=True) as live:
         sink.live = live
         try:
             yield sink
@@ -600,7 +635,8 @@ def view(mode: str) -> Iterator[ev.EventSink]:
 
 
 def _status_style(status: str) -> str:
-    return {"passed": "green", "failed": "red", "error": "red", "interrupted": "yellow"}.get(status, "")
+    return {"passed": "green", "failed": "red", "error": "red", "interrupted": "yellow",
+            "untested": "yellow"}.get(status, "")
 
 
 def show_summary(summary: Any, *, mode: str) -> int:
@@ -625,6 +661,8 @@ def show_summary(summary: Any, *, mode: str) -> int:
     if data.get("task"):
         grid.add_row("task", Text(one_line(str(data["task"]), 200)))
     grid.add_row("project", Text(str(data.get("project", "?")), "bold"))
+    if data.get("reason"):
+        grid.add_row("why", Text(one_line(str(data["reason"]), 300), style or "yellow"))
     tests = data.get("tests") or {}
     if tests:
         if tests.get("ran"):
@@ -636,7 +674,7 @@ def show_summary(summary: Any, *, mode: str) -> int:
             grid.add_row("tests", Text(str(tests.get("summary") or "not run"), "dim"))
     files = data.get("files") or []
     if files:
-        shown = ", ".join(str(f) for f in files[:8]) + (f", … (+{len(files) - 8})" if len(files) > 8 else "")
+        shown = clean(", ".join(str(f) for f in files[:8])) + (f", … (+{len(files) - 8})" if len(files) > 8 else "")
         grid.add_row("files", Text(f"{len(files)} files, {data.get('lines', 0)} lines: {shown}"))
     tokens = data.get("tokens") or {}
     if tokens:
@@ -648,7 +686,8 @@ def show_summary(summary: Any, *, mode: str) -> int:
             tok += f" · {data['model']}"
         grid.add_row("tokens", Text(tok))
     grid.add_row("time", Text(fmt_duration(data.get("wall_s"))
-                              + (f" · {data['commits']} commits" if data.get("commits") is not None else "")))
+                              + (f" · {data['commits']} commits" if data.get("commits") is not None else "")
+                              + (f" · {data['escalations']} escalations" if data.get("escalations") else "")))
     if data.get("run_hint"):
         grid.add_row("run it", Text(str(data["run_hint"]), "bold cyan"))
     if data.get("report"):
@@ -695,7 +734,7 @@ def _grid() -> Any:
 
 
 def _tail(text: str, lines: int = 15) -> str:
-    kept = text.rstrip().splitlines()
+    kept = clean(text).rstrip().splitlines()
     if len(kept) <= lines:
         return "\n".join(kept)
     return f"… ({len(kept) - lines} lines above)\n" + "\n".join(kept[-lines:])
@@ -751,7 +790,7 @@ def show_timeline(entries: Sequence[Any]) -> None:
         table.add_row(str(row.get("index", "")), phase, Text(mark, style),
                       Text(" ⇄ ".join(row.get("roles") or []), "dim"), fmt_duration(row.get("duration")),
                       fmt_count(tokens) if tokens else "", commit,
-                      Text(", ".join(files[:3]) + (f" +{len(files) - 3}" if len(files) > 3 else "") + changes),
+                      Text(clean(", ".join(files[:3])) + (f" +{len(files) - 3}" if len(files) > 3 else "") + changes),
                       Text("; ".join(notes), "dim"))
     console.print(table)
 

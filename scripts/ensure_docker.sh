@@ -22,8 +22,12 @@ elif command -v chatdev >/dev/null 2>&1; then
 else
   chatdev=(python3 -m chatdev)
 fi
-python="${chatdev[0]%/chatdev}/python"
-[ -x "$python" ] || python=python3
+case "${chatdev[0]}" in  # the Python that has chatdev, for the two checks below
+  */chatdev) python="${chatdev[0]%/chatdev}/python" ;;
+  *python*) python="${chatdev[0]}" ;;
+  *) python=python3 ;;
+esac
+[ -x "$python" ] || command -v "$python" >/dev/null 2>&1 || python=python3
 
 say() { echo "ensure_docker: $*" >&2; }
 

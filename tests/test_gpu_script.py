@@ -30,7 +30,7 @@ def test_verify_small_on_the_cpu(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, str(SCRIPT), "--small", "--out", str(out), "--workdir", str(tmp_path / "work"),
          "--reps", "2", "--decode", "16", "--words", "40"],
-        capture_output=True, text=True, timeout=300, env=env, cwd=str(ROOT))
+        capture_output=True, text=True, timeout=300, env=env, cwd=str(ROOT), check=False)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     data = json.loads((out / "verify.json").read_text())
     assert data["errors"] == {}

@@ -12,7 +12,7 @@ from chatdev.errors import ModelError
 from chatdev.models import gguf_info
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tinyllava import IMAGE_TOKENS, LLM_EMBD, small_model_path, write_pair  # noqa: E402
+from tinyllava import IMAGE_TOKENS, LLM_EMBD, small_model_path, write_pair
 
 
 @pytest.fixture(scope="module")

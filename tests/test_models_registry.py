@@ -10,6 +10,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from chatdev.models import gguf_info, registry
 from chatdev.models.registry import Carrier, HFFile, ModelSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tinyllava import write_llm  # noqa: E402
+from tinyllava import write_llm
 
 
 @pytest.fixture()
@@ -237,7 +238,7 @@ def test_server_errors_are_retried_then_reported(tmp_path: Path, payload: bytes)
 
 
 class _HubHandler(http.server.BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
+    files: ClassVar[dict[str, bytes]] = {}
 
     def log_message(self, *args: object) -> None:
         pass
@@ -361,3 +362,15 @@ def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setenv("CHATDEV_CACHE", str(tmp_path / "c"))
     assert registry.cache_dir() == tmp_path / "c"
     assert os.fspath(registry.cache_dir())
+
+
+def test_a_file_put_in_the_cache_by_hand_is_adopted_after_its_hash(cache: Path, payload: bytes,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = ModelSpec(name="tiny", description="t", filename="tiny.gguf", hf=HFFile("x/y", "tiny.gguf"),
+                     sha256=sha(payload))
+    monkeypatch.setitem(registry.CATALOGUE, "tiny", spec)
+    (cache / "tiny").mkdir(parents=True)
+    (cache / "tiny" / "tiny.gguf").write_bytes(payload)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert registry.resolve("tiny").model.read_bytes() == payload
+    assert (cache / "tiny" / "tiny.gguf.sha256").read_text().startswith(sha(payload))

@@ -88,6 +88,7 @@ def test_explicit_gpu_layers_are_respected_or_refused_with_numbers() -> None:
 def test_explicit_layers_without_a_gpu_fall_back_to_the_cpu_with_a_line() -> None:
     plan = P.plan_offload(llava7b(), n_ctx=4096, free_vram=None, gpu_layers=-1)
     assert plan.fits and "no GPU is usable" in plan.reason
+    assert plan.gpu_layers == -1 and plan.needed_bytes == 0  # passed on unchanged; nothing lands on a GPU
 
 
 def test_the_vision_projector_is_counted_on_the_gpu() -> None:
@@ -118,7 +119,7 @@ def test_zero_context_means_the_training_context() -> None:
 
 def test_needed_bytes_grow_with_layers() -> None:
     info = llava7b()
-    totals = [P.needed_bytes(info, n_ctx=2048, gpu_layers=k)["total"] for k in range(0, 33)]
+    totals = [P.needed_bytes(info, n_ctx=2048, gpu_layers=k)["total"] for k in range(33)]
     assert totals == sorted(totals) and totals[0] == 0
     assert P.needed_bytes(info, n_ctx=2048, gpu_layers=-1)["total"] > totals[-1]  # + the output head
 
@@ -154,7 +155,7 @@ def test_estimates_against_a_real_gguf_tensor_table() -> None:
     tensors = gguf.GGUFReader(str(path)).tensors
     blk = sum(int(t.n_bytes) for t in tensors if t.name.startswith("blk."))
     head = sum(int(t.n_bytes) for t in tensors if t.name.startswith("output"))
-    per_layer, out = P.weights_split(info)
+    per_layer, _ = P.weights_split(info)
     assert blk / info.n_layers <= per_layer <= 2 * blk / info.n_layers  # never under, not wildly over
     plan = P.plan_offload(info, n_ctx=4096, free_vram=80 * GiB)
     assert plan.gpu_layers == -1
@@ -242,3 +243,21 @@ def test_plan_for_load_reads_free_memory_from_nvidia_smi(tmp_path: Path, monkeyp
     monkeypatch.setenv("PATH", str(tmp_path / "nothing"))
     unplanned = P.plan_for_load(llava7b(), n_ctx=4096, gpu_layers=None, gpu_offload=True)
     assert unplanned.gpu_layers == -1 and unplanned.free_bytes is None and "unplanned" in unplanned.reason
+
+
+@pytest.mark.llm
+def test_a_real_load_carries_its_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """LlamaModel plans before loading: on this CPU build, the CPU, even with a GPU on PATH."""
+    pytest.importorskip("llama_cpp")
+    from chatdev.models import llama
+    from tests import tinyllava
+
+    if llama.supports_gpu_offload():
+        pytest.skip("a GPU build: covered by bench/gpu/verify.py on the GPU machine")
+    path = tinyllava.write_llm(tmp_path / "tiny.gguf")
+    fake_smi(tmp_path, monkeypatch, f"echo '{H100.strip()}'\n")
+    with llama.LlamaModel(path, n_ctx=512) as model:
+        assert model.gpu_layers == 0 and model.offload.gpu_layers == 0 and model.offload.fits
+        assert "CPU" in model.offload.reason
+    with llama.LlamaModel(path, n_ctx=512, gpu_layers=-1) as model:  # an explicit value travels unchanged
+        assert model.gpu_layers == -1 and model.offload.explicit

@@ -43,7 +43,8 @@ def make_project(root: Path, *, huge: int = 0) -> Path:
                         models={"CEO": "qwen2.5-coder-0.5b", "CTO": "qwen2.5-coder-0.5b",
                                 "Programmer": "qwen2.5-coder-0.5b", "Tester": "qwen2.5-coder-0.5b"},
                         chain=["demand_analysis", "coding", "review_loop", "test_run", "documentation"],
-                        images=[".chatdev/images/mockup.png"]))
+                        images=[".chatdev/images/mockup.png"],
+                        org=[(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester")]))
 
     def phase(name: str, kind: str, roles: list[str], talk: list[tuple[str, str, str]], *, cycle: int = 0,
               files: dict[str, str] | None = None, status: str = "done", retry: str = "",
@@ -54,7 +55,8 @@ def make_project(root: Path, *, huge: int = 0) -> Path:
         for sender, receiver, text in talk:
             rec(ev.Message(phase=name, sender=sender, receiver=receiver, text=text, model="qwen2.5-coder-0.5b",
                            prompt_tokens=200 + len(text) // 4, completion_tokens=len(text) // 4 + 1,
-                           prefill_s=0.2, decode_s=len(text) / 400 + 0.1))
+                           prefill_s=0.2, decode_s=len(text) / 400 + 0.1,
+                           images=[".chatdev/images/mockup.png"] if (name, sender) == ("demand_analysis", "CEO") else []))
         sha = None
         if files:
             ws.write(files)
@@ -120,7 +122,9 @@ def test_report_is_self_contained(html_path: Path) -> None:
     html = html_path.read_text(encoding="utf-8")
     assert not re.search(r"""(src|href)\s*=\s*["'](https?:|//|file:)""", html)
     assert "@import" not in html and "url(" not in html
-    assert html.count("data:image/png;base64,") >= 2  # the user's mockup and the screenshot
+    # the user's mockup (in the header and with the message it was sent with) and the screenshot
+    assert html.count("data:image/png;base64,") == 3
+    assert '<div class="sent"><img src="data:image/png;base64,' in html
     assert "default-src 'none'" in html  # CSP: no request can leave the page
 
 
@@ -167,6 +171,19 @@ def test_no_transcript_is_a_clear_error(tmp_path: Path) -> None:
         report.write_report(tmp_path / "missing")
 
 
+def test_chatdev_report_without_transcript_exits_2(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    done = subprocess.run([sys.executable, "-m", "chatdev", "report", str(tmp_path / "empty")],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"chatdev: error: {tmp_path / 'empty'} has no transcript")
+    assert done.stderr.count("\n") == 1
+
+
 def test_cli_report_command(project: Path, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
@@ -189,6 +206,7 @@ def test_collect_counts_tokens_per_role_and_phase(project: Path) -> None:
     assert {b.label for b in data.phase_time} == set(PHASES)
     assert max(b.percent for b in data.role_tokens) == 100.0
     assert data.status == "failed" and len(data.escalations) == 1 and len(data.tests) == 2
+    assert data.org == [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester")]
     retry = [i for p in data.phases for i in p.items if i.kind == "retry"]
     assert retry and retry[0].data["reason"] == "the reply had no code block"
 
@@ -275,3 +293,34 @@ def test_log_shows_the_same_timeline(project: Path) -> None:
     assert any("code_review ×2" in line and "approved=yes" in line for line in lines)
     assert any("test_run" in line and "✗" in line and "escalated to CTO: accept" in line for line in lines)
     assert any("coding" in line and "Programmer" in line and "main.py +8/-0" in line for line in lines)
+
+
+def test_render_text_fences_and_markdown() -> None:
+    html = str(report.render_text("Plan:\n**bold** `x<y`\n```python\nprint(1)\n```\nafter"))
+    assert '<div class="prose">Plan:\n<strong>bold</strong> <code>x&lt;y</code></div>' in html
+    assert '<pre class="code"><span class="lang">python</span>' in html and '<span class="nb">print</span>' in html
+    assert html.endswith('<div class="prose">after</div>')
+    # a model that forgot the opening fence: what it wrote stays visible as text
+    stray = str(report.render_text("main.py\n\nimport os\n```\n\nThis code lists files."))
+    assert "<pre" not in stray and "```" in stray and "This code lists files." in stray
+    # a reply cut by max_tokens inside a block is still code
+    cut = str(report.render_text("```python\ndef f(:\n"))
+    assert cut.startswith('<pre class="code"><span class="lang">python</span>')
+
+
+def test_a_later_improve_run_gets_its_own_section(tmp_path: Path) -> None:
+    root = make_project(tmp_path)
+    ws = Workspace.open(root, for_write=False) if Workspace.is_project(root) else Workspace.inspect(root)
+    ws.record(ev.BuildStarted(task="add a --sides option", project=str(root), company="ChatDev",
+                              models={"CTO": "qwen2.5-coder-0.5b", "Programmer": "qwen2.5-coder-0.5b"},
+                              chain=["improve"], mode="improve"))
+    ws.record(ev.PhaseStarted(phase="improve", phase_kind="chat", roles=["CTO", "Programmer"]))
+    ws.record(ev.Message(phase="improve", sender="CTO", receiver="Programmer", text="Add --sides."))
+    # killed here: no PhaseEnded, no BuildEnded
+    data = report.collect(ws.transcript(), project=root)
+    assert [r["mode"] for r in data.runs] == ["build", "improve"]
+    assert data.phases[-1].name == "improve" and data.phases[-1].run == 1
+    assert data.phases[-1].status == "unfinished" and data.status == "unfinished"
+    html = report.write_report(root).read_text(encoding="utf-8")
+    assert '<li class="run">build: a dice roller &lt;with&gt; a score</li>' in html
+    assert '<li class="run">improve: add a --sides option</li>' in html

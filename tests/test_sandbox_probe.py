@@ -55,11 +55,19 @@ def test_entry_argv() -> None:
     ("import tkinter as tk\n", "tkinter"),
     ("from tkinter import ttk\n", "tkinter"),
     ("from turtle import Turtle\n", "turtle"),
+    ("import matplotlib.pyplot as plt\n", "matplotlib"),
     ("import os, sys\n", None),
 ])
 def test_detect_gui(tmp_path: Path, source: str, gui: str | None) -> None:
     write(tmp_path, {"main.py": source, "tests/test_main.py": "import unittest.mock\n"})
     assert probe.detect_gui(tmp_path) == gui
+
+
+def test_detect_tui(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": "import curses\n"})
+    assert probe.detect_tui(tmp_path) and probe.inspect(tmp_path)["tui"]
+    (tmp_path / "main.py").write_text("import os\n")
+    assert not probe.detect_tui(tmp_path)
 
 
 def test_gui_import_in_tests_only_is_not_a_gui_program(tmp_path: Path) -> None:

@@ -126,10 +126,11 @@ def test_state_follows_a_build() -> None:
     state.apply(ev.PhaseStarted(phase="coding", phase_kind="chat", roles=["CTO", "Programmer"]))
     state.apply(ev.Message(phase="coding", sender="CTO", receiver="Programmer", text="Write main.py"))
     assert state.stream == "Write main.py" and state.speaker == "CTO"
+    assert state.waiting is not None and state.waiting[0] == "Programmer"  # reading the prompt
     t0 = time.time()
     for i in range(20):
         state.apply(ev.Token(phase="coding", sender="Programmer", text=f"line {i}\n", at=t0 + i * 0.1))
-    assert state.speaker == "Programmer" and state.listener == "CTO"
+    assert state.speaker == "Programmer" and state.listener == "CTO" and state.waiting is None
     assert state.stream.splitlines()[-1] == "line 19"
     assert state.rate == pytest.approx(20 / 1.9, rel=0.01)
     state.apply(ev.Message(phase="coding", sender="Programmer", receiver="CTO", text="...", prompt_tokens=100,
@@ -272,6 +273,7 @@ def test_live_view_on_a_pseudo_terminal(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the other commands' views
 
 
+@pytest.mark.llm
 def test_model_info_of_the_real_gguf(capsys: pytest.CaptureFixture[str]) -> None:
     from chatdev.models import gguf_info
 
@@ -375,3 +377,24 @@ def test_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     assert "note: sha256 checked" in screen and "PULLED" in screen
     bar = next(line for line in screen.splitlines() if line.startswith("qwen2.5-coder-0.5b"))
     assert "━" in bar and "468.6 MiB / 468.6 MiB" in bar
+
+
+def test_last_lines_wrap_to_the_panel() -> None:
+    assert ui.last_lines("a\n" + "b" * 25 + "\n\tc\n", width=10, count=4) == ["bbbbbbbbbb", "bbbbbbbbbb", "bbbbb", "    c"]
+    assert ui.last_lines("", width=10, count=3) == []
+    assert ui.last_lines("x\n\ny", width=10, count=5) == ["x", "", "y"]
+
+
+def test_model_and_program_text_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    evil = "ok\x1b[2J\x1b]52;c;aGk=\x07\x1b]0;pwned\x1b\\done\x9b"
+    with ui.view("plain") as sink:
+        sink(ev.Message(phase="coding", sender="Programmer", receiver="CTO", text=evil))
+        sink(ev.SandboxRan(phase="test_run", command="python main.py", exit_code=1, timed_out=False,
+                           duration=0.1, stdout="", stderr=evil))
+        sink(ev.Notice(level="info", text=evil))
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
+    assert out.count("okdone") == 3
+    state = ui.BuildState()
+    state.apply(ev.Token(phase="coding", sender="Programmer", text=evil))
+    assert ui.last_lines(state.stream, width=40, count=3) == ["okdone"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -12,7 +13,7 @@ import pytest
 
 COMPANY = """\
 name: ChatDev
-description: a two-phase company for the live-view test
+description: a one-phase company for the live-view test
 model: qwen2.5-coder-0.5b
 n_ctx: 2048
 roles: [ceo, cto, programmer, tester, documenter]
@@ -28,9 +29,14 @@ def test_live_view_of_a_real_build(tmp_path: Path) -> None:
     pyte = pytest.importorskip("pyte", reason="pip install pyte")
     chatdev = shutil.which("chatdev", path=str(Path(sys.executable).parent)) or shutil.which("chatdev")
     assert chatdev, "the chatdev command is not installed (pip install -e .)"
+    from chatdev.config import defaults_dir
+
     company = tmp_path / "company"
-    company.mkdir()
+    (company / "phases").mkdir(parents=True)
     (company / "company.yaml").write_text(COMPANY, encoding="utf-8")
+    phase = (defaults_dir() / "phases" / "demand_analysis.yaml").read_text(encoding="utf-8")
+    phase = re.sub(r"(?m)^max_tokens: *\d+", "max_tokens: 64", phase)  # a short reply keeps the test short
+    (company / "phases" / "demand_analysis.yaml").write_text(phase, encoding="utf-8")
     rows, cols = 40, 120
     screen = pyte.Screen(cols, rows)
     stream = pyte.ByteStream(screen)
@@ -53,8 +59,9 @@ def test_live_view_of_a_real_build(tmp_path: Path) -> None:
         except pexpect.EOF:
             break
         now = text()
-        # the phase and the speaker while the CTO's reply streams in
-        if "now   demand_analysis  CTO → CEO" in now and "╭─ CTO" in now and "tok/s" in now:
+        # the phase and the speaker while the CTO's reply streams in (the first such frame)
+        if not seen_streaming and "▶ demand_analysis" in now and "now   demand_analysis  CTO → CEO" in now \
+                and "╭─ CTO" in now and "tok/s" in now:
             seen_streaming = now
     child.close()
     final = text()

@@ -77,7 +77,9 @@ def write_llm(path: Path, *, n_embd: int = LLM_EMBD, seed: int = 0) -> Path:
     return path
 
 
-def write_mmproj(path: Path, *, projection_dim: int = LLM_EMBD, seed: int = 1) -> Path:
+def write_mmproj(path: Path, *, projection_dim: int = LLM_EMBD, seed: int = 1,
+                 header_projection_dim: int | None = None) -> Path:
+    """The projector; ``header_projection_dim`` makes the header lie about the tensors (a broken file)."""
     import gguf
 
     rng = np.random.default_rng(seed)
@@ -96,7 +98,7 @@ def write_mmproj(path: Path, *, projection_dim: int = LLM_EMBD, seed: int = 1) -
     w.add_uint32("clip.vision.patch_size", PATCH_SIZE)
     w.add_uint32("clip.vision.embedding_length", hidden)
     w.add_uint32("clip.vision.feed_forward_length", n_ff)
-    w.add_uint32("clip.vision.projection_dim", projection_dim)
+    w.add_uint32("clip.vision.projection_dim", header_projection_dim or projection_dim)
     w.add_uint32("clip.vision.attention.head_count", n_head)
     w.add_float32("clip.vision.attention.layer_norm_epsilon", 1e-5)
     w.add_uint32("clip.vision.block_count", n_layer)

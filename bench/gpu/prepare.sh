@@ -38,9 +38,7 @@ trap 'rm -rf "$WORK"' EXIT
 
 # ---------------------------------------------------------------- the sdist, trimmed
 if [ -z "$SDIST" ]; then
-  "$PY" -m pip download --quiet --no-deps --no-binary :all: --no-build-isolation \
-      "llama-cpp-python==$LLAMA_VER" -d "$WORK/dl" 2>/dev/null \
-    || "$PY" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_VER" -d "$WORK/dl"
+  "$PY" -m pip download --quiet --no-deps --no-binary :all: "llama-cpp-python==$LLAMA_VER" -d "$WORK/dl"
   SDIST="$(ls "$WORK"/dl/llama_cpp_python-*.tar.gz)"
 fi
 echo "sdist: $SDIST ($(du -h "$SDIST" | cut -f1))"
@@ -69,13 +67,14 @@ echo "trimmed sdist: $PACK/$TOP.tar.gz ($(du -h "$PACK/$TOP.tar.gz" | cut -f1))"
 # cmake, ninja, packaging, pathspec (see /work/.library/device/KINDS.md); the rest comes here,
 # pinned to what chatdev is tested with.
 NAMES="pydantic pydantic-core annotated-types typing-inspection typing-extensions gguf diskcache
-       docker gitpython gitdb smmap typer annotated-doc shellingham rich markdown-it-py mdurl pygments"
+       docker gitpython gitdb smmap typer annotated-doc shellingham rich markdown-it-py mdurl pygments
+       packaging pathspec"
 SPECS=""
 for n in $NAMES; do
   v="$(version_of "$n")"
   SPECS="$SPECS $n${v:+==$v}"
 done
-# the build backend of llama-cpp-python (run.sh builds without build isolation)
+# the build backend of llama-cpp-python and its needs (run.sh builds without build isolation)
 SKB="$(version_of scikit-build-core)"
 SPECS="$SPECS scikit-build-core${SKB:+==$SKB}"
 PLAT=""

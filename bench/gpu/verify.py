@@ -57,10 +57,10 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-import synth  # noqa: E402  (bench/gpu/synth.py)
+import synth  # bench/gpu/synth.py, importable through the path set above
 
 MiB = 1 << 20
-WORDS = ("the company builds a small program with a clear design tests and documents every module "
+WORDS = ("the company builds a small program with a clear design tests and documents every module "  # noqa: SIM905
          "player score window snake food grid speed level pause restart menu keyboard event loop "
          "render frame state update collision wall timer sound file save load config option").split()
 
@@ -84,7 +84,7 @@ class Run:
         t0 = time.perf_counter()
         try:
             yield result
-        except Exception as exc:  # one section failing must not stop the others
+        except Exception as exc:  # noqa: BLE001 - one section failing must not stop the others
             self.data["errors"][name] = f"{type(exc).__name__}: {exc}"
             result["traceback"] = traceback.format_exc(limit=6)
         finally:
@@ -286,6 +286,38 @@ def raw_caller(llm: Any) -> Caller:
 # ----------------------------------------------------------------------------- sections
 
 
+def ggml_devices() -> list[dict[str, Any]]:
+    """The devices llama.cpp's ggml backend registry sees (name, type, free/total memory)."""
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp._ggml import libggml as g
+
+    llama_cpp.llama_backend_init()
+    g.ggml_backend_dev_count.restype = ctypes.c_size_t
+    g.ggml_backend_dev_get.argtypes = [ctypes.c_size_t]
+    g.ggml_backend_dev_get.restype = ctypes.c_void_p
+    for fn in (g.ggml_backend_dev_name, g.ggml_backend_dev_description):
+        fn.argtypes = [ctypes.c_void_p]
+        fn.restype = ctypes.c_char_p
+    g.ggml_backend_dev_type.argtypes = [ctypes.c_void_p]
+    g.ggml_backend_dev_type.restype = ctypes.c_int
+    g.ggml_backend_dev_memory.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_size_t),
+                                          ctypes.POINTER(ctypes.c_size_t)]
+    g.ggml_backend_dev_memory.restype = None
+    kinds = {0: "cpu", 1: "gpu", 2: "igpu", 3: "accel", 4: "meta"}
+    devices = []
+    for i in range(g.ggml_backend_dev_count()):
+        dev = g.ggml_backend_dev_get(i)
+        free, total = ctypes.c_size_t(0), ctypes.c_size_t(0)
+        g.ggml_backend_dev_memory(dev, ctypes.byref(free), ctypes.byref(total))
+        devices.append({"name": g.ggml_backend_dev_name(dev).decode(),
+                        "description": g.ggml_backend_dev_description(dev).decode(),
+                        "type": kinds.get(g.ggml_backend_dev_type(dev), "other"),
+                        "free_bytes": free.value, "total_bytes": total.value})
+    return devices
+
+
 def section_build(run: Run) -> None:
     from chatdev import doctor
     from chatdev.models.plan import probe_gpus
@@ -294,6 +326,10 @@ def section_build(run: Run) -> None:
         build = doctor.llama_build()
         probe = probe_gpus()
         r.update(llama_cpp=build.to_dict(), gpus=probe.to_dict())
+        try:
+            r["ggml_devices"] = ggml_devices()
+        except Exception as exc:  # noqa: BLE001 - an older llama-cpp-python without these symbols
+            r["ggml_devices"] = f"{type(exc).__name__}: {exc}"
         run.data["on_gpu"] = bool(build.gpu_offload and probe.devices)
 
 
@@ -335,7 +371,7 @@ def section_plan_and_speed(run: Run, path: Path, args: argparse.Namespace) -> No
             r["load_plan"] = getattr(model, "offload", None).to_dict() if getattr(model, "offload", None) else None
             r["llama_buffers_mib"] = buffers(tap.lines)
             r["offload_log"] = [ln for ln in tap.lines if "offload" in ln.lower()][:4]
-            gpu_mib = sum(v for k, v in r["llama_buffers_mib"].items() if k.startswith("CUDA"))
+            gpu_mib = sum(v for k, v in r["llama_buffers_mib"].items() if re.match(r"CUDA\d", k))  # not CUDA_Host
             r["gpu_buffers_bytes"] = int(gpu_mib * MiB)
             if before is not None and after is not None:
                 used = before - after
@@ -426,9 +462,8 @@ def section_prefix(run: Run, path: Path, args: argparse.Namespace) -> None:
 
 def section_vision(run: Run, args: argparse.Namespace) -> None:
     with run.section("vision") as r:
-        from tests import tinyllava
-
         from chatdev.models.base import Message
+        from tests import tinyllava
 
         llm_path, mmproj_path = tinyllava.write_pair(Path(args.workdir) / "tinyllava")
         tap = LogTap()
@@ -442,7 +477,7 @@ def section_vision(run: Run, args: argparse.Namespace) -> None:
                 gpu_layers = model.gpu_layers
             finally:
                 model.close()
-        clip = [ln for ln in tap.lines if re.search(r"clip|mtmd|vision", ln, re.I)
+        clip = [ln for ln in tap.lines if re.search(r"clip|mtmd|vision", ln, re.IGNORECASE)
                 and re.search(r"CUDA|CPU|GPU|backend", ln)]
         on_cuda = any("CUDA" in ln for ln in clip)
         r.update(ok=True, image_tokens=reply.usage.image_tokens, expected_image_tokens=tinyllava.IMAGE_TOKENS,
@@ -459,13 +494,13 @@ def section_doctor(run: Run) -> None:
         env = {**os.environ, "COLUMNS": "120", "PYTHONPATH": os.pathsep.join(
             [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
         proc = subprocess.run([sys.executable, "-m", "chatdev", "doctor", "--json"], capture_output=True, text=True,
-                              timeout=120, env=env, cwd=str(ROOT))
+                              timeout=120, env=env, cwd=str(ROOT), check=False)
         r["exit_code"] = proc.returncode
         r["json"] = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else None
         if r["json"] is None:
             r["stdout"], r["stderr"] = proc.stdout[-2000:], proc.stderr[-2000:]
         text = subprocess.run([sys.executable, "-m", "chatdev", "doctor"], capture_output=True, text=True,
-                              timeout=120, env=env, cwd=str(ROOT))
+                              timeout=120, env=env, cwd=str(ROOT), check=False)
         r["text"] = text.stdout[-6000:]
         (run.out / "doctor.txt").write_text(text.stdout + text.stderr)
         data = r["json"] or {}
@@ -483,6 +518,10 @@ def text_report(data: dict[str, Any]) -> str:
     gpus = data.get("build", {}).get("gpus", {}).get("devices", [])
     lines.append(f"llama-cpp-python {build.get('version')}  backends {','.join(build.get('backends') or [])}  "
                  f"gpu_offload {build.get('gpu_offload')}")
+    devs = data.get("build", {}).get("ggml_devices")
+    if isinstance(devs, list):
+        lines.append("llama.cpp devices: " + ", ".join(
+            f"{d['name']} ({d['type']}, {d['free_bytes'] / 2**30:.1f} GiB free)" for d in devs))
     for g in gpus:
         lines.append(f"GPU {g['index']}: {g['name']}  {g['free_bytes'] / 2**30:.1f} GiB free of "
                      f"{g['total_bytes'] / 2**30:.1f} GiB  driver {g['driver']}  cc {g['compute_cap']}")

@@ -23,8 +23,18 @@ from chatdev.models.base import ChatModel, ImageInput, Message, Reply, SchemaVio
 if TYPE_CHECKING:
     from chatdev.models.registry import ModelFiles
 
-__all__ = ["ChatModel", "ImageInput", "Message", "Reply", "SchemaViolation", "Timings", "Usage",
-           "load_model", "resolve_ref", "is_endpoint"]
+__all__ = [
+    "ChatModel",
+    "ImageInput",
+    "Message",
+    "Reply",
+    "SchemaViolation",
+    "Timings",
+    "Usage",
+    "is_endpoint",
+    "load_model",
+    "resolve_ref",
+]
 
 
 def is_endpoint(ref: str) -> bool:

@@ -96,9 +96,8 @@ def schema_errors(value: Any, schema: dict[str, Any], path: str = "$",
             target = target.get(part, {}) if isinstance(target, dict) else {}
         return schema_errors(value, target, path, root)
     for key in ("anyOf", "oneOf"):
-        if key in schema:
-            if not any(not schema_errors(value, sub, path, root) for sub in schema[key]):
-                return [f"{path} matches none of the {key} choices"]
+        if key in schema and not any(not schema_errors(value, sub, path, root) for sub in schema[key]):
+            return [f"{path} matches none of the {key} choices"]
     expected = schema.get("type")
     if expected:
         kinds = expected if isinstance(expected, list) else [expected]

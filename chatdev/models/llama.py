@@ -72,6 +72,7 @@ def _llama_cpp() -> Any:
 # ----------------------------------------------------------------------------- llama.cpp's log
 
 _recent_errors: deque[str] = deque(maxlen=20)
+_log_callback: Any = None  # keep the ctypes callback alive
 _live: weakref.WeakSet[LlamaModel] = weakref.WeakSet()
 
 
@@ -81,8 +82,6 @@ def _close_all() -> None:
     for model in list(_live):
         with contextlib.suppress(Exception):
             model.close()
-
-_log_callback: Any = None  # keep the ctypes callback alive
 
 
 def _quiet_logs(llama_cpp: Any) -> None:
@@ -95,18 +94,18 @@ def _quiet_logs(llama_cpp: Any) -> None:
         return
 
     @llama_cpp.llama_log_callback  # type: ignore[misc]
-    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:  # noqa: ARG001
+    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
         line = text.decode("utf-8", errors="replace").strip()
         if not line:
             return
-        if level in (2, 3):  # GGML_LOG_LEVEL_WARN, _ERROR
+        if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
             _recent_errors.append(line)
         log.debug("%s", line)
 
     _log_callback = callback
     llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
     try:
-        import llama_cpp.mtmd_cpp as mtmd_cpp
+        from llama_cpp import mtmd_cpp
 
         mtmd_cpp.mtmd_log_set(callback, ctypes.c_void_p(0))
         mtmd_cpp.mtmd_helper_log_set(callback, ctypes.c_void_p(0))
@@ -117,8 +116,8 @@ def _quiet_logs(llama_cpp: Any) -> None:
 def _last_error() -> str:
     for line in reversed(_recent_errors):
         if "error" in line.lower() or "fail" in line.lower() or "mismatch" in line.lower():
-            return line
-    return _recent_errors[-1] if _recent_errors else ""
+            return " ".join(line.split())
+    return " ".join(_recent_errors[-1].split()) if _recent_errors else ""
 
 
 def backend_info() -> dict[str, Any]:
@@ -160,6 +159,15 @@ def extra_buffers_default() -> bool:
 _params_lock = threading.Lock()
 
 
+def _without_extra_buffers(original: Callable[[], Any]) -> Callable[[], Any]:
+    def params() -> Any:
+        value = original()
+        value.use_extra_bufts = False
+        return value
+
+    return params
+
+
 @contextlib.contextmanager
 def _model_params(llama_cpp: Any, *, extra_buffers: bool) -> Iterator[None]:
     """While a Llama is constructed, its model params get ``use_extra_bufts = extra_buffers``.
@@ -173,13 +181,7 @@ def _model_params(llama_cpp: Any, *, extra_buffers: bool) -> Iterator[None]:
     module = llama_cpp.llama_cpp
     with _params_lock:
         original = module.llama_model_default_params
-
-        def params() -> Any:
-            value = original()
-            value.use_extra_bufts = False
-            return value
-
-        module.llama_model_default_params = params
+        module.llama_model_default_params = _without_extra_buffers(original)
         try:
             yield
         finally:
@@ -187,18 +189,11 @@ def _model_params(llama_cpp: Any, *, extra_buffers: bool) -> Iterator[None]:
 
 
 def patch_process_defaults() -> None:
-    """For a process that only runs llama-cpp-python (e.g. ``llama_cpp.server``): apply the safe defaults."""
+    """For a process that only runs llama-cpp-python (e.g. ``llama_cpp.server``): the same safe defaults."""
     llama_cpp = _llama_cpp()
     if not extra_buffers_default():
         module = llama_cpp.llama_cpp
-        original = module.llama_model_default_params
-
-        def params() -> Any:
-            value = original()
-            value.use_extra_bufts = False
-            return value
-
-        module.llama_model_default_params = params
+        module.llama_model_default_params = _without_extra_buffers(module.llama_model_default_params)
 
 
 def default_threads() -> int:
@@ -362,20 +357,24 @@ class LlamaModel:
         self._closed = False
 
         llama_cpp = _llama_cpp()
-        if gpu_layers is None:
-            # OFFLOAD-PLAN: plug chatdev.models.plan.plan_offload(self.info, n_ctx=..., free_vram=...,
-            # mmproj_bytes=...) in here; until then: everything on the GPU when the build can offload.
-            gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
+        # OFFLOAD-PLAN: layers from the GGUF header and the free VRAM (explicit gpu_layers kept); a
+        # placement that cannot fit raises ModelEnvironmentError (needed vs free) before loading.
+        from chatdev.models.plan import plan_for_load
+
+        self.offload = plan_for_load(
+            self.info, n_ctx=n_ctx, gpu_layers=gpu_layers, gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),
+            mmproj_bytes=self.mmproj.stat().st_size if self.mmproj is not None and self.mmproj.is_file() else 0)
+        gpu_layers = self.offload.gpu_layers
         self.gpu_layers = gpu_layers
 
         handler, chat_format = self._vision_handler(llama_cpp, chat_format)
         self.chat_format = chat_format
         threads = n_threads or default_threads()
-        kwargs: dict[str, Any] = dict(
-            model_path=str(self.path), n_ctx=n_ctx, n_batch=min(n_batch, n_ctx), n_gpu_layers=gpu_layers,
-            n_threads=threads, n_threads_batch=threads, verbose=False, flash_attn=flash_attn,
-            seed=seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
-        )
+        kwargs: dict[str, Any] = {
+            "model_path": str(self.path), "n_ctx": n_ctx, "n_batch": min(n_batch, n_ctx),
+            "n_gpu_layers": gpu_layers, "n_threads": threads, "n_threads_batch": threads, "verbose": False,
+            "flash_attn": flash_attn, "seed": seed if seed is not None else llama_cpp.LLAMA_DEFAULT_SEED,
+        }
         if handler is not None:
             kwargs["chat_handler"] = handler
         elif chat_format is not None:
@@ -590,7 +589,7 @@ class LlamaModel:
                             on_token(piece)
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-            except ValueError as exc:
+            except (ValueError, RuntimeError) as exc:  # llama-cpp-python's overflow / decode failures
                 raise self._call_error(exc, max_tokens) from None
             finally:
                 self._stats = None
@@ -631,7 +630,7 @@ class LlamaModel:
         if self._cache is not None:
             self._cache.slots.clear()
 
-    def __enter__(self) -> LlamaModel:
+    def __enter__(self) -> LlamaModel:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -655,7 +654,7 @@ class LlamaModel:
             try:
                 json_schema_to_gbnf(json.dumps(schema))
                 self._grammar_ok[key] = None
-            except Exception as exc:  # the converter raises bare Exceptions, KeyErrors, ...
+            except Exception as exc:  # noqa: BLE001 - the converter raises AssertionError, KeyError, ...
                 self._grammar_ok[key] = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
         error = self._grammar_ok[key]
         if error is not None:
@@ -673,7 +672,7 @@ class LlamaModel:
                                  hint="pass a complete PNG or JPEG file") from None
             self._mtmd.mtmd_bitmap_free(bitmap)
 
-    def _call_error(self, exc: ValueError, max_tokens: int) -> ModelError:
+    def _call_error(self, exc: Exception, max_tokens: int) -> ModelError:
         text = str(exc)
         m = re.search(r"Requested tokens \((\d+)\) exceed context window of (\d+)", text) or \
             re.search(r"Prompt exceeds n_ctx: (\d+) > (\d+)", text)

@@ -1,7 +1,8 @@
 """An OpenAI-compatible chat endpoint: llama-server, vLLM, Ollama, llama_cpp.server.
 
 The same company runs against a server (or a cluster behind one URL) by
-changing ``--endpoint``. Requests go through httpx with timeouts; 429 and 5xx
+changing ``--endpoint`` (``http://host:8000/v1``; ``...#model-name`` picks one
+model of a server that serves several). Requests go through httpx with timeouts; 429 and 5xx
 answers and dropped connections are retried with exponential backoff (honouring
 ``Retry-After``) as long as no token has been streamed yet. A server that is
 down is a ``ModelEnvironmentError`` (exit 3), one that answers garbage a
@@ -67,7 +68,7 @@ class EndpointModel:
         timeout: float = 300.0,
         connect_timeout: float = 10.0,
         retries: int = 3,
-        backoff: float = 1.0,
+        backoff: float = 0.5,
         supports_vision: bool | None = None,
         schema_style: SchemaStyle | None = None,
         name: str | None = None,
@@ -76,6 +77,8 @@ class EndpointModel:
         httpx = _httpx()
         self.url = url
         self.base = api_base(url)
+        fragment = urlsplit(url.strip()).fragment
+        model = model or (fragment or None)  # http://host:8000/v1#model-name picks a model
         self.n_ctx = n_ctx
         self.retries = max(0, retries)
         self.backoff = backoff
@@ -114,6 +117,10 @@ class EndpointModel:
             self.model_id = entry["id"]
         else:
             entry = next((m for m in entries if m["id"] == model), {})
+            if entries and not entry:
+                served = ", ".join(m["id"] for m in entries[:5])
+                raise ModelError(f"endpoint {self.base} does not serve model '{model}' (it serves: {served})",
+                                 hint="pick one of those after '#' in the URL")
         owner = str(entry.get("owned_by", "")).lower()
         if owner == "me":
             self.server = "llama-cpp-python"
@@ -166,9 +173,10 @@ class EndpointModel:
                 self._sleep(attempt - 1)
             try:
                 resp = self._client.request(method, url, json=body)
-            except httpx.TimeoutException:
-                last = "timed out"
-                continue
+            except (httpx.ReadTimeout, httpx.WriteTimeout):
+                raise ModelEnvironmentError(f"endpoint {url} did not answer within {self._client.timeout.read:.0f} s",
+                                            hint="the server is overloaded or the reply too long; "
+                                                 "raise the timeout or lower max_tokens") from None
             except httpx.TransportError as exc:
                 last = _reason(exc)
                 continue
@@ -277,8 +285,7 @@ class EndpointModel:
         started = time.perf_counter()
         if on_token is None:
             data = self._json("POST", "/chat/completions", body=body)
-            text, finish, usage_raw, first = self._parse_completion(data), "", data, None
-            finish = _finish(data)
+            text, finish, usage_raw, first = self._parse_completion(data), _finish(data), data, None
         else:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
@@ -343,6 +350,10 @@ class EndpointModel:
                         finish = choice.get("finish_reason") or finish
                 return "".join(pieces), finish, usage, first
             except httpx.TransportError as exc:
+                if isinstance(exc, (httpx.ReadTimeout, httpx.WriteTimeout)):
+                    raise ModelEnvironmentError(
+                        f"endpoint {url} went silent for {self._client.timeout.read:.0f} s",
+                        hint="the server is overloaded; raise the timeout or lower max_tokens") from None
                 if pieces:  # text already shown: a retry would repeat it
                     raise ModelEnvironmentError(f"endpoint {url} dropped the connection mid-reply ({_reason(exc)})",
                                                 hint="check the server; the phase can be resumed") from None
@@ -378,7 +389,7 @@ def _sse(lines: Iterator[str], url: str) -> Iterator[dict[str, Any]]:
     """Server-sent events of an OpenAI stream: one JSON object per ``data:`` line until ``[DONE]``."""
     for line in lines:
         line = line.strip()
-        if not line or line.startswith(":") or line.startswith("event:"):
+        if not line or line.startswith((":", "event:")):
             continue
         if not line.startswith("data:"):
             raise ModelError(f"endpoint {url} streamed something that is not server-sent events: {_snippet(line)}",

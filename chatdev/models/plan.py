@@ -48,19 +48,27 @@ _BITS_PER_WEIGHT: dict[str, float] = {
 
 
 class ModelFacts(Protocol):
-    """The fields of ``gguf_info.GGUFInfo`` the planner reads."""
+    """The fields of ``gguf_info.GGUFInfo`` the planner reads (read-only)."""
 
-    n_layers: int
-    n_embd: int
-    n_head: int
-    n_ctx_train: int
-    vocab_size: int
-    file_size: int
-    quantization: str
-    kv_bytes_per_token: int
+    @property
+    def n_layers(self) -> int: ...
+    @property
+    def n_embd(self) -> int: ...
+    @property
+    def n_head(self) -> int: ...
+    @property
+    def n_ctx_train(self) -> int: ...
+    @property
+    def vocab_size(self) -> int: ...
+    @property
+    def file_size(self) -> int: ...
+    @property
+    def quantization(self) -> str: ...
+    @property
+    def kv_bytes_per_token(self) -> int: ...
 
 
-def fmt_bytes(n: int | float) -> str:
+def fmt_bytes(n: float) -> str:
     """1536 MiB -> '1.5 GiB'; small figures in MiB."""
     if abs(n) >= GiB:
         return f"{n / GiB:.1f} GiB"
@@ -184,7 +192,8 @@ def needed_bytes(info: ModelFacts, *, n_ctx: int, gpu_layers: int, mmproj_bytes:
 
 def _plan(info: ModelFacts, *, n_ctx: int, gpu_layers: int, free: int | None, mmproj_bytes: int,
           reason: str, fits: bool, explicit: bool) -> OffloadPlan:
-    need = needed_bytes(info, n_ctx=n_ctx, gpu_layers=gpu_layers, mmproj_bytes=mmproj_bytes)
+    placed = gpu_layers if free is not None else 0  # without a GPU nothing is placed on one
+    need = needed_bytes(info, n_ctx=n_ctx, gpu_layers=placed, mmproj_bytes=mmproj_bytes)
     full = needed_bytes(info, n_ctx=n_ctx, gpu_layers=-1, mmproj_bytes=mmproj_bytes)
     return OffloadPlan(
         gpu_layers=gpu_layers, n_layers=info.n_layers, n_ctx=n_ctx,

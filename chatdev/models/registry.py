@@ -56,7 +56,7 @@ class Carrier:
             spec = importlib.util.find_spec(f"{self.module}{i}")
             if spec is None or not spec.submodule_search_locations:
                 return None
-            path = Path(list(spec.submodule_search_locations)[0]) / "data" / f"part{i:02d}.bin"
+            path = Path(next(iter(spec.submodule_search_locations))) / "data" / f"part{i:02d}.bin"
             if not path.is_file():
                 return None
             paths.append(path)
@@ -322,9 +322,23 @@ def _cached_mmproj(spec: ModelSpec) -> Path | None:
     return dest if _verified(dest, spec.mmproj.sha256) else None
 
 
+def _adopt(dest: Path, sha256: str) -> bool:
+    """A file put in the cache by hand (no marker yet) is trusted once its hash matches."""
+    if not dest.is_file() or _marker(dest).exists():
+        return False
+    digest = hashlib.sha256()
+    with dest.open("rb") as fh:
+        while chunk := fh.read(CHUNK * 8):
+            digest.update(chunk)
+    if digest.hexdigest() != sha256:
+        return False
+    _mark(dest, sha256)
+    return True
+
+
 def _resolve_spec(spec: ModelSpec, *, sink: EventSink, download: bool) -> ModelFiles:
     dest = _dest(spec)
-    if not _verified(dest, spec.sha256):
+    if not _verified(dest, spec.sha256) and not (spec.sha256 and _adopt(dest, spec.sha256)):
         parts = spec.carrier.part_paths() if spec.carrier else None
         if parts is not None:
             assert spec.sha256 is not None

@@ -40,6 +40,7 @@ SPEC = WORK / ".chatdev-spec.json"
 READY = WORK / ".chatdev-ready"
 DISPLAY = ":99"
 SCREEN = "1024x768x24"
+COLS, ROWS = 80, 24
 
 
 class Capture:
@@ -151,9 +152,39 @@ def reap() -> None:
             return
 
 
+def open_terminal() -> tuple[int, int]:
+    """A pseudo-terminal of COLS x ROWS for curses programs: (master, slave)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    return master, slave
+
+
+def render_screen(raw: bytes) -> str:
+    """What a COLS x ROWS terminal shows after ``raw`` (pyte, from the image); the raw text without it."""
+    try:
+        import pyte
+    except ImportError:
+        return raw.decode("utf-8", "replace")
+    screen = pyte.Screen(COLS, ROWS)
+    stream = pyte.ByteStream(screen)
+    stream.feed(raw)
+    lines = [line.rstrip() for line in screen.display]
+    while lines and not lines[-1]:
+        lines.pop()
+    return f"[terminal screen {COLS}x{ROWS} at the end of the run]\n" + "\n".join(lines) + "\n"
+
+
 def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
-            extra_env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``argv`` in /work/app for at most ``timeout`` seconds; never raises for the program's sake."""
+            extra_env: dict[str, str] | None = None, tty: bool = False) -> dict[str, Any]:
+    """Run ``argv`` in /work/app for at most ``timeout`` seconds; never raises for the program's sake.
+
+    ``tty``: stdin and stdout are a pseudo-terminal (curses); stdout is then the final screen.
+    """
     env = dict(os.environ)
     env.update(extra_env or {})
     shot = None
@@ -161,19 +192,29 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     if gui:
         xvfb = start_xvfb()
         env["DISPLAY"] = DISPLAY
+        env["MPLBACKEND"] = "TkAgg"  # plt.show() opens a window the screenshot sees
         env.pop("SDL_VIDEODRIVER", None)
     else:
         env["SDL_VIDEODRIVER"] = "dummy"
     out, err = Capture(cap), Capture(cap)
+    master = slave = -1
+    if tty:
+        master, slave = open_terminal()
+        env.update(TERM="xterm-256color", COLUMNS=str(COLS), LINES=str(ROWS))
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(argv, cwd=APP, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=APP, env=env, stdin=slave if tty else subprocess.PIPE,
+                                stdout=slave if tty else subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
     except OSError as exc:
         kill_everything()
         return {"argv": argv, "exit_code": 127, "stdout": "", "stderr": f"cannot start {argv[0]}: {exc}",
                 "timed_out": False, "duration": 0.0, "truncated": False, "screenshot": None}
-    streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
+    if tty:
+        os.close(slave)
+        streams = {master: out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
+    else:
+        streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
     sel = selectors.DefaultSelector()
     for fd in streams:
         os.set_blocking(fd, False)
@@ -225,10 +266,12 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     kill_everything()
     if xvfb is not None:
         xvfb.poll()
+    if tty:
+        os.close(master)
     return {
         "argv": argv,
         "exit_code": None if timed_out else (128 - code if code < 0 else code),
-        "stdout": out.text(),
+        "stdout": render_screen(bytes(out.head + out.tail)) if tty else out.text(),
         "stderr": err.text(),
         "timed_out": timed_out,
         "duration": round(duration, 3),
@@ -249,7 +292,8 @@ def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
         return result
     gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
     result["gui"] = gui
-    result["run"] = execute(probe.entry_argv(info["entry"]), timeout=spec["timeout"], gui=gui, cap=cap)
+    result["run"] = execute(probe.entry_argv(info["entry"]), timeout=spec["timeout"], gui=gui, cap=cap,
+                            tty=bool(info.get("tui")) and not gui)
     if info["tests"]:
         entry_dir = str((APP / info["entry"]).parent)
         argv = ["python3", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", "-o", "addopts=",
@@ -265,7 +309,8 @@ def main() -> int:
     if spec["mode"] == "verify":
         result = verify(spec, cap)
     else:
-        result = {"run": execute(spec["argv"], timeout=spec["timeout"], gui=spec.get("gui", False), cap=cap)}
+        result = {"run": execute(spec["argv"], timeout=spec["timeout"], gui=spec.get("gui", False), cap=cap,
+                                 tty=spec.get("tty", False))}
     sys.stdout.write(f"@@chatdev-result {spec['nonce']}@@ {json.dumps(result)}\n")
     sys.stdout.flush()
     return 0

@@ -18,7 +18,7 @@ SKIP_DIRS = {".git", ".chatdev", "__pycache__", ".venv", "venv", "env", "node_mo
              ".mypy_cache", "build", "dist"}
 ENTRY_NAMES = ("main.py", "app.py", "__main__.py", "run.py", "game.py", "cli.py", "server.py")
 GUI_MODULES = {"pygame", "tkinter", "turtle", "pyglet", "arcade", "PyQt5", "PyQt6", "PySide2", "PySide6",
-               "wx", "kivy", "customtkinter", "Tkinter"}
+               "wx", "kivy", "customtkinter", "Tkinter", "matplotlib"}  # matplotlib: plt.show() opens a window
 TUI_MODULES = {"curses", "_curses"}
 # pyflakes messages that mean the program cannot work; the rest are style.
 ERROR_MESSAGES = {"UndefinedName", "UndefinedLocal", "UndefinedExport", "DuplicateArgument",
