@@ -689,7 +689,7 @@ def show_summary(summary: Any, *, mode: str) -> int:
                               + (f" · {data['commits']} commits" if data.get("commits") is not None else "")
                               + (f" · {data['escalations']} escalations" if data.get("escalations") else "")))
     if data.get("run_hint"):
-        grid.add_row("run it", Text(str(data["run_hint"]), "bold cyan"))
+        grid.add_row("resume" if data.get("reason") else "run it", Text(str(data["run_hint"]), "bold cyan"))
     if data.get("report"):
         grid.add_row("report", Text(str(data["report"]), "cyan"))
     rows.append(grid)
@@ -815,8 +815,12 @@ def show_run(report: Any, *, as_json: bool) -> int:
     for key in ("run", "tests"):
         result = data.get(key)
         if isinstance(result, dict):
-            ok = result.get("exit_code") == 0 and not result.get("timed_out")
-            how = "timed out (stopped)" if result.get("timed_out") else f"exit {result.get('exit_code')}"
+            # a long-running program (a game) still running at the end of its window without a
+            # traceback works: the report's own verdict decides, not the exit code alone
+            still_running = bool(result.get("timed_out")) and key == "run" and bool(data.get("passed"))
+            ok = (result.get("exit_code") == 0 and not result.get("timed_out")) or still_running
+            how = ("still running at the end of its window (stopped)" if still_running
+                   else "timed out (stopped)" if result.get("timed_out") else f"exit {result.get('exit_code')}")
             if result.get("oom_killed"):
                 how += ", out of memory"
             grid.add_row(key, Text.assemble(_mark(ok), f" {how} in {fmt_duration(result.get('duration'))}"))

@@ -252,15 +252,20 @@ def chatdev_caller(model: Any) -> Caller:
     return call
 
 
+_patched = False
+
+
 def raw_llama(path: Path, *, like: Any) -> Any:
     """A plain llama_cpp.Llama with the settings chatdev's model used (layers, context, batch, threads)."""
     import llama_cpp
 
     from chatdev.models import llama as cl
 
+    global _patched
     src = like._llm
-    if not cl.extra_buffers_default():  # the same weight layout as chatdev's model (AMX CPUs)
+    if not cl.extra_buffers_default() and not _patched:  # the same weight layout as chatdev's (AMX CPUs)
         cl.patch_process_defaults()
+        _patched = True
     return llama_cpp.Llama(
         model_path=str(path), n_ctx=like.n_ctx, n_batch=src.n_batch, n_gpu_layers=like.gpu_layers,
         n_threads=src.context_params.n_threads, n_threads_batch=src.context_params.n_threads_batch,
