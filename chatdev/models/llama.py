@@ -555,6 +555,7 @@ class LlamaModel:
             raise ModelError(f"{self.name} cannot see images: it has no vision projector",
                              hint="use llava-1.5-7b, or pass the model's --mmproj file")
         payload = openai_messages(messages, images)  # images: read and checked here
+        max_tokens = max(1, max_tokens)  # llama-cpp-python reads 0 or less as "until the context is full"
         response_format = None
         if schema is not None:
             self._check_schema(schema)

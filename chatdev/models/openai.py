@@ -274,7 +274,7 @@ class EndpointModel:
                              hint="serve a vision model (e.g. llama-server --mmproj) and pass supports_vision")
         body: dict[str, Any] = {
             "model": self.model_id, "messages": openai_messages(messages, images),
-            "max_tokens": max_tokens, "temperature": temperature,
+            "max_tokens": max(1, max_tokens), "temperature": temperature,
         }
         if stop:
             body["stop"] = list(stop)
