@@ -98,6 +98,10 @@ def _blocks(text: str) -> list[_Block]:
                 break
             j += 1
         body = "".join(lines[i + 1:j])
+        indent = m.group("indent")
+        if indent:  # a fence inside a list item: its body carries the item's indentation
+            body = "".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t")
+                           for ln in lines[i + 1:j])
         before = text[pos:starts[i]]
         blocks.append(_Block(info=info, body=body, before=before))
         pos = starts[j] + len(lines[j]) if j < len(lines) else len(text)

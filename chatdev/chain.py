@@ -108,16 +108,25 @@ class Context:
 
     def ask(self, conv: Conversation, phase: str, *, sender: str, receiver: str, text: str,
             images: Sequence[Any] = (), schema: dict[str, Any] | None = None, max_tokens: int = 512,
-            result: PhaseResult, record_prompt: bool = True) -> Reply:
-        """One model call with events, streaming and accounting."""
+            result: PhaseResult, record_prompt: bool = True, cycle: int = 0, attempt: int = 0) -> Reply:
+        """One model call with events, streaming and accounting.
+
+        A later loop cycle or a retry must not meet the same prompt with the same sampling:
+        a small model then answers exactly as before. So the seed moves with the cycle and
+        the attempt, and the temperature rises a little with each.
+        """
         self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text,
                                  images=[str(i) for i in images if isinstance(i, (str, Path))]))
 
         def on_token(piece: str) -> None:
             self.sink(events.Token(phase=phase, sender=receiver, text=piece))
 
+        seed = self.options.seed
+        if seed is not None:
+            seed += 7919 * max(cycle - 1, 0) + 104729 * attempt
+        temperature = min(0.9, self.options.temperature + 0.15 * max(cycle - 1, 0) + 0.2 * attempt)
         reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
-                         temperature=self.options.temperature, seed=self.options.seed, on_token=on_token)
+                         temperature=temperature, seed=seed, on_token=on_token)
         u = reply.usage
         result.usage = result.usage + u
         result.calls += 1
@@ -155,7 +164,7 @@ class Context:
             shot = rel
         if not getattr(report, "static_ok", True):
             self.sink(events.SandboxRan(phase=phase.name, command="pyflakes", exit_code=1, timed_out=False,
-                                        duration=0.0, stdout=report.static_output[-4000:], stderr=""))
+                                        duration=0.0, stdout=report.summary[-4000:], stderr=""))
         for label, run in (("run", getattr(report, "run", None)), ("pytest", getattr(report, "tests", None))):
             if run is None:
                 continue

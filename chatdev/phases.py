@@ -148,7 +148,7 @@ def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
             result.verdicts[phase.verdict] = bool(value)
         if phase.writes:
             result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, output)})
-    result.files = sorted(set(result.files) | set(written))
+    result.files = sorted(set(result.files))  # what actually changed on disk
     return result
 
 
@@ -210,7 +210,7 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
     for turn in range(1, phase.max_turns + 1):
         output = _ask_until_valid(ctx, phase, conv, message, sender=instructor, receiver=assistant,
                                   images=images if turn == 1 else (), expected=expected, result=result,
-                                  item=item_label)
+                                  item=item_label, cycle=cycle)
         images = ()
         if phase.expects == "files":
             changed = ctx.workspace.write(output)
@@ -233,13 +233,14 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
 
 def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Conversation, message: str, *,
                      sender: str, receiver: str, images: Any, expected: list[str], result: PhaseResult,
-                     item: str | None) -> Any:
+                     item: str | None, cycle: int = 0) -> Any:
     expects = phase.expects if isinstance(phase, ChatPhase) else "json"
     schema = phase.json_schema
     reason = ""
     for attempt in range(phase.retries + 1):
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
-                        schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result)
+                        schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
+                        cycle=cycle, attempt=attempt)
         try:
             return _parse(reply, expects, schema, expected)
         except SchemaViolation as exc:

@@ -68,3 +68,8 @@ def test_json_schema_violations_explain_themselves() -> None:
         parse_json("no json here", schema)
     with pytest.raises(SchemaViolation, match="should be boolean"):
         parse_json('{"a": "yes"}', {"type": "object", "properties": {"a": {"type": "boolean"}}})
+
+
+def test_fence_inside_a_list_item_is_dedented() -> None:
+    text = "1. **food.py**:\n   ```python\n   import random\n\n   def f():\n       return 1\n   ```\n"
+    assert parse_files(text).files == {"food.py": "import random\n\ndef f():\n    return 1\n"}
