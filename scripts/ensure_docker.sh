@@ -78,6 +78,11 @@ then
   exit 0
 fi
 
+if ! command -v debootstrap >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing debootstrap (it makes the runner's base image without a registry)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null 2>&1 \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+fi
 say "building the runner image (missing or outdated): ${chatdev[*]} sandbox build --bootstrap"
 "${chatdev[@]}" sandbox build --bootstrap
 "${chatdev[@]}" sandbox check

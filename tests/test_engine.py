@@ -149,3 +149,53 @@ def test_improve_refuses_to_overwrite_user_changes(tmp_path: Path) -> None:
     with pytest.raises(WorkspaceError, match="did not make"):
         engine.improve(project, "add a pause key", models=company_models(scripted()), no_run=True)
     assert (project / "main.py").read_text() == "# my own edit\n"
+
+
+def test_debate_design_lets_the_judge_decide(tmp_path: Path, company_dir: Path) -> None:
+    text = (company_dir / "company.yaml").read_text().replace("  - design\n", "  - design_debate\n", 1)
+    (company_dir / "company.yaml").write_text(text)
+
+    def reply(messages):
+        last = messages[-1].content
+        if "Propose a design" in last:
+            return "main.py: the whole game"
+        if "Pick the best proposal" in last:
+            assert "Programmer:" in last and "Tester:" in last  # the judge saw both proposals
+            return '{"summary": "One file.", "entry": "main.py", "files": [{"path": "main.py", "purpose": "all"}]}'
+        return good_reply(messages)
+
+    summary, recorder, _ = build(tmp_path, reply, company_dir=company_dir)
+    project = Path(summary.project)
+    started = [e for e in recorder.of(events.PhaseStarted) if e.phase == "design_debate"]
+    assert started and started[0].roles == ["Programmer", "Tester", "CTO"]
+    assert "One file." in (project / "docs/design.md").read_text()
+    assert (project / "main.py").is_file()
+
+
+def test_bench_refuses_parallel_jobs_without_an_endpoint(cli, tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks.txt"
+    tasks.write_text("a snake game\n")
+    result = cli("bench", str(tasks), "--jobs", "2", "--out", str(tmp_path / "out"))
+    assert result.returncode == 2 and "--endpoint" in result.stderr
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    assert cli("bench", str(empty)).returncode == 2
+
+
+@pytest.mark.llm
+def test_per_role_models_are_loaded_once_and_shared(company_dir: Path, small_model_path: Path) -> None:
+    from chatdev.config import load_company
+
+    role = company_dir / "roles" / "programmer.yaml"
+    role.write_text(role.read_text().replace("reports_to: CTO", f"reports_to: CTO\nmodel: {small_model_path}"))
+    company = load_company(company_dir)
+    recorder = events.Recorder()
+    refs = engine.role_model_refs(company, model="qwen2.5-coder-0.5b", endpoint=None, sink=recorder)
+    assert refs["Programmer"] == str(small_model_path) and refs["CEO"] == "qwen2.5-coder-0.5b"
+    models = engine.load_models(refs, n_ctx=1024, gpu_layers=0, seed=0, mmproj=None, sink=recorder)
+    try:
+        assert models["CEO"] is models["CTO"] is models["Tester"]  # one load for every default role
+        assert models["Programmer"] is not models["CEO"]  # the role's own model
+        assert len({id(m) for m in models.values()}) == 2
+    finally:
+        engine.close_models(models)

@@ -84,8 +84,9 @@ def wait_for_project(limit: float = 60.0) -> dict[str, Any]:
             raise SystemExit("chatdev agent: the project never arrived")
         time.sleep(0.003)
     spec = json.loads(SPEC.read_text())
-    SPEC.unlink()
-    READY.unlink()
+    SPEC.unlink()  # it holds the nonce; tar wrote it (and chowned it) before READY
+    # READY stays: the engine may still be setting its owner and times when we see it,
+    # and unlinking it then fails the whole copy ("lchown ...: no such file or directory")
     return spec
 
 
