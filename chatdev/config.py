@@ -58,6 +58,7 @@ class ChatPhase(_PhaseBase):
     expects: Literal["files", "json", "text"] = "text"
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
     verdict: str | None = None  # a boolean field of the JSON reply that becomes a verdict
+    requires: list[str] = Field(default_factory=list)  # verdicts that must hold for `verdict` to be true
     foreach: str | None = None  # "outputs.<name>.<list field>": one exchange per item
     images: bool = False  # attach the user's images (roles with vision only)
     writes: str | None = None  # a project file the output is written to (text as is; json via `document`)
@@ -404,6 +405,10 @@ def _validate(company: Company) -> None:
                 raise ConfigError(f"{where}: schema: required when expects is json")
             if phase.verdict and phase.expects != "json":
                 raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
+            known = {p.verdict for p in company.phases.values() if getattr(p, "verdict", None)}
+            for name in phase.requires:
+                if name not in known:
+                    raise ConfigError(f"{where}: requires: no phase sets verdict {name!r}")
             if phase.foreach and not phase.foreach.startswith("outputs."):
                 raise ConfigError(f"{where}: foreach: must look like outputs.<phase>.<field>")
         elif isinstance(phase, DebatePhase):

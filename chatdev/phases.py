@@ -144,8 +144,14 @@ def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
     else:
         result.output = output
         if phase.expects == "json" and phase.verdict:
-            value = output.get(phase.verdict) if isinstance(output, dict) else None
-            result.verdicts[phase.verdict] = bool(value)
+            value = bool(output.get(phase.verdict)) if isinstance(output, dict) else False
+            # a model's "approved" does not outvote a check that failed (a verdict not set, as
+            # when the sandbox is off, blocks nothing)
+            failed = [r for r in phase.requires if ctx.state.verdicts.get(r) is False]
+            if value and failed:
+                value = False
+                result.reason = f"{phase.verdict} overruled: {', '.join(failed)} failed"
+            result.verdicts[phase.verdict] = value
         if phase.writes:
             result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, output)})
     result.files = sorted(set(result.files))  # what actually changed on disk
@@ -318,7 +324,7 @@ def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
         raise SkipLoop(reason)
     if phase.action == "static_check":
         report = ctx.verify(phase, static_only=True)
-        text = "clean" if report.static_ok else report.static_output.strip()[:1500]
+        text = "clean" if report.static_ok else report.summary.strip()[:1500]
         return PhaseResult(output=text, verdicts={phase.verdict: report.static_ok} if phase.verdict else {})
     report = ctx.verify(phase, static_only=False)
     summary = report.summary

@@ -90,14 +90,22 @@ def test_live_view_ctrl_c_and_resume_on_the_real_model(small_model_path: Path, t
     while time.monotonic() < deadline:  # wait for the design commit, then interrupt during coding
         if (project / ".git").is_dir() and "[design]" in git(project, "log", "--format=%s"):
             break
-        time.sleep(1)
+        try:  # keep reading the screen, or the live view blocks on a full terminal
+            child.read_nonblocking(65536, timeout=1)
+        except pexpect.TIMEOUT:
+            pass
     child.kill(signal.SIGINT)
-    child.expect(pexpect.EOF, timeout=120)
+    tail = ""
+    while True:  # read to the end (the summary panel with the resume hint comes last)
+        try:
+            tail += child.read_nonblocking(65536, timeout=120)
+        except pexpect.EOF:
+            break
     child.close()
-    assert child.exitstatus == 130, child.before
+    assert child.exitstatus == 130, tail[-2000:]
     state = json.loads((project / ".chatdev/state.json").read_text())
     assert state["status"] == "interrupted" and "1:design" in state["completed"]
-    assert f"chatdev resume {project}" in child.before.replace("\r", "")
+    assert f"chatdev resume {project}" in tail.replace("\r", "")
 
     resumed = subprocess.run([sys.executable, "-m", "chatdev", "resume", str(project), "--json"], cwd=REPO,
                              env=env, capture_output=True, text=True, timeout=1500)

@@ -199,3 +199,27 @@ def test_per_role_models_are_loaded_once_and_shared(company_dir: Path, small_mod
         assert len({id(m) for m in models.values()}) == 2
     finally:
         engine.close_models(models)
+
+
+def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) -> None:
+    from chatdev.chain import Chain, Context, RunOptions, RunState
+    from chatdev.config import load_company
+    from chatdev.workspace import Workspace
+
+    company = load_company()
+    workspace = Workspace.create(tmp_path / "p", company_name=company.name)
+    workspace.write({"main.py": "print(undefined_name)\n"})
+    state = RunState(task="a snake game", project="p", company=company.name, models={})
+    state.outputs["design"] = {"entry": "main.py", "files": [{"path": "main.py", "purpose": "x"}], "summary": "s"}
+    model = scripted()  # approves every review
+    report = type("Report", (), {"static_ok": False, "static_output": "main.py:1:7: undefined name",
+                                  "summary": "main.py:1:7: undefined name 'undefined_name'", "run": None,
+                                  "tests": None, "screenshot": None, "passed": False, "entry": "main.py"})()
+    recorder = events.Recorder()
+    ctx = Context(company=company, models=company_models(model), workspace=workspace, state=state, sink=recorder,
+                  options=RunOptions(seed=1), verifier=lambda *a, **k: report)
+    Chain(ctx, ["review_loop"]).run()
+    reviews = [e for e in recorder.of(events.PhaseEnded) if e.phase == "code_review"]
+    assert len(reviews) == 3 and all(e.verdict == {"approved": False} for e in reviews)
+    assert "overruled: clean failed" in reviews[0].reason
+    assert recorder.of(events.Escalation)  # never approved: the manager decided
