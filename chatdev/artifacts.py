@@ -20,7 +20,10 @@ from typing import Any
 from chatdev.models.base import SchemaViolation
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
-PATHISH = re.compile(r"^[\w.\-/]+\.[A-Za-z0-9]{1,10}$|^(Makefile|Dockerfile|LICENSE|README)$")
+# file names a reply may name: a known extension, so `unittest.main` or `pygame.init` is never a path
+EXTENSIONS = ("py", "pyw", "txt", "md", "rst", "json", "yaml", "yml", "toml", "cfg", "ini", "csv", "tsv", "html",
+              "htm", "css", "js", "sh", "sql", "xml", "svg", "env", "in", "lock")
+PATHISH = re.compile(r"^[\w.\-/]+\.(" + "|".join(EXTENSIONS) + r")$|^(Makefile|Dockerfile|LICENSE|README)$")
 LANG_WORDS = {"python", "py", "python3", "text", "txt", "markdown", "md", "json", "yaml", "yml", "toml", "ini",
               "bash", "sh", "shell", "html", "css", "javascript", "js", "plaintext", "console", "cfg", ""}
 RESERVED = (".git", ".chatdev")
@@ -43,7 +46,7 @@ def safe_relpath(raw: str) -> str:
     if any(ord(c) < 32 for c in path):
         raise UnsafePath(f"{raw!r}: control character in path")
     path = path.replace("\\", "/")
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path) or path.startswith("~"):
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
         raise UnsafePath(f"{path}: absolute paths are not allowed")
     parts = [p for p in PurePosixPath(path).parts if p not in ("", ".")]
     if not parts:
@@ -114,9 +117,9 @@ def _path_from_line(line: str) -> str | None:
     s = re.sub(r"^(#+|[-*]|\d+[.)])\s*", "", s)  # markdown heading / bullet / numbering
     s = re.sub(r"^(file(name)?|path)\s*[:=]\s*", "", s, flags=re.IGNORECASE)
     s = s.strip().strip("*`'\":").strip()
-    s = re.sub(r"\s*\(.*\)$", "", s)  # "main.py (entry point)"
+    s = re.sub(r"\s+\(.*\)$", "", s)  # "main.py (entry point)"
     s = s.rstrip(":").strip()
-    return s if s and (PATHISH.match(s) or "/" in s and "." in s.rsplit("/", 1)[-1]) and " " not in s else None
+    return s if s and PATHISH.match(s) and " " not in s else None
 
 
 def _name_for(block: _Block) -> tuple[str | None, str]:
@@ -131,13 +134,13 @@ def _name_for(block: _Block) -> tuple[str | None, str]:
         if cand:
             return cand, block.body
         # "Here is main.py:" style
-        m = re.search(r"([\w./\-]+\.[A-Za-z0-9]{1,10})`?\**:?\s*$", before_lines[-1])
+        m = re.search(r"([\w./\-]+\.[A-Za-z0-9]{1,10})`?\**:?\s*$", before_lines[-1])  # "Here is main.py:"
         if m and _path_from_line(m.group(1)):
             return m.group(1), block.body
-    first, _, rest = block.body.partition("\n")
+    first, _, _rest = block.body.partition("\n")
     m = re.match(r"^\s*(?:#|//|<!--)\s*(?:file(?:name)?\s*[:=]\s*)?([\w./\-]+\.[A-Za-z0-9]{1,10})\s*(?:-->)?\s*$",
                  first, re.IGNORECASE)
-    if m:
+    if m and PATHISH.match(m.group(1)):
         return m.group(1), block.body  # keep the comment line: it is valid code
     return None, block.body
 

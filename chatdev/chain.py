@@ -210,7 +210,13 @@ class Chain:
         key = f"{prefix}{name}"
         if key in self.state.completed:
             return
-        self._step(phase, key=key, cycle=cycle)
+        try:
+            self._step(phase, key=key, cycle=cycle)
+        except PhaseFailed:
+            if not phase.optional:
+                raise
+            self.state.completed.append(key)  # recorded as failed; the chain goes on
+            self.ctx.workspace.checkpoint(self.state.to_dict())
 
     def _step(self, phase: ChatPhase | DebatePhase | ActionPhase, *, key: str, cycle: int) -> PhaseResult:
         ctx = self.ctx

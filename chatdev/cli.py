@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -53,7 +53,7 @@ def _version(value: bool) -> None:
 @app.callback(invoke_without_command=True)
 def _root(
     ctx: typer.Context,
-    version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+    version: Annotated[bool | None, typer.Option("--version", callback=_version, is_eager=True,
                                                     help="Print the version and exit.")] = None,
 ) -> None:
     if ctx.invoked_subcommand is None:
@@ -90,16 +90,16 @@ def _finish(summary: object, mode: str) -> None:
 @app.command(epilog='Example: chatdev build "a snake game with a score" --model qwen2.5-coder-1.5b')
 def build(
     task: Annotated[str, typer.Argument(help="What to build, in plain words.")],
-    name: Annotated[Optional[str], typer.Option(help="Project name (default: a slug of the task).")] = None,
-    company: Annotated[Optional[Path], typer.Option(help="Company folder (from `chatdev init`) over the defaults.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Model: registry name, GGUF path or hf://owner/repo/file.gguf.")] = None,
-    mmproj: Annotated[Optional[Path], typer.Option(help="Vision projector GGUF for a local LLaVA model.")] = None,
-    endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL instead of an in-process model.")] = None,
-    image: Annotated[Optional[list[Path]], typer.Option("--image", help="A mockup or picture for the company (repeatable).")] = None,
+    name: Annotated[str | None, typer.Option(help="Project name (default: a slug of the task).")] = None,
+    company: Annotated[Path | None, typer.Option(help="Company folder (from `chatdev init`) over the defaults.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model: registry name, GGUF path or hf://owner/repo/file.gguf.")] = None,
+    mmproj: Annotated[Path | None, typer.Option(help="Vision projector GGUF for a local LLaVA model.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL instead of an in-process model.")] = None,
+    image: Annotated[list[Path] | None, typer.Option("--image", help="A mockup or picture for the company (repeatable).")] = None,
     out: Annotated[Path, typer.Option(help="Folder the project folder is created in.")] = Path("."),
-    gpu_layers: Annotated[Optional[int], typer.Option(help="Layers to offload to the GPU (-1 all, 0 none; default: automatic).")] = None,
-    n_ctx: Annotated[Optional[int], typer.Option(help="Context length (default: the company's).")] = None,
-    seed: Annotated[Optional[int], typer.Option(help="Sampling seed, for repeatable runs.")] = None,
+    gpu_layers: Annotated[int | None, typer.Option(help="Layers to offload to the GPU (-1 all, 0 none; default: automatic).")] = None,
+    n_ctx: Annotated[int | None, typer.Option(help="Context length (default: the company's).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Sampling seed, for repeatable runs.")] = None,
     allow_install: Annotated[bool, typer.Option(help="Let the sandbox install missing packages (one networked step).")] = False,
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the program (no Docker needed); tests are reported as not run.")] = False,
     plain: DisplayOpt = False,
@@ -139,8 +139,8 @@ def resume(
 def improve(
     project: Annotated[Path, typer.Argument(help="A chatdev project, or any git repository of Python code.")],
     change: Annotated[str, typer.Argument(help="The change to make, in plain words.")],
-    model: Annotated[Optional[str], typer.Option(help="Model to use (default: the one the project was built with).")] = None,
-    endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model to use (default: the one the project was built with).")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the program (no Docker needed).")] = False,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
@@ -211,7 +211,7 @@ def init(dir: Annotated[Path, typer.Argument(help="A new or empty folder.")]) ->
 
 
 @app.command(epilog="Example: chatdev check my-company")
-def check(dir: Annotated[Optional[Path], typer.Argument(help="A company folder (default: the shipped company).")] = None) -> None:
+def check(dir: Annotated[Path | None, typer.Argument(help="A company folder (default: the shipped company).")] = None) -> None:
     """Validate a company folder: YAML, roles, org chart, phases, templates."""
     from chatdev.config import load_company
 
@@ -225,8 +225,8 @@ def bench(
     tasks: Annotated[Path, typer.Argument(help="A text file, one task a line.")],
     jobs: Annotated[int, typer.Option(help="Builds at once (above 1 only with --endpoint).")] = 1,
     out: Annotated[Path, typer.Option(help="Folder for the projects and results.json.")] = Path("bench-out"),
-    model: Annotated[Optional[str], typer.Option(help="Model to build with.")] = None,
-    endpoint: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server URL.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model to build with.")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the programs (no Docker needed).")] = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -240,7 +240,8 @@ def bench(
 @app.command(epilog="Example: chatdev doctor")
 def doctor(as_json: JsonOpt = False) -> None:
     """What this machine can do: llama.cpp backends, GPU offload, devices, Docker, models."""
-    from chatdev import doctor as doctor_mod, ui
+    from chatdev import doctor as doctor_mod
+    from chatdev import ui
 
     report_ = doctor_mod.diagnose()
     ui.show_doctor(report_, as_json=as_json)
@@ -335,4 +336,4 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-__all__ = ["app", "main", "UsageError"]
+__all__ = ["UsageError", "app", "main"]

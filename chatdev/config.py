@@ -42,6 +42,7 @@ class _PhaseBase(Strict):
     description: str = ""
     commit: str | None = None  # commit subject template; None = no commit
     output: str | None = None  # name the result is stored under (default: phase name)
+    optional: bool = False  # a failure is recorded and the chain goes on (tests, docs)
     source: str = Field(default="", exclude=True)
 
     @property
@@ -61,7 +62,7 @@ class ChatPhase(_PhaseBase):
     requires: list[str] = Field(default_factory=list)  # verdicts that must hold for `verdict` to be true
     foreach: str | None = None  # "outputs.<name>.<list field>": one exchange per item
     images: bool = False  # attach the user's images (roles with vision only)
-    writes: str | None = None  # a project file the output is written to (text as is; json via `document`)
+    writes: str | None = None  # text/json: the file the output goes to; files: the file expected
     document: str | None = None  # template rendering a json output into `writes` (variables: output, task)
     retries: int = Field(default=2, ge=0, le=5)
     max_tokens: int = Field(default=1024, ge=16, le=32768)

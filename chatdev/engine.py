@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import re
 import time
-
-
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -344,15 +342,15 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
         state.status, reason = "interrupted", "stopped by the user"
     except ChatDevError as exc:
         state.status, reason = "error", exc.line()
-        _close_run(workspace, state, started, previous_wall, sink, reason)
+        _close_run(workspace, state, started, previous_wall, sink, reason, org.top()[0])
         raise
-    _close_run(workspace, state, started, previous_wall, sink, reason)
+    _close_run(workspace, state, started, previous_wall, sink, reason, org.top()[0])
     report_path = _write_report(workspace.root, sink)
     return _summary(workspace, state, reason, report_path)
 
 
 def _close_run(workspace: Any, state: RunState, started: float, previous_wall: float,
-               sink: events.EventSink, reason: str) -> None:
+               sink: events.EventSink, reason: str, top_role: str) -> None:
     state.wall_s = round(previous_wall + time.monotonic() - started, 2)
     state.reason = reason
     workspace.checkpoint(state.to_dict())
@@ -360,7 +358,7 @@ def _close_run(workspace: Any, state: RunState, started: float, previous_wall: f
                                                          "tokens": dict(state.usage)}))
     if not reason:  # the company finished its chain
         outcome = {"passed": "tests pass", "failed": "tests fail", "untested": "not run"}[state.status]
-        workspace.commit(role=_top_role(state, workspace), phase="deliver", summary=f"Deliver ({outcome})",
+        workspace.commit(role=top_role, phase="deliver", summary=f"Deliver ({outcome})",
                          trailers={"Phase": "deliver", "Status": state.status,
                                    "Tokens": "prompt={prompt} completion={completion} cached={cached}".format(
                                        **state.usage),
@@ -369,10 +367,6 @@ def _close_run(workspace: Any, state: RunState, started: float, previous_wall: f
         workspace.tag(workspace.next_version_tag())
     # stopped early (a phase failed, Ctrl-C, an error): nothing half-done is committed; the
     # checkpoint on disk says where it stopped and `chatdev resume` rewinds to the last commit
-
-
-def _top_role(state: RunState, workspace: Any) -> str:
-    return next(iter(state.models), "CEO")
 
 
 def _gpu_warning(sink: events.EventSink) -> None:
@@ -418,4 +412,4 @@ def _summary(workspace: Any, state: RunState, reason: str, report: str | None) -
 
 
 
-__all__ = ["BuildOptions", "Summary", "build", "resume", "improve", "slug", "SandboxError"]
+__all__ = ["BuildOptions", "SandboxError", "Summary", "build", "improve", "resume", "slug"]

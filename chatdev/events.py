@@ -159,7 +159,7 @@ class BuildEnded(Event):
 EventSink = Callable[[Event], None]
 
 
-def null_sink(event: Event) -> None:  # noqa: ARG001 - the sink that drops everything
+def null_sink(event: Event) -> None:
     return None
 
 

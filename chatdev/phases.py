@@ -12,7 +12,6 @@ from __future__ import annotations
 import ast
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -206,7 +205,11 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
     where = f"{phase.source}: prompt"
     prompt = _render_prompt(ctx, phase, cycle=cycle, item=item, assistant=assistant, system=system,
                             source=phase.prompt, where=where)
-    expected = [item["path"]] if phase.expects == "files" and isinstance(item, dict) and "path" in item else []
+    expected: list[str] = []
+    if phase.expects == "files" and isinstance(item, dict) and "path" in item:
+        expected = [str(item["path"])]
+    elif phase.expects == "files" and phase.writes:
+        expected = [phase.writes]
     images = ctx.images_for(phase, assistant)
     conv = Conversation(ctx.model_for(assistant), system)
     boss: Conversation | None = None
@@ -266,8 +269,6 @@ def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: 
         parsed = artifacts.parse_files(text, expected=expected)
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
-        if expected:  # one file asked for: take that one (and any others it needed)
-            return parsed.files
         return parsed.files
     if expects == "json":
         return artifacts.parse_json(text, schema)
@@ -364,6 +365,3 @@ def _write_manifest(ctx: Context) -> PhaseResult:
     files = ctx.workspace.write({"requirements.txt": text})
     return PhaseResult(output=deps, files=files)
 
-
-def elapsed(start: float) -> float:
-    return round(time.monotonic() - start, 3)

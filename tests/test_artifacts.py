@@ -73,3 +73,10 @@ def test_json_schema_violations_explain_themselves() -> None:
 def test_fence_inside_a_list_item_is_dedented() -> None:
     text = "1. **food.py**:\n   ```python\n   import random\n\n   def f():\n       return 1\n   ```\n"
     assert parse_files(text).files == {"food.py": "import random\n\ndef f():\n    return 1\n"}
+
+
+def test_code_that_looks_like_a_name_is_not_a_path() -> None:
+    text = "unittest.main()\n```python\nimport unittest\n```\npygame.init\n```python\nx = 1\n```\n"
+    parsed = parse_files(text)
+    assert "unittest.main" not in parsed.files and "pygame.init" not in parsed.files
+    assert parse_files("main.py (the entry point)\n```python\nx = 1\n```").files == {"main.py": "x = 1\n"}

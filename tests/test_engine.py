@@ -223,3 +223,30 @@ def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) 
     assert len(reviews) == 3 and all(e.verdict == {"approved": False} for e in reviews)
     assert "overruled: clean failed" in reviews[0].reason
     assert recorder.of(events.Escalation)  # never approved: the manager decided
+
+
+def test_optional_phase_failure_is_recorded_and_the_chain_goes_on(tmp_path: Path) -> None:
+    def no_tests(messages):
+        last = messages[-1].content
+        if "pytest tests" in last or ("could not be used" in last and "tests/" in str(messages)):
+            return "Tests are not needed for this program."
+        return good_reply(messages)
+
+    summary, recorder, _ = build(tmp_path, no_tests)
+    ended = {e.phase: e for e in recorder.of(events.PhaseEnded)}
+    assert ended["test_writing"].status == "failed" and "no usable reply" in ended["test_writing"].reason
+    assert ended["documentation"].status == "done"
+    assert summary.status == "untested" and not summary.reason
+    assert (Path(summary.project) / "README.md").is_file()
+
+
+def test_an_unnamed_block_is_the_phase_s_expected_file(tmp_path: Path) -> None:
+    from tests.scripted_company import TESTS
+
+    def unnamed_tests(messages):
+        if "pytest tests" in messages[-1].content:
+            return f"Here are the tests:\n```python\n{TESTS}```"
+        return good_reply(messages)
+
+    summary, _, _ = build(tmp_path, unnamed_tests)
+    assert (Path(summary.project) / "tests/test_main.py").read_text() == TESTS
