@@ -83,7 +83,10 @@ def test_live_view_ctrl_c_and_resume_on_the_real_model(small_model_path: Path, t
     env = {**os.environ, "COLUMNS": "120", "LINES": "40", "TERM": "xterm-256color", "PYTHONUNBUFFERED": "1"}
     child = pexpect.spawn(sys.executable, ["-m", "chatdev", "build", "a dice roller", "--model", "qwen2.5-coder-0.5b",
                                            "--out", str(tmp_path), "--no-run", "--seed", "2"],
-                          cwd=str(REPO), env=env, encoding="utf-8", timeout=600, dimensions=(40, 120))
+                          cwd=str(REPO), env=env, encoding="utf-8", timeout=600, dimensions=(40, 120),
+                          # a runner started in the background (as CI may be) ignores SIGINT, and children
+                          # inherit that: give the build the terminal's usual Ctrl-C
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     child.expect("demand_analysis")
     child.expect("CTO")  # the current speaker is shown
     project = tmp_path / "dice_roller"

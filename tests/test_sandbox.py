@@ -342,7 +342,9 @@ def test_ctrl_c_removes_the_container(engine: Any, label: dict[str, str], tmp_pa
         except KeyboardInterrupt:
             print("interrupted", flush=True)
     """)
-    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    # a runner started in the background ignores SIGINT and children inherit that: restore Ctrl-C
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     selector = {"label": f"org.chatdev.test={label['org.chatdev.test']}"}
     deadline = time.monotonic() + 20
     while not engine.containers.list(filters=selector) and time.monotonic() < deadline:
