@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from chatdev import artifacts, events, prompts
 from chatdev.config import ActionPhase, ChatPhase, DebatePhase
 from chatdev.conversation import Conversation
+from chatdev.imports import add_missing_imports
 from chatdev.models.base import Reply, SchemaViolation, Usage
 
 if TYPE_CHECKING:
@@ -323,16 +324,31 @@ def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
         if phase.action == "static_check":  # the review still happens, on reading alone
             return PhaseResult(output="not checked (the sandbox is disabled)", status="skipped", reason=reason)
         raise SkipLoop(reason)
-    if phase.action == "static_check":
-        report = ctx.verify(phase, static_only=True)
+    static_only = phase.action == "static_check"
+    report, files = _verify_repairing_imports(ctx, phase, static_only=static_only)
+    if static_only:
         text = "clean" if report.static_ok else report.summary.strip()[:1500]
-        return PhaseResult(output=text, verdicts={phase.verdict: report.static_ok} if phase.verdict else {})
-    report = ctx.verify(phase, static_only=False)
+        return PhaseResult(output=text, verdicts={phase.verdict: report.static_ok} if phase.verdict else {},
+                           files=files)
     summary = report.summary
     if report.screenshot is not None:
         summary += ctx.look_at_screenshot(phase, report.screenshot)
     verdicts = {phase.verdict: bool(report.passed)} if phase.verdict else {}
-    return PhaseResult(output=summary, verdicts=verdicts)
+    return PhaseResult(output=summary, verdicts=verdicts, files=files)
+
+
+def _verify_repairing_imports(ctx: Context, phase: ActionPhase, *, static_only: bool) -> tuple[Any, list[str]]:
+    """Run the check; when it fails on names that only lack an import, add the imports and run it again."""
+    report = ctx.verify(phase, static_only=static_only)
+    if report.static_ok:
+        return report, []
+    sources = {p: ctx.workspace.read(p) for p in ctx.workspace.files() if p.endswith(".py")}
+    fixed = add_missing_imports(sources, report.summary)
+    if not fixed:
+        return report, []
+    files = ctx.workspace.write(fixed)
+    ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
+    return ctx.verify(phase, static_only=static_only), files
 
 
 PIP_NAMES = {"PIL": "pillow", "cv2": "opencv-python", "yaml": "pyyaml", "sklearn": "scikit-learn",

@@ -1,0 +1,67 @@
+"""Missing imports repaired without a model: pure text in, text out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatdev.imports import add_missing_imports
+
+SOURCES = {
+    "main.py": '"""The game."""\nfrom __future__ import annotations\n\nsnake = Snake()\nprint(random.randint(1, 6))\n'
+               "screen = pygame.display.set_mode((10, 10))\narr = np.zeros(3)\nprint(mystery)\n",
+    "snake.py": "class Snake:\n    pass\n",
+}
+REPORT = """Static check failed, so the program was not run:
+main.py:4:9: undefined name 'Snake'
+main.py:5:7: undefined name 'random'
+main.py:6:10: undefined name 'pygame'
+main.py:7:7: undefined name 'np'
+main.py:8:7: undefined name 'mystery'
+other.py:1:1: undefined name 'os'
+"""
+
+
+def test_modules_and_neighbours_get_imported_after_the_docstring() -> None:
+    fixed = add_missing_imports(SOURCES, REPORT)
+    assert list(fixed) == ["main.py"]
+    lines = fixed["main.py"].splitlines()
+    assert lines[:6] == ['"""The game."""', "from __future__ import annotations", "from snake import Snake",
+                         "import random", "import pygame", "import numpy as np"]
+    assert "mystery" not in "\n".join(lines[:6])  # unknown names are left for the programmer
+
+
+def test_nothing_to_do() -> None:
+    assert add_missing_imports(SOURCES, "main.py:3:1: syntax error: invalid syntax") == {}
+    broken = {"main.py": "def (:\n"}
+    assert add_missing_imports(broken, "main.py:1:1: undefined name 'random'") == {}
+
+
+@pytest.mark.docker
+def test_static_check_adds_the_import_and_commits_it(tmp_path: Path) -> None:
+    """Scripted company, real sandbox, real git: the forgotten `import random` costs no model call."""
+    import subprocess
+
+    from chatdev import engine, events, sandbox
+    from tests.scripted_company import GAME, company_models, good_reply, scripted
+
+    try:
+        sandbox.preflight()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no sandbox: {exc}")
+    forgetful = GAME.replace("import random\n", "")
+
+    def reply(messages):
+        if "Write the complete file main.py" in messages[-1].content:
+            return f"main.py\n```python\n{forgetful}```"
+        return good_reply(messages)
+
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(reply)))
+    project = Path(summary.project)
+    assert (project / "main.py").read_text().startswith("import random\n")
+    log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True).stdout
+    assert "Programmer|[static_check] Add missing imports to main.py" in log
+    assert summary.tests["ran"] and summary.tests["passed"] and summary.status == "passed"
