@@ -1,6 +1,8 @@
 """The generated project: a folder, its git repository and the record in ``.chatdev/``.
 
 The only module that imports ``git`` (GitPython), lazily, with an install hint.
+The commit record (authors, messages, trailers, ``CommitInfo``) is :mod:`chatdev.history`;
+its names are re-exported here.
 
 Layout of a project::
 
@@ -48,12 +50,24 @@ import shutil
 import stat
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
 from chatdev.events import Event, Token
+from chatdev.history import (
+    COMMITTER,
+    LOG_FORMAT,
+    Author,
+    CommitInfo,
+    author_for,
+    commit_message,
+    parse_log,
+    parse_trailers,
+    slug,
+    tokens_trailer,
+)
 
 CHATDEV_DIR = ".chatdev"
 STATE = ".chatdev/state.json"
@@ -61,7 +75,6 @@ TRANSCRIPT = ".chatdev/transcript.jsonl"
 META = ".chatdev/workspace.json"
 COMPANY = ".chatdev/company"
 BOOKKEEPING = (STATE, TRANSCRIPT, META, COMPANY)
-COMMITTER = ("chatdev", "chatdev@localhost")
 TMP_SUFFIX = ".chatdev-tmp"
 JOURNAL = "chatdev-pending.json"
 EXCLUDES = ["/.chatdev/*", "!/.chatdev/state.json", "!/.chatdev/transcript.jsonl",
@@ -72,8 +85,6 @@ _GIT_OPTS = ["-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false", "-c
              "-c", "core.quotePath=false", "-c", "color.ui=false"]
 _ENV_MARKERS = ("No space left", "Out of diskspace", "Read-only file system", "Permission denied",
                 "Operation not permitted", "Disk quota exceeded")
-_TRAILER_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9-]*$")
-_TRAILER_LINE = re.compile(r"^([A-Za-z][A-Za-z0-9-]*): ?(.*)$")
 _PROJECT = [".", f":(exclude){CHATDEV_DIR}"]
 
 
@@ -86,88 +97,6 @@ def _gitlib() -> Any:
     return git
 
 
-# ----------------------------------------------------------------------------- authors and messages
-
-
-@dataclass(frozen=True)
-class Author:
-    name: str
-    email: str
-
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def slug(text: str, *, fallback: str = "chatdev") -> str:
-    """``"Acme Soft!"`` → ``"acme-soft"``: lower-case letters, digits and dashes."""
-    out = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return out or fallback
-
-
-def author_for(role_name: str, company_name: str) -> Author:
-    """The git author of a role: ``Programmer <programmer@<company-slug>.chatdev>``."""
-    name = re.sub(r"[<>\n\r\x00]+", " ", role_name).strip() or "chatdev"
-    return Author(name=name, email=f"{slug(name, fallback='role')}@{slug(company_name, fallback='company')}.chatdev")
-
-
-def tokens_trailer(prompt: int, completion: int, cached: int) -> str:
-    return f"prompt={prompt} completion={completion} cached={cached}"
-
-
-def commit_message(*, role: str, phase: str, summary: str, trailers: Mapping[str, str],
-                   model: str | None = None) -> str:
-    """``[phase] summary``, a blank line, then ``Phase:``, ``Role:``, ``Model:`` and the given trailers."""
-    subject = " ".join(summary.split()) or "no summary"
-    if len(subject) > 120:
-        subject = subject[:119] + "…"
-    lines = {"Phase": phase, "Role": role}
-    if model:
-        lines["Model"] = model
-    for key, value in trailers.items():
-        if not _TRAILER_KEY.match(key):
-            raise ValueError(f"not a git trailer key: {key!r}")
-        lines[key] = str(value)
-    body = "\n".join(f"{k}: {' '.join(str(v).split())}" for k, v in lines.items())
-    return f"[{' '.join(phase.split())}] {subject}\n\n{body}\n"
-
-
-def parse_trailers(message: str) -> dict[str, str]:
-    """The ``Key: value`` lines of the last paragraph of a commit message."""
-    paragraphs = [p for p in message.strip().split("\n\n") if p.strip()]
-    if len(paragraphs) < 2:
-        return {}
-    found = [_TRAILER_LINE.match(line) for line in paragraphs[-1].strip().splitlines()]
-    if not all(found):
-        return {}
-    return {m.group(1): m.group(2).strip() for m in found if m}
-
-
-@dataclass(frozen=True)
-class CommitInfo:
-    sha: str
-    subject: str
-    author_name: str
-    author_email: str
-    committer_email: str
-    date: str  # ISO 8601, author date
-    message: str
-    trailers: dict[str, str] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)  # project files only (not .chatdev/)
-    insertions: int = 0
-    deletions: int = 0
-
-    @property
-    def short(self) -> str:
-        return self.sha[:8]
-
-    @property
-    def by_chatdev(self) -> bool:
-        return self.committer_email == COMMITTER[1]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "short": self.short, "by_chatdev": self.by_chatdev}
-
-
 # ----------------------------------------------------------------------------- paths and files
 
 
@@ -177,7 +106,7 @@ def clean_relpath(rel: str) -> str:
         raise WorkspaceError(f"refused file path {rel!r}: empty")
     if "\x00" in rel or "\\" in rel:
         raise WorkspaceError(f"refused file path {rel!r}: contains a NUL or a backslash")
-    if rel.startswith("/") or re.match(r"^[A-Za-z]:", rel) or rel.startswith("~"):
+    if rel.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", rel):
         raise WorkspaceError(f"refused file path {rel!r}: absolute paths are not allowed",
                              hint="files are written inside the project only")
     parts = [p for p in rel.split("/") if p not in ("", ".")]
@@ -682,26 +611,8 @@ class Workspace:
         """Commits of HEAD, oldest first; files and line counts cover project files only."""
         if not self.head():
             return []
-        out = self._run("log", "--reverse", "--no-renames", "--numstat",
-                        "--format=%x1e%H%x1f%an%x1f%ae%x1f%ce%x1f%aI%x1f%B%x1d", "HEAD")
-        commits = []
-        for chunk in out.split("\x1e")[1:]:
-            head, _, stats = chunk.partition("\x1d")
-            sha, an, ae, ce, date, message = head.split("\x1f", 5)
-            files, ins, dels = [], 0, 0
-            for line in stats.strip("\n").splitlines():
-                parts = line.split("\t", 2)
-                if len(parts) != 3 or parts[2].startswith(CHATDEV_DIR + "/"):
-                    continue
-                files.append(parts[2])
-                ins += int(parts[0]) if parts[0].isdigit() else 0
-                dels += int(parts[1]) if parts[1].isdigit() else 0
-            message = message.strip("\n")
-            commits.append(CommitInfo(sha=sha, subject=message.split("\n", 1)[0], author_name=an,
-                                      author_email=ae, committer_email=ce, date=date, message=message,
-                                      trailers=parse_trailers(message), files=files, insertions=ins,
-                                      deletions=dels))
-        return commits
+        out = self._run("log", "--reverse", "--no-renames", "--numstat", f"--format={LOG_FORMAT}", "HEAD")
+        return parse_log(out, skip_prefix=CHATDEV_DIR + "/")
 
     def diff(self, sha: str, *, include_chatdev: bool = False) -> str:
         """The patch of one commit (project files only unless ``include_chatdev``)."""
@@ -834,3 +745,8 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r})"
+
+
+__all__ = ["BOOKKEEPING", "CHATDEV_DIR", "COMMITTER", "COMPANY", "EXCLUDES", "JOURNAL", "META", "STATE", "TMP_SUFFIX",
+           "TRANSCRIPT", "Author", "CommitInfo", "Workspace", "author_for", "clean_relpath", "commit_message",
+           "parse_trailers", "slug", "tokens_trailer"]

@@ -62,6 +62,7 @@ def test_static_check_adds_the_import_and_commits_it(tmp_path: Path) -> None:
                            models=company_models(scripted(reply)))
     project = Path(summary.project)
     assert (project / "main.py").read_text().startswith("import random\n")
-    log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True).stdout
+    log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
+                         check=True).stdout
     assert "Programmer|[static_check] Add missing imports to main.py" in log
     assert summary.tests["ran"] and summary.tests["passed"] and summary.status == "passed"
