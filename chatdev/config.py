@@ -280,46 +280,20 @@ def load_company(user_dir: Path | None = None) -> Company:
             raise ConfigError(f"{user_dir}: company folder not found", hint="create one with `chatdev init DIR`")
     sources: dict[str, str] = {}
 
-    found = _read("company.yaml", user_dir)
-    if found is None:
-        raise ConfigError("company.yaml not found")
-    text, where, _ = found
-    sources["company.yaml"] = text
-    data, node = _load_yaml(text, where)
-    try:
-        spec = CompanySpec.model_validate(data)
-    except ValidationError as exc:
-        raise _validation_error(exc, where, node) from exc
+    spec, where = _load_file("company.yaml", CompanySpec, user_dir, sources)
 
     roles: dict[str, RoleSpec] = {}
     for stem in spec.roles:
         rel = f"roles/{stem}.yaml"
-        found = _read(rel, user_dir)
-        if found is None:
-            raise ConfigError(f"{where}: roles: unknown role {stem!r} (no {rel})",
-                              hint=f"add {rel} or remove it from roles")
-        rtext, rwhere, _ = found
-        sources[rel] = rtext
-        rdata, rnode = _load_yaml(rtext, rwhere)
-        try:
-            role = RoleSpec.model_validate({**rdata, "source": rwhere})
-        except ValidationError as exc:
-            raise _validation_error(exc, rwhere, rnode) from exc
+        role, rwhere = _load_file(rel, RoleSpec, user_dir, sources, with_source=True,
+                                  missing=(f"{where}: roles: unknown role {stem!r} (no {rel})",
+                                           f"add {rel} or remove it from roles"))
         if _lookup_role(roles, role.name):
             raise ConfigError(f"{rwhere}: name: role {role.name!r} is defined twice")
         prompts.check(role.persona, prompts.PERSONA_VARS, where=f"{rwhere}: persona")
         roles[role.name] = role
 
-    found = _read("messages.yaml", user_dir)
-    if found is None:
-        raise ConfigError("messages.yaml not found")
-    mtext, mwhere, _ = found
-    sources["messages.yaml"] = mtext
-    mdata, mnode = _load_yaml(mtext, mwhere)
-    try:
-        messages = Messages.model_validate(mdata)
-    except ValidationError as exc:
-        raise _validation_error(exc, mwhere, mnode) from exc
+    messages, mwhere = _load_file("messages.yaml", Messages, user_dir, sources)
     for key, allowed in MESSAGE_VARS.items():
         prompts.check(getattr(messages, key), allowed, where=f"{mwhere}: {key.rstrip('_')}")
 
@@ -330,6 +304,31 @@ def load_company(user_dir: Path | None = None) -> Company:
     company = Company(spec=spec, messages=messages, roles=roles, phases=phases, chain=chain, improve=improve, sources=sources, root=user_dir)
     _validate(company)
     return company
+
+
+def _load_file(rel: str, model: type[Any], user_dir: Path | None, sources: dict[str, str], *,
+               with_source: bool = False, missing: tuple[str, str] | None = None) -> tuple[Any, str]:
+    """Read ``rel`` (the user's copy first), record its text in ``sources``, validate it as ``model``.
+
+    Every error names the file, the key and the line. A phase file (``_PhaseFile``) is validated
+    under a ``spec`` key with ``kind: chat`` as its default.
+    """
+    found = _read(rel, user_dir)
+    if found is None:
+        message, hint = missing or (f"{rel} not found", "reinstall chatdev or restore the file")
+        raise ConfigError(message, hint=hint)
+    text, where, _ = found
+    sources[rel] = text
+    data, node = _load_yaml(text, where)
+    if with_source:
+        data = {**data, "source": where}
+    wrapped = model is _PhaseFile
+    if wrapped:
+        data = {"spec": {"kind": "chat", **data}}
+    try:
+        return model.model_validate(data), where
+    except ValidationError as exc:
+        raise _validation_error(exc, where, node, skip=1 if wrapped else 0) from exc
 
 
 def _load_chain(entries: list[str | InlineLoop], key: str, phases: dict[str, Any], sources: dict[str, str],
@@ -361,18 +360,10 @@ def _load_phases(names: list[str], phases: dict[str, Any], sources: dict[str, st
         if name in phases:
             continue
         rel = f"phases/{name}.yaml"
-        found = _read(rel, user_dir)
-        if found is None:
-            raise ConfigError(f"{referrer}: chain names unknown phase {name!r} (no {rel})",
-                              hint=f"add {rel} or fix the name")
-        text, where, _ = found
-        sources[rel] = text
-        data, node = _load_yaml(text, where)
-        data.setdefault("kind", "chat")
-        try:
-            phase = _PhaseFile.model_validate({"spec": {**data, "source": where}}).spec
-        except ValidationError as exc:
-            raise _validation_error(exc, where, node, skip=1) from exc
+        phase_file, where = _load_file(rel, _PhaseFile, user_dir, sources, with_source=True,
+                                       missing=(f"{referrer}: chain names unknown phase {name!r} (no {rel})",
+                                                f"add {rel} or fix the name"))
+        phase = phase_file.spec
         if phase.name != name:
             raise ConfigError(f"{where}: name: {phase.name!r} does not match the file name {name!r}")
         phases[name] = phase
