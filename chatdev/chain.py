@@ -108,7 +108,7 @@ class Context:
 
     def ask(self, conv: Conversation, phase: str, *, sender: str, receiver: str, text: str,
             images: Sequence[Any] = (), schema: dict[str, Any] | None = None, max_tokens: int = 512,
-            result: PhaseResult, record_prompt: bool = True, cycle: int = 0, attempt: int = 0) -> Reply:
+            result: PhaseResult, cycle: int = 0, attempt: int = 0) -> Reply:
         """One model call with events, streaming and accounting.
 
         A later loop cycle or a retry must not meet the same prompt with the same sampling:

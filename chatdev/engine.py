@@ -16,7 +16,7 @@ from typing import Any
 from chatdev import events
 from chatdev.chain import Chain, Context, RunOptions, RunState
 from chatdev.config import Company, LoopPhase, load_company
-from chatdev.errors import ChatDevError, SandboxError, UsageError, WorkspaceError
+from chatdev.errors import ChatDevError, UsageError, WorkspaceError
 from chatdev.models.base import ChatModel
 from chatdev.phases import PhaseFailed
 
@@ -412,4 +412,4 @@ def _summary(workspace: Any, state: RunState, reason: str, report: str | None) -
 
 
 
-__all__ = ["BuildOptions", "SandboxError", "Summary", "build", "improve", "resume", "slug"]
+__all__ = ["BuildOptions", "Summary", "build", "improve", "resume", "slug"]

@@ -62,13 +62,3 @@ class SandboxError(ChatDevError):
     """Docker is not installed, not running, not permitted, or the runner image is missing."""
 
     exit_code = 3
-
-
-class ProgramFailed(ChatDevError):
-    """The company finished but the software failed (used by `chatdev run`)."""
-
-    exit_code = 1
-
-
-class NotAvailableYet(ChatDevError):
-    exit_code = 2

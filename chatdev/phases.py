@@ -234,7 +234,7 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
         follow = ctx.ask(boss, phase.name, sender=instructor, receiver=assistant,
                          text=prompts.render(ctx.company.messages.continue_, {"reply": conv.history[-1].content},
                                              where="messages.yaml: continue"),
-                         max_tokens=min(phase.max_tokens, 400), result=result, record_prompt=False)
+                         max_tokens=min(phase.max_tokens, 400), result=result)
         if DONE in follow.text or not follow.text.strip():
             break
         message = follow.text
