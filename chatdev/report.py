@@ -477,6 +477,10 @@ def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         state = ws.load_state()
     except WorkspaceError:
         return facts
+    if state.get("reason") or state.get("status") in ("running", "interrupted", "error"):
+        # stopped early (or killed mid-phase): what helps now is carrying on, not running a half
+        facts["run_hint"] = f"chatdev resume {ws.root}"
+        facts["resume"] = True
     if isinstance(state.get("tests"), dict):
         facts["tests"] = state["tests"]
     for key in ("wall_s", "status"):

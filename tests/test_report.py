@@ -324,3 +324,21 @@ def test_a_later_improve_run_gets_its_own_section(tmp_path: Path) -> None:
     html = report.write_report(root).read_text(encoding="utf-8")
     assert '<li class="run">build: a dice roller &lt;with&gt; a score</li>' in html
     assert '<li class="run">improve: add a --sides option</li>' in html
+
+
+def test_an_interrupted_run_points_at_resume(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "stopped", company_name="ChatDev")
+    ws.record(ev.BuildStarted(task="a dice roller", project="stopped", company="ChatDev",
+                              models={"CEO": "m", "CTO": "m"}, chain=["demand_analysis", "coding"]))
+    ws.record(ev.PhaseStarted(phase="demand_analysis", phase_kind="chat", roles=["CEO", "CTO"]))
+    ws.record(ev.Message(phase="demand_analysis", sender="CEO", receiver="CTO", text="A dice roller.", model="m"))
+    ws.checkpoint({"task": "a dice roller", "status": "interrupted", "reason": "stopped by the user"})
+    ws.record(ev.BuildEnded(status="interrupted", summary={"reason": "stopped by the user", "wall_s": 3.0}))
+    page = report.write_report(ws.root).read_text()
+    assert f"chatdev resume {ws.root}" in page and "Carry on" in page
+    assert f"chatdev run {ws.root}" not in page
+
+
+def test_a_finished_run_points_at_run(project: Path, html_path: Path) -> None:
+    page = html_path.read_text()
+    assert "Run it" in page and "chatdev resume" not in page
