@@ -10,9 +10,10 @@ sends back to the model.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
@@ -145,8 +146,64 @@ def _name_for(block: _Block) -> tuple[str | None, str]:
     return None, block.body
 
 
-def parse_files(text: str, *, expected: Sequence[str] = ()) -> FileParse:
-    """Files named in a reply. With exactly one expected path, one unnamed block is that file."""
+_TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
+_LANG_EXT = {"python": "py", "py": "py", "python3": "py", "markdown": "md", "md": "md", "json": "json",
+             "yaml": "yml", "yml": "yml", "toml": "toml", "html": "html", "css": "css", "javascript": "js",
+             "js": "js", "text": "txt", "txt": "txt", "plaintext": "txt"}
+
+
+def _kind(path_or_lang: str) -> str:
+    ext = path_or_lang.rsplit(".", 1)[-1].lower() if "." in path_or_lang else path_or_lang.lower()
+    ext = _LANG_EXT.get(ext, ext)
+    return {"pyw": "py", "yaml": "yml", "htm": "html", "markdown": "md"}.get(ext, ext)
+
+
+def infer_path(block_body: str, *, info: str = "", before: str = "", known: Mapping[str, str],
+               taken: Sequence[str] = ()) -> str | None:
+    """The project file an unnamed block rewrites, when the reply makes that plain; else None.
+
+    A fix reply from a small model often drops the path line ("Here is the corrected
+    code:"). The block is taken as file F only when it is F *whole*: it defines at least
+    half of F's top-level functions and classes (for a file with none, the text before
+    it names F and at least half its lines are F's), its language fits F's extension,
+    and no other file fits as well. A fragment (a lone ``if __name__ == ...``) fits
+    nothing and still goes back to the model as a retry.
+    """
+    lang = _kind(info.split()[0]) if info.split() else ""
+    block_defs = set(_TOP_DEF.findall(block_body))
+    block_lines = block_body.count("\n") + 1
+    scored: list[tuple[int, float, str]] = []
+    for path, content in known.items():
+        if path in taken or (lang and lang != _kind(path)) or (not lang and _kind(path) != "py"):
+            continue
+        name = PurePosixPath(path).name
+        mentioned = bool(re.search(r"(?<![\w/.-])(" + re.escape(path) + "|" + re.escape(name) + r")(?![\w-])",
+                                   before))
+        defs = set(_TOP_DEF.findall(content))
+        if defs:
+            coverage = len(defs & block_defs) / len(defs)
+            if coverage < 0.5:
+                continue
+        elif not (mentioned and block_lines * 2 >= content.count("\n") + 1
+                  and difflib.SequenceMatcher(None, content.splitlines(), block_body.splitlines()).ratio() >= 0.5):
+            continue
+        else:
+            coverage = 0.0
+        scored.append((int(mentioned), coverage, path))
+    if not scored:
+        return None
+    scored.sort(reverse=True)
+    if len(scored) > 1 and scored[0][:2] == scored[1][:2]:
+        return None  # two files fit equally: guessing could overwrite the wrong one
+    return scored[0][2]
+
+
+def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, str] | None = None) -> FileParse:
+    """Files named in a reply. With exactly one expected path, one unnamed block is that file.
+
+    ``known`` (the project's text files, path -> content) lets an unnamed block that is
+    plainly a whole rewrite of one of them count as that file (see ``infer_path``).
+    """
     files: dict[str, str] = {}
     problems: list[str] = []
     blocks = [b for b in _blocks(text) if b.body.strip()]
@@ -167,6 +224,12 @@ def parse_files(text: str, *, expected: Sequence[str] = ()) -> FileParse:
     if not files and len(expected) == 1 and unnamed:
         best = max(unnamed, key=lambda b: len(b.body))
         files[safe_relpath(expected[0])] = best.body if best.body.endswith("\n") else best.body + "\n"
+        unnamed = []
+    if known and not expected:
+        for block in unnamed:
+            path = infer_path(block.body, info=block.info, before=block.before, known=known, taken=list(files))
+            if path is not None:
+                files[path] = block.body if block.body.endswith("\n") else block.body + "\n"
     if not files and not problems:
         if not blocks:
             problems.append("no fenced code block found: put each file in ```...``` after a line with its path")

@@ -20,7 +20,7 @@ from chatdev import events, prompts
 from chatdev.company import OrgChart
 from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, LoopPhase
 from chatdev.conversation import Conversation
-from chatdev.models.base import ChatModel, Reply, SchemaViolation
+from chatdev.models.base import ChatModel, Reply, SchemaViolation, Usage
 from chatdev.phases import PhaseFailed, PhaseResult, SkipLoop, run_action, run_chat, run_debate
 
 STATE_VERSION = 1
@@ -108,14 +108,15 @@ class Context:
 
     def ask(self, conv: Conversation, phase: str, *, sender: str, receiver: str, text: str,
             images: Sequence[Any] = (), schema: dict[str, Any] | None = None, max_tokens: int = 512,
-            result: PhaseResult, cycle: int = 0, attempt: int = 0) -> Reply:
+            result: PhaseResult, cycle: int = 0, attempt: int = 0, shown: str | None = None) -> Reply:
         """One model call with events, streaming and accounting.
 
         A later loop cycle or a retry must not meet the same prompt with the same sampling:
         a small model then answers exactly as before. So the seed moves with the cycle and
-        the attempt, and the temperature rises a little with each.
+        the attempt, and the temperature rises a little with each. ``shown`` is what the
+        transcript records of ``text`` when the two differ (a retry re-sends the request).
         """
-        self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text,
+        self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text if shown is None else shown,
                                  images=[str(i) for i in images if isinstance(i, (str, Path))]))
 
         def on_token(piece: str) -> None:
@@ -223,6 +224,7 @@ class Chain:
         roles = _roles_of(phase, ctx.company)
         ctx.sink(events.PhaseStarted(phase=phase.name, phase_kind=phase.kind, roles=roles, cycle=cycle))
         start = time.monotonic()
+        before, calls_before = dict(ctx.state.usage), ctx.state.llm_calls
         try:
             if isinstance(phase, ChatPhase):
                 result = run_chat(ctx, phase, cycle=cycle)
@@ -232,7 +234,11 @@ class Chain:
                 result = run_action(ctx, phase, cycle=cycle)
         except (PhaseFailed, SkipLoop) as exc:
             status = "failed" if isinstance(exc, PhaseFailed) else "skipped"
-            self._ended(phase, key, cycle, start, PhaseResult(status=status, reason=str(exc)), None, roles)
+            spent = Usage(ctx.state.usage["prompt"] - before["prompt"],  # what the failed tries cost
+                          ctx.state.usage["completion"] - before["completion"],
+                          ctx.state.usage["cached"] - before["cached"])
+            self._ended(phase, key, cycle, start, PhaseResult(status=status, reason=str(exc), usage=spent,
+                                                              calls=ctx.state.llm_calls - calls_before), None, roles)
             raise
         result.verdicts = {k: v for k, v in result.verdicts.items() if k}
         ctx.state.outputs[phase.output_name] = result.output

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -247,27 +248,49 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
     expects = phase.expects if isinstance(phase, ChatPhase) else "json"
     schema = phase.json_schema
     reason = ""
+    request, shown, base = message, message, len(conv.history)
     for attempt in range(phase.retries + 1):
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
                         schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
-                        cycle=cycle, attempt=attempt)
+                        cycle=cycle, attempt=attempt, shown=shown)
         try:
-            return _parse(reply, expects, schema, expected)
+            return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx))
         except SchemaViolation as exc:
             reason = exc.reason
         if attempt < phase.retries:
             ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
-            message = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
-                                                                  "attempt": attempt + 1},
-                                     where="messages.yaml: retry")
+            note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
+                                                               "attempt": attempt + 1},
+                                  where="messages.yaml: retry")
+            # Ask again from where the request was made: the unusable reply leaves the
+            # conversation (a small model shown its own mistake repeats it, and a long bad
+            # reply would push the request itself out of a 4k window), and the request goes
+            # again with the correction under it; its prefix is still in the model's cache.
+            del conv.history[base:]
+            message = f"{request}\n\n{note.strip()}"
+            shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
     what = f" for {item}" if item else ""
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
 
 
-def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: list[str]) -> Any:
+def _project_texts(ctx: Context) -> dict[str, str]:
+    """The project's text files (path -> content), for matching an unnamed block to one."""
+    texts: dict[str, str] = {}
+    for path in ctx.workspace.files():
+        try:
+            texts[path] = ctx.workspace.read(path)
+        except (UnicodeDecodeError, OSError):
+            continue
+    return texts
+
+
+def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: list[str], *,
+           known: Callable[[], dict[str, str]] | None = None) -> Any:
     text = reply.text
     if expects == "files":
         parsed = artifacts.parse_files(text, expected=expected)
+        if not parsed.ok and known is not None and not expected:
+            parsed = artifacts.parse_files(text, known=known())
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
         return parsed.files

@@ -80,3 +80,46 @@ def test_code_that_looks_like_a_name_is_not_a_path() -> None:
     parsed = parse_files(text)
     assert "unittest.main" not in parsed.files and "pygame.init" not in parsed.files
     assert parse_files("main.py (the entry point)\n```python\nx = 1\n```").files == {"main.py": "x = 1\n"}
+
+
+# A fix reply that drops the path line: the shapes seen from Qwen2.5-Coder-0.5B in real builds.
+PROJECT = {
+    "food.py": "import random\nimport pygame\n\n\nclass Food:\n    def __init__(self):\n        self.x = 0\n\n"
+               "    def draw(self):\n        pygame.draw.rect(screen, (255, 0, 0), (self.x, 0, 10, 10))\n",
+    "snake.py": "class Snake:\n    def __init__(self):\n        self.body = [(0, 0)]\n",
+    "main.py": "from game import Game\n\nif __name__ == '__main__':\n    Game().start()\n",
+    "game.py": "from snake import Snake\nfrom food import Food\n\n\nclass Game:\n    def start(self):\n"
+               "        pass\n\n\ndef helper():\n    return 1\n",
+}
+
+
+def test_an_unnamed_whole_file_rewrite_is_that_file() -> None:
+    reply = ("To fix the issue in the `food.py` file, we need to pass the screen in. Here's the corrected code:\n\n"
+             "```python\nimport random\nimport pygame\nclass Food:\n    def draw(self, screen):\n        pass\n```\n")
+    parsed = parse_files(reply, known=PROJECT)
+    assert parsed.files == {"food.py": "import random\nimport pygame\nclass Food:\n    def draw(self, screen):\n"
+                                       "        pass\n"}
+
+
+def test_an_unnamed_rewrite_is_matched_by_its_definitions_alone() -> None:
+    reply = "```python\nfrom snake import Snake\n\nclass Game:\n    def start(self):\n        print('go')\n```"
+    assert list(parse_files(reply, known=PROJECT).files) == ["game.py"]
+
+
+def test_a_fragment_is_not_taken_for_a_file() -> None:
+    fragment = "```python\nif __name__ == \"__main__\":\n    game = Game()\n    game.start()\n```"
+    parsed = parse_files("Here is the fix for main.py's ending:\n\n" + fragment, known=PROJECT)
+    assert parsed.files == {} and "no file path" in parsed.problems[0]
+    # a script with no definitions is taken only when the reply names it and the block is the whole of it
+    whole = "```python\nfrom game import Game\n\nif __name__ == '__main__':\n    Game().run()\n```"
+    assert list(parse_files("The corrected main.py:\n\n" + whole, known=PROJECT).files) == ["main.py"]
+    assert parse_files(whole, known=PROJECT).files == {}
+
+
+def test_an_unnamed_block_that_fits_two_files_is_refused() -> None:
+    known = {"a.py": "def f():\n    pass\n", "b.py": "def f():\n    pass\n"}
+    assert parse_files("```python\ndef f():\n    return 2\n```", known=known).files == {}
+    # the language must fit the file, and named blocks are never second-guessed
+    assert parse_files("```bash\nclass Food:\n    pass\n```", known=PROJECT).files == {}
+    named = parse_files("snake.py\n```python\nclass Food:\n    pass\n```", known=PROJECT)
+    assert list(named.files) == ["snake.py"]

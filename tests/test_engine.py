@@ -94,6 +94,8 @@ def test_nonsense_model_fails_the_phase_and_keeps_history(tmp_path: Path) -> Non
     assert "no usable reply" in summary.reason and "main.py" in summary.reason
     retries = recorder.of(events.Retry)
     assert len(retries) == 2  # bounded: 1 try + 2 retries
+    failed = [e for e in recorder.of(events.PhaseEnded) if e.status == "failed"]
+    assert failed[0].prompt_tokens > 0 and failed[0].completion_tokens > 0  # what the failed tries cost
     assert "no fenced code block" in retries[0].reason
     log = git(Path(summary.project), "log", "--format=%s")
     assert "[design]" in log and "[demand_analysis]" in log  # what was done is kept
@@ -250,3 +252,39 @@ def test_an_unnamed_block_is_the_phase_s_expected_file(tmp_path: Path) -> None:
 
     summary, _, _ = build(tmp_path, unnamed_tests)
     assert (Path(summary.project) / "tests/test_main.py").read_text() == TESTS
+
+
+def test_a_retry_asks_again_under_the_request_without_the_bad_reply(tmp_path: Path) -> None:
+    seen: list[list] = []
+
+    def sloppy_once(messages):
+        last = messages[-1].content
+        if "Write the complete file" in last and not seen:
+            seen.append(list(messages))
+            return "I like turtles."
+        if "could not be used" in last and len(seen) == 1:
+            seen.append(list(messages))
+        return good_reply(messages)
+
+    summary, recorder, _ = build(tmp_path, sloppy_once)
+    assert summary.status == "untested" and len(recorder.of(events.Retry)) == 1
+    first, again = seen
+    assert len(again) == len(first)  # the unusable reply is not in the conversation
+    assert "I like turtles." not in str(again)
+    assert again[-1].content.startswith(first[-1].content) and "could not be used" in again[-1].content
+    shown = [e.text for e in recorder.of(events.Message) if "could not be used" in e.text]
+    assert shown and "Write the complete file" not in shown[0]  # the transcript shows the correction only
+
+
+def test_a_fix_without_a_path_line_lands_in_the_file_it_rewrites(tmp_path: Path) -> None:
+    from tests.scripted_company import GAME
+
+    def no_path(messages):
+        if "Fix the problems" in messages[-1].content:
+            return f"Here is the corrected code:\n\n```python\n{GAME}# walls are handled by the caller\n```"
+        return good_reply(messages, approve_after=1, counter=counter)
+
+    counter: dict = {}
+    summary, recorder, _ = build(tmp_path, no_path)
+    assert not recorder.of(events.Retry)
+    assert "walls are handled" in (Path(summary.project) / "main.py").read_text()
