@@ -28,6 +28,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chatdev.models import llama as chat_llama
+from chatdev.models import llama_backend as chat_backend
 from chatdev.models import registry
 from chatdev.models.base import Message
 
@@ -72,10 +73,10 @@ def _ours_run(model: chat_llama.LlamaModel, tokens: int) -> tuple[float, float, 
 
 
 def speed(path: Path, *, n_ctx: int, reps: int, tokens: int, threads: int) -> dict[str, Any]:
-    llama_cpp = chat_llama._llama_cpp()
-    extra = chat_llama.extra_buffers_default()
+    llama_cpp = chat_backend.load()
+    extra = chat_backend.extra_buffers_default()
     gpu_layers = -1 if llama_cpp.llama_supports_gpu_offload() else 0
-    with chat_llama._model_params(llama_cpp, extra_buffers=extra):
+    with chat_backend.model_params(llama_cpp, extra_buffers=extra):
         raw = llama_cpp.Llama(model_path=str(path), n_ctx=n_ctx, n_batch=512, n_threads=threads,
                               n_threads_batch=threads, n_gpu_layers=gpu_layers, verbose=False)
     ours = chat_llama.LlamaModel(path, n_ctx=n_ctx, n_batch=512, n_threads=threads, gpu_layers=gpu_layers,
@@ -156,14 +157,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64, help="tokens generated per speed run")
     parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--turn-tokens", type=int, default=40)
-    parser.add_argument("--threads", type=int, default=chat_llama.default_threads())
+    parser.add_argument("--threads", type=int, default=chat_backend.default_threads())
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-conversation", action="store_true")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
 
     path = registry.resolve(args.model).model
-    result: dict[str, Any] = {"model": args.model, "path": str(path), "backend": chat_llama.backend_info()["version"],
+    result: dict[str, Any] = {"model": args.model, "path": str(path), "backend": chat_backend.backend_info()["version"],
                               "n_ctx": args.n_ctx}
     if not args.skip_speed:
         result["speed"] = speed(path, n_ctx=args.n_ctx, reps=args.reps, tokens=args.tokens, threads=args.threads)

@@ -104,12 +104,12 @@ def parse_backends(system_info: str) -> list[str]:
 
 
 def llama_build() -> LlamaBuild:
-    """The llama.cpp build, through ``chatdev.models.llama.backend_info()`` (the only llama_cpp importer)."""
+    """The llama.cpp build, through ``chatdev.models.llama_backend.backend_info()`` (the only llama_cpp importer)."""
     try:
-        from chatdev.models import llama as llama_mod
+        from chatdev.models import llama_backend
 
-        info = llama_mod.backend_info()
-    except Exception as exc:  # noqa: BLE001 - not installed, a broken shared library, an older llama.py
+        info = llama_backend.backend_info()
+    except Exception as exc:  # noqa: BLE001 - not installed, a broken shared library
         return LlamaBuild(version=None, backends=[], gpu_offload=False, system_info=None,
                           error=_error_line(exc))
     system_info = str(info.get("system_info") or "")

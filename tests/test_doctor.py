@@ -145,3 +145,67 @@ def test_cli_doctor_text_says_it_loudly(gpu_path: Path, cli: Callable[..., Compl
     assert proc.returncode == 0, proc.stderr
     flat = " ".join(proc.stdout.split())
     assert "CPU-only" in flat and "NVIDIA H100" in flat
+
+
+# What llama-cpp-python raises when its CUDA build meets a machine without the NVIDIA driver
+# (seen with a CUDA 13 build of this version on a machine with no libcuda.so.1).
+NO_DRIVER = ("Failed to load shared library '/venv/lib/python3.11/site-packages/llama_cpp/lib/libllama.so': "
+             "libcuda.so.1: cannot open shared object file: No such file or directory")
+BROKEN_IMPORT = f'''
+import importlib.abc, sys
+class _Broken(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "llama_cpp":
+            raise RuntimeError({NO_DRIVER!r})
+        return None
+sys.meta_path.insert(0, _Broken())
+'''
+
+
+@pytest.fixture
+def cuda_build_without_driver(tmp_path: Path) -> dict[str, str]:
+    """An environment whose ``import llama_cpp`` fails as a CUDA build without the driver does."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BROKEN_IMPORT)
+    return {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_cuda_build_without_the_driver_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.abc
+    import sys
+
+    from chatdev.errors import ModelEnvironmentError
+    from chatdev.models import llama_backend
+
+    class Broken(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):  # type: ignore[no-untyped-def]
+            if name == "llama_cpp":
+                raise RuntimeError(NO_DRIVER)
+            return None
+
+    monkeypatch.delitem(sys.modules, "llama_cpp", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    with pytest.raises(ModelEnvironmentError) as err:
+        llama_backend.load()
+    assert "built with CUDA" in str(err.value) and "no NVIDIA driver" in str(err.value)
+    assert err.value.exit_code == 3 and "--force-reinstall" in (err.value.hint or "")
+    build = doctor.llama_build()
+    assert build.error is not None and "NVIDIA driver" in build.error and build.gpu_offload is False
+
+
+def test_cli_with_a_cuda_build_and_no_driver(cuda_build_without_driver: dict[str, str], tmp_path: Path,
+                                             cli: Callable[..., CompletedProcess[str]]) -> None:
+    proc = cli("doctor", env=cuda_build_without_driver, timeout=120)
+    assert proc.returncode == 0 and "no NVIDIA driver" in " ".join(proc.stdout.split()), proc.stdout + proc.stderr
+    out = tmp_path / "out"
+    pytest.importorskip("gguf")
+    from tests.tinyllava import write_llm
+
+    gguf = write_llm(tmp_path / "model.gguf")
+    proc = cli("build", "a dice roller", "--model", str(gguf), "--out", str(out), "--plain", "--no-run",
+               env=cuda_build_without_driver, timeout=120)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert "Traceback" not in proc.stderr and any("no NVIDIA driver" in ln for ln in lines), proc.stderr
+    assert not out.exists() or not any(out.iterdir())  # nothing half-written

@@ -12,7 +12,8 @@ import pytest
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import load_model
 from chatdev.models.base import Message, SchemaViolation
-from chatdev.models.llama import LlamaModel, backend_info
+from chatdev.models.llama import LlamaModel
+from chatdev.models.llama_backend import backend_info
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tinyllava import IMAGE_TOKENS, png, small_model_path, write_llm, write_mmproj, write_pair

@@ -28,8 +28,8 @@ VERDICT = {
     "required": ["approved", "severity"],
 }
 
-# llama_cpp.server with chatdev's safe llama.cpp defaults applied first (see llama.extra_buffers_default)
-SERVER = ("from chatdev.models.llama import patch_process_defaults; patch_process_defaults(); "
+# llama_cpp.server with chatdev's safe llama.cpp defaults applied first (see llama_backend.extra_buffers_default)
+SERVER = ("from chatdev.models.llama_backend import patch_process_defaults; patch_process_defaults(); "
           "import runpy, sys; sys.argv[0] = 'llama_cpp.server'; "
           "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
 

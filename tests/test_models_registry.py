@@ -17,7 +17,7 @@ import pytest
 
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.events import Notice, Progress, Recorder
-from chatdev.models import gguf_info, registry
+from chatdev.models import fetch, gguf_info, registry
 from chatdev.models.registry import Carrier, HFFile, ModelSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -163,7 +163,7 @@ class FakeHub:
 
 def download(hub: FakeHub, dest: Path, **kw: object) -> Path:
     client = httpx.Client(transport=httpx.MockTransport(hub))
-    return registry.download_file("https://hub.test/o/r/resolve/main/f.gguf", dest, client=client,
+    return fetch.download_file("https://hub.test/o/r/resolve/main/f.gguf", dest, client=client,
                                   backoff=0.0, **kw)  # type: ignore[arg-type]
 
 

@@ -249,7 +249,7 @@ def test_plan_for_load_reads_free_memory_from_nvidia_smi(tmp_path: Path, monkeyp
 def test_a_real_load_carries_its_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """LlamaModel plans before loading: on this CPU build, the CPU, even with a GPU on PATH."""
     pytest.importorskip("llama_cpp")
-    from chatdev.models import llama
+    from chatdev.models import llama_backend as llama
     from tests import tinyllava
 
     if llama.supports_gpu_offload():

