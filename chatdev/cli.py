@@ -78,9 +78,9 @@ def _display_mode(plain: bool, quiet: bool, as_json: bool) -> str:
 
 
 def _finish(summary: object, mode: str) -> None:
-    from chatdev import ui
+    from chatdev import screens
 
-    code = ui.show_summary(summary, mode=mode)
+    code = screens.show_summary(summary, mode=mode)
     raise typer.Exit(code)
 
 
@@ -161,13 +161,13 @@ def log(
     as_json: JsonOpt = False,
 ) -> None:
     """The timeline of a project: phase, role, commit, files, tokens, time, verdicts."""
-    from chatdev import timeline, ui
+    from chatdev import screens, timeline
 
     entries = timeline.read(project)
     if as_json:
         typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
     else:
-        ui.show_timeline(entries)
+        screens.show_timeline(entries)
 
 
 @app.command(epilog="Example: chatdev report snake_game --open")
@@ -194,10 +194,10 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the built program inside the hardened sandbox (never on your host)."""
-    from chatdev import sandbox, ui
+    from chatdev import sandbox, screens
 
     result = sandbox.run_project(project, gui=gui, timeout=timeout)
-    code = ui.show_run(result, as_json=as_json)
+    code = screens.show_run(result, as_json=as_json)
     raise typer.Exit(code)
 
 
@@ -231,20 +231,20 @@ def bench(
     as_json: JsonOpt = False,
 ) -> None:
     """Build every task in TASKS and report time, tokens, files and sandbox outcome."""
-    from chatdev import benchmark, ui
+    from chatdev import benchmark, screens
 
     results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint, no_run=no_run)
-    ui.show_bench(results, as_json=as_json)
+    screens.show_bench(results, as_json=as_json)
 
 
 @app.command(epilog="Example: chatdev doctor")
 def doctor(as_json: JsonOpt = False) -> None:
     """What this machine can do: llama.cpp backends, GPU offload, devices, Docker, models."""
     from chatdev import doctor as doctor_mod
-    from chatdev import ui
+    from chatdev import screens
 
     report_ = doctor_mod.diagnose()
-    ui.show_doctor(report_, as_json=as_json)
+    screens.show_doctor(report_, as_json=as_json)
 
 
 # ----------------------------------------------------------------------------- models
@@ -253,10 +253,10 @@ def doctor(as_json: JsonOpt = False) -> None:
 @models_app.command("list", epilog="Example: chatdev models list")
 def models_list(as_json: JsonOpt = False) -> None:
     """Known model names, where each comes from, and whether it is here."""
-    from chatdev import ui
+    from chatdev import screens
     from chatdev.models import registry
 
-    ui.show_models(registry.list_models(), as_json=as_json)
+    screens.show_models(registry.list_models(), as_json=as_json)
 
 
 @models_app.command("pull", epilog="Example: chatdev models pull qwen2.5-coder-0.5b")
@@ -276,10 +276,10 @@ def models_info(
     as_json: JsonOpt = False,
 ) -> None:
     """Architecture, size, quantization, context length, chat template and vision of a GGUF."""
-    from chatdev import ui
+    from chatdev import screens
     from chatdev.models import gguf_info
 
-    ui.show_model_info(gguf_info.read(path), as_json=as_json)
+    screens.show_model_info(gguf_info.read(path), as_json=as_json)
 
 
 # ----------------------------------------------------------------------------- sandbox
@@ -301,10 +301,10 @@ def sandbox_build(
 @sandbox_app.command("check", epilog="Example: chatdev sandbox check")
 def sandbox_check(as_json: JsonOpt = False) -> None:
     """Report the Docker engine, the runner image, and whether a hardened run works."""
-    from chatdev import sandbox, ui
+    from chatdev import sandbox, screens
 
     status = sandbox.check()
-    raise typer.Exit(ui.show_sandbox_check(status, as_json=as_json))
+    raise typer.Exit(screens.show_sandbox_check(status, as_json=as_json))
 
 
 # ----------------------------------------------------------------------------- entry point

@@ -235,7 +235,7 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
     are ``CommitInfo.to_dict()`` of the history, oldest first; ``facts`` fill the
     summary where the transcript is silent (tests and files from the state, ...).
     """
-    from chatdev.ui import clean
+    from chatdev.viewstate import clean
 
     data = ReportData(project=project.name, path=str(project), commits=[dict(c) for c in commits])
     by_sha = {str(c.get("sha")): dict(c) for c in commits}
@@ -402,7 +402,7 @@ def _bars(values: Mapping[str, float], fmt: Any) -> list[Bar]:
 
 
 def _charts(data: ReportData, role_tok: dict[str, int], role_sec: dict[str, float]) -> None:
-    from chatdev.ui import fmt_count, fmt_duration
+    from chatdev.viewstate import fmt_count, fmt_duration
 
     data.role_tokens = _bars(role_tok, fmt_count)
     data.role_time = _bars(role_sec, fmt_duration)
@@ -443,7 +443,7 @@ def _code_css() -> str:
 def render_html(data: ReportData) -> str:
     """The report page for ``data`` (one self-contained HTML document)."""
     from chatdev import __version__
-    from chatdev.ui import fmt_count, fmt_duration
+    from chatdev.viewstate import fmt_count, fmt_duration
 
     template = _environment().get_template("report.html.j2")
     return str(template.render(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from chatdev import events as ev
-from chatdev import ui
+from chatdev import screens, ui
 from chatdev.engine import Summary
 
 ORG = [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester"), (1, "Documenter")]
@@ -103,13 +103,13 @@ def test_unknown_mode_is_refused() -> None:
 
 
 def test_json_summary_is_one_document(capsys: pytest.CaptureFixture[str]) -> None:
-    assert ui.show_summary(summary("failed", 1), mode="json") == 1
+    assert screens.show_summary(summary("failed", 1), mode="json") == 1
     out = capsys.readouterr().out
     assert json.loads(out) == summary("failed", 1).to_dict()
 
 
 def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
-    assert ui.show_summary(summary(), mode="plain") == 0
+    assert screens.show_summary(summary(), mode="plain") == 0
     out = capsys.readouterr().out
     for text in ("chatdev · passed", "/tmp/out/dice", "passed: 3 passed", "2 files, 42 lines: main.py",
                  "12.0k in · 3.4k out · 800 cached · 9 model calls", "1m35s · 5 commits",
@@ -156,9 +156,9 @@ def test_generic_renderers(capsys: pytest.CaptureFixture[str]) -> None:
     from chatdev.models import registry
 
     entries = registry.list_models()
-    ui.show_models(entries, as_json=True)
+    screens.show_models(entries, as_json=True)
     assert json.loads(capsys.readouterr().out) == [e.to_dict() for e in entries]
-    ui.show_models(entries, as_json=False)
+    screens.show_models(entries, as_json=False)
     out = capsys.readouterr().out
     assert entries and all(e.name in out for e in entries)
 
@@ -167,7 +167,8 @@ def test_generic_renderers(capsys: pytest.CaptureFixture[str]) -> None:
 
 FEED = textwrap.dedent('''
     import sys, time
-    from chatdev import events as ev, ui
+    from chatdev import events as ev
+    from chatdev import screens, ui
     from chatdev.engine import Summary
 
     ORG = [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester"), (1, "Documenter")]
@@ -193,7 +194,7 @@ FEED = textwrap.dedent('''
                         completion_tokens=40, decode_s=2.0))
         sink(ev.PhaseEnded(phase="coding", status="done", duration=3.0, files=["main.py"], commit="abcdef1234"))
         sink(ev.BuildEnded(status="passed"))
-    ui.show_summary(Summary(project="/tmp/out/dice", task="a dice roller", status="passed", exit_code=0,
+    screens.show_summary(Summary(project="/tmp/out/dice", task="a dice roller", status="passed", exit_code=0,
                             phases=[], files=["main.py"], lines=40, tokens={"prompt": 500, "completion": 70,
                             "cached": 0}, llm_calls=2, wall_s=4.0, tests={"ran": False}, commits=2,
                             model="qwen2.5-coder-0.5b", run_hint="chatdev run /tmp/out/dice"), mode="live")
@@ -278,11 +279,11 @@ def test_model_info_of_the_real_gguf(capsys: pytest.CaptureFixture[str]) -> None
     from chatdev.models import gguf_info
 
     info = gguf_info.read("qwen2.5-coder-0.5b")
-    ui.show_model_info(info, as_json=False)
+    screens.show_model_info(info, as_json=False)
     out = capsys.readouterr().out
     assert "qwen2 language model" in out and "24 layers" in out and "Q4_K_M" in out
     assert "KV cache 12.0 KiB per token" in out and "chat template  yes" in out
-    ui.show_model_info(info, as_json=True)
+    screens.show_model_info(info, as_json=True)
     assert json.loads(capsys.readouterr().out)["n_layers"] == 24
 
 
@@ -290,12 +291,12 @@ def test_doctor_view(capsys: pytest.CaptureFixture[str]) -> None:
     from chatdev import doctor
 
     report = doctor.diagnose()
-    ui.show_doctor(report, as_json=False)
+    screens.show_doctor(report, as_json=False)
     out = capsys.readouterr().out
     assert "llama.cpp" in out and "sandbox" in out and "qwen2.5-coder-0.5b" in out
     for warning in report.warnings:
         assert warning[:40] in out.replace("\n", " ")
-    ui.show_doctor(report, as_json=True)
+    screens.show_doctor(report, as_json=True)
     assert json.loads(capsys.readouterr().out) == json.loads(json.dumps(report.to_dict(), default=str))
 
 
@@ -308,13 +309,13 @@ def test_sandbox_check_view_and_exit_code(capsys: pytest.CaptureFixture[str]) ->
     bad = SandboxStatus(ok=False, engine_reachable=False, engine_version=None, api_version=None,
                         image="chatdev-runner:0.1.0", image_present=False, image_current=False,
                         hardened_run_ok=False, problem="cannot reach the Docker engine", hint="start dockerd")
-    assert ui.show_sandbox_check(good, as_json=False) == 0
+    assert screens.show_sandbox_check(good, as_json=False) == 0
     out = capsys.readouterr().out
     assert "✓ Docker 24.0 · ✓ image chatdev-runner:0.1.0 current · ✓ hardened run 0.8s" in out
-    assert ui.show_sandbox_check(bad, as_json=False) == 3
+    assert screens.show_sandbox_check(bad, as_json=False) == 3
     out = capsys.readouterr().out
     assert "✗ Docker unreachable" in out and "cannot reach the Docker engine" in out and "→ start dockerd" in out
-    assert ui.show_sandbox_check(bad, as_json=True) == 3
+    assert screens.show_sandbox_check(bad, as_json=True) == 3
     assert json.loads(capsys.readouterr().out)["problem"] == "cannot reach the Docker engine"
 
 
@@ -326,7 +327,7 @@ def test_run_view(capsys: pytest.CaptureFixture[str]) -> None:
     failed = ProgramReport(static_ok=True, static_output="", entry="main.py", run=crash, tests=None,
                            tests_found=False, passed=False, summary="main.py crashed: ZeroDivisionError",
                            screenshot=None)
-    assert ui.show_run(failed, as_json=False) == 1
+    assert screens.show_run(failed, as_json=False) == 1
     out = capsys.readouterr().out
     assert "chatdev run · fails" in out and "exit 1 in 0.4s" in out and "none found" in out
     assert "ZeroDivisionError: division by zero" in out and "lines above" in out
@@ -334,7 +335,7 @@ def test_run_view(capsys: pytest.CaptureFixture[str]) -> None:
     ok = ProgramReport(static_ok=True, static_output="", entry="main.py", run=game, tests=None, tests_found=False,
                        passed=True, summary="main.py ran for 20s (a game waits for input)", screenshot=b"\x89PNG",
                        gui=True, screenshot_path=".chatdev/screens/run.png")
-    assert ui.show_run(ok, as_json=True) == 0
+    assert screens.show_run(ok, as_json=True) == 0
     assert json.loads(capsys.readouterr().out)["screenshot_path"] == ".chatdev/screens/run.png"
 
 
@@ -348,17 +349,18 @@ def test_bench_view(capsys: pytest.CaptureFixture[str]) -> None:
         TaskResult(task="a snake game", project="bench-out/snake", status="error", wall_s=5.0, prompt_tokens=0,
                    completion_tokens=0, cached_tokens=0, llm_calls=0, files=0, lines=0, sandbox_ran=False,
                    tests_passed=None, error="model not found")])
-    ui.show_bench(results, as_json=False)
+    screens.show_bench(results, as_json=False)
     out = capsys.readouterr().out
     assert "a dice roller" in out and "1m20s" in out and "11.0k" in out and "model not found" in out
     assert "median:" in out
-    ui.show_bench(results, as_json=True)
+    screens.show_bench(results, as_json=True)
     assert len(json.loads(capsys.readouterr().out)["tasks"]) == 2
 
 
 PULL = textwrap.dedent('''
     import time
-    from chatdev import events as ev, ui
+    from chatdev import events as ev
+    from chatdev import screens, ui
 
     with ui.view("plain") as sink:
         for i in range(0, 101, 10):
