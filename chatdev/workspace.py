@@ -2,7 +2,7 @@
 
 The only module that imports ``git`` (GitPython), lazily, with an install hint.
 The commit record (authors, messages, trailers, ``CommitInfo``) is :mod:`chatdev.history`;
-its names are re-exported here.
+its names are re-exported here. Path rules and atomic writes are :mod:`chatdev.files`.
 
 Layout of a project::
 
@@ -40,22 +40,29 @@ Decisions:
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
 import json
 import os
 import re
 import secrets
 import shutil
-import stat
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
 from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
 from chatdev.events import Event, Token
+from chatdev.files import (
+    CHATDEV_DIR,
+    TMP_SUFFIX,
+    atomic_write,
+    clean_relpath,
+    env_error,
+    json_default,
+    mkdirs,
+    sha256_of,
+    write_temp,
+)
 from chatdev.history import (
     COMMITTER,
     LOG_FORMAT,
@@ -69,18 +76,15 @@ from chatdev.history import (
     tokens_trailer,
 )
 
-CHATDEV_DIR = ".chatdev"
 STATE = ".chatdev/state.json"
 TRANSCRIPT = ".chatdev/transcript.jsonl"
 META = ".chatdev/workspace.json"
 COMPANY = ".chatdev/company"
 BOOKKEEPING = (STATE, TRANSCRIPT, META, COMPANY)
-TMP_SUFFIX = ".chatdev-tmp"
 JOURNAL = "chatdev-pending.json"
 EXCLUDES = ["/.chatdev/*", "!/.chatdev/state.json", "!/.chatdev/transcript.jsonl",
             "!/.chatdev/workspace.json", "!/.chatdev/company/", f"*{TMP_SUFFIX}",
             "__pycache__/", "*.py[cod]", ".pytest_cache/"]  # also for adopted repositories without a .gitignore
-_ENV_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
 _GIT_OPTS = ["-c", "core.hooksPath=/dev/null", "-c", "commit.gpgSign=false", "-c", "tag.gpgSign=false",
              "-c", "core.quotePath=false", "-c", "color.ui=false"]
 _ENV_MARKERS = ("No space left", "Out of diskspace", "Read-only file system", "Permission denied",
@@ -95,97 +99,6 @@ def _gitlib() -> Any:
         raise WorkspaceEnvironmentError(f"git is not usable from Python: {exc}",
                                         hint="pip install gitpython, and install git") from exc
     return git
-
-
-# ----------------------------------------------------------------------------- paths and files
-
-
-def clean_relpath(rel: str) -> str:
-    """A normalised project-relative path, or WorkspaceError for one that escapes or touches git/.chatdev."""
-    if not isinstance(rel, str) or not rel.strip():
-        raise WorkspaceError(f"refused file path {rel!r}: empty")
-    if "\x00" in rel or "\\" in rel:
-        raise WorkspaceError(f"refused file path {rel!r}: contains a NUL or a backslash")
-    if rel.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", rel):
-        raise WorkspaceError(f"refused file path {rel!r}: absolute paths are not allowed",
-                             hint="files are written inside the project only")
-    parts = [p for p in rel.split("/") if p not in ("", ".")]
-    if not parts:
-        raise WorkspaceError(f"refused file path {rel!r}: names no file")
-    if ".." in parts:
-        raise WorkspaceError(f"refused file path {rel!r}: it escapes the project",
-                             hint="files are written inside the project only")
-    lowered = [p.lower() for p in parts]
-    if ".git" in lowered:
-        raise WorkspaceError(f"refused file path {rel!r}: .git belongs to git")
-    if lowered[0] == CHATDEV_DIR:
-        raise WorkspaceError(f"refused file path {rel!r}: .chatdev/ is chatdev's own record")
-    if any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
-        raise WorkspaceError(f"refused file path {rel!r}: a name is longer than 255 bytes")
-    return "/".join(parts)
-
-
-def _sha(data: bytes | None) -> str | None:
-    return None if data is None else hashlib.sha256(data).hexdigest()
-
-
-def _env_error(exc: OSError, what: str) -> WorkspaceError:
-    if exc.errno in _ENV_ERRNOS:
-        reason = os.strerror(exc.errno) if exc.errno else str(exc)
-        return WorkspaceEnvironmentError(f"cannot {what}: {reason}",
-                                         hint="free disk space or make the project folder writable, then retry")
-    return WorkspaceError(f"cannot {what}: {exc}")
-
-
-def _write_temp(target: Path, data: bytes) -> Path:
-    """Write ``data`` next to ``target`` (fsynced), keeping the mode of an existing target."""
-    tmp = target.with_name(f".cd-{secrets.token_hex(6)}{TMP_SUFFIX}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        if target.is_file():
-            os.fchmod(fd, stat.S_IMODE(target.stat().st_mode))
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    return tmp
-
-
-def _atomic_write(target: Path, data: bytes, what: str) -> None:
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = _write_temp(target, data)
-        os.replace(tmp, target)
-    except OSError as exc:
-        raise _env_error(exc, what) from exc
-
-
-def _mkdirs(folder: Path) -> list[Path]:
-    """Create ``folder`` and missing parents; return those created, outermost first."""
-    missing: list[Path] = []
-    while not folder.exists():
-        missing.append(folder)
-        folder = folder.parent
-    for d in reversed(missing):
-        d.mkdir()
-    return list(reversed(missing))
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
-    if hasattr(value, "to_dict"):
-        return value.to_dict()
-    if is_dataclass(value) and not isinstance(value, type):
-        return asdict(value)
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 # ----------------------------------------------------------------------------- the workspace
@@ -210,9 +123,9 @@ class Workspace:
             raise WorkspaceError(f"{path} already exists and is not an empty folder",
                                  hint="choose another --name or --out")
         try:
-            made = _mkdirs(root)
+            made = mkdirs(root)
         except OSError as exc:
-            raise _env_error(exc, f"create {path}") from exc
+            raise env_error(exc, f"create {path}") from exc
         try:
             ws = cls(root.resolve(), company_name=company_name)
             ws._run("init", "-q")
@@ -227,7 +140,7 @@ class Workspace:
             except OSError as exc:
                 raise WorkspaceEnvironmentError(f"cannot read the .gitignore template {template}: {exc.strerror}",
                                                 hint="reinstall chatdev") from exc
-            _atomic_write(root / ".gitignore", gitignore, "write .gitignore")
+            atomic_write(root / ".gitignore", gitignore, "write .gitignore")
             ws._write_meta(base=None)
             ws._commit_all(Author(*COMMITTER), f"[init] Create the project for {company_name}\n\n"
                                                "Phase: init\nRole: chatdev\n")
@@ -385,23 +298,23 @@ class Workspace:
         try:
             changed = {rel: (t, d) for rel, (t, d) in plan.items() if not (t.is_file() and t.read_bytes() == d)}
         except OSError as exc:
-            raise _env_error(exc, "read the files to be replaced") from exc
+            raise env_error(exc, "read the files to be replaced") from exc
         if not changed:
             return []
         temps: list[tuple[Path, Path]] = []
         made: list[Path] = []
         try:
             for target, data in changed.values():
-                made += _mkdirs(target.parent)
-                temps.append((_write_temp(target, data), target))
-            self._journal_add({rel: _sha(d) for rel, (_, d) in changed.items()})
+                made += mkdirs(target.parent)
+                temps.append((write_temp(target, data), target))
+            self._journal_add({rel: sha256_of(d) for rel, (_, d) in changed.items()})
         except OSError as exc:
             for tmp, _ in temps:
                 tmp.unlink(missing_ok=True)
             for folder in reversed(made):
                 with contextlib.suppress(OSError):
                     folder.rmdir()
-            raise _env_error(exc, f"write {', '.join(list(changed)[:3])}") from exc
+            raise env_error(exc, f"write {', '.join(list(changed)[:3])}") from exc
         for tmp, target in temps:
             os.replace(tmp, target)
         return list(changed)
@@ -414,7 +327,7 @@ class Workspace:
         except FileNotFoundError as exc:
             raise WorkspaceError(f"{clean}: no such file in {self.root}") from exc
         except OSError as exc:
-            raise _env_error(exc, f"read {clean}") from exc
+            raise env_error(exc, f"read {clean}") from exc
 
     def files(self) -> list[str]:
         """Project files: tracked and untracked, not ignored, not .chatdev/, present on disk."""
@@ -434,7 +347,7 @@ class Workspace:
                 target.unlink()
                 self._prune(target.parent)
         except OSError as exc:
-            raise _env_error(exc, f"delete {', '.join(found)}") from exc
+            raise env_error(exc, f"delete {', '.join(found)}") from exc
         return list(found)
 
     def _prune(self, folder: Path) -> None:
@@ -463,7 +376,7 @@ class Workspace:
                        "files": {}}
         journal["files"].update(entries)
         path = self._journal_path()
-        tmp = _write_temp(path, json.dumps(journal).encode("utf-8"))
+        tmp = write_temp(path, json.dumps(journal).encode("utf-8"))
         os.replace(tmp, path)
 
     def _journal_clear(self) -> None:
@@ -480,12 +393,12 @@ class Workspace:
         entries: dict[str, str | None] = {}
         for rel in changed:
             target = self.root / rel
-            entries[rel] = _sha(target.read_bytes()) if target.is_file() and not target.is_symlink() else None
+            entries[rel] = sha256_of(target.read_bytes()) if target.is_file() and not target.is_symlink() else None
         if entries:
             try:
                 self._journal_add(entries)
             except OSError as exc:
-                raise _env_error(exc, "write the journal in .git/") from exc
+                raise env_error(exc, "write the journal in .git/") from exc
         return changed
 
     def _refuse_user_changes(self) -> None:
@@ -495,7 +408,7 @@ class Workspace:
         for rel in self._status():
             target = self.root / rel
             current = target.read_bytes() if target.is_file() and not target.is_symlink() else None
-            if rel not in ours or _sha(current) != ours[rel]:
+            if rel not in ours or sha256_of(current) != ours[rel]:
                 theirs.append(rel)
         if theirs:
             raise WorkspaceError(f"{self.root} has changes chatdev did not make ({', '.join(theirs[:3])}"
@@ -523,7 +436,7 @@ class Workspace:
                     if name.startswith(".cd-") and name.endswith(TMP_SUFFIX):
                         Path(folder, name).unlink()
         except OSError as exc:
-            raise _env_error(exc, "restore the last commit") from exc
+            raise env_error(exc, "restore the last commit") from exc
         self._journal_clear()
         return restored
 
@@ -533,7 +446,7 @@ class Workspace:
         for rel, written in sorted(journal["files"].items()):
             target = self.root / rel
             current = target.read_bytes() if target.is_file() and not target.is_symlink() else None
-            if _sha(current) == written:
+            if sha256_of(current) == written:
                 paths.append(rel)
         tracked: set[str] = set()
         if head and paths:
@@ -550,7 +463,7 @@ class Workspace:
                 target.unlink()
                 self._prune(target.parent)
         if journal.get("state") is not None:
-            _atomic_write(self.root / STATE, str(journal["state"]).encode("utf-8"), "restore state.json")
+            atomic_write(self.root / STATE, str(journal["state"]).encode("utf-8"), "restore state.json")
         return paths
 
     # -- commits, tags, history
@@ -642,10 +555,10 @@ class Workspace:
             text = path.read_text(encoding="utf-8") if path.is_file() else ""
             missing = [line for line in EXCLUDES if line not in text.splitlines()]
             if missing:
-                _atomic_write(path, (text.rstrip("\n") + "\n# chatdev\n" + "\n".join(missing) + "\n")
+                atomic_write(path, (text.rstrip("\n") + "\n# chatdev\n" + "\n".join(missing) + "\n")
                               .lstrip("\n").encode("utf-8"), "write .git/info/exclude")
         except OSError as exc:
-            raise _env_error(exc, "write .git/info/exclude") from exc
+            raise env_error(exc, "write .git/info/exclude") from exc
 
     def _read_meta(self) -> dict[str, Any]:
         try:
@@ -657,12 +570,12 @@ class Workspace:
     def _write_meta(self, *, base: str | None) -> None:
         meta = {"format": 1, "company_name": self.company_name, "base": base,
                 "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        _atomic_write(self.root / META, (json.dumps(meta, indent=2) + "\n").encode("utf-8"), "write .chatdev/")
+        atomic_write(self.root / META, (json.dumps(meta, indent=2) + "\n").encode("utf-8"), "write .chatdev/")
 
     def checkpoint(self, state: Mapping[str, Any]) -> None:
         """Atomically replace ``.chatdev/state.json``."""
-        data = json.dumps(state, indent=2, ensure_ascii=False, default=_json_default) + "\n"
-        _atomic_write(self.root / STATE, data.encode("utf-8"), "write .chatdev/state.json")
+        data = json.dumps(state, indent=2, ensure_ascii=False, default=json_default) + "\n"
+        atomic_write(self.root / STATE, data.encode("utf-8"), "write .chatdev/state.json")
 
     def load_state(self) -> dict[str, Any]:
         path = self.root / STATE
@@ -684,13 +597,13 @@ class Workspace:
         """Append one event as a JSON line to the transcript (``Token`` events are skipped)."""
         if isinstance(event, Token):
             return
-        line = (json.dumps(event.to_dict(), ensure_ascii=False, default=_json_default) + "\n").encode("utf-8")
+        line = (json.dumps(event.to_dict(), ensure_ascii=False, default=json_default) + "\n").encode("utf-8")
         path = self.root / TRANSCRIPT
         existed = path.exists()
         try:
             fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise _env_error(exc, "write .chatdev/transcript.jsonl") from exc
+            raise env_error(exc, "write .chatdev/transcript.jsonl") from exc
         size = os.fstat(fd).st_size
         try:
             view = memoryview(line)
@@ -703,7 +616,7 @@ class Workspace:
                     path.unlink()
             except OSError:
                 pass
-            raise _env_error(exc, "write .chatdev/transcript.jsonl") from exc
+            raise env_error(exc, "write .chatdev/transcript.jsonl") from exc
         finally:
             os.close(fd)
 
@@ -740,7 +653,7 @@ class Workspace:
             shutil.rmtree(fresh, ignore_errors=True)
             if old.exists() and not dest.exists():
                 old.rename(dest)
-            raise _env_error(exc, "write .chatdev/company/") from exc
+            raise env_error(exc, "write .chatdev/company/") from exc
         shutil.rmtree(old, ignore_errors=True)
 
     def __repr__(self) -> str:
