@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,7 @@ class PhaseResult:
 
 
 def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = "", feedback: str = "",
-                     role: str | None = None) -> dict[str, Any]:
+                     role: str | None = None, focus: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "company": {"name": ctx.company.name, "description": ctx.company.spec.description},
         "task": ctx.state.task,
@@ -68,6 +68,7 @@ def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = 
         "directive": ctx.state.directive,
         "change": ctx.state.change,
         "images": [str(p) for p in ctx.images],
+        "focus": list(focus),
     }
 
 
@@ -184,19 +185,36 @@ def _resolve(ctx: Context, ref: str) -> Any:
 def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, assistant: str,
                    system: str, source: str, where: str) -> str:
     """Render with ``code`` sized to what is left of the context after everything else."""
-    def render(code: str) -> str:
-        return prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant),
-                              where=where)
+    def render(code: str, focus: Sequence[str] = ()) -> str:
+        return prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant,
+                                                       focus=focus), where=where)
 
     needs_code = "code" in prompts.undeclared(source, where=where)
     bare = render("")
     if not needs_code:
         return bare
+    # the files the request itself names (a failure report, review findings) come first and
+    # whole, and the prompt may say so through ``focus``
+    focus = named_files(bare, ctx.workspace.files())
+    if focus:
+        bare = render("", focus)
     model = ctx.model_for(assistant)
     budget = model.n_ctx - phase.max_tokens - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
-    first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else ()
+    first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else tuple(focus)
     tests = phase.expects != "files" or phase.foreach is None  # writing code file by file: tests are noise
-    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests))
+    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus)
+
+
+def named_files(text: str, paths: Sequence[str]) -> list[str]:
+    """The project files ``text`` names (``tests/test_main.py:47:53``, ``File "/work/game.py"``), in order."""
+    found: list[tuple[int, str]] = []
+    for path in paths:
+        if not path.endswith(SOURCE_SUFFIXES):
+            continue
+        m = re.search(r"(?<![\w.-])" + re.escape(path) + r"(?![\w-])", text)
+        if m:
+            found.append((m.start(), path))
+    return [p for _, p in sorted(found)]
 
 
 def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: PhaseResult,

@@ -19,7 +19,7 @@ from chatdev.errors import ConfigError
 PERSONA_VARS = frozenset({"company", "role"})
 PROMPT_VARS = frozenset({
     "company", "task", "role", "outputs", "item", "files", "code", "feedback",
-    "cycle", "directive", "change", "images", "instructor", "assistant",
+    "cycle", "directive", "change", "images", "instructor", "assistant", "focus",
 })
 DOCUMENT_VARS = frozenset({"output", "task", "company", "outputs"})
 COMMIT_VARS = frozenset({"phase", "files", "role", "outputs", "item", "cycle", "verdict", "task"})

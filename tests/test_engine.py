@@ -288,3 +288,28 @@ def test_a_fix_without_a_path_line_lands_in_the_file_it_rewrites(tmp_path: Path)
     summary, recorder, _ = build(tmp_path, no_path)
     assert not recorder.of(events.Retry)
     assert "walls are handled" in (Path(summary.project) / "main.py").read_text()
+
+
+def test_a_fix_prompt_leads_with_the_files_the_failure_names(tmp_path: Path) -> None:
+    from chatdev.phases import named_files
+
+    paths = ["game.py", "main.py", "tests/test_main.py", "README.md"]
+    report = ("Static check failed, so the program was not run:\ntests/test_main.py:47:53: syntax error\n"
+              'Traceback:\n  File "/work/game.py", line 3, in <module>\n')
+    assert named_files(report, paths) == ["tests/test_main.py", "game.py"]
+    assert named_files("see mygame.py and game.pyc", paths) == []
+
+    prompts: list[str] = []
+
+    def review_names_a_file(messages):
+        last = messages[-1].content
+        if "Fix the problems" in last:
+            prompts.append(last)
+        if "Please review my code" in last and not prompts:
+            return json.dumps({"approved": False, "issues": ["main.py: the snake passes through walls"]})
+        return good_reply(messages, approve_after=1, counter=counter)
+
+    counter: dict = {}
+    build(tmp_path, review_names_a_file)
+    assert "The findings point at main.py: look there first." in prompts[0]
+    assert prompts[0].index("main.py\n```python") < prompts[0].index("Fix the problems")
