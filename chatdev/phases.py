@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from chatdev import artifacts, events, prompts
 from chatdev.config import ActionPhase, ChatPhase, DebatePhase
 from chatdev.conversation import Conversation
+from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
 from chatdev.models.base import Reply, SchemaViolation, Usage
 
@@ -271,14 +272,21 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
                         schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
                         cycle=cycle, attempt=attempt, shown=shown)
+        unchanged = False
         try:
-            return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx))
+            output = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx))
+            same = _unchanged(ctx, output) if expects == "files" and not expected else []
+            if not same or attempt == phase.retries:  # the last try's files are kept even if unchanged
+                return output
+            unchanged = True
+            reason = (f"{', '.join(same)} {'is' if len(same) == 1 else 'are'} exactly as before: "
+                      "the reply changed nothing")
         except SchemaViolation as exc:
             reason = exc.reason
         if attempt < phase.retries:
             ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
             note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
-                                                               "attempt": attempt + 1},
+                                                               "attempt": attempt + 1, "unchanged": unchanged},
                                   where="messages.yaml: retry")
             # Ask again from where the request was made: the unusable reply leaves the
             # conversation (a small model shown its own mistake repeats it, and a long bad
@@ -289,6 +297,17 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
     what = f" for {item}" if item else ""
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _unchanged(ctx: Context, files: dict[str, str]) -> list[str]:
+    """The files of a fix reply, when every one of them is exactly what the project already has."""
+    for path, text in files.items():
+        try:
+            if ctx.workspace.read(path) != text:
+                return []
+        except (UnicodeDecodeError, OSError, ChatDevError):
+            return []
+    return sorted(files)
 
 
 def _project_texts(ctx: Context) -> dict[str, str]:
