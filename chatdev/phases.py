@@ -316,7 +316,7 @@ def _project_texts(ctx: Context) -> dict[str, str]:
     for path in ctx.workspace.files():
         try:
             texts[path] = ctx.workspace.read(path)
-        except (UnicodeDecodeError, OSError):
+        except (UnicodeDecodeError, OSError, ChatDevError):
             continue
     return texts
 
