@@ -76,6 +76,7 @@ class _Block:
     info: str
     body: str
     before: str  # the text between the previous block and this fence
+    closed: bool = True  # False: the reply ended inside it
 
 
 def _blocks(text: str) -> list[_Block]:
@@ -107,7 +108,7 @@ def _blocks(text: str) -> list[_Block]:
             body = "".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t")
                            for ln in lines[i + 1:j])
         before = text[pos:starts[i]]
-        blocks.append(_Block(info=info, body=body, before=before))
+        blocks.append(_Block(info=info, body=body, before=before, closed=j < len(lines)))
         pos = starts[j] + len(lines[j]) if j < len(lines) else len(text)
         i = j + 1
     return blocks
@@ -198,15 +199,23 @@ def infer_path(block_body: str, *, info: str = "", before: str = "", known: Mapp
     return scored[0][2]
 
 
-def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, str] | None = None) -> FileParse:
+def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, str] | None = None,
+                cut: bool = False) -> FileParse:
     """Files named in a reply. With exactly one expected path, one unnamed block is that file.
 
     ``known`` (the project's text files, path -> content) lets an unnamed block that is
     plainly a whole rewrite of one of them count as that file (see ``infer_path``).
+    ``cut``: the reply stopped at its token limit, so a last block left open is half a
+    file and is dropped, never written.
     """
     files: dict[str, str] = {}
     problems: list[str] = []
     blocks = [b for b in _blocks(text) if b.body.strip()]
+    if cut and blocks and not blocks[-1].closed:
+        blocks.pop()
+        if not blocks:
+            return FileParse(problems=["the reply reached its length limit inside the file, so the file is "
+                                       "incomplete: send only the files you change, and keep each one short"])
     unnamed: list[_Block] = []
     for block in blocks:
         name, body = _name_for(block)

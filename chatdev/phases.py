@@ -274,7 +274,10 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
                         cycle=cycle, attempt=attempt, shown=shown)
         unchanged = False
         try:
-            output = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx))
+            # a reply cut at its token limit loses its open last block, except on the last try
+            # (half a file there is better than a failed phase; the checks will show it)
+            cut = reply.finish_reason == "length" and attempt < phase.retries
+            output = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
             same = _unchanged(ctx, output) if expects == "files" and not expected else []
             if not same or attempt == phase.retries:  # the last try's files are kept even if unchanged
                 return output
@@ -322,12 +325,12 @@ def _project_texts(ctx: Context) -> dict[str, str]:
 
 
 def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: list[str], *,
-           known: Callable[[], dict[str, str]] | None = None) -> Any:
+           known: Callable[[], dict[str, str]] | None = None, cut: bool = False) -> Any:
     text = reply.text
     if expects == "files":
-        parsed = artifacts.parse_files(text, expected=expected)
+        parsed = artifacts.parse_files(text, expected=expected, cut=cut)
         if not parsed.ok and known is not None and not expected:
-            parsed = artifacts.parse_files(text, known=known())
+            parsed = artifacts.parse_files(text, known=known(), cut=cut)
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
         return parsed.files

@@ -123,3 +123,13 @@ def test_an_unnamed_block_that_fits_two_files_is_refused() -> None:
     assert parse_files("```bash\nclass Food:\n    pass\n```", known=PROJECT).files == {}
     named = parse_files("snake.py\n```python\nclass Food:\n    pass\n```", known=PROJECT)
     assert list(named.files) == ["snake.py"]
+
+
+def test_a_reply_cut_at_its_limit_loses_only_its_open_last_block() -> None:
+    text = "main.py\n```python\nprint('whole')\n```\n\ngame.py\n```python\ndef half(:\n    pri"
+    parsed = parse_files(text, cut=True)
+    assert parsed.files == {"main.py": "print('whole')\n"}
+    # not cut: a small model that forgets the closing fence still gets its file
+    assert set(parse_files(text).files) == {"main.py", "game.py"}
+    only = parse_files("main.py\n```python\nimport os\nprint(os.", cut=True, expected=["main.py"])
+    assert only.files == {} and "length limit" in only.problems[0]

@@ -334,3 +334,25 @@ def test_a_fix_that_changes_nothing_is_asked_again(tmp_path: Path) -> None:
     assert len(retries) == 1 and "main.py is exactly as before" in retries[0].reason
     assert "Change the code that causes the problem" in fixes[1]
     assert "walls are handled" in (Path(summary.project) / "main.py").read_text()
+
+
+def test_a_fix_cut_at_its_token_limit_never_writes_half_a_file(tmp_path: Path) -> None:
+    from tests.scripted_company import GAME
+
+    fixes: list[str] = []
+
+    def rambling_fix(messages):
+        if "Fix the problems" in messages[-1].content:
+            fixes.append(messages[-1].content)
+            if len(fixes) == 1:  # a whole main.py, then a test file that runs past max_tokens (1400)
+                return (f"main.py\n```python\n{GAME}# walls are handled by the caller\n```\n\n"
+                        "tests/test_main.py\n```python\n" + "assert True\n" * 2000)
+        return good_reply(messages, approve_after=1, counter=counter)
+
+    counter: dict = {}
+    summary, recorder, _ = build(tmp_path, rambling_fix)
+    project = Path(summary.project)
+    assert "walls are handled" in (project / "main.py").read_text()  # the whole file is kept
+    fix = next(e for e in recorder.of(events.PhaseEnded) if e.phase == "code_fix")
+    assert fix.files == ["main.py"]  # the half test file was never written
+    assert not recorder.of(events.Retry)
