@@ -278,8 +278,10 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             # (half a file there is better than a failed phase; the checks will show it)
             cut = reply.finish_reason == "length" and attempt < phase.retries
             output = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
-            same = _unchanged(ctx, output) if expects == "files" and not expected else []
-            if not same or attempt == phase.retries:  # the last try's files are kept even if unchanged
+            # a fix that changes nothing is asked again once (more tries rarely help a small
+            # model and cost a whole reply each); after that its files are kept as they are
+            same = _unchanged(ctx, output) if expects == "files" and not expected and attempt == 0 else []
+            if not same or attempt == phase.retries:
                 return output
             unchanged = True
             reason = (f"{', '.join(same)} {'is' if len(same) == 1 else 'are'} exactly as before: "
