@@ -314,4 +314,6 @@ def validate(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
                 errors.extend(validate(item, schema["items"], f"{path}[{i}]"))
     if isinstance(value, str) and len(value) < schema.get("minLength", 0):
         errors.append(f"{path} is too short")
+    if isinstance(value, str) and "maxLength" in schema and len(value) > schema["maxLength"]:
+        errors.append(f"{path} is longer than {schema['maxLength']} characters")
     return errors

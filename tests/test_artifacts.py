@@ -133,3 +133,11 @@ def test_a_reply_cut_at_its_limit_loses_only_its_open_last_block() -> None:
     assert set(parse_files(text).files) == {"main.py", "game.py"}
     only = parse_files("main.py\n```python\nimport os\nprint(os.", cut=True, expected=["main.py"])
     assert only.files == {} and "length limit" in only.problems[0]
+
+
+def test_schema_max_length() -> None:
+    schema = {"type": "object", "properties": {"issues": {"type": "array", "items": {"type": "string", "maxLength": 10}}}}
+    assert parse_json('{"issues": ["short"]}', schema) == {"issues": ["short"]}
+    with pytest.raises(SchemaViolation) as err:
+        parse_json('{"issues": ["a finding that rambles on"]}', schema)
+    assert "longer than 10 characters" in err.value.reason
