@@ -249,10 +249,10 @@ def test_plan_for_load_reads_free_memory_from_nvidia_smi(tmp_path: Path, monkeyp
 def test_a_real_load_carries_its_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """LlamaModel plans before loading: on this CPU build, the CPU, even with a GPU on PATH."""
     pytest.importorskip("llama_cpp")
-    from chatdev.models import llama_backend as llama
+    from chatdev.models import llama, llama_backend
     from tests import tinyllava
 
-    if llama.supports_gpu_offload():
+    if llama_backend.supports_gpu_offload():
         pytest.skip("a GPU build: covered by bench/gpu/verify.py on the GPU machine")
     path = tinyllava.write_llm(tmp_path / "tiny.gguf")
     fake_smi(tmp_path, monkeypatch, f"echo '{H100.strip()}'\n")
