@@ -147,7 +147,7 @@ class Messages(Strict):
 
 
 MESSAGE_VARS = {
-    "retry": frozenset({"reason", "expects", "attempt", "unchanged"}),
+    "retry": frozenset({"reason", "expects", "attempt"}),
     "continue_": frozenset({"reply"}),
     "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
     "screenshot": frozenset({"task"}),

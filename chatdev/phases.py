@@ -272,26 +272,19 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
                         schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
                         cycle=cycle, attempt=attempt, shown=shown)
-        unchanged = False
         try:
-            # a reply cut at its token limit loses its open last block, except on the last try
-            # (half a file there is better than a failed phase; the checks will show it)
-            cut = reply.finish_reason == "length" and attempt < phase.retries
-            output = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
-            # a fix that changes nothing is asked again once (more tries rarely help a small
-            # model and cost a whole reply each); after that its files are kept as they are
-            same = _unchanged(ctx, output) if expects == "files" and not expected and attempt == 0 else []
-            if not same or attempt == phase.retries:
-                return output
-            unchanged = True
-            reason = (f"{', '.join(same)} {'is' if len(same) == 1 else 'are'} exactly as before: "
-                      "the reply changed nothing")
+            # a fix reply (several files, none expected) cut at its token limit loses its open
+            # last block, except on the last try; a phase writing one expected file keeps what
+            # it got (asking again for a long file mostly meets the limit again; the checks
+            # show what is missing)
+            cut = reply.finish_reason == "length" and not expected and attempt < phase.retries
+            return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
         except SchemaViolation as exc:
             reason = exc.reason
         if attempt < phase.retries:
             ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
             note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
-                                                               "attempt": attempt + 1, "unchanged": unchanged},
+                                                               "attempt": attempt + 1},
                                   where="messages.yaml: retry")
             # Ask again from where the request was made: the unusable reply leaves the
             # conversation (a small model shown its own mistake repeats it, and a long bad
@@ -302,17 +295,6 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
     what = f" for {item}" if item else ""
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
-
-
-def _unchanged(ctx: Context, files: dict[str, str]) -> list[str]:
-    """The files of a fix reply, when every one of them is exactly what the project already has."""
-    for path, text in files.items():
-        try:
-            if ctx.workspace.read(path) != text:
-                return []
-        except (UnicodeDecodeError, OSError, ChatDevError):
-            return []
-    return sorted(files)
 
 
 def _project_texts(ctx: Context) -> dict[str, str]:

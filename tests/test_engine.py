@@ -315,27 +315,6 @@ def test_a_fix_prompt_leads_with_the_files_the_failure_names(tmp_path: Path) -> 
     assert prompts[0].index("main.py\n```python") < prompts[0].index("Fix the problems")
 
 
-def test_a_fix_that_changes_nothing_is_asked_again(tmp_path: Path) -> None:
-    from tests.scripted_company import GAME
-
-    fixes: list[str] = []
-
-    def lazy_fix(messages):
-        last = messages[-1].content
-        if "Fix the problems" in last:
-            fixes.append(last)
-            if len(fixes) == 1:  # the file exactly as it is
-                return f"main.py\n```python\n{GAME}```"
-        return good_reply(messages, approve_after=1, counter=counter)
-
-    counter: dict = {}
-    summary, recorder, _ = build(tmp_path, lazy_fix)
-    retries = recorder.of(events.Retry)
-    assert len(retries) == 1 and "main.py is exactly as before" in retries[0].reason
-    assert "Change the code that causes the problem" in fixes[1]
-    assert "walls are handled" in (Path(summary.project) / "main.py").read_text()
-
-
 def test_a_fix_cut_at_its_token_limit_never_writes_half_a_file(tmp_path: Path) -> None:
     from tests.scripted_company import GAME
 
