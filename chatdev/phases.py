@@ -389,7 +389,7 @@ def _verify_repairing_imports(ctx: Context, phase: ActionPhase, *, static_only: 
     report = ctx.verify(phase, static_only=static_only)
     if report.static_ok:
         return report, []
-    sources = {p: ctx.workspace.read(p) for p in ctx.workspace.files() if p.endswith(".py")}
+    sources = {p: text for p, text in _project_texts(ctx).items() if p.endswith(".py")}
     fixed = add_missing_imports(sources, report.summary)
     if not fixed:
         return report, []
