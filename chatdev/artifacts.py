@@ -148,15 +148,14 @@ def _name_for(block: _Block) -> tuple[str | None, str]:
 
 
 _TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
-_LANG_EXT = {"python": "py", "py": "py", "python3": "py", "markdown": "md", "md": "md", "json": "json",
-             "yaml": "yml", "yml": "yml", "toml": "toml", "html": "html", "css": "css", "javascript": "js",
-             "js": "js", "text": "txt", "txt": "txt", "plaintext": "txt"}
+# a fence's language word or a file's extension -> one name per kind of file
+_KINDS = {"python": "py", "python3": "py", "pyw": "py", "markdown": "md", "yaml": "yml", "htm": "html",
+          "javascript": "js", "text": "txt", "plaintext": "txt"}
 
 
 def _kind(path_or_lang: str) -> str:
     ext = path_or_lang.rsplit(".", 1)[-1].lower() if "." in path_or_lang else path_or_lang.lower()
-    ext = _LANG_EXT.get(ext, ext)
-    return {"pyw": "py", "yaml": "yml", "htm": "html", "markdown": "md"}.get(ext, ext)
+    return _KINDS.get(ext, ext)
 
 
 def infer_path(block_body: str, *, info: str = "", before: str = "", known: Mapping[str, str],
@@ -183,14 +182,13 @@ def infer_path(block_body: str, *, info: str = "", before: str = "", known: Mapp
         defs = set(_TOP_DEF.findall(content))
         if defs:
             coverage = len(defs & block_defs) / len(defs)
-            if coverage < 0.5:
-                continue
-        elif not (mentioned and block_lines * 2 >= content.count("\n") + 1
-                  and difflib.SequenceMatcher(None, content.splitlines(), block_body.splitlines()).ratio() >= 0.5):
-            continue
-        else:
+            fits = coverage >= 0.5
+        else:  # a script without definitions: named before the block, and mostly kept
             coverage = 0.0
-        scored.append((int(mentioned), coverage, path))
+            fits = (mentioned and block_lines * 2 >= content.count("\n") + 1
+                    and difflib.SequenceMatcher(None, content.splitlines(), block_body.splitlines()).ratio() >= 0.5)
+        if fits:
+            scored.append((int(mentioned), coverage, path))
     if not scored:
         return None
     scored.sort(reverse=True)
@@ -214,8 +212,8 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
     if cut and blocks and not blocks[-1].closed:
         blocks.pop()
         if not blocks:
-            return FileParse(problems=["the reply reached its length limit inside the file, so the file is "
-                                       "incomplete: send only the files you change, and keep each one short"])
+            return FileParse(problems=[("the reply reached its length limit inside the file, so the file is "
+                                        "incomplete: send only the files you change, and keep each one short")])
     unnamed: list[_Block] = []
     for block in blocks:
         name, body = _name_for(block)
