@@ -34,6 +34,11 @@ class RunOptions:
     temperature: float = 0.2
 
 
+def stopped_early(status: str, reason: str) -> bool:
+    """Whether a run's next step is ``chatdev resume`` (it stopped, or was killed mid-phase), not ``run``."""
+    return bool(reason) or status in ("running", "interrupted", "error")
+
+
 @dataclass
 class RunState:
     """Everything a resumed run needs; saved as .chatdev/state.json."""

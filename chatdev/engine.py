@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from chatdev import events
-from chatdev.chain import Chain, Context, RunOptions, RunState
+from chatdev.chain import Chain, Context, RunOptions, RunState, stopped_early
 from chatdev.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, UsageError, WorkspaceError
 from chatdev.models.base import ChatModel
@@ -406,7 +406,7 @@ def _summary(workspace: Any, state: RunState, reason: str, report: str | None) -
         exit_code=codes.get(state.status, 1), phases=[p for p in state.phases], files=files, lines=lines,
         tokens=dict(state.usage), llm_calls=state.llm_calls, wall_s=state.wall_s, tests=dict(state.tests),
         commits=len(workspace.history()), model=", ".join(sorted(set(state.models.values()))),
-        run_hint=(f"chatdev resume {workspace.root}" if reason else f"chatdev run {workspace.root}"),
+        run_hint=f"chatdev {'resume' if stopped_early(state.status, reason) else 'run'} {workspace.root}",
         report=report, reason=reason, escalations=state.escalations)
 
 

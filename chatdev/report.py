@@ -468,6 +468,8 @@ def _records(ws: Any) -> list[Mapping[str, Any]]:
 
 def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the state file and git say about the run (the transcript's BuildEnded carries less)."""
+    from chatdev.chain import stopped_early
+
     facts: dict[str, Any] = {"commits": len(commits), "run_hint": f"chatdev run {ws.root}"}
     try:
         facts["files"] = list(ws.files())
@@ -477,8 +479,8 @@ def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         state = ws.load_state()
     except WorkspaceError:
         return facts
-    if state.get("reason") or state.get("status") in ("running", "interrupted", "error"):
-        # stopped early (or killed mid-phase): what helps now is carrying on, not running a half
+    if stopped_early(str(state.get("status") or ""), str(state.get("reason") or "")):
+        # what helps now is carrying on, not running half a program
         facts["run_hint"] = f"chatdev resume {ws.root}"
         facts["resume"] = True
     if isinstance(state.get("tests"), dict):
