@@ -1,16 +1,18 @@
-"""Build the public task list with a real model and report medians.
+"""Build the public task list with a real model and report what a user would see.
 
-    .venv/bin/python bench/build.py                      # 0.5B, all 10 tasks, sandbox on
+    .venv/bin/python bench/build.py                      # 0.5B, all tasks, sandbox on
     .venv/bin/python bench/build.py --limit 3 --model qwen2.5-coder-1.5b
 
-Targets (issue 4): a snake-game build under 6 minutes on 2 cores with the 0.5B
-model, and fewer than 25k total tokens per build.
+The same measurement as `chatdev bench bench/tasks.txt` (runs, tests_pass, complete,
+does_task from bench/checks/, time, tokens, calls, time per phase), with --limit.
+
+Targets (issue 18): qwen2.5-coder-1.5b runs >= 0.8, does_task >= 0.5, tests_pass >= 0.5,
+complete >= 0.9; qwen2.5-coder-0.5b runs >= 0.6 and a median build <= 5 minutes.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from pathlib import Path
@@ -25,9 +27,11 @@ def main() -> int:
     parser.add_argument("--limit", type=int, default=0, help="only the first N tasks")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--no-run", action="store_true", help="skip the sandbox")
+    parser.add_argument("--checks", type=Path, default=HERE / "checks", help="hand-written checks, <slug>.yaml")
+    parser.add_argument("--json", action="store_true", help="print results.json instead of the table")
     args = parser.parse_args()
 
-    from chatdev import benchmark
+    from chatdev import benchmark, screens
 
     tasks = args.tasks
     if args.limit:
@@ -36,14 +40,8 @@ def main() -> int:
         tmp.write_text("\n".join(lines) + "\n")
         tasks = tmp
     out = args.out or Path(tempfile.mkdtemp(prefix="chatdev-bench-"))
-    results = benchmark.run(tasks, out=out, model=args.model, no_run=args.no_run)
-    print(f"{'task':52} {'status':9} {'wall s':>7} {'prompt':>7} {'compl':>6} {'cached':>7} {'calls':>5} "
-          f"{'files':>5} {'lines':>5} sandbox")
-    for r in results.results:
-        print(f"{r.task[:52]:52} {r.status:9} {r.wall_s:7.1f} {r.prompt_tokens:7d} {r.completion_tokens:6d} "
-              f"{r.cached_tokens:7d} {r.llm_calls:5d} {r.files:5d} {r.lines:5d} "
-              f"{'ran' if r.sandbox_ran else 'no'}{'/pass' if r.tests_passed else ''}")
-    print("medians:", json.dumps(results.medians()))
+    results = benchmark.run(tasks, out=out, model=args.model, no_run=args.no_run, checks=args.checks)
+    screens.show_bench(results, as_json=args.json)
     print(f"results: {out / 'results.json'}")
     return 0
 

@@ -22,6 +22,7 @@ from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, LoopPha
 from chatdev.conversation import Conversation
 from chatdev.models.base import ChatModel, Reply, SchemaViolation, Usage
 from chatdev.phases import PhaseFailed, PhaseResult, SkipLoop, run_action, run_chat, run_debate
+from chatdev.sandbox_report import Progress
 
 STATE_VERSION = 1
 
@@ -58,6 +59,7 @@ class RunState:
     phases: list[dict[str, Any]] = field(default_factory=list)
     tests: dict[str, Any] = field(default_factory=lambda: {"ran": False, "passed": None, "summary": ""})
     escalations: int = 0
+    checks: dict[str, Any] = field(default_factory=dict)  # loop key -> the last check's progress (no step back)
     status: str = "running"
     reason: str = ""  # why the run stopped early (a phase failed, interrupted, an error)
     wall_s: float = 0.0
@@ -72,6 +74,17 @@ class RunState:
     def from_dict(cls, data: dict[str, Any]) -> RunState:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def tests_record(report: Any, *, ran_tests: bool, before: dict[str, Any]) -> dict[str, Any]:
+    """What ``state.tests`` keeps of the latest check: ``runs`` and ``tests_pass`` as separate facts."""
+    record = {"ran": True, "runs": report.runs, "run_reason": report.run_reason,
+              "tests_pass": report.tests_pass if ran_tests else before.get("tests_pass"),
+              "counts": report.counts() if ran_tests else before.get("counts", {}),
+              "quarantined": [c.id for c in report.quarantined] if ran_tests else before.get("quarantined", []),
+              "summary": report.summary[:2000]}
+    record["passed"] = bool(record["runs"]) and record["tests_pass"] is not False
+    return record
 
 
 class Context:
@@ -89,6 +102,7 @@ class Context:
         self.options = options
         self.images = list(images)
         self.verifier = verifier
+        self.final_check = False  # a loop's last check after its last fix: test defects are quarantined now
         self._told_no_vision = False
 
     # models ------------------------------------------------------------------
@@ -147,17 +161,17 @@ class Context:
         return reply
 
     # sandbox -----------------------------------------------------------------
-    def verify(self, phase: ActionPhase, *, static_only: bool) -> Any:
+    def verify(self, phase: ActionPhase, *, tests: bool) -> Any:
+        """The program's run (and, with ``tests``, its tests) in the sandbox: a ``ProgramReport``."""
         assert self.verifier is not None, "run_action checks for a sandbox first"
         entry = None
         design = self.state.outputs.get("design")
         if isinstance(design, dict):
             entry = design.get("entry")
-        report = self.verifier(self.workspace.root, entry=entry, timeout=phase.timeout, static_only=static_only,
+        report = self.verifier(self.workspace.root, entry=entry, timeout=phase.timeout, tests=tests,
                                allow_install=self.options.allow_install)
         self._record_runs(phase, report)
-        if not static_only:
-            self.state.tests = {"ran": True, "passed": bool(report.passed), "summary": report.summary[:2000]}
+        self.state.tests = tests_record(report, ran_tests=tests, before=self.state.tests)
         return report
 
     def _record_runs(self, phase: ActionPhase, report: Any) -> None:
@@ -296,6 +310,11 @@ class Chain:
 
     # loops -------------------------------------------------------------------
     def _loop(self, loop: LoopPhase, *, prefix: str) -> None:
+        """Cycles until the verdict holds, a cycle changes nothing, or the same failure comes back.
+
+        Every fix is checked: a loop that ran out of cycles right after a fix checks once more
+        (``#final``), and a fix that made things worse is rolled back (``_after_check``).
+        """
         key = f"{prefix}{loop.name}"
         if key in self.state.completed:
             return
@@ -303,28 +322,36 @@ class Chain:
         if not started:
             self.state.verdicts[loop.until] = False
             self.state.directive = ""
+            self.state.checks.pop(key, None)
         max_cycles = loop.max_cycles
         escalated = any(k.startswith(f"{key}!") for k in self.state.completed)
         if escalated:
             max_cycles += 1
         cycle = 1
         outcome = "unreached"
+        self._unchecked = False
         while True:
             try:
-                reached = self._cycle(loop, key=key, cycle=cycle)
+                status = self._cycle(loop, key=key, cycle=cycle)
             except SkipLoop:
                 outcome = "skipped"
                 break
-            if reached:
+            if status == "reached":
                 outcome = "reached"
                 break
-            if cycle >= max_cycles:
+            if status == "stalled" or cycle >= max_cycles:
+                if self._unchecked and self._final_check(loop, key=key, cycle=cycle):
+                    outcome = "reached"
+                    break
                 if loop.escalate and not escalated:
                     escalated = True
                     if self._escalate(loop, key=key, cycles=cycle):
-                        max_cycles += 1
+                        max_cycles = max(max_cycles, cycle) + 1
                         cycle += 1
+                        self.state.checks.get(key, {}).pop("signature", None)  # the directive is new
                         continue
+                if status == "stalled":
+                    outcome = "stalled"
                 break
             cycle += 1
         self.state.directive = ""
@@ -332,11 +359,16 @@ class Chain:
         self.state.phases.append({"key": key, "name": loop.name, "kind": "loop", "status": outcome,
                                   "cycle": cycle, "duration": 0.0, "roles": [], "files": [], "commit": None,
                                   "verdict": {loop.until: bool(self.state.verdicts.get(loop.until))},
-                                  "reason": "", "prompt_tokens": 0, "completion_tokens": 0,
-                                  "cached_tokens": 0, "calls": 0})
+                                  "reason": self._stall_reason if outcome == "stalled" else "",
+                                  "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "calls": 0})
         self.ctx.workspace.checkpoint(self.state.to_dict())
 
-    def _cycle(self, loop: LoopPhase, *, key: str, cycle: int) -> bool:
+    _unchecked = False  # a fix changed files that no check has seen yet
+    _stall_reason = ""
+
+    def _cycle(self, loop: LoopPhase, *, key: str, cycle: int) -> str:
+        """One cycle: "reached", "stalled" (nothing changed, or the same failure again) or "continue"."""
+        fixes, changed = 0, False
         for sub in loop.phases:
             phase = self.ctx.company.phases[sub]
             subkey = f"{key}#{cycle}/{sub}"
@@ -344,19 +376,102 @@ class Chain:
                 self._loop(phase, prefix=f"{key}#{cycle}/")
             elif subkey not in self.state.completed:
                 try:
-                    self._step(phase, key=subkey, cycle=cycle)
+                    result = self._step(phase, key=subkey, cycle=cycle)
                 except PhaseFailed:
-                    return False  # a failed sub-phase ends this cycle; the loop decides what next
-            if getattr(phase, "verdict", None) == loop.until and self.state.verdicts.get(loop.until):
-                return True
-        return False
+                    return "continue"  # a failed sub-phase ends this cycle; the loop decides what next
+                if _is_check(phase):
+                    self._after_check(loop, phase, result, key=key, cycle=cycle)
+                elif isinstance(phase, ChatPhase) and phase.expects == "files" and result.status != "skipped":
+                    fixes += 1
+                    changed |= bool(result.files)
+                    self._unchecked |= bool(result.files)
+                if (self._sets(phase, loop.until) and not self.state.verdicts.get(loop.until)
+                        and self._repeated(key, phase)):
+                    self._stall_reason = "the same failure came back"
+                    return "stalled"
+            else:
+                fixes, changed = fixes + 1, True  # done before a resume: assume it changed something
+            if self._sets(phase, loop.until) and self.state.verdicts.get(loop.until):
+                return "reached"
+        if fixes and not changed:
+            self._stall_reason = "the fix changed nothing"
+            return "stalled"
+        return "continue"
+
+    @staticmethod
+    def _sets(phase: Any, verdict: str) -> bool:
+        return getattr(phase, "verdict", None) == verdict or verdict in getattr(phase, "verdicts", ())
+
+    def _repeated(self, key: str, phase: Any) -> bool:
+        """Whether the verdict phase's failure is word for word the one of the cycle before."""
+        record = self.state.checks.setdefault(key, {})
+        signature = _signature(self.state.outputs.get(phase.output_name))
+        repeated = record.get("signature") == signature
+        record["signature"] = signature
+        return repeated
+
+    def _after_check(self, loop: LoopPhase, phase: ActionPhase, result: PhaseResult, *, key: str,
+                     cycle: int) -> None:
+        """No step backwards: a check worse than the one before the fix rolls the fix back."""
+        progress = result.progress
+        if progress is None:
+            return
+        self._unchecked = False
+        record = self.state.checks.setdefault(key, {})
+        before = record.get("progress")
+        worse = progress.worse_than(Progress.from_dict(before)) if before else ""
+        sha = self.ctx.workspace.head()
+        if worse and record.get("sha") and record["sha"] != sha:
+            files = self.ctx.workspace.restore(record["sha"])
+            note = (f"\n\nThe last change was undone because {worse}; the results above are from before it. "
+                    "Fix the failure another way.")
+            self.state.outputs[phase.output_name] = str(record.get("output", "")) + note
+            self.state.verdicts.update(record.get("verdicts", {}))
+            self.state.tests = dict(record.get("tests") or self.state.tests)
+            self.ctx.sink(events.Notice(level="warning", text=f"{loop.name}: rolled back the last fix ({worse})"))
+            if files:
+                author = self.ctx.company.role(phase.role).name
+                self.ctx.workspace.commit(role=author, phase=phase.name,
+                                          summary=f"Roll back the last fix: {worse} (cycle {cycle})",
+                                          trailers={"Phase": phase.name, "Role": author, "Model": "none",
+                                                    "Rollback": record["sha"][:12]}, model=None)
+                self.ctx.workspace.checkpoint(self.state.to_dict())
+            record["sha"] = self.ctx.workspace.head()
+            return
+        record.update(progress=progress.to_dict(), sha=sha, output=self.state.outputs.get(phase.output_name),
+                      verdicts={k: v for k, v in self.state.verdicts.items()
+                                if k in getattr(phase, "verdicts", ()) or k == loop.until},
+                      tests=dict(self.state.tests))
+
+    def _final_check(self, loop: LoopPhase, *, key: str, cycle: int) -> bool:
+        """The loop's checks once more after its last fix, so no fix is delivered unchecked."""
+        self.ctx.final_check = True
+        try:
+            for sub in loop.phases:
+                phase = self.ctx.company.phases[sub]
+                if not _is_check(phase):
+                    continue
+                subkey = f"{key}#final/{sub}"
+                if subkey in self.state.completed:
+                    continue
+                try:
+                    result = self._step(phase, key=subkey, cycle=cycle)
+                except PhaseFailed:
+                    return False
+                self._after_check(loop, phase, result, key=key, cycle=cycle)
+        finally:
+            self.ctx.final_check = False
+        return bool(self.state.verdicts.get(loop.until))
 
     def _escalate(self, loop: LoopPhase, *, key: str, cycles: int) -> bool:
         """The manager decides: accept as it is, or one more cycle with a directive."""
         ctx = self.ctx
         instructor = next((ctx.company.role(p.instructor).name for p in ctx.company.walk(loop.phases)
                            if isinstance(p, ChatPhase)), None)
-        boss = ctx.chart.escalation_target(instructor) if instructor else None
+        # not the reviewer who kept refusing: the manager of the role whose verdict failed
+        judge = next((_verdict_role(p, ctx.company) for p in ctx.company.walk(loop.phases)
+                      if self._sets(p, loop.until)), None) or instructor
+        boss = ctx.chart.escalation_target(judge) if judge else None
         if boss is None:
             return False
         outcome = _last_outcome(ctx, loop)
@@ -387,6 +502,26 @@ class Chain:
                                    directive=directive))
         ctx.workspace.checkpoint(ctx.state.to_dict())
         return decision == "retry"
+
+
+def _is_check(phase: Any) -> bool:
+    return isinstance(phase, ActionPhase) and phase.action in ("run_tests", "static_check")
+
+
+def _verdict_role(phase: Any, company: Company) -> str:
+    """Who decides a verdict: the assistant of a chat phase, the role of an action."""
+    if isinstance(phase, ChatPhase):
+        return company.role(phase.assistant).name
+    return company.role(getattr(phase, "role", None) or getattr(phase, "judge", "")).name
+
+
+def _signature(output: Any) -> str:
+    """A failure without its timings, to tell "the same failure again"."""
+    import json
+    import re
+
+    text = output if isinstance(output, str) else json.dumps(output, sort_keys=True, default=str)
+    return re.sub(r"\d+(\.\d+)?\s*s\b", "", text or "")
 
 
 def _roles_of(phase: Any, company: Company) -> list[str]:

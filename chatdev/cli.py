@@ -77,6 +77,19 @@ def _display_mode(plain: bool, quiet: bool, as_json: bool) -> str:
     return "live"
 
 
+MAX_RUN_SECONDS = 3600.0
+
+
+def _seconds(value: float, option: str) -> float:
+    """A positive, finite number of seconds (float() also reads "nan", "inf" and "-5")."""
+    import math
+
+    if not math.isfinite(value) or value <= 0 or value > MAX_RUN_SECONDS:
+        raise UsageError(f"{option} {value}: expected seconds between 0 and {MAX_RUN_SECONDS:.0f}",
+                         hint=f"e.g. {option} 20")
+    return value
+
+
 def _finish(summary: object, mode: str) -> None:
     from chatdev import screens
 
@@ -196,7 +209,7 @@ def run(
     """Run the built program inside the hardened sandbox (never on your host)."""
     from chatdev import sandbox, screens
 
-    result = sandbox.run_project(project, gui=gui, timeout=timeout)
+    result = sandbox.run_project(project, gui=gui, timeout=_seconds(timeout, "--timeout"))
     code = screens.show_run(result, as_json=as_json)
     raise typer.Exit(code)
 
@@ -228,12 +241,15 @@ def bench(
     model: Annotated[str | None, typer.Option(help="Model to build with.")] = None,
     endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the programs (no Docker needed).")] = False,
+    checks: Annotated[Path | None, typer.Option(
+        help="Folder of hand-written checks, <slug>.yaml per task [default: checks/ next to TASKS].")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Build every task in TASKS and report time, tokens, files and sandbox outcome."""
+    """Build every task in TASKS; report runs, tests pass, complete, does the task, time, tokens, phases."""
     from chatdev import benchmark, screens
 
-    results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint, no_run=no_run)
+    results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint, no_run=no_run,
+                            checks=checks)
     screens.show_bench(results, as_json=as_json)
 
 
@@ -310,8 +326,60 @@ def sandbox_check(as_json: JsonOpt = False) -> None:
 # ----------------------------------------------------------------------------- entry point
 
 
+def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(ClickException classes, UsageError classes) of every click typer may use.
+
+    typer 0.29 vendors click as ``typer._click``; older typer uses the ``click``
+    package. Either may be missing, and both may be installed at once.
+    """
+    import importlib
+
+    errors: list[type[BaseException]] = []
+    usage: list[type[BaseException]] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        errors.append(module.ClickException)
+        usage.append(module.UsageError)
+    return tuple(errors), tuple(usage)
+
+
+_interrupted = False  # set by the SIGINT handler: typer turns Ctrl-C into a silent exit 130
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    global _interrupted
+    _interrupted = True
+    raise KeyboardInterrupt
+
+
+def _install_sigint_handler() -> None:
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+def _internal_error(exc: BaseException) -> None:
+    """A bug: one line, and the traceback only when asked for."""
+    import os
+
+    if os.environ.get("CHATDEV_DEBUG"):
+        raise exc
+    if isinstance(exc, MemoryError):
+        typer.echo("chatdev: error: out of memory (close other programs, or use a smaller model)", err=True)
+        sys.exit(3)
+    what = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:300]
+    typer.echo(f"chatdev: internal error: {what} (this is a bug: rerun with CHATDEV_DEBUG=1 for the traceback "
+               "and report it)", err=True)
+    sys.exit(1)
+
+
 def main() -> None:
     """Run the CLI; the one place a ChatDevError becomes a line and an exit code."""
+    _install_sigint_handler()
     try:
         # in non-standalone mode click *returns* the code of a typer.Exit instead of raising it
         code = app(standalone_mode=False)
@@ -324,15 +392,16 @@ def main() -> None:
     except typer.Exit as exc:  # raised by commands for their exit code
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("chatdev: aborted", err=True)
+        typer.echo("chatdev: interrupted", err=True)
         sys.exit(130)
     except Exception as exc:  # click usage errors come here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(2 if isinstance(exc, click.exceptions.UsageError) else exc.exit_code)
-        raise
+        errors, usage = _click_error_types()
+        if not isinstance(exc, errors):
+            _internal_error(exc)
+        exc.show()  # type: ignore[attr-defined]  # click's "Usage: ... / Try ... / Error: ..." block
+        sys.exit(2 if isinstance(exc, usage) else exc.exit_code)  # type: ignore[attr-defined]
+    if code == 130 and _interrupted:  # typer swallowed the KeyboardInterrupt
+        typer.echo("chatdev: interrupted", err=True)
     sys.exit(code if isinstance(code, int) else 0)
 
 

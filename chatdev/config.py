@@ -21,6 +21,7 @@ from chatdev import prompts
 from chatdev.errors import ConfigError
 
 MAX_CYCLES = 10
+MAX_FILE_BYTES = 256 * 1024  # a company file is a page of prompts; a bigger one is refused before parsing
 
 
 class Strict(BaseModel):
@@ -66,6 +67,7 @@ class ChatPhase(_PhaseBase):
     document: str | None = None  # template rendering a json output into `writes` (variables: output, task)
     retries: int = Field(default=2, ge=0, le=5)
     max_tokens: int = Field(default=1024, ge=16, le=32768)
+    when: str | None = None  # "outputs.<name>[.<field>]": the phase runs only when that is not empty
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -94,12 +96,25 @@ class DebatePhase(_PhaseBase):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# The verdicts each action sets. `runs`: the entry point exits 0, or is still alive at the
+# end of its window, with no traceback; `tests_pass`: the tests that are not quarantined pass;
+# `works`: both; `clean`: no static errors in the program's own files.
+ACTION_VERDICTS: dict[str, tuple[str, ...]] = {"run_tests": ("works", "runs", "tests_pass"),
+                                               "static_check": ("clean", "runs"), "write_docs": ()}
+# Outputs an action stores besides its own (``outputs.test_defects``: the tests at fault themselves).
+ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {"run_tests": ("test_defects",), "static_check": (), "write_docs": ()}
+
+
 class ActionPhase(_PhaseBase):
     kind: Literal["action"] = "action"
     action: Literal["run_tests", "static_check", "write_docs"]
     role: str  # who is credited (commit author, transcript)
     timeout: float = Field(default=20.0, gt=0, le=600)
-    verdict: str | None = None
+    verdict: str | None = None  # the verdict that counts for the loop (one of ACTION_VERDICTS[action])
+
+    @property
+    def verdicts(self) -> tuple[str, ...]:
+        return ACTION_VERDICTS[self.action]
 
 
 PhaseSpec = Annotated[ChatPhase | LoopPhase | DebatePhase | ActionPhase, Field(discriminator="kind")]
@@ -206,6 +221,10 @@ def _read(rel: str, user: Path | None) -> tuple[str, str, Path] | None:
         path = base / rel
         if path.is_file():
             try:
+                size = path.stat().st_size
+                if size > MAX_FILE_BYTES:
+                    raise ConfigError(f"{path}: the file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                                      hint="a company file holds a few prompts: shorten it")
                 return path.read_text(encoding="utf-8"), str(path), path
             except (OSError, UnicodeDecodeError) as exc:
                 raise ConfigError(f"{path}: cannot read: {exc}") from exc
@@ -290,7 +309,7 @@ def load_company(user_dir: Path | None = None) -> Company:
                                            f"add {rel} or remove it from roles"))
         if _lookup_role(roles, role.name):
             raise ConfigError(f"{rwhere}: name: role {role.name!r} is defined twice")
-        prompts.check(role.persona, prompts.PERSONA_VARS, where=f"{rwhere}: persona")
+        prompts.check(role.persona, prompts.PERSONA_VARS, where=f"{rwhere}: persona", attrs=prompts.PERSONA_ATTRS)
         roles[role.name] = role
 
     messages, mwhere = _load_file("messages.yaml", Messages, user_dir, sources)
@@ -337,18 +356,50 @@ def _load_chain(entries: list[str | InlineLoop], key: str, phases: dict[str, Any
     for index, entry in enumerate(entries):
         if isinstance(entry, InlineLoop):
             name = entry.name or f"{entry.loop[0]}_loop"
+            referrer = f"{where}: {key}[{index}]"
             loop = LoopPhase(name=name, phases=list(entry.loop), max_cycles=entry.max_cycles,
-                             until=entry.until, escalate=entry.escalate, source=f"{where}: {key}[{index}]")
+                             until=entry.until, escalate=entry.escalate, source=referrer)
+            _load_phases(list(entry.loop), phases, sources, user_dir, referrer, stack=[name])
+            _check_until(loop, phases)  # before the name clash: a misspelled `until` is the likelier mistake
             if name in phases and phases[name].model_dump() != loop.model_dump():
-                raise ConfigError(f"{where}: {key}[{index}]: name: {name!r} is already a different phase")
+                raise ConfigError(_clash(referrer, phases[name], loop),
+                                  hint="make both loops the same, or give one another `name:`")
             phases[name] = loop
             chain.append(name)
-            todo = list(entry.loop)
         else:
             chain.append(entry)
-            todo = [entry]
-        _load_phases(todo, phases, sources, user_dir, f"{where}: {key}[{index}]", stack=[])
+            _load_phases([entry], phases, sources, user_dir, f"{where}: {key}[{index}]", stack=[])
     return chain
+
+
+def _clash(referrer: str, old: Any, new: LoopPhase) -> str:
+    if not isinstance(old, LoopPhase):
+        return f"{referrer}: name: {new.name!r} is already a phase of kind {old.kind}"
+    before, after = old.model_dump(exclude={"source"}), new.model_dump(exclude={"source"})
+    diff = ", ".join(f"{k}: {before[k]!r} there, {after[k]!r} here" for k in after if before.get(k) != after[k])
+    return f"{referrer}: name: the loop {new.name!r} is already defined differently ({diff})"
+
+
+def _verdict_setters(names: list[str], phases: dict[str, Any]) -> set[str]:
+    """The verdicts the phases ``names`` (and the loops among them, inside out) can set."""
+    found: set[str] = set()
+    for name in names:
+        phase = phases.get(name)
+        if isinstance(phase, (ChatPhase, ActionPhase)) and phase.verdict:
+            found.add(phase.verdict)
+        if isinstance(phase, ActionPhase):
+            found.update(phase.verdicts)
+        elif isinstance(phase, LoopPhase):
+            found |= _verdict_setters(phase.phases, phases)
+    return found
+
+
+def _check_until(loop: LoopPhase, phases: dict[str, Any]) -> None:
+    setters = _verdict_setters(loop.phases, phases)
+    if loop.until not in setters:
+        known = f"its phases set: {', '.join(sorted(setters))}" if setters else "set `verdict:` on one of its phases"
+        raise ConfigError(f"{loop.source}: until: no phase in the loop sets verdict {loop.until!r}",
+                          hint=f"the loop could never end early; {known}")
 
 
 def _load_phases(names: list[str], phases: dict[str, Any], sources: dict[str, str], user_dir: Path | None,
@@ -375,6 +426,9 @@ def _validate(company: Company) -> None:
     from chatdev.company import OrgChart  # the org chart owns who-may-talk rules
 
     chart = OrgChart.from_roles(list(company.roles.values()))  # raises on unknown manager / cycle
+    outputs = (frozenset(p.output_name for p in company.phases.values()) | prompts.MAPPING_METHODS
+               | {o for p in company.phases.values() if isinstance(p, ActionPhase) for o in ACTION_OUTPUTS[p.action]})
+    prompt_attrs = {**prompts.PROMPT_ATTRS, "outputs": outputs}
 
     def role_ref(phase: Any, key: str, value: str) -> str:
         role = _lookup_role(company.roles, value)
@@ -392,38 +446,44 @@ def _validate(company: Company) -> None:
                 raise ConfigError(
                     f"{where}: assistant: {a} may not talk to {b} under the org chart",
                     hint="pick a direct report, a manager or a peer")
-            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt")
+            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt", attrs=prompt_attrs)
             if phase.expects == "json" and phase.json_schema is None:
                 raise ConfigError(f"{where}: schema: required when expects is json")
             if phase.verdict and phase.expects != "json":
                 raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
+            if phase.verdict:
+                _check_verdict_field(phase)
             known = {p.verdict for p in company.phases.values() if getattr(p, "verdict", None)}
+            known |= {v for p in company.phases.values() if isinstance(p, ActionPhase) for v in p.verdicts}
             for name in phase.requires:
                 if name not in known:
                     raise ConfigError(f"{where}: requires: no phase sets verdict {name!r}")
+            if phase.when and (not phase.when.startswith("outputs.") or phase.when.split(".")[1] not in outputs):
+                raise ConfigError(f"{where}: when: {phase.when!r} is not outputs.<name> of a phase",
+                                  hint=f"outputs: {', '.join(sorted(outputs - prompts.MAPPING_METHODS))}")
             if phase.foreach and not phase.foreach.startswith("outputs."):
                 raise ConfigError(f"{where}: foreach: must look like outputs.<phase>.<field>")
+            if phase.foreach and phase.foreach.split(".")[1] not in outputs:
+                raise ConfigError(f"{where}: foreach: no phase has the output {phase.foreach.split('.')[1]!r}",
+                                  hint=f"outputs: {', '.join(sorted(outputs - prompts.MAPPING_METHODS))}")
         elif isinstance(phase, DebatePhase):
             names = [role_ref(phase, f"participants[{i}]", p) for i, p in enumerate(phase.participants)]
             judge = role_ref(phase, "judge", phase.judge)
             for n in names:
                 if n != judge and not chart.may_talk(judge, n):
                     raise ConfigError(f"{where}: judge: {judge} may not talk to {n} under the org chart")
-            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt")
-            prompts.check(phase.judge_prompt, prompts.PROMPT_VARS, where=f"{where}: judge_prompt")
+            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt", attrs=prompt_attrs)
+            prompts.check(phase.judge_prompt, prompts.PROMPT_VARS, where=f"{where}: judge_prompt", attrs=prompt_attrs)
         elif isinstance(phase, ActionPhase):
             role_ref(phase, "role", phase.role)
         elif isinstance(phase, LoopPhase):
-            setters = {p.verdict for p in company.walk(phase.phases) if isinstance(p, (ChatPhase, ActionPhase))}
-            if phase.until not in setters:
-                raise ConfigError(
-                    f"{where}: until: no phase in the loop sets verdict {phase.until!r}",
-                    hint="the loop could never end early; set `verdict:` on one of its phases")
+            _check_until(phase, company.phases)
         if phase.commit:
-            prompts.check(phase.commit, prompts.COMMIT_VARS, where=f"{where}: commit")
+            prompts.check(phase.commit, prompts.COMMIT_VARS, where=f"{where}: commit", attrs={"outputs": outputs})
         document = getattr(phase, "document", None)
         if document:
-            prompts.check(document, prompts.DOCUMENT_VARS, where=f"{where}: document")
+            prompts.check(document, prompts.DOCUMENT_VARS, where=f"{where}: document",
+                          attrs={**prompts.DOCUMENT_ATTRS, "outputs": outputs, **_output_attrs(phase)})
         writes = getattr(phase, "writes", None)
         if writes:
             from chatdev.artifacts import UnsafePath, safe_relpath
@@ -432,6 +492,30 @@ def _validate(company: Company) -> None:
                 safe_relpath(writes)
             except UnsafePath as exc:
                 raise ConfigError(f"{where}: writes: {exc}") from exc
+
+
+def _schema_fields(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The top-level properties of an object schema, or None when it does not list them."""
+    props = (schema or {}).get("properties")
+    return props if isinstance(props, dict) else None
+
+
+def _check_verdict_field(phase: ChatPhase) -> None:
+    """A verdict is a boolean field of the reply: anything else could never be true."""
+    fields = _schema_fields(phase.json_schema) or {}
+    spec = fields.get(phase.verdict)
+    if isinstance(spec, dict) and spec.get("type") == "boolean":
+        return
+    booleans = [k for k, v in fields.items() if isinstance(v, dict) and v.get("type") == "boolean"]
+    raise ConfigError(f"{phase.source}: verdict: {phase.verdict!r} is not a boolean field of the schema",
+                      hint=f"boolean fields: {', '.join(booleans)}" if booleans
+                      else f"add schema.properties.{phase.verdict}: {{type: boolean}}")
+
+
+def _output_attrs(phase: Any) -> dict[str, frozenset[str]]:
+    """``output``'s fields in a document template, when the phase's schema lists them."""
+    fields = _schema_fields(getattr(phase, "json_schema", None))
+    return {"output": frozenset(fields) | prompts.MAPPING_METHODS} if fields is not None else {}
 
 
 def role_file_stem(role: RoleSpec) -> str:

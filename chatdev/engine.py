@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from chatdev.models.base import ChatModel
 from chatdev.phases import PhaseFailed
 
 MAX_TASK_CHARS = 4000
-IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"BM", b"RIFF")
 STOPWORDS = {"a", "an", "the", "simple", "small", "little", "basic", "make", "build", "write", "create", "me"}
 
 
@@ -46,7 +46,7 @@ class BuildOptions:
 class Summary:
     project: str
     task: str
-    status: str  # passed | failed | untested | interrupted
+    status: str  # passed | tests_fail | failed (does not run) | untested | interrupted | error
     exit_code: int
     phases: list[dict[str, Any]]
     files: list[str]
@@ -61,6 +61,8 @@ class Summary:
     report: str | None = None
     reason: str = ""
     escalations: int = 0
+    runs: bool | None = None  # the entry point ran: exit 0, or alive at the end of its window, no traceback
+    tests_pass: bool | None = None  # the tests that count (not defective, not quarantined) passed
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -91,16 +93,28 @@ def slug(text: str) -> str:
 
 
 def check_images(paths: list[Path]) -> list[Path]:
+    """The images as the model layer will read them (one table of image types: ``models.base``)."""
+    from chatdev.errors import ModelError
+    from chatdev.models.base import image_bytes
+
     for path in paths:
         if not path.is_file():
-            raise UsageError(f"{path}: image not found")
-        head = path.read_bytes()[:12]
-        if not any(head.startswith(m) for m in IMAGE_MAGIC):
-            raise UsageError(f"{path}: not a PNG, JPEG, GIF, BMP or WebP image")
+            raise UsageError(f"{path}: image not found", hint="check the --image path")
+        try:
+            image_bytes(path)  # WebP, or anything that is not a PNG, JPEG, GIF or BMP, is refused
+        except ModelError as exc:
+            raise UsageError(str(exc), hint=exc.hint) from None
     return [p.resolve() for p in paths]
 
 
 def check_project_dir(path: Path) -> None:
+    """The project folder can be made here: ``--out`` is a folder (or can be one), the project is new."""
+    out = path.parent
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: --out is not a folder", hint="pass a folder to create the project in")
+    if path.is_symlink():
+        raise UsageError(f"{path}: is a symbolic link; chatdev will not build through it",
+                         hint="pick another --name or --out")
     if path.exists() and (not path.is_dir() or any(path.iterdir())):
         raise UsageError(f"{path}: folder exists and is not empty",
                          hint="pick another --name or --out, or `chatdev improve` an existing project")
@@ -123,11 +137,10 @@ def _sandbox_ready() -> None:
     sandbox.preflight()  # raises SandboxError with what to do
 
 
-def _verifier(root: Path, *, entry: str | None, timeout: float, static_only: bool, allow_install: bool) -> Any:
+def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, allow_install: bool) -> Any:
     from chatdev import sandbox
 
-    return sandbox.verify_program(root, entry=entry, timeout=timeout, static_only=static_only,
-                                  allow_install=allow_install)
+    return sandbox.verify_program(root, entry=entry, timeout=timeout, tests=tests, allow_install=allow_install)
 
 
 # --------------------------------------------------------------------------- models
@@ -298,11 +311,89 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
 
 def _load_state(workspace: Any) -> RunState:
     data = workspace.load_state()
-    try:
-        return RunState.from_dict(data)
-    except TypeError as exc:
-        raise WorkspaceError(f"{workspace.root}: .chatdev/state.json is not a chatdev state: {exc}",
-                             hint="restore it with `git checkout .chatdev/state.json`") from exc
+    problem = state_problem(data)
+    if problem is None:
+        try:
+            return RunState.from_dict(data)
+        except TypeError as exc:
+            problem = str(exc)
+    raise WorkspaceError(f"{workspace.root}: .chatdev/state.json is not a chatdev state: {problem}",
+                         hint=f"restore it with `git -C {workspace.root} checkout -- .chatdev/state.json`")
+
+
+def state_problem(data: Any) -> str | None:
+    """What is wrong with the shape of a state.json (None: it fits ``RunState``).
+
+    The shape comes from ``RunState``'s own field types, so the two cannot drift apart.
+    """
+    import typing
+
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    hints = typing.get_type_hints(RunState)
+    for f in dataclasses.fields(RunState):
+        if f.name not in data:
+            required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+            if required:
+                return f"{f.name}: missing"
+            continue
+        problem = _type_problem(data[f.name], hints[f.name])
+        if problem:
+            return f"{f.name}: {problem}"
+    return None
+
+
+def _type_problem(value: Any, hint: Any) -> str | None:
+    """Whether a JSON value fits a simple type hint (str, int, float, bool, list[T], dict[str, T], Any, X | None)."""
+    import types
+    import typing
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint is Any:
+        return None
+    if origin in (typing.Union, types.UnionType):
+        fits = [a for a in args if _type_problem(value, a) is None]
+        return None if fits else f"expected {' or '.join(_type_name(a) for a in args)}, got {_json_name(value)}"
+    if hint is type(None):
+        return None if value is None else f"expected null, got {_json_name(value)}"
+    if origin is list:
+        if not isinstance(value, list):
+            return f"expected a list, got {_json_name(value)}"
+        for index, item in enumerate(value):
+            problem = _type_problem(item, args[0]) if args else None
+            if problem:
+                return f"[{index}]: {problem}"
+        return None
+    if origin is dict:
+        if not isinstance(value, dict):
+            return f"expected an object, got {_json_name(value)}"
+        for key, item in value.items():
+            problem = _type_problem(item, args[1]) if args else None
+            if problem:
+                return f"{key}: {problem}"
+        return None
+    if hint is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, hint)
+    return None if ok else f"expected {_type_name(hint)}, got {_json_name(value)}"
+
+
+def _type_name(hint: Any) -> str:
+    import typing
+
+    origin = typing.get_origin(hint)
+    names = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "a list",
+             dict: "an object", type(None): "null"}
+    return names.get(origin or hint, str(hint))
+
+
+def _json_name(value: Any) -> str:
+    names = {str: "a string", bool: "true or false", int: "a number", float: "a number", list: "a list",
+             dict: "an object", type(None): "null"}
+    return names.get(type(value), type(value).__name__)
 
 
 # --------------------------------------------------------------------------- running
@@ -335,7 +426,7 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
         if not state.tests.get("ran"):
             state.status = "untested"
         else:
-            state.status = "passed" if state.tests.get("passed") else "failed"
+            state.status = delivered_status(state.tests)
     except PhaseFailed as exc:
         state.status, reason = "failed", str(exc)
     except KeyboardInterrupt:
@@ -357,7 +448,8 @@ def _close_run(workspace: Any, state: RunState, started: float, previous_wall: f
     sink(events.BuildEnded(status=state.status, summary={"reason": reason, "wall_s": state.wall_s,
                                                          "tokens": dict(state.usage)}))
     if not reason:  # the company finished its chain
-        outcome = {"passed": "tests pass", "failed": "tests fail", "untested": "not run"}[state.status]
+        outcome = {"passed": "runs, tests pass", "tests_fail": "runs, tests fail", "failed": "does not run",
+                   "untested": "not run"}[state.status]
         workspace.commit(role=top_role, phase="deliver", summary=f"Deliver ({outcome})",
                          trailers={"Phase": "deliver", "Status": state.status,
                                    "Tokens": "prompt={prompt} completion={completion} cached={cached}".format(
@@ -400,14 +492,24 @@ def _summary(workspace: Any, state: RunState, reason: str, report: str | None) -
             lines += workspace.read(f).count("\n")
         except (UnicodeDecodeError, OSError):
             continue
-    codes = {"passed": 0, "untested": 0, "failed": 1, "interrupted": 130, "error": 1}
+    codes = {"passed": 0, "untested": 0, "failed": 1, "tests_fail": 4, "interrupted": 130, "error": 1}
     return Summary(
         project=str(workspace.root), task=state.change or state.task, status=state.status,
         exit_code=codes.get(state.status, 1), phases=[p for p in state.phases], files=files, lines=lines,
         tokens=dict(state.usage), llm_calls=state.llm_calls, wall_s=state.wall_s, tests=dict(state.tests),
         commits=len(workspace.history()), model=", ".join(sorted(set(state.models.values()))),
         run_hint=f"chatdev {'resume' if stopped_early(state.status, reason) else 'run'} {workspace.root}",
-        report=report, reason=reason, escalations=state.escalations)
+        report=report, reason=reason, escalations=state.escalations,
+        runs=state.tests.get("runs") if state.tests.get("ran") else None,
+        tests_pass=state.tests.get("tests_pass") if state.tests.get("ran") else None)
+
+
+def delivered_status(tests: dict[str, Any]) -> str:
+    """passed (runs, tests that count pass), tests_fail (runs, a test fails) or failed (does not run)."""
+    runs = tests.get("runs", tests.get("passed"))  # a state from before `runs` was recorded
+    if not runs:
+        return "failed"
+    return "tests_fail" if tests.get("tests_pass") is False else "passed"
 
 
 

@@ -62,3 +62,9 @@ class SandboxError(ChatDevError):
     """Docker is not installed, not running, not permitted, or the runner image is missing."""
 
     exit_code = 3
+
+
+class Stopped(ChatDevError):
+    """The process was told to stop (SIGTERM) in the middle of writing; what was half-written is gone."""
+
+    exit_code = 143  # 128 + SIGTERM, as a shell reports a process the signal ended

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import ast
 import re
-import sys
 from pathlib import PurePosixPath
 
+from chatdev import catalogue
+
 UNDEFINED = re.compile(r"^(?P<file>[^:\n]+\.py):\d+:\d+: undefined name '(?P<name>\w+)'$", re.MULTILINE)
-# modules the runner image has besides the standard library
-IMAGE_MODULES = frozenset({"pygame", "numpy", "tkinter", "turtle", "curses", "PIL", "requests", "yaml", "pytest"})
 ALIASES = {"np": "import numpy as np", "tk": "import tkinter as tk", "plt": "import matplotlib.pyplot as plt"}
 
 
 def _definitions(sources: dict[str, str]) -> dict[str, list[str]]:
-    """Top-level class and function names -> the project modules that define them."""
+    """Top-level class, function and constant names -> the project modules that define them."""
     found: dict[str, list[str]] = {}
     for path, text in sources.items():
         if not path.endswith(".py") or PurePosixPath(path).name.startswith("test_") or "/" in path:
@@ -29,16 +28,30 @@ def _definitions(sources: dict[str, str]) -> dict[str, list[str]]:
             tree = ast.parse(text)
         except SyntaxError:
             continue
-        for node in tree.body:
-            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                found.setdefault(node.name, []).append(PurePosixPath(path).stem)
+        for name in _top_level_names(tree):
+            found.setdefault(name, []).append(PurePosixPath(path).stem)
     return found
+
+
+def _top_level_names(tree: ast.Module) -> list[str]:
+    """Classes, functions and module-level constants (``SCREEN_WIDTH = 640``) a module defines."""
+    names: list[str] = []
+    for node in tree.body:
+        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.append(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for leaf in ast.walk(target):
+                    if isinstance(leaf, ast.Name) and not leaf.id.startswith("_"):
+                        names.append(leaf.id)
+    return names
 
 
 def _import_line(name: str, file: str, definitions: dict[str, list[str]]) -> str | None:
     if name in ALIASES:
         return ALIASES[name]
-    if name in sys.stdlib_module_names or name in IMAGE_MODULES:
+    if catalogue.has_module(name):
         return f"import {name}"
     owners = [m for m in definitions.get(name, []) if m != PurePosixPath(file).stem]
     if len(owners) == 1:

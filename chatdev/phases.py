@@ -17,12 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from chatdev import artifacts, events, prompts
+from chatdev import artifacts, catalogue, events, plans, prompts
 from chatdev.config import ActionPhase, ChatPhase, DebatePhase
 from chatdev.conversation import Conversation
 from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
 from chatdev.models.base import Reply, SchemaViolation, Usage
+from chatdev.sandbox_report import Progress, defects_text
 
 if TYPE_CHECKING:
     from chatdev.chain import Context
@@ -49,6 +50,7 @@ class PhaseResult:
     calls: int = 0
     status: str = "done"  # done | skipped
     reason: str = ""
+    progress: Progress | None = None  # a check's result, compared with the next (no step backwards)
 
 
 # --------------------------------------------------------------------------- context for templates
@@ -132,6 +134,9 @@ def _is_test(path: str) -> bool:
 
 
 def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
+    if phase.when and not _resolve(ctx, phase.when):
+        return PhaseResult(output=ctx.state.outputs.get(phase.output_name), status="skipped",
+                           reason=f"nothing to do: {phase.when} is empty")
     result = PhaseResult()
     items: list[Any] = [None]
     if phase.foreach:
@@ -317,9 +322,11 @@ def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: 
             parsed = artifacts.parse_files(text, known=known(), cut=cut)
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
+        if known is not None and not expected:  # a fix: each file on the project file it rewrites
+            return plans.map_fix_paths(parsed.files, known(), text)
         return parsed.files
     if expects == "json":
-        return artifacts.parse_json(text, schema)
+        return plans.check_plan(artifacts.parse_json(text, schema), text)
     cleaned = _strip_outer_fence(text).strip()
     if len(cleaned) < 2:
         raise SchemaViolation("the reply was empty", text)
@@ -371,35 +378,84 @@ def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
         if phase.action == "static_check":  # the review still happens, on reading alone
             return PhaseResult(output="not checked (the sandbox is disabled)", status="skipped", reason=reason)
         raise SkipLoop(reason)
-    static_only = phase.action == "static_check"
-    report, files = _verify_repairing_imports(ctx, phase, static_only=static_only)
-    if static_only:
-        text = "clean" if report.static_ok else report.summary.strip()[:1500]
-        return PhaseResult(output=text, verdicts={phase.verdict: report.static_ok} if phase.verdict else {},
-                           files=files)
+    if phase.action == "static_check":
+        return _static_check(ctx, phase)
+    return _run_tests(ctx, phase)
+
+
+def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
+    """pyflakes over the program, and the program's own run (short window, no tests)."""
+    report, files = _verify_repairing_imports(ctx, phase, tests=False)
+    lines = ["clean" if report.static_ok else report.summary.split("\n", 1)[-1].strip()[:1200]]
+    if report.runs is not None:
+        lines.append(f"Run: {report.run_reason}" + ("" if report.runs else
+                                                   f"\n{_tail(report.run.stderr if report.run else '')}"))
+    verdicts = {"clean": report.static_ok}
+    if report.runs is not None:
+        verdicts["runs"] = bool(report.runs)
+    return PhaseResult(output="\n".join(lines), verdicts=verdicts, files=files, progress=report.progress())
+
+
+def _tail(text: str) -> str:
+    from chatdev.sandbox_report import tail
+
+    return tail(text, lines=12, chars=700)
+
+
+def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
+    """The program's run, then its tests; test defects go to the tester, then to quarantine."""
+    report, files = _verify_repairing_imports(ctx, phase, tests=True)
+    report, moved = _quarantine(ctx, report)
+    files = sorted(set(files) | set(moved))
     summary = report.summary
     if report.screenshot is not None:
         summary += ctx.look_at_screenshot(phase, report.screenshot)
-    verdicts = {phase.verdict: bool(report.passed)} if phase.verdict else {}
-    return PhaseResult(output=summary, verdicts=verdicts, files=files)
+    ctx.state.outputs["test_defects"] = defects_text(report)
+    verdicts = {"runs": bool(report.runs), "tests_pass": report.tests_pass is not False, "works": report.passed}
+    return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress())
 
 
-def _verify_repairing_imports(ctx: Context, phase: ActionPhase, *, static_only: bool) -> tuple[Any, list[str]]:
+def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
+    """Skip the defective tests that had their one repair (or when no repair will come), with the reason."""
+    import dataclasses
+
+    from chatdev import triage
+
+    repaired = set(_as_list(ctx.state.outputs.get("test_repaired")))
+    due = [c for c in report.defects if report.passed or ctx.final_check or c.file in repaired]
+    if not due:
+        return report, []
+    sources = {c.file: ctx.workspace.read(c.file) for c in due if c.file in ctx.workspace.files()}
+    writes, aside = triage.quarantine(sources, due)
+    changed = ctx.workspace.write(writes)
+    for rel in aside:
+        header = f"# {triage.QUARANTINE}: " + "; ".join(sorted({str(c.defect) for c in due if c.file == rel})) + "\n"
+        changed += ctx.workspace.write({rel + triage.QUARANTINED_SUFFIX: header + sources[rel]})
+        changed += ctx.workspace.delete([rel])
+    due_ids = {c.id for c in due}
+    cases = tuple(dataclasses.replace(c, quarantined=True) if c.id in due_ids else c for c in report.cases)
+    ctx.sink(events.Notice(level="info", text=f"quarantined {len(due)} defective test(s): "
+                                              + ", ".join(sorted(due_ids))[:300]))
+    return dataclasses.replace(report, cases=cases), sorted(set(changed))
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _verify_repairing_imports(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple[Any, list[str]]:
     """Run the check; when it fails on names that only lack an import, add the imports and run it again."""
-    report = ctx.verify(phase, static_only=static_only)
-    if report.static_ok:
+    report = ctx.verify(phase, tests=tests)
+    names = report.static_output + "\n" + "\n".join(report.test_static)
+    if report.static_ok and not report.test_static:
         return report, []
     sources = {p: text for p, text in _project_texts(ctx).items() if p.endswith(".py")}
-    fixed = add_missing_imports(sources, report.summary)
+    fixed = add_missing_imports(sources, names)
     if not fixed:
         return report, []
     files = ctx.workspace.write(fixed)
     ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
-    return ctx.verify(phase, static_only=static_only), files
-
-
-PIP_NAMES = {"PIL": "pillow", "cv2": "opencv-python", "yaml": "pyyaml", "sklearn": "scikit-learn",
-             "bs4": "beautifulsoup4", "serial": "pyserial", "dateutil": "python-dateutil"}
+    return ctx.verify(phase, tests=tests), files
 
 
 def third_party_imports(sources: dict[str, str]) -> list[str]:
@@ -417,7 +473,7 @@ def third_party_imports(sources: dict[str, str]) -> list[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 found.add(node.module.split(".")[0])
     stdlib = set(sys.stdlib_module_names)
-    return sorted(PIP_NAMES.get(m, m) for m in found - stdlib - local - {"pytest", "__future__"})
+    return sorted(catalogue.pip_name(m) for m in found - stdlib - local - {"pytest", "__future__"})
 
 
 def _write_manifest(ctx: Context) -> PhaseResult:

@@ -48,6 +48,7 @@ __all__ = [
     "is_available",
     "preflight",
     "run_project",
+    "run_scenarios",
     "verify_program",
 ]
 
@@ -56,6 +57,7 @@ UID = 10001
 AGENT = ["/usr/bin/python3", "-I", "/opt/chatdev/agent.py"]
 SKIP = {".git", ".chatdev", "__pycache__", ".venv", "venv", "node_modules", ".pytest_cache", ".mypy_cache"}
 MAX_PROJECT_BYTES = 64 * 1024 * 1024
+TEST_TIMEOUT = 10  # seconds each test may take before it counts as hanging
 EXTRA_REPO = "chatdev-runner-extra"
 PACKAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9,._-]+\])?"
                         r"(\s*(==|>=|<=|~=|!=|<|>)\s*[A-Za-z0-9.*+!_-]+(\s*,\s*(==|>=|<=|~=|!=|<|>)\s*[A-Za-z0-9.*+!_-]+)*)?$")
@@ -236,14 +238,7 @@ class Sandbox:
                                    hint="chatdev sandbox check") from exc
         finally:
             _remove(engine, container, run_id, volume_name)
-        marker = f"@@chatdev-result {nonce}@@ "
-        payload = None
-        at = logs.rfind(marker)
-        if at >= 0:
-            try:
-                payload = json.loads(logs[at + len(marker):].splitlines()[0])
-            except (json.JSONDecodeError, IndexError):
-                payload = None
+        payload = _result_line(logs, nonce)
         return _Outcome(payload=payload, status_code=status.get("StatusCode"), oom_killed=oom, hard_timeout=hard,
                         duration=time.monotonic() - start, log_tail=errs[-2000:])
 
@@ -262,6 +257,19 @@ class Sandbox:
                         docker.types.Ulimit(name="nofile", soft=1024, hard=1024)],
             "log_config": docker.types.LogConfig(type="json-file", config={"max-size": "32m", "max-file": "1"}),
         }
+
+
+def _result_line(logs: str, nonce: str) -> dict[str, Any] | None:
+    """The agent's one result line; none, or more than one (a forgery among them), is no result."""
+    marker = f"@@chatdev-result {nonce}@@ "
+    lines = [line for line in logs.splitlines() if line.startswith(marker)]
+    if len(lines) != 1 or logs.count(marker) != 1:
+        return None
+    try:
+        payload = json.loads(lines[0][len(marker):])
+    except json.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) else None
 
 
 def _remove(engine: Any, container: Any, run_id: str, volume_name: str) -> None:
@@ -349,28 +357,31 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
 
 def verify_program(project_dir: Path, *, entry: str | None = None, timeout: float = 15.0, gui: bool | None = None,
                    sandbox: Sandbox | None = None, tests_timeout: float | None = None, static_only: bool = False,
-                   allow_install: bool = False) -> ProgramReport:
-    """Static check, then the entry point for ``timeout`` seconds, then the project's pytest tests.
+                   allow_install: bool = False, tests: bool = True) -> ProgramReport:
+    """Static check, then the entry point for ``timeout`` seconds (whatever the check found), then
+    the project's pytest tests, each with its own limit and result.
 
-    One container does all three (``static_only``: the first alone). ``gui=None`` detects
-    pygame/tkinter/... and runs under Xvfb with a screenshot. ``allow_install`` (or the
-    sandbox's) pip-installs missing modules in a separate networked step first. Failing
-    programs are a report (``passed=False``), not an exception.
+    One container does all three (``static_only``: the check alone; ``tests=False``: no
+    tests). ``gui=None`` detects pygame/tkinter/... and runs under Xvfb with a screenshot.
+    ``allow_install`` (or the sandbox's) pip-installs missing modules in a separate networked
+    step first. Failing programs are a report (``runs``/``tests_pass``), not an exception.
     """
     box = sandbox or Sandbox(allow_install=allow_install)
     if allow_install and not box.allow_install:
         box = box.with_image(box.image, allow_install=True)
     tests_window = tests_timeout if tests_timeout is not None else max(30.0, 4 * timeout)
     spec = {"mode": "verify", "entry": entry, "timeout": float(timeout), "gui": gui, "tests_timeout": tests_window,
-            "static_only": static_only}
+            "static_only": static_only, "tests": tests, "test_timeout": TEST_TIMEOUT}
     project_dir = Path(project_dir)
-    outcome = box._execute(project_dir, spec, hard_timeout=timeout + tests_window + 2 * box.grace)
+    # a test session that dies is run again test by test: room for that too
+    outcome = box._execute(project_dir, spec, hard_timeout=timeout + 2 * tests_window + 2 * box.grace)
     payload = outcome.payload or {}
     run = _run_result(payload["run"], outcome, box.memory) if payload.get("run") else None
-    tests = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None
+    test_run = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None
     if outcome.payload is None:
         run = _run_result(None, outcome, box.memory)
-    report = build_report(payload, run=run, tests=tests, allow_install=box.allow_install, static_only=static_only)
+    report = build_report(payload, run=run, tests=test_run, allow_install=box.allow_install, static_only=static_only,
+                          sources=_test_sources(project_dir))
     missing = (payload.get("static") or {}).get("missing") or []
     if missing and box.allow_install:
         wanted = install_names(project_dir, missing)
@@ -380,10 +391,52 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
             text = f"{report.summary}\nInstalling {', '.join(wanted)} (--allow-install) failed: {exc}"
             return dataclasses.replace(report, summary=text[-1500:])
         again = verify_program(project_dir, entry=entry, timeout=timeout, gui=gui, sandbox=box.with_image(tag),
-                               tests_timeout=tests_timeout, static_only=static_only)
+                               tests_timeout=tests_timeout, static_only=static_only, tests=tests)
         note = f"Installed {', '.join(wanted)} (--allow-install; cached as {tag}).\n"
         return dataclasses.replace(again, summary=(note + again.summary)[:1500])
     return report
+
+
+def _test_sources(project_dir: Path) -> dict[str, str]:
+    """The project's test files (path -> text), for triage."""
+    from chatdev.sandbox_report import is_test_path
+
+    out: dict[str, str] = {}
+    for dirpath, dirnames, filenames in os.walk(project_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP)
+        for name in filenames:
+            rel = (Path(dirpath) / name).relative_to(project_dir).as_posix()
+            if name.endswith(".py") and is_test_path(rel):
+                try:
+                    out[rel] = (Path(dirpath) / name).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+    return out
+
+
+def run_scenarios(project_dir: Path, scenarios: list[Any], *, entry: str | None = None, gui: bool | None = None,
+                  sandbox: Sandbox | None = None) -> list[Any]:
+    """Acceptance scenarios (``chatdev.scenarios``) against the entry point, in one container.
+
+    A project with no entry point fails every scenario; a hung or crashed sandbox too.
+    """
+    from chatdev.scenarios import ScenarioResult, judge
+
+    if not scenarios:
+        return []
+    box = sandbox or Sandbox()
+    spec = {"mode": "scenarios", "entry": entry, "gui": gui, "scenarios": [s.to_spec() for s in scenarios]}
+    window = sum(s.timeout + 3.0 for s in scenarios)
+    outcome = box._execute(Path(project_dir), spec, hard_timeout=window + box.grace)
+    payload = outcome.payload
+    if payload is None:
+        why = _run_result(None, outcome, box.memory).stderr
+        return [ScenarioResult(s.name, False, why) for s in scenarios]
+    if (payload.get("probe") or {}).get("entry") is None:
+        return [ScenarioResult(s.name, False, "no entry point") for s in scenarios]
+    runs = payload.get("scenarios") or []
+    return [judge(s, runs[i]) if i < len(runs) else ScenarioResult(s.name, False, "not run")
+            for i, s in enumerate(scenarios)]
 
 
 def install_requirements(project_dir: Path, packages: list[str], *, image: str | None = None,
@@ -528,7 +581,16 @@ def run_project(project: Path, *, gui: bool, timeout: float) -> ProgramReport:
     """
     project = Path(project)
     if not project.is_dir():
-        raise UsageError(f"{project}: no such project folder")
+        raise UsageError(f"{project}: no such project folder", hint="give the folder `chatdev build` made")
+    python_files = False
+    for _, dirs, names in os.walk(project):
+        dirs[:] = [d for d in dirs if d not in SKIP]
+        if any(name.endswith(".py") for name in names):
+            python_files = True
+            break
+    if not python_files:
+        raise UsageError(f"{project}: no Python file to run",
+                         hint="point chatdev run at a folder made by `chatdev build`")
     report = verify_program(project, timeout=timeout, gui=True if gui else None)
     if gui and report.screenshot:
         screens = project / ".chatdev" / "screens"

@@ -44,7 +44,7 @@ def image_tag() -> str:
 def packages() -> list[str]:
     """The Debian packages of the image (``runner/packages.txt``)."""
     text = (RUNNER_DIR / "packages.txt").read_text()
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    return [line.split()[0] for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 def digest(directory: Path = RUNNER_DIR) -> str:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def _status_style(status: str) -> str:
     return {"passed": "green", "failed": "red", "error": "red", "interrupted": "yellow",
-            "untested": "yellow"}.get(status, "")
+            "untested": "yellow", "tests_fail": "yellow"}.get(status, "")
 
 
 def show_summary(summary: Any, *, mode: str) -> int:
@@ -50,12 +50,10 @@ def show_summary(summary: Any, *, mode: str) -> int:
     tests = data.get("tests") or {}
     if tests:
         if tests.get("ran"):
-            ok = bool(tests.get("passed"))
-            grid.add_row("tests", Text(f"{'passed' if ok else 'failed'}"
-                                       + (f": {one_line(str(tests.get('summary') or ''), 160)}"
-                                          if tests.get("summary") else ""), "green" if ok else "red"))
+            for label, text, ok in verdict_rows(tests):
+                grid.add_row(label, Text.assemble(_mark(ok), f" {one_line(text, 200)}"))
         else:
-            grid.add_row("tests", Text(str(tests.get("summary") or "not run"), "dim"))
+            grid.add_row("runs", Text(str(tests.get("summary") or "not run"), "dim"))
     files = data.get("files") or []
     if files:
         shown = clean(", ".join(str(f) for f in files[:8])) + (f", … (+{len(files) - 8})" if len(files) > 8 else "")
@@ -83,6 +81,22 @@ def show_summary(summary: Any, *, mode: str) -> int:
         rows.append(_phases_line(phases))
     console.print(Panel(Group(*rows), title=f"chatdev · {status}", title_align="left", border_style=style or "blue"))
     return code
+
+
+def verdict_rows(tests: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
+    """("runs", why, ok) and ("tests", counts, ok): two separate facts, never one."""
+    runs = tests.get("runs", tests.get("passed"))
+    rows: list[tuple[str, str, bool | None]] = [
+        ("runs", ("yes: " if runs else "no: ") + str(tests.get("run_reason") or ""), runs)]
+    counts = tests.get("counts") or {}
+    passed, failed = int(counts.get("passed", 0)), int(counts.get("failed", 0))
+    extra = [f"{counts[k]} {k}" for k in ("defects", "quarantined") if counts.get(k)]
+    if tests.get("tests_pass") is None:
+        text = "none that count" + (f" ({', '.join(extra)})" if extra else "")
+    else:
+        text = f"{passed} of {passed + failed} pass" + (f" · {', '.join(extra)}" if extra else "")
+    rows.append(("tests", text, tests.get("tests_pass")))
+    return rows
 
 
 def _phases_line(phases: Sequence[dict[str, Any]]) -> RenderableType:
@@ -189,6 +203,9 @@ def show_run(report: Any, *, as_json: bool) -> int:
         grid.add_row("static check", _mark(data.get("static_ok")))
     if data.get("entry"):
         grid.add_row("entry", Text(str(data["entry"])))
+    if "runs" in data:
+        for label, text, ok in verdict_rows({**data, "counts": data.get("counts") or {}}):
+            grid.add_row(label, Text.assemble(_mark(ok), f" {one_line(text, 200)}"))
     for key in ("run", "tests"):
         result = data.get(key)
         if isinstance(result, dict):
@@ -218,13 +235,13 @@ def show_run(report: Any, *, as_json: bool) -> int:
         parts.append(Text(_tail(str(data["static_output"]))))
     if data.get("summary"):
         parts.append(Text("\n" + str(data["summary"]), "green" if code == 0 else "red"))
-    title = "chatdev run · " + ("works" if code == 0 else "fails")
+    title = "chatdev run · " + {0: "works", 4: "runs, tests fail"}.get(code, "does not run")
     terminal().print(Panel(Group(*parts), title=title, title_align="left", border_style="green" if code == 0 else "red"))
     return code
 
 
 def show_bench(results: Any, *, as_json: bool) -> None:
-    """``chatdev bench``: one row per task, then the medians."""
+    """``chatdev bench``: one row per task (the verdicts a user sees, time, tokens), then the totals."""
     from rich.table import Table
     from rich.text import Text
 
@@ -235,25 +252,59 @@ def show_bench(results: Any, *, as_json: bool) -> None:
     console = terminal()
     table = Table(title=f"chatdev bench · {data.get('model', '')}", title_justify="left", header_style="bold",
                   box=None, padding=(0, 1), pad_edge=False)
-    table.add_column("task", min_width=16, overflow="fold")
-    table.add_column("status")
-    for col in ("time", "tokens", "calls", "files", "lines", "sandbox", "tests"):
+    table.add_column("task", min_width=12, ratio=1, overflow="fold")
+    table.add_column("status", no_wrap=True)
+    verdicts = ("runs", "tests_pass", "complete", "does_task")
+    for col in ("runs", "tests", "complete", "does task"):
+        table.add_column(col, justify="center", no_wrap=True)
+    for col in ("time", "tokens", "calls"):
         table.add_column(col, justify="right", no_wrap=True)
+    wide = console.width >= 110  # room for the phase each task spent most time in
+    if wide:
+        table.add_column("most time", no_wrap=True, overflow="ellipsis", max_width=24)
+    notes: list[Text] = []
     for row in data.get("tasks") or []:
         status = str(row.get("status", "?"))
-        table.add_row(Text(one_line(str(row.get("task", "")), 50)),
-                      Text(status, _status_style(status) or "yellow"), fmt_duration(row.get("wall_s")),
-                      fmt_count(row.get("total_tokens")), str(row.get("llm_calls", "")), str(row.get("files", "")),
-                      str(row.get("lines", "")), _mark(row.get("sandbox_ran")), _mark(row.get("tests_passed")))
+        task = one_line(str(row.get("task", "")), 50)
+        phases = row.get("phases") or {}
+        slowest = max(phases.items(), key=lambda kv: kv[1]) if phases else None
+        table.add_row(Text(task), Text(status, _status_style(status) or "yellow"),
+                      *[_mark(row.get(k)) for k in verdicts],
+                      fmt_duration(row.get("wall_s")), fmt_count(row.get("tokens")), str(row.get("calls", "")),
+                      *([f"{slowest[0]} {fmt_duration(slowest[1])}" if slowest else ""] if wide else []))
+        short = one_line(task, 30)
+        failed = [s for s in row.get("scenarios") or [] if not s.get("passed")]
+        if failed:
+            notes.append(Text(f"{short}: check {one_line(str(failed[0].get('name', '')), 40)!r}: "
+                              f"{one_line(str(failed[0].get('reason', '')), 80)}", "yellow"))
+        if row.get("placeholders"):
+            more = len(row["placeholders"]) - 1
+            notes.append(Text(f"{short}: placeholder {one_line(str(row['placeholders'][0]), 80)}"
+                              + (f" (+{more} more)" if more > 0 else ""), "yellow"))
         if row.get("error"):
-            table.add_row(Text("  " + one_line(str(row["error"]), 100), "red"), *[""] * 8)
+            notes.append(Text(f"{short}: {one_line(str(row['error']), 100)}", "red"))
     console.print(table)
+    for note in notes:
+        console.print(note)
+    total = data.get("total") or {}
+    counts = total.get("counts") or {}
+    if data.get("tasks"):
+        parts = []
+        for key in verdicts:
+            share, (yes, of) = total.get(key), counts.get(key) or (0, 0)
+            parts.append(f"{key.replace('_', ' ')} {'–' if share is None else f'{share:.0%}'} ({yes}/{of})")
+        console.print(Text(f"total: {' · '.join(parts)}"), soft_wrap=True)
     med = data.get("medians") or {}
     if med:
-        console.print(Text(
-            f"median: {fmt_duration(med.get('wall_s'))} · {fmt_count(med.get('total_tokens'))} tokens · "
-            f"{med.get('llm_calls', 0):.0f} calls · {med.get('files', 0):.0f} files · "
-            f"ran in the sandbox {med.get('ran_in_sandbox', 0):.0%} · tests passed {med.get('tests_passed', 0):.0%}"))
+        console.print(Text(f"median: {fmt_duration(med.get('wall_s'))} · {fmt_count(med.get('tokens'))} tokens · "
+                           f"{med.get('calls', 0):.0f} calls · {med.get('files', 0):.0f} files · "
+                           f"{med.get('lines', 0):.0f} lines"))
+    phases = data.get("phases") or {}
+    if phases:
+        spent = sum(phases.values()) or 1.0
+        top = list(phases.items())[:6]
+        console.print(Text("time went to: " + ", ".join(f"{name} {fmt_duration(sec)} ({sec / spent:.0%})"
+                                                        for name, sec in top)))
 
 
 def show_doctor(report: Any, *, as_json: bool) -> None:
@@ -315,7 +366,10 @@ def _sandbox_line(d: dict[str, Any]) -> Text:
     text.append(f" Docker {d.get('engine_version') or ''}".rstrip() if d.get("engine_reachable") else " Docker unreachable")
     text.append(" · ")
     text.append_text(_mark(bool(d.get("image_present")) and bool(d.get("image_current", True))))
-    state = "current" if d.get("image_current") else "out of date" if d.get("image_present") else "missing"
+    if not d.get("engine_reachable"):
+        state = "not checked"  # without an engine there is no telling whether the image is there
+    else:
+        state = "current" if d.get("image_current") else "out of date" if d.get("image_present") else "missing"
     text.append(f" image {d.get('image', '?')} {state} · ")
     text.append_text(_mark(bool(d.get("hardened_run_ok"))))
     text.append(" hardened run" + (f" {fmt_duration(d['run_seconds'])}" if d.get("run_seconds") else ""))

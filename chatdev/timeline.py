@@ -204,7 +204,7 @@ def read(project: Path) -> list[TimelineEntry]:
     """The timeline of ``project``: one entry per phase run, oldest first."""
     root = Path(project)
     if not root.is_dir():
-        raise WorkspaceError(f"{project}: no such folder")
+        raise WorkspaceError(f"{project}: no such folder", hint="check the path to the project folder")
     if not (root / TRANSCRIPT).is_file():
         raise WorkspaceError(f"{project} has no transcript ({TRANSCRIPT}): it is not a chatdev project, "
                              "or nothing has run in it yet", hint="build one with `chatdev build`")

@@ -345,6 +345,11 @@ def _tail(text: str, lines: int = 15) -> str:
 
 
 def _run_code(report: Any, data: dict[str, Any]) -> int:
+    """``chatdev run``'s exit code: 0 works, 1 does not run, 4 runs but a test that counts fails."""
+    if "runs" in data:
+        if not data.get("runs"):
+            return 1
+        return 4 if data.get("tests_pass") is False else 0
     for attr in ("passed", "ok"):
         value = getattr(report, attr, data.get(attr))
         if isinstance(value, bool):

@@ -204,9 +204,9 @@ class Workspace:
     def _folder(path: Path) -> Path:
         root = Path(path).expanduser()
         if not root.exists():
-            raise WorkspaceError(f"{path}: no such folder")
+            raise WorkspaceError(f"{path}: no such folder", hint="check the path to the project folder")
         if not root.is_dir():
-            raise WorkspaceError(f"{path} is not a folder")
+            raise WorkspaceError(f"{path} is not a folder", hint="give the project's folder, not a file in it")
         return root.resolve()
 
     @classmethod
@@ -333,6 +333,24 @@ class Workspace:
         """Project files: tracked and untracked, not ignored, not .chatdev/, present on disk."""
         out = self._run("ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", *_PROJECT)
         return sorted({p for p in out.split("\0") if p and os.path.lexists(self.root / p)})
+
+    def restore(self, sha: str) -> list[str]:
+        """Put the project files back as they were at commit ``sha`` (a fix that made things worse).
+
+        Journaled like any write; the caller commits it, so the attempt stays in the history.
+        """
+        out = self._run("diff", "--name-only", "-z", "--no-renames", sha, "--", *_PROJECT)
+        changed = sorted({p for p in out.split("\0") if p} | set(self._status()))
+        writes: dict[str, str] = {}
+        gone: list[str] = []
+        for rel in changed:
+            if rel.startswith(".chatdev/"):
+                continue
+            try:
+                writes[rel] = self._run("show", f"{sha}:{rel}", literal=True)
+            except WorkspaceError:
+                gone.append(rel)  # the file did not exist then
+        return sorted(set(self.write(writes)) | set(self.delete(gone)))
 
     def delete(self, paths: Iterable[str]) -> list[str]:
         """Remove files (paths checked first); return those that existed."""

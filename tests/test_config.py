@@ -18,7 +18,7 @@ def test_default_company_loads_with_the_waterfall() -> None:
     assert company.chain[:3] == ["demand_analysis", "design", "coding"]
     assert company.chain[-1] == "documentation"
     loops = [company.phases[n] for n in company.chain if isinstance(company.phases[n], LoopPhase)]
-    assert [loop.until for loop in loops] == ["approved", "tests_pass"]
+    assert [loop.until for loop in loops] == ["approved", "works"]
     coding = company.phases["coding"]
     assert isinstance(coding, ChatPhase) and coding.expects == "files" and coding.foreach
     assert company.improve[0] == "change_plan"

@@ -215,7 +215,7 @@ def test_a_download_that_is_not_gguf_is_removed(tmp_path: Path) -> None:
     html = b"<html>login required</html>"
     with pytest.raises(ModelError, match="not a usable GGUF"):
         download(FakeHub(html), tmp_path / "f.gguf")
-    assert list(tmp_path.iterdir()) == [tmp_path / "f.gguf.lock"]
+    assert list(tmp_path.iterdir()) == []  # nor is the lock file left
 
 
 def test_not_found_and_gated(tmp_path: Path, payload: bytes) -> None:

@@ -451,13 +451,15 @@ def test_verify_passes_a_working_program_with_tests(box: sandbox.Sandbox, tmp_pa
     assert report.tests is not None and report.tests.exit_code == 0 and "1 passed" in report.summary
 
 
-def test_verify_reports_static_errors_without_running(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_verify_reports_static_errors_and_still_runs_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {
         "main.py": "import random\nimport notamodule_zzz\n\nprint(randint(1, 6))\nopen('ran', 'w')\n",
         "broken.py": "def f(:\n",
     })
     report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
-    assert not report.passed and not report.static_ok and report.run is None
+    # the run is the first verdict: a static error never stops it, and the crash is the proof
+    assert not report.passed and not report.static_ok and report.run is not None and report.runs is False
+    assert "ModuleNotFoundError" in report.run_reason
     assert "main.py:4:7: undefined name 'randint'" in report.summary
     assert "No module named 'notamodule_zzz'" in report.summary and "Nothing can be installed" in report.summary
     assert "broken.py:1" in report.summary and "syntax error" in report.summary
@@ -483,7 +485,8 @@ def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: sa
     report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
     assert report.run is not None and report.run.timed_out and "still running" in report.summary
     assert not report.passed and report.tests is not None and report.tests.exit_code == 1
-    assert "FAILED test_server.py::test_double" in report.summary and "assert 6 == 4" in report.summary
+    assert report.runs and report.tests_pass is False and [c.outcome for c in report.cases] == ["failed"]
+    assert "test_server.py::test_double" in report.summary and "assert 6 == 4" in report.summary
 
 
 def test_program_waiting_for_input_counts_as_running(box: sandbox.Sandbox, tmp_path: Path) -> None:
@@ -495,7 +498,7 @@ def test_program_waiting_for_input_counts_as_running(box: sandbox.Sandbox, tmp_p
 def test_static_only_does_not_run_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": "import sys\nsys.exit(1)\n"})
     report = sandbox.verify_program(tmp_path, sandbox=box, static_only=True)
-    assert report.passed and report.static_ok and report.run is None and report.summary == "Static check clean."
+    assert report.static_ok and report.run is None and report.runs is None and report.summary == "Static check clean."
     (tmp_path / "main.py").write_text("print(undefined_thing)\n")
     report = sandbox.verify_program(tmp_path, sandbox=box, static_only=True)
     assert not report.passed and "undefined name 'undefined_thing'" in report.summary

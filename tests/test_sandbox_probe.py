@@ -181,7 +181,7 @@ def test_to_dict_leaves_screenshot_bytes_out() -> None:
     r = result(screenshot=b"\x89PNG" + b"0" * 100)
     assert r.to_dict()["screenshot"] is None and r.to_dict()["screenshot_bytes"] == 104
     rep = ProgramReport(static_ok=True, static_output="", entry="main.py", run=r, tests=None, tests_found=False,
-                        passed=True, summary="PASSED.", screenshot=r.screenshot)
+                        runs=True, tests_pass=None, summary="PASSED.", screenshot=r.screenshot)
     import json
 
     assert json.loads(json.dumps(rep.to_dict()))["screenshot_bytes"] == 104

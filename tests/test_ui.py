@@ -30,7 +30,10 @@ def summary(status: str = "passed", code: int = 0) -> Summary:
                            {"name": "code_review", "status": "done", "duration": 2.0, "cycle": 2}],
                    files=["main.py", "tests/test_main.py"], lines=42,
                    tokens={"prompt": 12000, "completion": 3400, "cached": 800}, llm_calls=9, wall_s=95.0,
-                   tests={"ran": True, "passed": status == "passed", "summary": "3 passed"}, commits=5,
+                   tests={"ran": True, "passed": status == "passed", "summary": "3 passed",
+                          "runs": status == "passed", "run_reason": "`python3 main.py` exited 0 in 0.3 s",
+                          "tests_pass": status == "passed",
+                          "counts": {"passed": 3, "failed": 0, "defects": 0, "quarantined": 1}}, commits=5,
                    model="qwen2.5-coder-0.5b", run_hint="chatdev run /tmp/out/dice",
                    report="/tmp/out/dice/.chatdev/report.html")
 
@@ -111,7 +114,8 @@ def test_json_summary_is_one_document(capsys: pytest.CaptureFixture[str]) -> Non
 def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
     assert screens.show_summary(summary(), mode="plain") == 0
     out = capsys.readouterr().out
-    for text in ("chatdev · passed", "/tmp/out/dice", "passed: 3 passed", "2 files, 42 lines: main.py",
+    for text in ("chatdev · passed", "/tmp/out/dice", "runs", "yes: `python3 main.py` exited 0",
+                 "3 of 3 pass · 1 quarantined", "2 files, 42 lines: main.py",
                  "12.0k in · 3.4k out · 800 cached · 9 model calls", "1m35s · 5 commits",
                  "chatdev run /tmp/out/dice", "report.html", "✓ code_review×2"):
         assert text in out, text
@@ -325,15 +329,16 @@ def test_run_view(capsys: pytest.CaptureFixture[str]) -> None:
     crash = RunResult(exit_code=1, stdout="rolling\n", stderr="Traceback (most recent call last):\n" + "  x\n" * 30
                       + "ZeroDivisionError: division by zero", timed_out=False, duration=0.4)
     failed = ProgramReport(static_ok=True, static_output="", entry="main.py", run=crash, tests=None,
-                           tests_found=False, passed=False, summary="main.py crashed: ZeroDivisionError",
-                           screenshot=None)
+                           tests_found=False, runs=False, tests_pass=None, summary="main.py crashed: ZeroDivisionError",
+                           screenshot=None, run_reason="`python3 main.py` crashed: ZeroDivisionError")
     assert screens.show_run(failed, as_json=False) == 1
     out = capsys.readouterr().out
-    assert "chatdev run · fails" in out and "exit 1 in 0.4s" in out and "none found" in out
+    assert "chatdev run · does not run" in out and "exit 1 in 0.4s" in out and "none found" in out
     assert "ZeroDivisionError: division by zero" in out and "lines above" in out
     game = RunResult(exit_code=None, stdout="", stderr="", timed_out=True, duration=20.0)
     ok = ProgramReport(static_ok=True, static_output="", entry="main.py", run=game, tests=None, tests_found=False,
-                       passed=True, summary="main.py ran for 20s (a game waits for input)", screenshot=b"\x89PNG",
+                       runs=True, tests_pass=None, summary="main.py ran for 20s (a game waits for input)",
+                       screenshot=b"\x89PNG",
                        gui=True, screenshot_path=".chatdev/screens/run.png")
     assert screens.show_run(ok, as_json=True) == 0
     assert json.loads(capsys.readouterr().out)["screenshot_path"] == ".chatdev/screens/run.png"
@@ -343,12 +348,11 @@ def test_bench_view(capsys: pytest.CaptureFixture[str]) -> None:
     from chatdev.benchmark import BenchResults, TaskResult
 
     results = BenchResults(model="qwen2.5-coder-0.5b", results=[
-        TaskResult(task="a dice roller", project="bench-out/dice", status="passed", wall_s=80.0, prompt_tokens=9000,
-                   completion_tokens=2000, cached_tokens=4000, llm_calls=12, files=2, lines=40, sandbox_ran=True,
-                   tests_passed=True),
-        TaskResult(task="a snake game", project="bench-out/snake", status="error", wall_s=5.0, prompt_tokens=0,
-                   completion_tokens=0, cached_tokens=0, llm_calls=0, files=0, lines=0, sandbox_ran=False,
-                   tests_passed=None, error="model not found")])
+        TaskResult(task="a dice roller", project="bench-out/dice", status="passed", runs=True, tests_pass=True,
+                   complete=True, does_task=True, wall_s=80.0, tokens=11000, calls=12, prompt_tokens=9000,
+                   completion_tokens=2000, cached_tokens=4000, files=2, lines=40),
+        TaskResult(task="a snake game", project="bench-out/snake", status="error", runs=False, wall_s=5.0,
+                   error="model not found")])
     screens.show_bench(results, as_json=False)
     out = capsys.readouterr().out
     assert "a dice roller" in out and "1m20s" in out and "11.0k" in out and "model not found" in out

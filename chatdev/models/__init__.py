@@ -74,10 +74,11 @@ def load_model(
     if not ref:
         raise ModelError("no model given", hint="pass --model NAME|FILE.gguf or --endpoint URL")
     if is_endpoint(ref):
-        from chatdev.models.openai import EndpointModel
+        from chatdev.models.openai import PROBE_TIMEOUT, EndpointModel
 
         if mmproj is not None:
             sink(Notice(level="warning", text="--mmproj is ignored with an endpoint: the server loads its own"))
+        sink(Notice(level="info", text=f"asking {ref} which models it serves (waiting up to {PROBE_TIMEOUT:.0f} s)"))
         return EndpointModel(ref, n_ctx=n_ctx)
     files = resolve_ref(ref, mmproj=mmproj, sink=sink)
     from chatdev.models.llama import LlamaModel

@@ -13,12 +13,14 @@ import fcntl
 import hashlib
 import os
 import re
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from chatdev.errors import ModelEnvironmentError, ModelError
+from chatdev.errors import ModelEnvironmentError, ModelError, Stopped
 from chatdev.events import EventSink, Notice, Progress, null_sink
 
 CHUNK = 1 << 20
@@ -53,14 +55,149 @@ def mark(dest: Path, digest: str) -> None:
 
 @contextlib.contextmanager
 def _locked(dest: Path) -> Iterator[None]:
-    """One writer per cache file across processes (two builds starting at once)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with open(dest.with_name(dest.name + ".lock"), "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
+    """One writer per cache file across processes (two builds starting at once).
+
+    Inside, SIGTERM raises (so ``finally`` clauses remove partial files) and the partial
+    files of writers that died are swept. The lock file holds the owner's pid and is
+    removed on release, as are the folders this call made, when they are left empty.
+    """
+    try:
+        made = _make_dirs(dest.parent)
+    except OSError as exc:
+        raise ModelEnvironmentError(f"cannot create {dest.parent}: {exc.strerror or exc}",
+                                    hint="set CHATDEV_CACHE to a writable folder") from None
+    lock = dest.with_name(dest.name + ".lock")
+    try:
+        with _sigterm_raises(dest.name):
+            fd = _acquire(lock, made)
+            try:
+                _sweep(dest)
+                yield
+            finally:
+                _release(lock, fd)
+    finally:
+        _remove_empty(made)
+
+
+@contextlib.contextmanager
+def _sigterm_raises(what: str) -> Iterator[None]:
+    """SIGTERM raises ``Stopped`` inside the block (main thread only; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stopped(f"stopped by SIGTERM while fetching {what}; no partial file is used",
+                      hint="run the same command again to finish it")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
+
+
+def _acquire(lock: Path, made: list[Path]) -> int:
+    """flock ``lock``, retrying when its last owner removed it (or its folder) while this process waited."""
+    while True:
         try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # another writer removed the folder it had made: make it again
+            made.extend(_make_dirs(lock.parent))
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if _same_file(fd, lock):
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def _release(lock: Path, fd: int) -> None:
+    try:
+        if _same_file(fd, lock):
+            lock.unlink()  # while still holding it: a waiter then sees a new file and locks that
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return False
+    own = os.fstat(fd)
+    return (st.st_dev, st.st_ino) == (own.st_dev, own.st_ino)
+
+
+def _sweep(dest: Path) -> None:
+    """Remove what dead writers left next to ``dest``: ``NAME.<pid>.assembling`` files and unheld locks.
+
+    ``dest``'s own lock is held here, so any ``.assembling`` file of ``dest`` is stale. ``.part``
+    files are kept on purpose: the next download resumes them.
+    """
+    for entry in list(dest.parent.iterdir()):
+        name = entry.name
+        m = re.fullmatch(r"(.+)\.(\d+)\.assembling", name)
+        if m and (m.group(1) == dest.name or not _alive(int(m.group(2)))):
+            entry.unlink(missing_ok=True)
+        elif name.endswith(".lock") and name != dest.name + ".lock":
+            _remove_if_unheld(entry)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _remove_if_unheld(lock: Path) -> None:
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held: its owner is alive
+        os.close(fd)
+        return
+    _release(lock, fd)
+
+
+def _make_dirs(folder: Path) -> list[Path]:
+    """``mkdir -p folder``; the folders it made, deepest first."""
+    missing = []
+    for d in [folder, *folder.parents]:
+        if d.exists():
+            break
+        missing.append(d)
+    for attempt in range(100):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            break
+        except FileExistsError:  # made, then removed again by another writer meanwhile (or a file)
+            if attempt == 99 or (folder.exists() and not folder.is_dir()):
+                raise
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for d in sorted(set(folders), key=lambda f: len(f.parts), reverse=True):
+        try:
+            d.rmdir()
+        except FileNotFoundError:  # another writer removed it
+            continue
+        except OSError:  # not empty: neither are the folders above it
+            return
 
 
 def _throttled(sink: EventSink, task: str, total: float | None) -> Any:

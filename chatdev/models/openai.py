@@ -33,6 +33,7 @@ from chatdev.models.base import ImageInput, Message, Reply, Timings, Usage, chec
 
 SchemaStyle = Literal["json_object", "json_schema"]
 RETRY_STATUS = {429, 500, 502, 503, 504}
+PROBE_TIMEOUT = 5.0  # seconds for the first GET /v1/models: a server that is up answers it at once
 
 
 def _httpx() -> Any:
@@ -67,6 +68,7 @@ class EndpointModel:
         api_key: str | None = None,
         timeout: float = 300.0,
         connect_timeout: float = 10.0,
+        probe_timeout: float = PROBE_TIMEOUT,
         retries: int = 3,
         backoff: float = 0.5,
         supports_vision: bool | None = None,
@@ -93,6 +95,7 @@ class EndpointModel:
         self._tokenize_route: str | None | bool = None  # None: not probed; False: none works
         self.server = "unknown"
         self.model_id = model
+        self.probe_timeout = probe_timeout
         self._probe(model)
         self.schema_style: SchemaStyle = schema_style or (
             "json_object" if self.server in ("llama-cpp-python", "llama.cpp") else "json_schema")
@@ -104,7 +107,7 @@ class EndpointModel:
     def _probe(self, model: str | None) -> None:
         """GET /v1/models: is it up, which model, what kind of server, how much context."""
         self._vision_default = False
-        data = self._json("GET", "/models", attempts=1 + self.retries)
+        data = self._json("GET", "/models", attempts=1 + self.retries, timeout=self.probe_timeout)
         models = data.get("data") if isinstance(data, dict) else None
         if not isinstance(models, list):
             raise ModelError(f"endpoint {self.base} answered /models without a model list",
@@ -138,7 +141,7 @@ class EndpointModel:
 
     def _read_llama_server_props(self) -> None:
         try:
-            props = self._json("GET", "/props", attempts=1, root=True)
+            props = self._json("GET", "/props", attempts=1, root=True, timeout=self.probe_timeout)
         except ModelError:
             return
         if isinstance(props, dict):
@@ -163,17 +166,24 @@ class EndpointModel:
         time.sleep(min(delay, 60.0))
 
     def _json(self, method: str, path: str, *, body: Any = None, attempts: int | None = None,
-              root: bool = False) -> Any:
+              root: bool = False, timeout: float | None = None) -> Any:
+        """One JSON request with retries; ``timeout`` (seconds) replaces the client's for a quick probe."""
         httpx = _httpx()
         attempts = attempts or 1 + self.retries
         url = self._url(path, root=root)
         last = ""
+        extra = {"timeout": httpx.Timeout(timeout)} if timeout is not None else {}
         for attempt in range(attempts):
             if attempt:
                 self._sleep(attempt - 1)
             try:
-                resp = self._client.request(method, url, json=body)
+                resp = self._client.request(method, url, json=body, **extra)
             except (httpx.ReadTimeout, httpx.WriteTimeout):
+                if timeout is not None:
+                    raise ModelEnvironmentError(
+                        f"endpoint {url} accepted the connection but did not answer within {timeout:.0f} s",
+                        hint="is the server still loading its model, or not an HTTP server? "
+                             "check it answers: curl " + url) from None
                 raise ModelEnvironmentError(f"endpoint {url} did not answer within {self._client.timeout.read:.0f} s",
                                             hint="the server is overloaded or the reply too long; "
                                                  "raise the timeout or lower max_tokens") from None
@@ -189,7 +199,7 @@ class EndpointModel:
             try:
                 return resp.json()
             except ValueError:
-                raise ModelError(f"endpoint {url} answered something that is not JSON: {_snippet(resp.text)}",
+                raise ModelError(f"endpoint {url} answered {_body_summary(resp)}, not JSON",
                                  hint="is it an OpenAI-compatible server? the URL usually ends in /v1") from None
         raise ModelEnvironmentError(f"endpoint {url} is unreachable ({last})",
                                     hint="start the server, or check the URL and the network")
@@ -427,6 +437,19 @@ def _error_message(resp: Any) -> str:
             return _snippet(str(err.get("message") or err))
         return _snippet(str(err))
     return _snippet(str(data))
+
+
+def _body_summary(resp: Any) -> str:
+    """What a non-JSON answer was, in a few words: an HTML page and its title, an empty body, a snippet."""
+    text = resp.text or ""
+    ctype = str(resp.headers.get("content-type", "")).split(";")[0].strip()
+    if not text.strip():
+        return f"HTTP {resp.status_code} with an empty body" + (f" ({ctype})" if ctype else "")
+    if "html" in ctype or text.lstrip()[:9].lower().startswith(("<!doctype", "<html")):
+        title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+        name = _snippet(title.group(1), 80) if title else ""
+        return f"an HTML page ({name!r})" if name else "an HTML page"
+    return repr(_snippet(text))
 
 
 def _snippet(text: str, n: int = 160) -> str:

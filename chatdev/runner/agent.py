@@ -77,6 +77,22 @@ class Capture:
         return f"{head}\n[... {omitted} bytes omitted by the sandbox ...]\n{tail}"
 
 
+def make_undumpable() -> bool:
+    """Close this process's memory and file descriptors to the programs it starts (same uid).
+
+    A non-dumpable process's ``/proc/<pid>/mem``, ``/proc/<pid>/fd`` and ptrace are refused
+    to other processes of its uid, so a program cannot read the run's nonce or write a
+    result line onto this process's stdout. ``exec`` makes the program itself dumpable again.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(4, 0, 0, 0, 0) == 0  # PR_SET_DUMPABLE, 0
+    except (OSError, AttributeError):
+        return False
+
+
 def wait_for_project(limit: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + limit
     while not READY.exists():
@@ -181,10 +197,14 @@ def render_screen(raw: bytes) -> str:
 
 
 def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
-            extra_env: dict[str, str] | None = None, tty: bool = False) -> dict[str, Any]:
+            extra_env: dict[str, str] | None = None, tty: bool = False, stdin: str = "",
+            keys: list[str] | None = None) -> dict[str, Any]:
     """Run ``argv`` in /work/app for at most ``timeout`` seconds; never raises for the program's sake.
 
     ``tty``: stdin and stdout are a pseudo-terminal (curses); stdout is then the final screen.
+    ``stdin``: typed at the start (stdin then stays open and silent). ``keys`` (with ``gui``):
+    sent to the program's window once it shows; ``changed`` then says whether the screen
+    differs after them.
     """
     env = dict(os.environ)
     env.update(extra_env or {})
@@ -214,8 +234,12 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     if tty:
         os.close(slave)
         streams = {master: out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
+        if stdin:
+            _type_into(master, stdin)
     else:
         streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
+        if stdin:
+            _type_into(proc.stdin.fileno(), stdin)  # type: ignore[union-attr]
     sel = selectors.DefaultSelector()
     for fd in streams:
         os.set_blocking(fd, False)
@@ -223,6 +247,8 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     deadline = start + timeout
     timed_out = False
     next_shot = start + 1.0
+    before = None
+    keys_at = start + min(1.5, timeout / 3) if gui and keys else None
 
     def pump(wait: float) -> None:
         for key, _ in sel.select(timeout=max(wait, 0)):
@@ -244,7 +270,12 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
         if now >= deadline:
             timed_out = True
             break
-        if gui and now >= next_shot:
+        if keys_at is not None and now >= keys_at:
+            before = grab()
+            send_keys(list(keys or ()), env)
+            keys_at = None
+            next_shot = time.monotonic() + 1.0
+        elif gui and now >= next_shot:
             shot = grab() or shot
             next_shot = now + 1.0
         if sel.get_map():
@@ -254,6 +285,9 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     duration = time.monotonic() - start
     if gui and proc.poll() is None:
         shot = grab() or shot
+    changed = None
+    if keys and gui and before is not None and shot is not None:
+        changed = before.tobytes() != shot.tobytes()
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -279,36 +313,159 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
         "truncated": out.truncated or err.truncated,
         "screenshot": png(shot) if gui else None,
         "signal": -code if code < 0 and not timed_out else None,
+        "changed": changed,
     }
 
 
+def _type_into(fd: int, text: str) -> None:
+    """Write the scripted input; a program that never reads it must not block the agent."""
+    try:
+        os.set_blocking(fd, False)
+        os.write(fd, text.encode()[:65536])
+    except OSError:
+        pass
+
+
+def send_keys(keys: list[str], env: dict[str, str]) -> None:
+    """Real (XTEST) key presses into the program's window: focus it, point at it, type."""
+    def xdotool(*args: str) -> str:
+        try:
+            return subprocess.run(["xdotool", *args], env=env, capture_output=True, text=True, timeout=5).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    windows = xdotool("search", "--onlyvisible", "--name", "").split()
+    if windows:
+        wid = windows[-1]
+        xdotool("windowfocus", wid)
+        xdotool("mousemove", "--window", wid, "20", "20")
+    for key in keys:
+        xdotool("key", key)
+        time.sleep(0.12)
+
+
 def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
+    """Static check, then the program's own run (whatever the check found), then its tests, each on its own.
+
+    The run is the first verdict: a lint error (in a test file above all) never stops it.
+    """
     info = probe.inspect(APP, spec.get("entry"))
-    result: dict[str, Any] = {"probe": info, "static": None, "run": None, "tests": None, "gui": False}
+    result: dict[str, Any] = {"probe": info, "static": None, "run": None, "tests": None, "cases": None, "gui": False}
     try:
         result["static"] = probe.static_check(APP)
     except Exception as exc:  # noqa: BLE001 - the check itself must not hide the program's result
         result["static"] = {"ok": True, "errors": [], "warnings": [f"static check failed: {exc}"], "missing": []}
-    if not result["static"]["ok"] or info["entry"] is None or spec.get("static_only"):
+    if info["entry"] is None or spec.get("static_only"):
         return result
     gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
     result["gui"] = gui
     result["run"] = execute(probe.entry_argv(info["entry"]), timeout=spec["timeout"], gui=gui, cap=cap,
                             tty=bool(info.get("tui")) and not gui)
-    if info["tests"]:
-        entry_dir = str((APP / info["entry"]).parent)
-        argv = ["python3", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", "-o", "addopts=",
-                "--tb=short", f"--timeout={int(spec['tests_timeout'])}"]
-        result["tests"] = execute(argv, timeout=spec["tests_timeout"], gui=gui, cap=cap,
-                                  extra_env={"PYTHONPATH": f"{APP}:{entry_dir}"})
+    if info["tests"] and spec.get("tests", True):
+        result["tests"], result["cases"] = run_tests(spec, info["entry"], gui=gui, cap=cap)
+    return result
+
+
+JUNIT = "/tmp/chatdev-junit.xml"
+MAX_CASES = 40
+
+
+def run_tests(spec: dict[str, Any], entry: str, *, gui: bool, cap: int) -> tuple[dict[str, Any], list | None]:
+    """pytest with a time limit per test and a result per test (JUnit XML).
+
+    If the session itself dies (a test calls ``os._exit``, crashes the interpreter, or the
+    whole window runs out) each collected test runs alone, so one bad test cannot hide the rest.
+    """
+    per_test = int(spec.get("test_timeout") or 10)
+    env = {"PYTHONPATH": f"{APP}:{(APP / entry).parent}"}
+    base = ["python3", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", "-o", "addopts=",
+            "--tb=short", f"--timeout={per_test}", "-o", "timeout_method=signal", "-o", "junit_family=xunit1"]
+    window = float(spec["tests_timeout"])
+    run = execute([*base, f"--junitxml={JUNIT}"], timeout=window, gui=gui, cap=cap, extra_env=env)
+    cases = read_junit(JUNIT)
+    if cases is not None or run["exit_code"] == 5:
+        return run, cases
+    listing = execute([*base, "--collect-only", "-q"], timeout=min(window, 30.0), gui=False, cap=cap, extra_env=env)
+    ids = [ln.strip() for ln in listing["stdout"].splitlines() if "::" in ln and not ln.startswith(" ")]
+    cases = []
+    deadline = time.monotonic() + window
+    for test_id in ids[:MAX_CASES]:
+        left = deadline - time.monotonic()
+        if left <= 1:
+            cases.append({"id": test_id, "file": test_id.split("::")[0], "name": test_id.split("::")[-1],
+                          "outcome": "error", "message": "not run: the test window ran out", "text": ""})
+            continue
+        one = execute([*base, f"--junitxml={JUNIT}", test_id], timeout=min(left, per_test + 10.0), gui=gui,
+                      cap=cap, extra_env=env)
+        found = read_junit(JUNIT)
+        if found:
+            cases.extend(found)
+        else:
+            why = "timed out" if one["timed_out"] else f"the test process died (exit {one['exit_code']})"
+            cases.append({"id": test_id, "file": test_id.split("::")[0], "name": test_id.split("::")[-1],
+                          "outcome": "error", "message": why, "text": (one["stderr"] or one["stdout"])[-1500:]})
+    return run, cases
+
+
+def read_junit(path: str) -> list[dict[str, Any]] | None:
+    """One dict per test case (id, file, name, outcome, message, text); None when there is no report."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        tree = ET.parse(path)
+    except (OSError, ET.ParseError):
+        return None
+    finally:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    cases: list[dict[str, Any]] = []
+    for case in tree.iter("testcase"):
+        name = case.get("name", "")
+        file = case.get("file") or (case.get("classname", "").replace(".", "/") + ".py" if case.get("classname")
+                                    else name.replace(".", "/") + ".py")
+        outcome, message, text = "passed", "", ""
+        for tag in ("failure", "error", "skipped"):
+            node = case.find(tag)
+            if node is not None:
+                outcome = {"failure": "failed", "error": "error", "skipped": "skipped"}[tag]
+                message = (node.get("message") or "")[:500]
+                text = (node.text or "")[-2000:]
+                break
+        test_id = f"{file}::{name}" if case.get("classname") else file
+        cases.append({"id": test_id, "file": file, "name": name if case.get("classname") else "",
+                      "outcome": outcome, "message": message, "text": text, "line": case.get("line")})
+        if len(cases) >= MAX_CASES:
+            break
+    return cases
+
+
+def scenarios(spec: dict[str, Any], cap: int) -> dict[str, Any]:
+    """Each acceptance scenario: the entry point with its argv, typed stdin or keys."""
+    info = probe.inspect(APP, spec.get("entry"))
+    result: dict[str, Any] = {"probe": info, "scenarios": []}
+    if info["entry"] is None:
+        return result
+    gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
+    argv = probe.entry_argv(info["entry"])
+    for item in spec.get("scenarios", []):
+        run = execute([*argv, *map(str, item.get("argv") or [])], timeout=float(item.get("timeout") or 6.0),
+                      gui=gui, cap=min(cap, 64 * 1024), stdin=str(item.get("stdin") or ""),
+                      keys=list(item.get("keys") or []), tty=bool(info.get("tui")) and not gui)
+        run.pop("screenshot", None)
+        result["scenarios"].append(run)
     return result
 
 
 def main() -> int:
+    make_undumpable()
     spec = wait_for_project()
     cap = int(spec.get("cap", 512 * 1024))
     if spec["mode"] == "verify":
         result = verify(spec, cap)
+    elif spec["mode"] == "scenarios":
+        result = scenarios(spec, cap)
     else:
         result = {"run": execute(spec["argv"], timeout=spec["timeout"], gui=spec.get("gui", False), cap=cap,
                                  tty=spec.get("tty", False))}
