@@ -250,11 +250,13 @@ def task_result(task: str, summary: Any, *, no_run: bool, check: tuple[Path, lis
 
 def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str | None = None,
         endpoint: str | None = None, no_run: bool = False, checks: Path | None = None,
-        sink: events.EventSink = events.null_sink, models: dict[str, Any] | None = None) -> BenchResults:
+        sink: events.EventSink = events.null_sink, models: dict[str, Any] | None = None,
+        company_dir: Path | None = None) -> BenchResults:
     """Build every task and measure it; in-process models are loaded once and shared by all builds.
 
     ``checks``: the folder of hand-written checks (default: ``checks/`` next to ``tasks``).
     ``models`` (role -> model) replaces loading, as in ``engine.build`` (tests).
+    ``company_dir``: a company folder over the shipped one (``chatdev init``), to measure a change.
     """
     todo = read_tasks(tasks)
     if jobs > 1 and not endpoint and models is None:
@@ -266,7 +268,7 @@ def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if models is None:
-        company = load_company()
+        company = load_company(company_dir)
         refs = engine.role_model_refs(company, model=model, endpoint=endpoint, sink=sink)
         loaded = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0, mmproj=None, sink=sink)
         names = sorted(set(refs.values()))
@@ -279,8 +281,8 @@ def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str
         check = scenarios.get(task)
         start = time.monotonic()
         try:
-            s = engine.build(engine.BuildOptions(task=task, name=name, out=out, seed=index, no_run=no_run),
-                             sink=sink, models=loaded)
+            s = engine.build(engine.BuildOptions(task=task, name=name, out=out, seed=index, no_run=no_run,
+                                                 company_dir=company_dir), sink=sink, models=loaded)
         except ChatDevError as exc:
             return TaskResult(task=task, project=str(out / name), status="error",
                               runs=None if no_run else False, complete=None,

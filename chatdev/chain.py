@@ -18,10 +18,10 @@ from typing import Any
 
 from chatdev import events, prompts
 from chatdev.company import OrgChart
-from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, LoopPhase
+from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, HumanPhase, LoopPhase
 from chatdev.conversation import Conversation
 from chatdev.models.base import ChatModel, Reply, SchemaViolation, Usage
-from chatdev.phases import PhaseFailed, PhaseResult, SkipLoop, run_action, run_chat, run_debate
+from chatdev.phases import PhaseFailed, PhaseResult, SkipLoop, run_action, run_chat, run_debate, run_human
 from chatdev.sandbox_report import Progress
 
 STATE_VERSION = 1
@@ -92,7 +92,7 @@ class Context:
 
     def __init__(self, *, company: Company, models: dict[str, ChatModel], workspace: Any, state: RunState,
                  sink: events.EventSink, options: RunOptions, images: Sequence[Path] = (),
-                 verifier: Callable[..., Any] | None = None) -> None:
+                 verifier: Callable[..., Any] | None = None, desk: Any = None) -> None:
         self.company = company
         self.chart = OrgChart.from_roles(list(company.roles.values()))
         self.models = models
@@ -104,6 +104,8 @@ class Context:
         self.verifier = verifier
         self.final_check = False  # a loop's last check after its last fix: test defects are quarantined now
         self._told_no_vision = False
+        self.desk = desk  # human.Desk when a person takes part (--human, checkpoints, --clarify)
+        self.revision: dict[str, Any] | None = None  # a checkpoint's change: the phase redone with the comment
 
     # models ------------------------------------------------------------------
     def model_for(self, role: str) -> ChatModel:
@@ -140,6 +142,9 @@ class Context:
 
         def on_token(piece: str) -> None:
             self.sink(events.Token(phase=phase, sender=receiver, text=piece))
+
+        if self.desk is not None:
+            self.desk.phase = phase  # a person in the receiver's seat answers for this phase
 
         seed = self.options.seed
         if seed is not None:
@@ -228,6 +233,9 @@ class Chain:
             self._loop(phase, prefix=prefix)
             return
         key = f"{prefix}{name}"
+        if isinstance(phase, HumanPhase):
+            self._human(phase, key=key, cycle=cycle)
+            return
         if key in self.state.completed:
             return
         try:
@@ -238,8 +246,27 @@ class Chain:
             self.state.completed.append(key)  # recorded as failed; the chain goes on
             self.ctx.workspace.checkpoint(self.state.to_dict())
 
-    def _step(self, phase: ChatPhase | DebatePhase | ActionPhase, *, key: str, cycle: int) -> PhaseResult:
+    def _human(self, phase: HumanPhase, *, key: str, cycle: int) -> None:
+        """A person's turn; a checkpoint's "change" redoes the reviewed phase once with the comment."""
+        if key not in self.state.completed:
+            self._step(phase, key=key, cycle=cycle)
+        out = self.state.outputs.get(phase.output_name)
+        redo = f"{key}/redo"
+        if (phase.review and isinstance(out, dict) and out.get("decision") == "change"
+                and redo not in self.state.completed):
+            reviewed = self.ctx.company.phases[phase.review]
+            self.ctx.revision = {"phase": reviewed.name, "comment": str(out.get("comment", "")),
+                                 "previous": self.state.outputs.get(reviewed.output_name)}
+            try:
+                self._step(reviewed, key=redo, cycle=cycle)
+            finally:
+                self.ctx.revision = None
+
+    def _step(self, phase: ChatPhase | DebatePhase | ActionPhase | HumanPhase, *, key: str,
+              cycle: int) -> PhaseResult:
         ctx = self.ctx
+        if ctx.desk is not None:
+            ctx.desk.step = key
         roles = _roles_of(phase, ctx.company)
         ctx.sink(events.PhaseStarted(phase=phase.name, phase_kind=phase.kind, roles=roles, cycle=cycle))
         start = time.monotonic()
@@ -249,6 +276,8 @@ class Chain:
                 result = run_chat(ctx, phase, cycle=cycle)
             elif isinstance(phase, DebatePhase):
                 result = run_debate(ctx, phase, cycle=cycle)
+            elif isinstance(phase, HumanPhase):
+                result = run_human(ctx, phase, cycle=cycle)
             else:
                 result = run_action(ctx, phase, cycle=cycle)
         except (PhaseFailed, SkipLoop) as exc:
@@ -287,6 +316,8 @@ class Chain:
                 roles: list[str]) -> str | None:
         ctx = self.ctx
         ctx.workspace.checkpoint(self.state.to_dict())
+        if isinstance(phase, HumanPhase):
+            return self._human_commit(phase, start, result, roles)
         if not phase.commit or not result.files:
             return None
         summary = prompts.render(phase.commit, {"phase": phase.name, "files": result.files, "role": roles[-1],
@@ -295,18 +326,42 @@ class Chain:
                                  where=f"{phase.source}: commit")
         if cycle:
             summary = f"{summary} (cycle {cycle})"
+        if ctx.revision and ctx.revision.get("phase") == phase.name:
+            summary = f"{summary} (revised after review)"
         author = roles[-1]
         model_name = ctx.models[author].name if author in ctx.models else None
+        typed = getattr(ctx.models.get(author), "human", False)  # the person played this role
         u = result.usage
         trailers = {
             "Phase": phase.name,
-            "Role": author,
+            "Role": f"{author} (human)" if typed else author,
             "Model": model_name or "none",
             "Tokens": f"prompt={u.prompt_tokens} completion={u.completion_tokens} cached={u.cached_prompt_tokens}",
             "Duration": f"{time.monotonic() - start:.1f}s",
         }
         return ctx.workspace.commit(role=author, phase=phase.name, summary=summary, trailers=trailers,
                                     model=model_name)
+
+    def _human_commit(self, phase: HumanPhase, start: float, result: PhaseResult, roles: list[str]) -> str | None:
+        """A person's decision or answers are committed with the step (a bookkeeping commit)."""
+        out = result.output
+        if phase.review:
+            decision = out.get("decision", "") if isinstance(out, dict) else ""
+            comment = f": {out.get('comment')}" if isinstance(out, dict) and out.get("comment") else ""
+            summary = f"{'Approved' if decision == 'approve' else 'Change asked for'} {phase.review}{comment}"
+            trailers = {"Phase": phase.name, "Role": f"{roles[-1]} (human)", "Model": "none",
+                        "Decision": decision}
+        else:
+            count = len(out) if isinstance(out, list) else 0
+            summary = f"Clarify: {count} question(s) answered by the customer"
+            u = result.usage
+            trailers = {"Phase": phase.name, "Role": roles[-1], "Human": f"customer answered {count}",
+                        "Model": self.ctx.models[roles[-1]].name if roles[-1] in self.ctx.models else "none",
+                        "Tokens": f"prompt={u.prompt_tokens} completion={u.completion_tokens} "
+                                  f"cached={u.cached_prompt_tokens}"}
+        trailers["Duration"] = f"{time.monotonic() - start:.1f}s"
+        return self.ctx.workspace.commit(role=roles[-1], phase=phase.name, summary=summary[:200],
+                                         trailers=trailers, model=None, bookkeeping=True)
 
     # loops -------------------------------------------------------------------
     def _loop(self, loop: LoopPhase, *, prefix: str) -> None:
@@ -529,6 +584,10 @@ def _roles_of(phase: Any, company: Company) -> list[str]:
         return [company.role(phase.instructor).name, company.role(phase.assistant).name]
     if isinstance(phase, DebatePhase):
         return [company.role(p).name for p in phase.participants] + [company.role(phase.judge).name]
+    if isinstance(phase, HumanPhase):
+        from chatdev.human import seat
+
+        return [seat(phase, company)]
     return [company.role(phase.role).name]
 
 

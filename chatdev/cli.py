@@ -67,6 +67,28 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the su
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON summary on stdout and nothing else.")]
 
 
+HumanOpt = Annotated[list[str] | None, typer.Option(
+    "--human", metavar="ROLE", help="You play ROLE (CEO, CTO, ...): type its replies in the terminal (repeatable).")]
+AnswersOpt = Annotated[Path | None, typer.Option(
+    "--answers", metavar="FILE", help="Your answers as YAML (phase name -> answer, a list for several) instead of typing.")]
+ReviewOpt = Annotated[bool, typer.Option("--review", help="Approve, change or stop at checkpoints after the requirements and the design.")]
+
+
+def _person(mode: str) -> object:
+    """The person at the terminal, or why there is none (--json, --quiet, no TTY, CI)."""
+    import os
+
+    from chatdev import human
+
+    if mode in ("json", "quiet"):
+        return human.NoTerminal(f"--{mode} is on")
+    if os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no"):
+        return human.NoTerminal("CI is set")
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        return human.NoTerminal("no terminal")
+    return human.TerminalIO()
+
+
 def _display_mode(plain: bool, quiet: bool, as_json: bool) -> str:
     if as_json:
         return "json"
@@ -91,9 +113,11 @@ def _seconds(value: float, option: str) -> float:
 
 
 def _finish(summary: object, mode: str) -> None:
+    global _summary_shown
     from chatdev import screens
 
     code = screens.show_summary(summary, mode=mode)
+    _summary_shown = True  # an interrupted build says so in its summary
     raise typer.Exit(code)
 
 
@@ -115,6 +139,10 @@ def build(
     seed: Annotated[int | None, typer.Option(help="Sampling seed, for repeatable runs.")] = None,
     allow_install: Annotated[bool, typer.Option(help="Let the sandbox install missing packages (one networked step).")] = False,
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the program (no Docker needed); tests are reported as not run.")] = False,
+    human: HumanOpt = None,
+    review: ReviewOpt = False,
+    clarify: Annotated[bool, typer.Option("--clarify", help="The CEO first asks you up to three questions about the task.")] = False,
+    answers: AnswersOpt = None,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -126,15 +154,18 @@ def build(
     opts = engine.BuildOptions(
         task=task, name=name, company_dir=company, model=model, mmproj=mmproj, endpoint=endpoint,
         images=list(image or []), out=out, gpu_layers=gpu_layers, n_ctx=n_ctx, seed=seed,
-        allow_install=allow_install, no_run=no_run)
+        allow_install=allow_install, no_run=no_run, human=tuple(human or ()), review=review, clarify=clarify,
+        answers=answers)
     with ui.view(mode) as sink:
-        summary = engine.build(opts, sink=sink)
+        summary = engine.build(opts, sink=sink, io=_person(mode))
     _finish(summary, mode)
 
 
 @app.command(epilog="Example: chatdev resume snake_game")
 def resume(
     project: Annotated[Path, typer.Argument(help="A project folder made by `chatdev build`.")],
+    human: HumanOpt = None,
+    answers: AnswersOpt = None,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -144,7 +175,8 @@ def resume(
 
     mode = _display_mode(plain, quiet, as_json)
     with ui.view(mode) as sink:
-        summary = engine.resume(project, sink=sink)
+        summary = engine.resume(project, sink=sink, humans=tuple(human or ()),
+                                answers=answers, io=_person(mode))
     _finish(summary, mode)
 
 
@@ -155,6 +187,9 @@ def improve(
     model: Annotated[str | None, typer.Option(help="Model to use (default: the one the project was built with).")] = None,
     endpoint: Annotated[str | None, typer.Option(help="OpenAI-compatible server URL.")] = None,
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the program (no Docker needed).")] = False,
+    human: HumanOpt = None,
+    review: ReviewOpt = False,
+    answers: AnswersOpt = None,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -164,7 +199,9 @@ def improve(
 
     mode = _display_mode(plain, quiet, as_json)
     with ui.view(mode) as sink:
-        summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink, no_run=no_run)
+        summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink, no_run=no_run,
+                                 humans=tuple(human or ()), review=review, answers=answers,
+                                 io=_person(mode))
     _finish(summary, mode)
 
 
@@ -347,6 +384,7 @@ def _click_error_types() -> tuple[tuple[type[BaseException], ...], tuple[type[Ba
 
 
 _interrupted = False  # set by the SIGINT handler: typer turns Ctrl-C into a silent exit 130
+_summary_shown = False
 
 
 def _on_sigint(signum: int, frame: object) -> None:
@@ -400,7 +438,7 @@ def main() -> None:
             _internal_error(exc)
         exc.show()  # type: ignore[attr-defined]  # click's "Usage: ... / Try ... / Error: ..." block
         sys.exit(2 if isinstance(exc, usage) else exc.exit_code)  # type: ignore[attr-defined]
-    if code == 130 and _interrupted:  # typer swallowed the KeyboardInterrupt
+    if code == 130 and _interrupted and not _summary_shown:  # typer swallowed the KeyboardInterrupt
         typer.echo("chatdev: interrupted", err=True)
     sys.exit(code if isinstance(code, int) else 0)
 

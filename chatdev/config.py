@@ -9,7 +9,7 @@ YAML gives it, the line.
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -117,7 +117,34 @@ class ActionPhase(_PhaseBase):
         return ACTION_VERDICTS[self.action]
 
 
-PhaseSpec = Annotated[ChatPhase | LoopPhase | DebatePhase | ActionPhase, Field(discriminator="kind")]
+CLARIFY_SCHEMA: dict[str, Any] = {
+    "type": "object", "required": ["questions"],
+    "properties": {"questions": {"type": "array", "maxItems": 3,
+                                 "items": {"type": "string", "minLength": 1, "maxLength": 300}}}}
+
+
+class HumanPhase(_PhaseBase):
+    """A person's turn (``chatdev/human.py``): a checkpoint or the CEO's questions.
+
+    ``review: <phase>``: the person sees that phase's document (or diff) and answers approve,
+    change (a comment; the phase is redone once with it) or stop. ``prompt:``: the role's model
+    asks the person at most three short questions (``clarify``), the answers become the prompt
+    variable ``clarifications``.
+    """
+
+    kind: Literal["human"] = "human"
+    review: str | None = None  # the phase whose work the person approves, changes or stops
+    prompt: str | None = None  # clarify: what the role's model is asked (a JSON reply with `questions`)
+    role: str | None = None  # the person's seat (review) or the asking role (clarify); default the top role
+    json_schema: dict[str, Any] = Field(default_factory=lambda: dict(CLARIFY_SCHEMA), alias="schema")
+    retries: int = Field(default=2, ge=0, le=5)
+    max_tokens: int = Field(default=200, ge=16, le=4096)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+AnyPhase = ChatPhase | LoopPhase | DebatePhase | ActionPhase | HumanPhase
+PhaseSpec = Annotated[ChatPhase | LoopPhase | DebatePhase | ActionPhase | HumanPhase, Field(discriminator="kind")]
 
 
 class InlineLoop(Strict):
@@ -137,6 +164,9 @@ class CompanySpec(Strict):
     chain: list[str | InlineLoop] = Field(min_length=1)
     improve_chain: list[str | InlineLoop] = Field(default_factory=list)  # `chatdev improve`
     images_to: list[str] = Field(default_factory=list)  # phases that see user images (besides phase.images)
+    # checkpoints: after each named phase (or the phase writing docs/<name>.md) the person approves
+    approve: list[str] = Field(default_factory=list)
+    clarify: bool = False  # the CEO asks the person up to three questions before the first phase
 
     @field_validator("roles")
     @classmethod
@@ -157,6 +187,9 @@ class Messages(Strict):
     continue_: str = Field(min_length=1, alias="continue")
     escalation: str = Field(min_length=1)
     screenshot: str = Field(min_length=1)
+    revise: str = Field(default=(
+        "Your previous version:\n{{ previous }}\n\nThe customer reviewed it and asks for this change:\n"
+        "{{ comment }}\nWrite it again with that change, in the same format."), min_length=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -166,7 +199,9 @@ MESSAGE_VARS = {
     "continue_": frozenset({"reply"}),
     "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
     "screenshot": frozenset({"task"}),
+    "revise": frozenset({"previous", "comment"}),
 }
+REVIEW = ("requirements", "design", "change_plan")  # what --review approves, where the chain has it
 
 
 @dataclass(frozen=True)
@@ -176,7 +211,7 @@ class Company:
     spec: CompanySpec
     messages: Messages
     roles: dict[str, RoleSpec]  # by role name ("CTO")
-    phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase]
+    phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase | HumanPhase]
     chain: list[str]  # top-level phase names in order (inline loops get a name)
     improve: list[str]  # the chain `chatdev improve` runs
     sources: dict[str, str]  # relative file -> the text it was loaded from
@@ -192,7 +227,7 @@ class Company:
             raise ConfigError(f"unknown role {name!r}", hint=f"known: {', '.join(self.roles)}")
         return role
 
-    def walk(self, names: list[str] | None = None) -> Iterator[ChatPhase | LoopPhase | DebatePhase | ActionPhase]:
+    def walk(self, names: list[str] | None = None) -> Iterator[AnyPhase]:
         """All phases in chain order, loops followed by their sub-phases."""
         for name in self.chain if names is None else names:
             phase = self.phases[name]
@@ -291,8 +326,13 @@ def _lookup_role(roles: dict[str, RoleSpec], name: str) -> RoleSpec | None:
 # --------------------------------------------------------------------------- loading
 
 
-def load_company(user_dir: Path | None = None) -> Company:
-    """Load and validate a company: the user's folder over the shipped defaults."""
+def load_company(user_dir: Path | None = None, *, approve: Sequence[str] | None = None,
+                 clarify: bool | None = None) -> Company:
+    """Load and validate a company: the user's folder over the shipped defaults.
+
+    ``approve`` (checkpoints) and ``clarify`` add to what company.yaml asks for (``--review``,
+    ``--clarify``); names in ``approve`` that no chain has are skipped there, not in company.yaml.
+    """
     if user_dir is not None:
         user_dir = Path(user_dir)
         if not user_dir.is_dir():
@@ -316,9 +356,11 @@ def load_company(user_dir: Path | None = None) -> Company:
     for key, allowed in MESSAGE_VARS.items():
         prompts.check(getattr(messages, key), allowed, where=f"{mwhere}: {key.rstrip('_')}")
 
-    phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase] = {}
+    phases: dict[str, ChatPhase | LoopPhase | DebatePhase | ActionPhase | HumanPhase] = {}
     chain = _load_chain(spec.chain, "chain", phases, sources, user_dir, where)
     improve = _load_chain(spec.improve_chain, "improve_chain", phases, sources, user_dir, where)
+    chain, improve = _human_steps(spec, chain, improve, phases, sources, user_dir, where,
+                                  extra=list(approve or ()), clarify=bool(clarify) or spec.clarify)
 
     company = Company(spec=spec, messages=messages, roles=roles, phases=phases, chain=chain, improve=improve, sources=sources, root=user_dir)
     _validate(company)
@@ -370,6 +412,44 @@ def _load_chain(entries: list[str | InlineLoop], key: str, phases: dict[str, Any
             chain.append(entry)
             _load_phases([entry], phases, sources, user_dir, f"{where}: {key}[{index}]", stack=[])
     return chain
+
+
+def _human_steps(spec: CompanySpec, chain: list[str], improve: list[str], phases: dict[str, Any],
+                 sources: dict[str, str], user_dir: Path | None, where: str, *, extra: list[str],
+                 clarify: bool) -> tuple[list[str], list[str]]:
+    """Checkpoints after the approved phases and the CEO's questions first (``HumanPhase``)."""
+    def target(name: str) -> str | None:
+        if name in phases and not isinstance(phases[name], (LoopPhase, HumanPhase)):
+            return name
+        return next((p.name for p in phases.values()
+                     if getattr(p, "writes", None) and Path(str(p.writes)).stem == name), None)
+
+    wanted: list[str] = []
+    for index, name in enumerate(spec.approve):
+        found = target(name)
+        if found is None:
+            raise ConfigError(f"{where}: approve[{index}]: no phase {name!r} in the chain",
+                              hint="name a phase (demand_analysis, design, ...) or the document it writes")
+        wanted.append(found)
+    wanted += [found for name in extra if (found := target(name)) is not None]
+
+    def with_checkpoints(names: list[str]) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            out.append(name)
+            if name in wanted:
+                check = f"approve_{name}"
+                if check not in phases:
+                    phases[check] = HumanPhase(name=check, review=name, source=f"{where}: approve",
+                                               description=f"The person approves the work of {name}.")
+                out.append(check)
+        return out
+
+    chain, improve = with_checkpoints(chain), with_checkpoints(improve)
+    if clarify and "clarify" not in chain:
+        _load_phases(["clarify"], phases, sources, user_dir, f"{where}: clarify", stack=[])
+        chain = ["clarify", *chain]
+    return chain, improve
 
 
 def _clash(referrer: str, old: Any, new: LoopPhase) -> str:
@@ -478,6 +558,16 @@ def _validate(company: Company) -> None:
             role_ref(phase, "role", phase.role)
         elif isinstance(phase, LoopPhase):
             _check_until(phase, company.phases)
+        elif isinstance(phase, HumanPhase):
+            if (phase.review is None) == (phase.prompt is None):
+                raise ConfigError(f"{where}: a human phase has either review: (a checkpoint) or prompt: "
+                                  "(questions for the person)", hint="see phases/clarify.yaml")
+            if phase.role:
+                role_ref(phase, "role", phase.role)
+            if phase.review is not None and phase.review not in company.phases:
+                raise ConfigError(f"{where}: review: unknown phase {phase.review!r}")
+            if phase.prompt is not None:
+                prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt", attrs=prompt_attrs)
         if phase.commit:
             prompts.check(phase.commit, prompts.COMMIT_VARS, where=f"{where}: commit", attrs={"outputs": outputs})
         document = getattr(phase, "document", None)

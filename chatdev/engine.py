@@ -11,6 +11,7 @@ import re
 import time
 import dataclasses
 from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,10 @@ class BuildOptions:
     seed: int | None = None
     allow_install: bool = False
     no_run: bool = False
+    human: tuple[str, ...] = ()  # roles the person plays (--human)
+    review: bool = False  # checkpoints after the requirements and the design (--review)
+    clarify: bool = False  # the CEO asks the person up to three questions first (--clarify)
+    answers: Path | None = None  # the person's answers as a YAML file (--answers)
 
 
 @dataclass(frozen=True)
@@ -164,13 +169,15 @@ def role_model_refs(company: Company, *, model: str | None, endpoint: str | None
 
 
 def load_models(refs: dict[str, str], *, n_ctx: int, gpu_layers: int | None, seed: int | None,
-                mmproj: Path | None, sink: events.EventSink) -> dict[str, ChatModel]:
-    """One model per distinct reference, shared by the roles that use it."""
+                mmproj: Path | None, sink: events.EventSink, skip: Sequence[str] = ()) -> dict[str, ChatModel]:
+    """One model per distinct reference, shared by the roles that use it (``skip``: the person's roles)."""
     from chatdev.models import load_model
 
     loaded: dict[str, ChatModel] = {}
     by_role: dict[str, ChatModel] = {}
     for role, ref in refs.items():
+        if role in skip:
+            continue
         if ref not in loaded:
             loaded[ref] = load_model(ref, n_ctx=n_ctx, gpu_layers=gpu_layers, seed=seed, mmproj=mmproj, sink=sink)
         by_role[role] = loaded[ref]
@@ -182,18 +189,54 @@ def close_models(models: dict[str, ChatModel]) -> None:
         model.close()
 
 
+# --------------------------------------------------------------------------- a person in the company
+
+
+def _people(company: Company, chain: list[str], humans: list[str], *, answers: Path | None, io: Any,
+            done: Any = None) -> Any:
+    """Where the person's answers come from, checked before anything is made (None: nobody asks).
+
+    ``--answers FILE`` must have every phase that will ask; without it, a terminal (``io``) must be
+    there: with ``--json``, ``--quiet``, no TTY or CI the build is refused at once, in one line.
+    """
+    from chatdev import human
+
+    asks, reviews = human.asking_phases(company, chain, humans, done=done or (lambda name: False))
+    if answers is not None:
+        source = human.AnswersIO.load(answers)
+        source.require(asks, reviews=reviews)
+        return source
+    if not asks and not humans:
+        return None
+    if io is None:
+        io = human.NoTerminal("no terminal")
+    if isinstance(io, human.NoTerminal) and asks:
+        seat = f"--human {humans[0]}" if humans else asks[0]
+        raise human.HumanUnavailable(f"{seat} needs a person at a terminal ({io.reason})", hint=human.HOW)
+    return io
+
+
+def _options_people(opts: dict[str, Any], humans: list[str], review: bool, clarify: bool) -> dict[str, Any]:
+    return {**opts, "human": list(humans), "review": review, "clarify": clarify}
+
+
 # --------------------------------------------------------------------------- the three entry points
 
 
 def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
-          models: dict[str, ChatModel] | None = None) -> Summary:
-    """Run the company on a new task. ``models`` (role -> model) replaces loading (tests, benchmarks)."""
+          models: dict[str, ChatModel] | None = None, io: Any = None) -> Summary:
+    """Run the company on a new task. ``models`` (role -> model) replaces loading (tests, benchmarks);
+    ``io`` is the person at the terminal (``human.TerminalIO``) or why there is none (``NoTerminal``)."""
+    from chatdev import human
+    from chatdev.config import REVIEW
     from chatdev.workspace import Workspace
 
     started = time.monotonic()
     task = check_task(opts.task)
     images = check_images(list(opts.images))
-    company = load_company(opts.company_dir)
+    company = load_company(opts.company_dir, approve=REVIEW if opts.review else None, clarify=opts.clarify)
+    humans = human.check_roles(company, list(opts.human))
+    people = _people(company, company.chain, humans, answers=opts.answers, io=io)
     project = Path(opts.out) / (slug(opts.name) if opts.name else slug(task))
     check_project_dir(project)
     if not opts.no_run:
@@ -204,7 +247,7 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
     if models is None:
         refs = role_model_refs(company, model=opts.model, endpoint=opts.endpoint, sink=sink_early)
         models = load_models(refs, n_ctx=opts.n_ctx or company.spec.n_ctx, gpu_layers=opts.gpu_layers,
-                             seed=opts.seed, mmproj=opts.mmproj, sink=sink_early)
+                             seed=opts.seed, mmproj=opts.mmproj, sink=sink_early, skip=humans)
     else:
         refs = {role: m.name for role, m in models.items()}
     try:
@@ -213,19 +256,25 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
         images = _keep_images(workspace.root, images)
         state = RunState(task=task, project=project.name, company=company.name, models=refs,
                          images=[str(p) for p in images],
-                         options={"seed": opts.seed, "no_run": opts.no_run, "allow_install": opts.allow_install,
-                                  "n_ctx": opts.n_ctx or company.spec.n_ctx, "gpu_layers": opts.gpu_layers,
-                                  "mmproj": str(opts.mmproj) if opts.mmproj else None})
+                         options=_options_people(
+                             {"seed": opts.seed, "no_run": opts.no_run, "allow_install": opts.allow_install,
+                              "n_ctx": opts.n_ctx or company.spec.n_ctx, "gpu_layers": opts.gpu_layers,
+                              "mmproj": str(opts.mmproj) if opts.mmproj else None},
+                             humans, opts.review, opts.clarify))
         return _run(company, company.chain, models, workspace, state, sink, early.events, images, started,
-                    mode="build")
+                    mode="build", humans=humans, people=people)
     finally:
         if owned:
             close_models(models)
 
 
 def resume(project: Path, *, sink: events.EventSink = events.null_sink,
-           models: dict[str, ChatModel] | None = None) -> Summary:
-    """Continue from the last committed phase, with the same config and models."""
+           models: dict[str, ChatModel] | None = None, humans: Sequence[str] = (), answers: Path | None = None,
+           io: Any = None) -> Summary:
+    """Continue from the last committed phase, with the same config, models and people
+    (``humans`` replaces the roles the person played, when given)."""
+    from chatdev import human
+    from chatdev.config import REVIEW
     from chatdev.workspace import Workspace
 
     started = time.monotonic()
@@ -234,9 +283,14 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
     if state.status in ("passed", "failed", "untested") and not state.reason:
         raise WorkspaceError(f"{project}: this run already finished ({state.status})",
                              hint=f'to change it, use `chatdev improve {project} "..."`')
-    workspace.reset_to_head()
-    company = load_company(workspace.root / ".chatdev" / "company")
     options = state.options
+    company = load_company(workspace.root / ".chatdev" / "company",
+                           approve=REVIEW if options.get("review") else None, clarify=bool(options.get("clarify")))
+    people_now = human.check_roles(company, list(humans) or list(options.get("human") or []))
+    chain = company.improve if state.change else company.chain
+    people = _people(company, chain, people_now, answers=answers, io=io,
+                     done=lambda name: f"{state.run}:{name}" in state.completed)
+    workspace.reset_to_head()
     if not options.get("no_run"):
         _sandbox_ready()
     early = events.Recorder()
@@ -245,12 +299,17 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
         models = load_models(state.models, n_ctx=options.get("n_ctx") or company.spec.n_ctx,
                              gpu_layers=options.get("gpu_layers"), seed=options.get("seed"),
                              mmproj=Path(options["mmproj"]) if options.get("mmproj") else None,
-                             sink=events.Fanout([sink, early]))
+                             sink=events.Fanout([sink, early]), skip=people_now)
     try:
+        if state.status == "failed":  # answers given in the step that failed are asked again
+            for record in state.outputs.get(human.RECORD) or []:
+                if isinstance(record, dict) and record.get("step") not in state.completed:
+                    record["replay"] = False
         state.status = "running"
-        chain = company.improve if state.change else company.chain
+        state.options = {**options, "human": people_now}
         images = [Path(p) for p in state.images if Path(p).is_file()]
-        return _run(company, chain, models, workspace, state, sink, early.events, images, started, mode="resume")
+        return _run(company, chain, models, workspace, state, sink, early.events, images, started, mode="resume",
+                    humans=people_now, people=people)
     finally:
         if owned:
             close_models(models)
@@ -258,8 +317,11 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
 
 def improve(project: Path, change: str, *, model: str | None = None, endpoint: str | None = None,
             sink: events.EventSink = events.null_sink, models: dict[str, ChatModel] | None = None,
-            no_run: bool = False) -> Summary:
+            no_run: bool = False, humans: Sequence[str] = (), review: bool = False, answers: Path | None = None,
+            io: Any = None) -> Summary:
     """Change an existing project (a chatdev project or any git repo of Python code) and commit on top."""
+    from chatdev import human
+    from chatdev.config import REVIEW
     from chatdev.workspace import Workspace
 
     started = time.monotonic()
@@ -274,9 +336,11 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
         workspace = Workspace.adopt(project)
         state = None
         company_dir = None
-    company = load_company(company_dir)
+    company = load_company(company_dir, approve=REVIEW if review else None)
     if not company.improve:
         raise UsageError(f"{company.name}: the company has no improve_chain", hint="add improve_chain to company.yaml")
+    people_now = human.check_roles(company, list(humans))
+    people = _people(company, company.improve, people_now, answers=answers, io=io)
     if not no_run:
         _sandbox_ready()
     early = events.Recorder()
@@ -288,7 +352,7 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
             refs = role_model_refs(company, model=model, endpoint=endpoint, sink=events.Fanout([sink, early]))
         opts = state.options if state else {}
         models = load_models(refs, n_ctx=opts.get("n_ctx") or company.spec.n_ctx, gpu_layers=opts.get("gpu_layers"),
-                             seed=opts.get("seed"), mmproj=None, sink=events.Fanout([sink, early]))
+                             seed=opts.get("seed"), mmproj=None, sink=events.Fanout([sink, early]), skip=people_now)
     else:
         refs = {role: m.name for role, m in models.items()}
     try:
@@ -299,11 +363,11 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
         state.change = change
         state.status = "running"
         state.models = refs
-        state.options = {**state.options, "no_run": no_run}
+        state.options = _options_people({**state.options, "no_run": no_run}, people_now, review, False)
         state.phases = []
         state.tests = {"ran": False, "passed": None, "summary": ""}
         return _run(company, company.improve, models, workspace, state, sink, early.events, [], started,
-                    mode="improve")
+                    mode="improve", humans=people_now, people=people)
     finally:
         if owned:
             close_models(models)
@@ -401,11 +465,19 @@ def _json_name(value: Any) -> str:
 
 def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel], workspace: Any, state: RunState,
          user_sink: events.EventSink, early: list[events.Event], images: list[Path], started: float, *,
-         mode: str) -> Summary:
+         mode: str, humans: Sequence[str] = (), people: Any = None) -> Summary:
     sink = events.Fanout([user_sink, workspace.record])
     for event in early:
         workspace.record(event)
     from chatdev.company import OrgChart
+
+    desk = None
+    if people is not None:
+        from chatdev import human
+
+        desk = human.Desk(people, state, sink, checkpoint=lambda: workspace.checkpoint(state.to_dict()))
+        base = next(iter(models.values()), None)
+        models = {**models, **{role: human.HumanModel(role, desk, base=models.get(role, base)) for role in humans}}
 
     org = OrgChart.from_roles(list(company.roles.values()))
     sink(events.BuildStarted(task=state.change or state.task, project=str(workspace.root), company=company.name,
@@ -417,7 +489,7 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
     ctx = Context(company=company, models=models, workspace=workspace, state=state, sink=sink,
                   options=RunOptions(seed=state.options.get("seed"), no_run=bool(state.options.get("no_run")),
                                      allow_install=bool(state.options.get("allow_install"))),
-                  images=images, verifier=None if state.options.get("no_run") else _verifier)
+                  images=images, verifier=None if state.options.get("no_run") else _verifier, desk=desk)
     reason = ""
     state.reason = ""
     previous_wall = state.wall_s

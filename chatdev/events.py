@@ -114,6 +114,29 @@ class Escalation(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class HumanWaiting(Event):
+    """A person's turn begins (the live view steps aside while they type)."""
+
+    kind: ClassVar[str] = "human_waiting"
+    phase: str
+    role: str
+    turn: str  # reply (playing a role) | review (a checkpoint) | clarify (the CEO's questions)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HumanTurn(Event):
+    """What the person answered, and where the answer came from."""
+
+    kind: ClassVar[str] = "human_turn"
+    phase: str
+    role: str
+    turn: str  # reply | review | clarify
+    question: str
+    answer: str
+    source: str = "terminal"  # terminal | answers (--answers FILE) | recorded (replayed on resume)
+
+
+@dataclass(frozen=True, kw_only=True)
 class PhaseEnded(Event):
     kind: ClassVar[str] = "phase_ended"
     phase: str
@@ -190,5 +213,5 @@ class Recorder:
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
     for cls in (BuildStarted, PhaseStarted, Message, Token, Retry, SandboxRan, Escalation,
-                PhaseEnded, Notice, Progress, BuildEnded)
+                HumanWaiting, HumanTurn, PhaseEnded, Notice, Progress, BuildEnded)
 }

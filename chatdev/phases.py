@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from chatdev import artifacts, catalogue, events, plans, prompts
-from chatdev.config import ActionPhase, ChatPhase, DebatePhase
+from chatdev import artifacts, catalogue, events, human, plans, prompts
+from chatdev.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.conversation import Conversation
 from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
@@ -72,6 +72,7 @@ def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = 
         "change": ctx.state.change,
         "images": [str(p) for p in ctx.images],
         "focus": list(focus),
+        "clarifications": human.clarifications(ctx.state.outputs, ctx.company),
     }
 
 
@@ -86,7 +87,8 @@ def persona(ctx: Context, role_name: str) -> str:
     role = ctx.company.role(role_name)
     return prompts.render(role.persona, {"company": {"name": ctx.company.name,
                                                      "description": ctx.company.spec.description},
-                                         "role": {"name": role.name, "title": role.title}},
+                                         "role": {"name": role.name, "title": role.title},
+                                         "sandbox": catalogue.describe()},
                           where=f"{role.source}: persona")
 
 
@@ -231,6 +233,16 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
     where = f"{phase.source}: prompt"
     prompt = _render_prompt(ctx, phase, cycle=cycle, item=item, assistant=assistant, system=system,
                             source=phase.prompt, where=where)
+    revision = getattr(ctx, "revision", None)
+    if revision and revision.get("phase") == phase.name:  # a checkpoint asked for a change: redo with it
+        previous = revision.get("previous")
+        if not isinstance(previous, str):
+            import json
+
+            previous = json.dumps(previous, indent=2, default=str)
+        prompt += "\n\n" + prompts.render(ctx.company.messages.revise,
+                                           {"previous": previous, "comment": revision.get("comment", "")},
+                                           where="messages.yaml: revise")
     expected: list[str] = []
     if phase.expects == "files" and isinstance(item, dict) and "path" in item:
         expected = [str(item["path"])]
@@ -336,6 +348,77 @@ def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: 
 def _strip_outer_fence(text: str) -> str:
     m = re.fullmatch(r"\s*```[\w-]*\n(.*?)\n```\s*", text, re.DOTALL)
     return m.group(1) if m else text
+
+
+# --------------------------------------------------------------------------- a person's turn
+
+
+def run_human(ctx: Context, phase: HumanPhase, *, cycle: int) -> PhaseResult:
+    """A checkpoint (approve / change / stop) or the CEO's questions to the person (``clarify``)."""
+    if ctx.desk is None:  # only a build that was checked for a person gets here
+        raise human.HumanUnavailable(f"{phase.name} needs a person", hint=human.HOW)
+    if phase.review is not None:
+        return _checkpoint(ctx, phase)
+    return _clarify(ctx, phase, cycle=cycle)
+
+
+def _checkpoint(ctx: Context, phase: HumanPhase) -> PhaseResult:
+    role = human.seat(phase, ctx.company)
+    reviewed = ctx.company.phases[str(phase.review)]
+    shown = _review_text(ctx, reviewed)
+    text = f"The work of {reviewed.name} ({reviewed.description or 'no description'}):\n\n{shown}"
+    for _ in range(5):
+        answer = ctx.desk.ask(phase=phase.name, role=role, turn="review", text=text, hint=human.REVIEW_HINT)
+        decision = human.parse_decision(answer)
+        if decision is not None:
+            break
+        if ctx.desk.io.source != "terminal":
+            raise human.HumanUnavailable(f"{phase.name}: {answer!r} is not a decision", hint=human.REVIEW_HINT)
+        ctx.sink(events.Notice(level="warning", text=f"{phase.name}: answer {human.REVIEW_HINT}"))
+    else:
+        raise PhaseFailed(f"{phase.name}: no decision ({human.REVIEW_HINT})")
+    what, comment = decision
+    if what == "stop":
+        ctx.desk.not_again()
+        raise human.HumanStop(f"{role} stopped the build at {phase.name}")
+    output = {"decision": what, "comment": comment, "by": role, "review": reviewed.name}
+    return PhaseResult(output=output, reason=f"change: {comment}" if what == "change" else "approved")
+
+
+def _review_text(ctx: Context, reviewed: Any) -> str:
+    """What the person reviews: the document the phase wrote, else its commit's diff, else its output."""
+    writes = getattr(reviewed, "writes", None)
+    if writes and writes in ctx.workspace.files() and getattr(reviewed, "expects", "text") != "files":
+        return str(ctx.workspace.read(writes)).rstrip()
+    commit = next((r.get("commit") for r in reversed(ctx.state.phases)
+                   if r.get("name") == reviewed.name and r.get("commit")), None)
+    if commit:
+        return ctx.workspace.diff(commit).rstrip() or "(no changes)"
+    value = ctx.state.outputs.get(reviewed.output_name)
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, indent=2, default=str)
+
+
+def _clarify(ctx: Context, phase: HumanPhase, *, cycle: int) -> PhaseResult:
+    result = PhaseResult()
+    role = human.seat(phase, ctx.company)
+    prompt = prompts.render(str(phase.prompt), template_context(ctx, cycle=cycle, role=role),
+                            where=f"{phase.source}: prompt")
+    conv = Conversation(ctx.model_for(role), persona(ctx, role))
+    data = _ask_until_valid(ctx, phase, conv, prompt, sender="chatdev", receiver=role, images=(), expected=[],
+                            result=result, item=None, cycle=cycle)
+    questions = [" ".join(str(q).split()) for q in data.get("questions", []) if str(q).strip()][:3]
+    answers = []
+    for question in questions:
+        answer = ctx.desk.ask(phase=phase.name, role="customer", turn="clarify", text=f"{role} asks: {question}",
+                              hint="a short answer; an empty one skips the question")
+        answers.append({"question": question, "answer": answer.strip()})
+    result.output = answers
+    result.reason = f"{len(answers)} question(s) answered" if answers else "no questions"
+    return result
 
 
 # --------------------------------------------------------------------------- debate

@@ -19,10 +19,10 @@ from chatdev.errors import ConfigError
 # Variables each kind of template is given, checked when the company loads. They are
 # what the build passes (phases.template_context, phases.persona, phases._document,
 # Chain._commit); tests/test_bad_inputs.py keeps the two in step.
-PERSONA_VARS = frozenset({"company", "role"})
+PERSONA_VARS = frozenset({"company", "role", "sandbox"})  # sandbox: what a program may import (catalogue)
 PROMPT_VARS = frozenset({
     "company", "task", "role", "outputs", "item", "files", "code", "feedback",
-    "cycle", "directive", "change", "images", "focus",
+    "cycle", "directive", "change", "images", "focus", "clarifications",
 })
 DOCUMENT_VARS = frozenset({"output", "task", "company", "outputs"})
 COMMIT_VARS = frozenset({"phase", "files", "role", "outputs", "item", "cycle", "verdict", "task"})

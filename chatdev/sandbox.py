@@ -262,11 +262,11 @@ class Sandbox:
 def _result_line(logs: str, nonce: str) -> dict[str, Any] | None:
     """The agent's one result line; none, or more than one (a forgery among them), is no result."""
     marker = f"@@chatdev-result {nonce}@@ "
-    lines = [line for line in logs.splitlines() if line.startswith(marker)]
+    lines = [line for line in logs.splitlines() if marker in line]
     if len(lines) != 1 or logs.count(marker) != 1:
         return None
     try:
-        payload = json.loads(lines[0][len(marker):])
+        payload = json.loads(lines[0].split(marker, 1)[1])
     except json.JSONDecodeError:
         return None
     return payload if isinstance(payload, dict) else None
@@ -382,6 +382,8 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
         run = _run_result(None, outcome, box.memory)
     report = build_report(payload, run=run, tests=test_run, allow_install=box.allow_install, static_only=static_only,
                           sources=_test_sources(project_dir))
+    if tests and not static_only and report.runs is not None:
+        report = _with_project_scenarios(project_dir, report, entry=entry, box=box)
     missing = (payload.get("static") or {}).get("missing") or []
     if missing and box.allow_install:
         wanted = install_names(project_dir, missing)
@@ -395,6 +397,23 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
         note = f"Installed {', '.join(wanted)} (--allow-install; cached as {tag}).\n"
         return dataclasses.replace(again, summary=(note + again.summary)[:1500])
     return report
+
+
+def _with_project_scenarios(project_dir: Path, report: ProgramReport, *, entry: str | None,
+                            box: Sandbox) -> ProgramReport:
+    """The tester's acceptance scenarios (``tests/scenarios.yaml``), run and counted like tests."""
+    from chatdev import scenarios
+    from chatdev.errors import ConfigError
+    from chatdev.sandbox_report import with_scenarios
+
+    found = project_dir / scenarios.PROJECT_FILE
+    if not found.is_file():
+        return report
+    try:
+        wanted = scenarios.load_scenarios(found)
+    except ConfigError:
+        return report  # a scenario file that does not load is the tester's defect; the tests still count
+    return with_scenarios(report, run_scenarios(project_dir, wanted, entry=entry, sandbox=box))
 
 
 def _test_sources(project_dir: Path) -> dict[str, str]:

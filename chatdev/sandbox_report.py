@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chatdev import catalogue, triage
+from chatdev.scenarios import PROJECT_FILE as SCENARIOS_FILE
 from chatdev.triage import TestCase
 
 SUMMARY_LIMIT = 1500
@@ -83,9 +84,15 @@ class ProgramReport:
         return [c for c in self.cases if c.quarantined]
 
     def counts(self) -> dict[str, int]:
-        healthy = [c for c in self.cases if c.counts]
-        return {"passed": sum(not c.failed for c in healthy), "failed": sum(c.failed for c in healthy),
-                "defects": len(self.defects), "quarantined": len(self.quarantined)}
+        """Tests that count (passed, failed), the tester's acceptance scenarios apart, defects, quarantined."""
+        healthy = [c for c in self.cases if c.counts and c.file != SCENARIOS_FILE]
+        scenes = [c for c in self.cases if c.file == SCENARIOS_FILE]
+        out = {"passed": sum(not c.failed for c in healthy), "failed": sum(c.failed for c in healthy),
+               "defects": len(self.defects), "quarantined": len(self.quarantined)}
+        if scenes:
+            out |= {"scenarios_passed": sum(not c.failed for c in scenes),
+                    "scenarios_failed": sum(c.failed for c in scenes)}
+        return out
 
     def progress(self) -> Progress:
         counts = self.counts()
@@ -276,6 +283,27 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
                          tests_found=tests_found, runs=runs, tests_pass=tests_pass,
                          summary=_clip("\n".join(parts)), screenshot=shot, gui=gui, run_reason=reason,
                          cases=cases, test_static=tuple(test_errors))
+
+
+def with_scenarios(report: ProgramReport, results: list[Any], where: str = SCENARIOS_FILE) -> ProgramReport:
+    """The report with the acceptance scenarios' results as test cases (they count like tests)."""
+    if not results:
+        return report
+    cases = tuple(TestCase(id=f"{where}::{r.name}", file=where, name=r.name,
+                           outcome="passed" if r.passed else "failed", message=r.reason, text=r.reason)
+                  for r in results)
+    failing = [c for c in cases if c.failed]
+    lines = [report.summary.rstrip()]
+    if failing:
+        lines.append(f"Acceptance scenarios: {len(failing)} of {len(cases)} fail:")
+        lines += [f"{c.id}: {c.message}" for c in failing[:4]]
+    else:
+        lines.append(f"Acceptance scenarios: {len(cases)} pass.")
+    tests_pass = (report.tests_pass is not False) and not failing
+    summary = "\n".join(lines)
+    if report.runs and not tests_pass:
+        summary = summary.replace("PASSED.", "FAILED.", 1)
+    return dataclasses.replace(report, cases=report.cases + cases, tests_pass=tests_pass, summary=_clip(summary))
 
 
 def _case_text(case: TestCase) -> str:

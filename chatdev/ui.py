@@ -131,7 +131,16 @@ class LiveView:
         self._lock = threading.RLock()
         self.live: Any = None
 
+    paused = False  # a person is typing: the panel steps aside (HumanWaiting), back on the next event
+
     def __call__(self, event: ev.Event) -> None:
+        if self.live is not None and isinstance(event, ev.HumanWaiting):
+            self.paused = True
+            self.live.stop()
+            return
+        if self.live is not None and self.paused:
+            self.paused = False
+            self.live.start(refresh=True)
         with self._lock:
             self.state.apply(event)
             line = None if isinstance(event, (ev.Token, ev.Message, ev.Progress)) else self._log_line(event)
@@ -172,6 +181,8 @@ class LiveView:
                         + (f" — {one_line(event.directive, 80)}" if event.directive else ""), "magenta")
         if isinstance(event, ev.Retry):
             return Text(f"  ↻ {event.role} retries ({event.attempt}): {one_line(event.reason, 80)}", "yellow")
+        if isinstance(event, ev.HumanTurn):
+            return Text(clean(plain_line(event) or ""), "magenta")
         return None
 
     @staticmethod

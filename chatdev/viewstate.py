@@ -319,7 +319,11 @@ def _plain_line(event: ev.Event) -> str | None:
         return f"  {event.task}: {fmt_progress(event)}"
     if isinstance(event, ev.BuildEnded):
         return f"build {event.status}"
-    return None  # Token and unknown events
+    if isinstance(event, ev.HumanTurn):
+        who = "the customer" if event.role == "customer" else f"{event.role} (human)"
+        how = {"answers": " from --answers", "recorded": " (recorded before)"}.get(event.source, "")
+        return f"  {who} answered{how}: {one_line(event.answer, 100) or '(empty)'}"
+    return None  # Token, HumanWaiting and unknown events
 
 
 def fmt_progress(event: ev.Progress) -> str:

@@ -3,7 +3,7 @@
 Every case runs `python -m chatdev ...` in a subprocess, in an empty folder, with an empty model
 cache (``CHATDEV_CACHE``), and checks: the exit code (2 bad input, 3 environment), exactly one
 line on stderr that says what to do next (typer's own Usage/Try/Error block for usage errors),
-no traceback, no project folder, nothing in the cache, and no new file in the repository.
+no traceback, no project folder, nothing in the cache, and the repository unchanged.
 
 Nothing here generates with a model: a bad model is refused before anything big is loaded, and
 the endpoints are loopback servers of this file that stop by themselves.
@@ -64,10 +64,13 @@ class Sandbox:
                               timeout=timeout, stdin=subprocess.DEVNULL)
 
 
-def _untracked() -> set[str]:
-    out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=normal"], cwd=REPO,
-                         capture_output=True, text=True, check=False).stdout
-    return {line[3:] for line in out.splitlines() if line.startswith("??")}
+def _repo_snapshot() -> tuple[set[str], str]:
+    """The repository's top-level entries and the git status of the shipped company (what chatdev
+    could write to). Narrow on purpose: other people may be editing the rest of the tree meanwhile."""
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all", "--", "company.yaml",
+                             "messages.yaml", "roles", "phases", "workspace_templates", "chatdev/defaults"],
+                            cwd=REPO, capture_output=True, text=True, check=False).stdout
+    return {p.name for p in REPO.iterdir()}, status
 
 
 def _files(folder: Path) -> list[str]:
@@ -76,10 +79,12 @@ def _files(folder: Path) -> list[str]:
 
 @pytest.fixture
 def box(tmp_path: Path) -> Iterator[Sandbox]:
-    before = _untracked()
+    before = _repo_snapshot()
     sandbox = Sandbox(tmp_path)
     yield sandbox
-    assert _untracked() <= before, f"new files in the repository: {sorted(_untracked() - before)}"
+    after = _repo_snapshot()
+    assert after[0] <= before[0], f"new in the repository: {sorted(after[0] - before[0])}"
+    assert after[1] == before[1], f"the shipped company changed:\n{after[1]}"
 
 
 def refused(result: subprocess.CompletedProcess[str], code: int, box: Sandbox, *, says: str = "",
@@ -461,6 +466,40 @@ def test_improve_with_an_empty_change(box: Sandbox) -> None:
     refused(box.chatdev("improve", str(root), "  ", "--no-run"), 2, box, says="empty")
 
 
+# ----------------------------------------------------------------------------- a person in the company (issue 15)
+
+
+def test_human_with_an_unknown_role(box: Sandbox) -> None:
+    line = refused(box.chatdev("build", TASK, "--human", "Janitor", "--no-run"), 2, box, says="--human Janitor")
+    assert "known roles: CEO, CTO, Programmer, Tester, Documenter" in line
+
+
+@pytest.mark.parametrize("args, env, says", [
+    (["--review"], {}, "no terminal"),
+    (["--review", "--json"], {}, "--json is on"),
+    (["--human", "cto", "--quiet"], {}, "--quiet is on"),
+    (["--clarify"], {"CI": "true"}, "CI is set"),
+], ids=["no_tty", "json", "quiet", "ci"])
+def test_a_human_turn_without_a_terminal_fails_at_once(box: Sandbox, args: list[str], env: dict[str, str],
+                                                       says: str) -> None:
+    started = time.monotonic()
+    line = refused(box.chatdev("build", TASK, *args, "--no-run", env=env), 2, box, says=says)
+    assert "needs a person at a terminal" in line and "--answers FILE" in line
+    assert time.monotonic() - started < 30  # never waits for input
+
+
+@pytest.mark.parametrize("text, says", [
+    (None, "no such file"),
+    ("approve_design: [approve\n", "not YAML"),
+    ("approve_demand_analysis: approve\n", "no answer for phase 'approve_design'"),
+], ids=["missing", "not_yaml", "lacks_a_phase"])
+def test_a_bad_answers_file(box: Sandbox, text: str | None, says: str) -> None:
+    path = box.root / "answers.yaml"
+    if text is not None:
+        path.write_text(text)
+    refused(box.chatdev("build", TASK, "--review", "--answers", str(path), "--no-run"), 2, box, says=says)
+
+
 # ----------------------------------------------------------------------------- Docker unreachable
 
 NO_DOCKER = {"DOCKER_HOST": "unix:///nonexistent.sock"}
@@ -623,3 +662,14 @@ def test_a_lock_is_not_taken_twice(tmp_path: Path) -> None:
         t.join(30)
     assert not errors, errors
     assert not (tmp_path / "m").exists() or list((tmp_path / "m").iterdir()) == []  # no lock file is left
+
+
+def test_an_unexpected_error_is_one_line_not_a_traceback(box: Sandbox) -> None:
+    code = ("import sys, chatdev.config as c; c.load_company = lambda *a: 1 / 0; sys.argv = ['chatdev', 'check']; "
+            "from chatdev.cli import main; main()")
+    result = box.chatdev(argv=[PY, "-c", code])
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.startswith("chatdev: internal error: ZeroDivisionError") and result.stderr.count("\n") == 1
+    assert "CHATDEV_DEBUG=1" in result.stderr
+    debug = box.chatdev(argv=[PY, "-c", code], env={"CHATDEV_DEBUG": "1"})
+    assert debug.returncode == 1 and "Traceback" in debug.stderr

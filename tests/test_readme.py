@@ -10,7 +10,10 @@ import re
 import shlex
 from pathlib import Path
 
-import click
+try:  # typer 0.29 vendors click as typer._click; the click package may be absent
+    from typer._click import core as click  # type: ignore[import-not-found]
+except ImportError:  # an older typer: the real click
+    import click  # type: ignore[no-redef]
 import pytest
 import typer
 
@@ -38,8 +41,8 @@ def parse(args: list[str]) -> click.Command:
     """Parse a command line the way `chatdev` does, without running it; return the leaf command."""
     command: click.Command = typer.main.get_command(app)
     ctx = command.make_context("chatdev", list(args))
-    while isinstance(command, click.Group):
-        rest = ctx.protected_args + ctx.args
+    while hasattr(command, "resolve_command"):  # a group (click.Group, typer's TyperGroup)
+        rest = list(getattr(ctx, "_protected_args", None) or getattr(ctx, "protected_args", [])) + ctx.args
         name, sub, rest = command.resolve_command(ctx, rest)
         assert sub is not None, f"unknown command {name}"
         ctx = sub.make_context(name or "", rest, parent=ctx)

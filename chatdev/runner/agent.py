@@ -334,11 +334,23 @@ def send_keys(keys: list[str], env: dict[str, str]) -> None:
         except (OSError, subprocess.SubprocessError):
             return ""
 
-    windows = xdotool("search", "--onlyvisible", "--name", "").split()
-    if windows:
-        wid = windows[-1]
-        xdotool("windowfocus", wid)
-        xdotool("mousemove", "--window", wid, "20", "20")
+    # No window manager: keys go to the window under the pointer. Point at the program's
+    # largest window (not a full-screen helper window); focusing one by id can steal the focus
+    # from the real one (SDL), so the pointer alone decides.
+    width, height = (int(v) for v in SCREEN.split("x")[:2])
+    best: tuple[int, int, int] | None = None
+    for wid in xdotool("search", "--onlyvisible", "--name", "").split():
+        geo = dict(line.split("=", 1) for line in xdotool("getwindowgeometry", "--shell", wid).split() if "=" in line)
+        try:
+            x, y, w, h = (int(geo[k]) for k in ("X", "Y", "WIDTH", "HEIGHT"))
+        except (KeyError, ValueError):
+            continue
+        if w >= width and h >= height:
+            continue
+        if best is None or w * h > best[0]:
+            best = (w * h, x + w // 2, y + h // 2)
+    if best is not None:
+        xdotool("mousemove", str(best[1]), str(best[2]))
     for key in keys:
         xdotool("key", key)
         time.sleep(0.12)
@@ -385,7 +397,7 @@ def run_tests(spec: dict[str, Any], entry: str, *, gui: bool, cap: int) -> tuple
     cases = read_junit(JUNIT)
     if cases is not None or run["exit_code"] == 5:
         return run, cases
-    listing = execute([*base, "--collect-only", "-q"], timeout=min(window, 30.0), gui=False, cap=cap, extra_env=env)
+    listing = execute([*base, "--collect-only"], timeout=min(window, 30.0), gui=False, cap=cap, extra_env=env)
     ids = [ln.strip() for ln in listing["stdout"].splitlines() if "::" in ln and not ln.startswith(" ")]
     cases = []
     deadline = time.monotonic() + window

@@ -1,0 +1,316 @@
+"""The company knows whether its program works: runs first, tests triaged, no step backwards.
+
+Pure parts (triage, quarantine, plan checks, scenarios, the image catalogue) run
+without Docker; the chain's loop rules run on the scripted model with a verifier
+that judges the files it is given (so each rule is exact); the same checks on the
+real sandbox are in tests/test_sandbox.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatdev import catalogue, engine, events, plans, scenarios, triage
+from chatdev.imports import add_missing_imports
+from chatdev.models.base import SchemaViolation
+from chatdev.sandbox_report import ProgramReport, Progress, RunResult, build_report
+from tests.scripted_company import GAME, company_models, good_reply, scripted
+
+# ----------------------------------------------------------------------------- triage
+
+
+def case(outcome: str = "failed", text: str = "", message: str = "", name: str = "test_x",
+         file: str = "tests/test_main.py") -> dict[str, Any]:
+    return {"id": f"{file}::{name}", "file": file, "name": name, "outcome": outcome, "message": message,
+            "text": text}
+
+
+TEST_SRC = '''import random
+from main import step
+
+
+def test_x():
+    assert step() == 1
+
+
+def test_random():
+    assert random.randrange(10) == random.randrange(10)
+
+
+def test_same_draw():
+    assert step() == step()
+
+
+def test_nothing():
+    # checks the game
+    pass
+'''
+
+
+def test_triage_tells_test_defects_from_program_failures() -> None:
+    sources = {"tests/test_main.py": TEST_SRC}
+    got = triage.triage([
+        case(text="tests/test_main.py:6: in test_x\n    assert SCREEN_WIDTH\nE   NameError: name 'SCREEN_WIDTH' is "
+                  "not defined"),
+        case(text="main.py:3: in step\n    return undefined\nE   NameError: name 'undefined' is not defined"),
+        case(outcome="error", name="", text="E   ImportError: cannot import name 'Snake' from 'main' (/work/app/main.py)"),
+        case(message="Failed: Timeout >10.0s", text="main.py:40: in run\n    while True:"),
+        case(outcome="error", name="", text='E     File "/work/app/tests/test_main.py", line 3\nE   SyntaxError: '
+                                             'invalid syntax'),
+        case(name="test_random", text="E   assert 3 == 7"),
+        case(name="test_same_draw", text="E   assert (1, 2) == (3, 4)"),
+        case(outcome="passed", name="test_nothing"),
+        case(outcome="passed", name="test_x"),
+        case(text="tests/test_main.py:6: in test_x\nE   assert 2 == 1"),
+    ], sources)
+    defects = [c.defect for c in got]
+    assert "never defines or imports" in defects[0]
+    assert defects[1] is None  # a NameError inside the program is the program's failure
+    assert "'Snake' from main, which does not define it" in defects[2]
+    assert "does not finish in time" in defects[3]
+    assert "does not parse" in defects[4]
+    assert "two random values" in defects[5] and "two random values" in defects[6]
+    assert "asserts nothing" in defects[7]
+    assert defects[8] is None and defects[9] is None  # a real pass, a real failure
+    assert [c.counts for c in got][8:] == [True, True]
+
+
+def test_quarantine_marks_defective_tests_and_moves_unparsable_files() -> None:
+    cases = triage.triage([case(name="test_nothing", outcome="passed"), case(name="test_random", text="E assert")],
+                          {"tests/test_main.py": TEST_SRC})
+    writes, aside = triage.quarantine({"tests/test_main.py": TEST_SRC}, cases)
+    assert aside == []
+    new = writes["tests/test_main.py"]
+    assert new.startswith("import pytest\n") and new.count("@pytest.mark.skip(reason='chatdev quarantine: ") == 2
+    compile(new, "t.py", "exec")  # still a valid test file
+    broken = triage.triage([case(outcome="error", name="", text="E   SyntaxError: invalid syntax")],
+                           {"tests/test_main.py": "def test(:\n"})
+    assert triage.quarantine({"tests/test_main.py": "def test(:\n"}, broken) == ({}, ["tests/test_main.py"])
+
+
+def report_for(static: dict, cases: list[dict], *, run: RunResult | None = None) -> ProgramReport:
+    payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"]}, "static": static,
+               "cases": cases}
+    return build_report(payload, run=run or RunResult(0, "ok\n", "", False, 0.2),
+                        tests=RunResult(1, "", "", False, 1.0), sources={"tests/test_main.py": TEST_SRC})
+
+
+def test_a_lint_error_in_a_test_file_never_blocks_the_program_or_the_programmer() -> None:
+    static = {"ok": False, "errors": ["tests/test_main.py:6:12: undefined name 'SCREEN_WIDTH'"], "warnings": [],
+              "missing": []}
+    rep = report_for(static, [case(text="tests/test_main.py:6: in test_x\nE   NameError: name 'SCREEN_WIDTH' is "
+                                        "not defined"), case(outcome="passed", name="test_same_draw")])
+    assert rep.static_ok and rep.runs is True and rep.tests_pass is True and rep.passed
+    assert "SCREEN_WIDTH" not in rep.summary and "defective themselves" in rep.summary
+    assert rep.test_static == ("tests/test_main.py:6:12: undefined name 'SCREEN_WIDTH'",)
+    assert rep.counts() == {"passed": 1, "failed": 0, "defects": 1, "quarantined": 0}
+
+
+def test_runs_and_tests_pass_are_separate_facts() -> None:
+    crash = RunResult(1, "", "Traceback (most recent call last):\npygame.error: font not initialized", False, 0.3)
+    rep = report_for({"ok": True, "errors": [], "warnings": [], "missing": []},
+                     [case(outcome="passed", name="test_same_draw")], run=crash)
+    assert rep.runs is False and rep.tests_pass is True and not rep.passed
+    assert "crashed (exit code 1): pygame.error: font not initialized" in rep.run_reason
+    assert rep.to_dict()["runs"] is False and rep.to_dict()["tests_pass"] is True
+
+
+def test_progress_says_what_got_worse() -> None:
+    before = Progress(runs=True, static_errors=0, tests_passed=2, tests_failed=1)
+    assert Progress(False, 0, 2, 1).worse_than(before) == "the program no longer runs"
+    assert "static errors went from 0 to 2" in Progress(True, 2, 2, 1).worse_than(before)
+    assert "passing tests went from 2 to 1" in Progress(True, 0, 1, 0).worse_than(before)
+    assert Progress(True, 0, 3, 0).worse_than(before) == ""
+
+
+# ----------------------------------------------------------------------------- plans and fixes
+
+
+def test_a_plan_that_shadows_modules_is_refused_with_the_reason() -> None:
+    bad = {"files": [{"path": "main.py", "purpose": "start"}, {"path": "tkinter.py", "purpose": "the window"}]}
+    with pytest.raises(SchemaViolation, match="tkinter.py has the name of the module 'tkinter'"):
+        plans.check_plan(bad, "")
+    for path, purpose, why in (("pygame.py", "x", "module 'pygame'"), ("platform.py", "x", "module 'platform'"),
+                               ("tests/test_main.py", "tests", "test file"),
+                               ("numbers_lib.py", "the numpy library", "planned as a library")):
+        with pytest.raises(SchemaViolation, match=why):
+            plans.check_plan({"files": [{"path": path, "purpose": purpose}]}, "")
+    good = {"summary": "s", "files": [{"path": "main.py", "purpose": "loop"}, {"path": "game.py", "purpose": "rules"}]}
+    assert plans.check_plan(good, "") is good
+    assert plans.check_plan({"approved": True, "issues": []}, "") == {"approved": True, "issues": []}
+
+
+def test_a_fix_that_writes_a_file_nobody_planned_is_mapped_or_refused() -> None:
+    known = {"main.py": "import board\n", "tests/test_main.py": "from main import x\n"}
+    assert plans.map_fix_paths({"path/to/main.py": "x = 1\n"}, known, "") == {"main.py": "x = 1\n"}
+    assert plans.map_fix_paths({"board.py": "B = 1\n"}, known, "") == {"board.py": "B = 1\n"}  # main imports it
+    assert plans.map_fix_paths({"tests/test_more.py": "t\n"}, known, "") == {"tests/test_more.py": "t\n"}
+    with pytest.raises(SchemaViolation, match="not a file of this project"):
+        plans.map_fix_paths({"helpers/stuff.py": "x\n"}, known, "")
+
+
+def test_import_repair_fills_a_tests_missing_names_from_the_program() -> None:
+    sources = {"main.py": "SCREEN_WIDTH = 640\nSNAKE_SIZE: int = 10\n\ndef step():\n    pass\n",
+               "tests/test_main.py": "def test_size():\n    assert SCREEN_WIDTH // SNAKE_SIZE == 64\n"}
+    report = ("tests/test_main.py:2:12: undefined name 'SCREEN_WIDTH'\n"
+              "tests/test_main.py:2:28: undefined name 'SNAKE_SIZE'")
+    fixed = add_missing_imports(sources, report)
+    assert fixed["tests/test_main.py"].startswith("from main import SCREEN_WIDTH\nfrom main import SNAKE_SIZE\n")
+
+
+def test_the_image_catalogue_is_one_list() -> None:
+    assert {"pygame", "numpy", "PIL", "tkinter", "yaml"} <= catalogue.image_modules()
+    assert catalogue.pip_name("PIL") == "pillow" and catalogue.pip_name("cv2") == "opencv-python-headless"
+    assert "pygame" in catalogue.describe() and "pillow (PIL)" in catalogue.describe()
+    from chatdev import sandbox_image
+
+    assert "xdotool" in sandbox_image.packages() and "module=pygame" not in sandbox_image.packages()
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+def test_scenarios_load_and_judge(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("- name: converts\n  argv: ['10', km, m]\n  expect: '10000'\n- name: keys\n  keys: [Right]\n"
+                    "  screen_changes: true\n  timeout: 4\n")
+    conv, keys = scenarios.load_scenarios(path)
+    assert conv.argv == ["10", "km", "m"] and conv.expect == ["10000"] and keys.keys == ["Right"]
+    assert scenarios.judge(conv, {"exit_code": 0, "stdout": "= 10000 m\n", "stderr": ""}).passed
+    assert "lacks '10000'" in scenarios.judge(conv, {"exit_code": 0, "stdout": "10 km\n", "stderr": ""}).reason
+    crashed = scenarios.judge(conv, {"exit_code": 1, "stdout": "", "stderr": "Traceback (most recent call last):\n"
+                                                                            "ValueError: bad"})
+    assert not crashed.passed and "ValueError: bad" in crashed.reason
+    assert not scenarios.judge(keys, {"timed_out": True, "exit_code": None, "changed": False}).passed
+    assert scenarios.judge(keys, {"timed_out": True, "exit_code": None, "changed": True}).passed
+    for bad in ("- argv: 3\n  bogus: 1\n", "{}\n", "- timeout: -1\n", "- timeout: .nan\n"):
+        path.write_text(bad)
+        with pytest.raises(Exception, match="s.yaml"):
+            scenarios.load_scenarios(path)
+
+
+# ----------------------------------------------------------------------------- the loops on the scripted model
+
+
+def fake_verifier(rules):
+    """A verifier that judges the project's files with ``rules(files) -> (runs, failing tests)``."""
+    calls: list[dict[str, Any]] = []
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install):
+        files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
+        runs, failing = rules(files)
+        cases = [case(outcome="failed" if n in failing else "passed", name=n,
+                      text="tests/test_main.py:5: in t\nE   assert 1 == 2" if n in failing else "")
+                 for n in ("test_step_moves_head", "test_food_is_free")] if tests else []
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if tests else []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
+                   "cases": cases if tests else None}
+        run = RunResult(0 if runs else 1, "", "" if runs else "Traceback (most recent call last):\nboom", False, 0.1)
+        calls.append({"tests": tests, "runs": runs})
+        return build_report(payload, run=run, tests=RunResult(1 if failing else 0, "", "", False, 0.5) if tests
+                            else None, sources={k: v for k, v in files.items() if k.startswith("tests/")})
+
+    verify.calls = calls  # type: ignore[attr-defined]
+    return verify
+
+
+def sandboxed_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fn, rules):
+    verifier = fake_verifier(rules)
+    monkeypatch.setattr(engine, "_verifier", verifier)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(fn)))
+    return summary, recorder, verifier
+
+
+def git_log(project: Path) -> list[str]:
+    return subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+
+
+def test_a_fix_that_makes_it_worse_is_rolled_back_and_the_program_still_runs(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    def company(messages):
+        text = messages[-1].content
+        if "Fix the cause" in text:  # the programmer "fixes" the test by breaking the start
+            return f"main.py\n```python\n{GAME.replace('import random', 'import random  # init removed')}```"
+        return good_reply(messages)
+
+    def rules(files):
+        main = files.get("main.py", "")
+        return "init removed" not in main, {"test_food_is_free"}
+
+    summary, recorder, verifier = sandboxed_build(tmp_path, monkeypatch, company, rules)
+    project = Path(summary.project)
+    assert "init removed" not in (project / "main.py").read_text()  # what is delivered still runs
+    log = git_log(project)
+    assert any("Roll back the last fix: the program no longer runs" in line for line in log)
+    assert any("[test_fix]" in line for line in log)  # the attempt stays in the history
+    assert summary.runs is True and summary.tests_pass is False
+    assert summary.status == "tests_fail" and summary.exit_code == 4
+    notices = [e.text for e in recorder.of(events.Notice)]
+    assert any("rolled back the last fix" in n for n in notices)
+    # the next try was told what the last one broke
+    fixes = [e for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"]
+    assert any("was undone because the program no longer runs" in e.text for e in fixes[1:])
+
+
+def test_a_fix_that_changes_nothing_ends_the_loop_after_one_call(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    summary, recorder, verifier = sandboxed_build(tmp_path, monkeypatch, good_reply,
+                                                  lambda files: (True, {"test_food_is_free"}))
+    fixes = [e for e in recorder.of(events.PhaseStarted) if e.phase == "test_fix"]
+    assert len(fixes) == 1  # the fix rewrote main.py as it was: no second cycle
+    loop = next(p for p in summary.phases if p["name"] == "test_loop")
+    assert loop["status"] == "stalled" and "changed nothing" in loop["reason"]
+    test_fix_calls = [e for e in recorder.of(events.Message)
+                      if e.phase == "test_fix" and e.sender == "Programmer"]
+    assert len(test_fix_calls) == 1  # a cycle that changes nothing costs one model call
+
+
+def test_a_working_program_ends_the_test_loop_at_once_and_says_so(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    summary, recorder, verifier = sandboxed_build(tmp_path, monkeypatch, good_reply, lambda files: (True, set()))
+    assert summary.status == "passed" and summary.exit_code == 0 and summary.runs and summary.tests_pass
+    assert not [e for e in recorder.of(events.PhaseStarted) if e.phase in ("test_fix", "test_repair")]
+    # the review loop ran the program too (static check + a short run, no tests)
+    assert verifier.calls[0] == {"tests": False, "runs": True}
+    state = json.loads((Path(summary.project) / ".chatdev/state.json").read_text())
+    assert state["tests"]["runs"] is True and state["tests"]["counts"]["passed"] == 2
+
+
+def test_the_tester_can_write_acceptance_scenarios(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    company = tmp_path / "company"
+    company.mkdir()
+    shipped = (Path(__file__).resolve().parent.parent / "company.yaml").read_text()
+    (company / "company.yaml").write_text(shipped.replace("  - test_writing\n", "  - test_writing\n"
+                                                                                 "  - scenario_writing\n", 1))
+
+    def tester(messages):
+        if "acceptance scenarios" in messages[-1].content:
+            return json.dumps({"scenarios": [{"name": "prints the snake", "expect": ["snake at"]}]})
+        return good_reply(messages)
+
+    monkeypatch.setattr(engine, "_verifier", fake_verifier(lambda files: (True, set())))
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, company_dir=company),
+                           sink=events.Recorder(), models=company_models(scripted(tester)))
+    written = scenarios.load_scenarios(Path(summary.project) / scenarios.PROJECT_FILE)
+    assert written == [scenarios.Scenario(name="prints the snake", expect=["snake at"])]
+
+
+def test_scenario_results_count_like_tests() -> None:
+    from chatdev.sandbox_report import with_scenarios
+
+    rep = report_for({"ok": True, "errors": [], "warnings": [], "missing": []},
+                     [case(outcome="passed", name="test_same_draw")])
+    merged = with_scenarios(rep, [scenarios.ScenarioResult("converts", False, "the output lacks '10000'")])
+    assert merged.tests_pass is False and not merged.passed and merged.summary.startswith("FAILED.")
+    assert merged.counts()["scenarios_failed"] == 1 and merged.counts()["passed"] == 1
+    assert "tests/scenarios.yaml::converts: the output lacks '10000'" in merged.summary
