@@ -242,7 +242,22 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
             problems.append("no fenced code block found: put each file in ```...``` after a line with its path")
         else:
             problems.append("code blocks have no file path: write the path on the line before each block")
-    return FileParse(files=files, problems=problems)
+    return FileParse(files={path: strip_line_numbers(body) for path, body in files.items()}, problems=problems)
+
+
+LINE_NUMBER = re.compile(r"^ {0,6}\d{1,5}\| ?")
+
+
+def strip_line_numbers(body: str) -> str:
+    """A file copied from a numbered outline (``   9| class Snake:``) without its numbers.
+
+    Only when most non-blank lines carry such a prefix: code that merely contains ``|`` stays.
+    """
+    lines = body.splitlines(keepends=True)
+    filled = [ln for ln in lines if ln.strip()]
+    if not filled or sum(bool(LINE_NUMBER.match(ln)) for ln in filled) * 2 < len(filled):
+        return body
+    return "".join(LINE_NUMBER.sub("", ln, count=1) for ln in lines)
 
 
 # --------------------------------------------------------------------------- JSON

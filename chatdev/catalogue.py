@@ -61,9 +61,16 @@ def has_module(name: str) -> bool:
     return name in sys.stdlib_module_names or name in image_modules()
 
 
+def module_for_pip(name: str) -> str | None:
+    """The import name of an image package named by its PyPI name (``pyyaml`` -> ``yaml``), if it differs."""
+    for p in packages():
+        if p.pip and p.module and p.pip.lower() == name.lower() and p.module != name:
+            return p.module
+    return None
+
+
 def describe() -> str:
-    """One line for prompts and hints: what a program may import."""
-    extra = [p.module for p in packages() if p.module and p.module not in STDLIB_EXTRA]
-    pretty = [f"{p.pip} ({p.module})" if p.pip and p.pip.lower() != (p.module or "").lower() else str(p.module)
-              for p in packages() if p.module in extra]
+    """One line for prompts and hints: what a program may import (import names first: that is what it types)."""
+    pretty = [f"{p.module} (from {p.pip})" if p.pip and p.pip.lower() != (p.module or "").lower() else str(p.module)
+              for p in packages() if p.module and p.module not in STDLIB_EXTRA]
     return "the standard library (tkinter and curses included), " + ", ".join(pretty)

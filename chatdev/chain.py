@@ -22,7 +22,7 @@ from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, HumanPh
 from chatdev.conversation import Conversation
 from chatdev.models.base import ChatModel, Reply, SchemaViolation, Usage
 from chatdev.phases import PhaseFailed, PhaseResult, SkipLoop, run_action, run_chat, run_debate, run_human
-from chatdev.sandbox_report import Progress
+from chatdev.sandbox_report import Progress, tests_record
 
 STATE_VERSION = 1
 
@@ -74,17 +74,6 @@ class RunState:
     def from_dict(cls, data: dict[str, Any]) -> RunState:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})
-
-
-def tests_record(report: Any, *, ran_tests: bool, before: dict[str, Any]) -> dict[str, Any]:
-    """What ``state.tests`` keeps of the latest check: ``runs`` and ``tests_pass`` as separate facts."""
-    record = {"ran": True, "runs": report.runs, "run_reason": report.run_reason,
-              "tests_pass": report.tests_pass if ran_tests else before.get("tests_pass"),
-              "counts": report.counts() if ran_tests else before.get("counts", {}),
-              "quarantined": [c.id for c in report.quarantined] if ran_tests else before.get("quarantined", []),
-              "summary": report.summary[:2000]}
-    record["passed"] = bool(record["runs"]) and record["tests_pass"] is not False
-    return record
 
 
 class Context:

@@ -78,8 +78,30 @@ def _insert(text: str, lines: list[str]) -> str:
     return "".join(source[:at] + [line + "\n" for line in lines] + source[at:])
 
 
+MISSING = re.compile(r"^(?P<file>[^:\n]+\.py):\d+: No module named '(?P<name>[\w.]+)'$", re.MULTILINE)
+
+
+def _rename_modules(sources: dict[str, str], static_report: str) -> dict[str, str]:
+    """``import pyyaml`` / ``from pyyaml import load``: the PyPI name used as a module, put right."""
+    changed: dict[str, str] = {}
+    for m in MISSING.finditer(static_report):
+        file, name = m.group("file"), m.group("name").split(".")[0]
+        module = catalogue.module_for_pip(name)
+        if module is None or file not in sources:
+            continue
+        text = changed.get(file, sources[file])
+        text = re.sub(rf"^([ \t]*)from {re.escape(name)}(\.|[ \t])", rf"\1from {module}\2", text, flags=re.MULTILINE)
+        text = re.sub(rf"^([ \t]*)import {re.escape(name)}[ \t]*$", rf"\1import {module} as {name}", text, flags=re.MULTILINE)
+        if text != sources[file]:
+            changed[file] = text
+    return changed
+
+
 def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str, str]:
-    """The files whose undefined names are modules or project definitions, with the imports added."""
+    """The files whose undefined names are modules or project definitions, with the imports added
+    (and imports that name a package by its PyPI name, ``pyyaml`` for ``yaml``, put right)."""
+    renamed = _rename_modules(sources, static_report)
+    sources = {**sources, **renamed}
     definitions = _definitions(sources)
     wanted: dict[str, list[str]] = {}
     for m in UNDEFINED.finditer(static_report):
@@ -89,7 +111,7 @@ def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str
         line = _import_line(name, file, definitions)
         if line and line not in wanted.setdefault(file, []):
             wanted[file].append(line)
-    changed = {}
+    changed = dict(renamed)
     for file, lines in wanted.items():
         if lines:
             new = _insert(sources[file], lines)

@@ -23,7 +23,7 @@ from chatdev.conversation import Conversation
 from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
 from chatdev.models.base import Reply, SchemaViolation, Usage
-from chatdev.sandbox_report import Progress, defects_text
+from chatdev.sandbox_report import Progress, defects_text, tests_record
 
 if TYPE_CHECKING:
     from chatdev.chain import Context
@@ -519,7 +519,14 @@ def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
     cases = tuple(dataclasses.replace(c, quarantined=True) if c.id in due_ids else c for c in report.cases)
     ctx.sink(events.Notice(level="info", text=f"quarantined {len(due)} defective test(s): "
                                               + ", ".join(sorted(due_ids))[:300]))
-    return dataclasses.replace(report, cases=cases), sorted(set(changed))
+    lines = [ln for ln in report.summary.splitlines() if "defective themselves" not in ln]
+    left = len(report.defects) - len(due)
+    if left:
+        lines.append(f"{left} tests are defective themselves (sent to the tester, not to you).")
+    lines.append(f"{len(due)} defective tests were quarantined: {', '.join(sorted(due_ids))[:300]}.")
+    report = dataclasses.replace(report, cases=cases, summary="\n".join(lines)[:1500])
+    ctx.state.tests = tests_record(report, ran_tests=True, before=ctx.state.tests)
+    return report, sorted(set(changed))
 
 
 def _as_list(value: Any) -> list[str]:

@@ -341,3 +341,14 @@ def install_names(project_dir: Path, missing: list[str]) -> list[str]:
             name = catalogue.pip_name(found[1])
             wanted.append(pinned.get(name.lower().replace("_", "-"), name))
     return sorted(set(wanted))
+
+
+def tests_record(report: Any, *, ran_tests: bool, before: dict[str, Any]) -> dict[str, Any]:
+    """What ``state.tests`` keeps of the latest check: ``runs`` and ``tests_pass`` as separate facts."""
+    record = {"ran": True, "runs": report.runs, "run_reason": report.run_reason,
+              "tests_pass": report.tests_pass if ran_tests else before.get("tests_pass"),
+              "counts": report.counts() if ran_tests else before.get("counts", {}),
+              "quarantined": [c.id for c in report.quarantined] if ran_tests else before.get("quarantined", []),
+              "summary": report.summary[:2000]}
+    record["passed"] = bool(record["runs"]) and record["tests_pass"] is not False
+    return record

@@ -26,7 +26,7 @@ from tests.scripted_company import GAME, company_models, good_reply, scripted
 
 def case(outcome: str = "failed", text: str = "", message: str = "", name: str = "test_x",
          file: str = "tests/test_main.py") -> dict[str, Any]:
-    return {"id": f"{file}::{name}", "file": file, "name": name, "outcome": outcome, "message": message,
+    return {"id": f"{file}::{name}" if name else file, "file": file, "name": name, "outcome": outcome, "message": message,
             "text": text}
 
 
@@ -163,10 +163,18 @@ def test_import_repair_fills_a_tests_missing_names_from_the_program() -> None:
     assert fixed["tests/test_main.py"].startswith("from main import SCREEN_WIDTH\nfrom main import SNAKE_SIZE\n")
 
 
+def test_import_repair_puts_a_pypi_name_right() -> None:
+    sources = {"main.py": "import sys\nfrom pyyaml import load\nimport pillow\n\nprint(load, pillow, sys)\n"}
+    report = "main.py:2: No module named 'pyyaml'\nmain.py:3: No module named 'pillow'"
+    assert add_missing_imports(sources, report) == {
+        "main.py": "import sys\nfrom yaml import load\nimport PIL as pillow\n\nprint(load, pillow, sys)\n"}
+
+
 def test_the_image_catalogue_is_one_list() -> None:
     assert {"pygame", "numpy", "PIL", "tkinter", "yaml"} <= catalogue.image_modules()
     assert catalogue.pip_name("PIL") == "pillow" and catalogue.pip_name("cv2") == "opencv-python-headless"
-    assert "pygame" in catalogue.describe() and "pillow (PIL)" in catalogue.describe()
+    assert "pygame" in catalogue.describe() and "PIL (from pillow)" in catalogue.describe()
+    assert catalogue.module_for_pip("PyYAML") == "yaml" and catalogue.module_for_pip("pygame") is None
     from chatdev import sandbox_image
 
     assert "xdotool" in sandbox_image.packages() and "module=pygame" not in sandbox_image.packages()
@@ -314,3 +322,40 @@ def test_scenario_results_count_like_tests() -> None:
     assert merged.tests_pass is False and not merged.passed and merged.summary.startswith("FAILED.")
     assert merged.counts()["scenarios_failed"] == 1 and merged.counts()["passed"] == 1
     assert "tests/scenarios.yaml::converts: the output lacks '10000'" in merged.summary
+
+
+def test_a_file_copied_from_a_numbered_outline_loses_its_numbers() -> None:
+    from chatdev.artifacts import parse_files
+
+    reply = "snake.py\n```python\n   9| class Snake:\n  10|     def move(self):\n  11|         return 1\n```"
+    assert parse_files(reply).files == {"snake.py": "class Snake:\n    def move(self):\n        return 1\n"}
+    table = "t.py\n```python\nrows = ['a | b', 'c | d']\nprint(1 | 2)\n```"
+    assert parse_files(table).files["t.py"] == "rows = ['a | b', 'c | d']\nprint(1 | 2)\n"
+
+
+def test_quarantined_tests_are_what_the_record_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def tester(messages):
+        if "pytest tests" in messages[-1].content:
+            return "tests/test_main.py\n```python\ndef test_ok(:\n    pass\n```"
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install):
+        test_file = root / "tests/test_main.py"
+        cases = [case(outcome="error", name="", text="E   SyntaxError: invalid syntax")] if (
+            tests and test_file.exists()) else []
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if cases else []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
+                   "cases": cases if tests and cases else None}
+        return build_report(payload, run=RunResult(0, "", "", False, 0.1),
+                            tests=RunResult(2, "", "", False, 0.5) if cases else None,
+                            sources={"tests/test_main.py": test_file.read_text()} if test_file.exists() else {})
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=events.Recorder(),
+                           models=company_models(scripted(tester)))
+    project = Path(summary.project)
+    assert (project / "tests/test_main.py.quarantined").read_text().startswith("# chatdev quarantine: ")
+    assert not (project / "tests/test_main.py").exists()
+    assert summary.status == "passed" and summary.tests["counts"]["quarantined"] == 1
+    assert summary.tests["quarantined"] == ["tests/test_main.py"] and "quarantined" in summary.tests["summary"]
