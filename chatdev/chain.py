@@ -363,10 +363,12 @@ class Chain:
         if key in self.state.completed:
             return
         started = any(k.startswith(f"{key}#") for k in self.state.completed)
-        if not started:
+        if not started:  # a fresh loop: nothing carried over from an earlier run of it (improve)
             self.state.verdicts[loop.until] = False
             self.state.directive = ""
             self.state.checks.pop(key, None)
+            for sub in loop.phases:
+                self.state.outputs.pop(self.ctx.company.phases[sub].output_name, None)
         max_cycles = loop.max_cycles
         escalated = any(k.startswith(f"{key}!") for k in self.state.completed)
         if escalated:

@@ -504,8 +504,9 @@ def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
 
     from chatdev import triage
 
-    repaired = set(_as_list(ctx.state.outputs.get("test_repaired")))
-    due = [c for c in report.defects if report.passed or ctx.final_check or c.file in repaired]
+    # the tester had its one repair (any file): what is still defective is quarantined now
+    repaired = bool(_as_list(ctx.state.outputs.get("test_repaired")))
+    due = [c for c in report.defects if report.passed or ctx.final_check or repaired]
     if not due:
         return report, []
     sources = {c.file: ctx.workspace.read(c.file) for c in due if c.file in ctx.workspace.files()}

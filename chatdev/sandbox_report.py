@@ -313,8 +313,10 @@ def _case_text(case: TestCase) -> str:
 
 def defects_text(report: ProgramReport) -> str:
     """What the tester is told about their own tests."""
-    lines = [f"- {c.id}: {c.defect}" for c in report.defects]
-    lines += [f"- {ln}" for ln in report.test_static[:10]]
+    defects = report.defects
+    files = {c.file for c in defects}
+    lines = [f"- {c.id}: {c.defect}" for c in defects]
+    lines += [f"- {ln}" for ln in report.test_static[:10] if ln.split(":", 1)[0] in files]
     return "\n".join(dict.fromkeys(lines))
 
 
