@@ -208,7 +208,8 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
     """
     files: dict[str, str] = {}
     problems: list[str] = []
-    blocks = [b for b in _blocks(text) if b.body.strip()]
+    # an outline of another file echoed from the prompt (``  23| class Food:``) is context, never a file
+    blocks = [b for b in _blocks(text) if b.body.strip() and not is_outline_echo(b.body, b.before)]
     if cut and blocks and not blocks[-1].closed:
         blocks.pop()
         if not blocks:
@@ -242,22 +243,27 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
             problems.append("no fenced code block found: put each file in ```...``` after a line with its path")
         else:
             problems.append("code blocks have no file path: write the path on the line before each block")
-    return FileParse(files={path: strip_line_numbers(body) for path, body in files.items()}, problems=problems)
+    if len(expected) == 1 and expected[0] in files and len(files) > 1:
+        # one file was asked for: the others are echoes of the context, and writing them
+        # would overwrite files that other steps wrote
+        files = {expected[0]: files[expected[0]]}
+    return FileParse(files=files, problems=problems)
 
 
 LINE_NUMBER = re.compile(r"^ {0,6}\d{1,5}\| ?")
 
 
-def strip_line_numbers(body: str) -> str:
-    """A file copied from a numbered outline (``   9| class Snake:``) without its numbers.
+def is_outline_echo(body: str, before: str = "") -> bool:
+    """A block that repeats a numbered outline from the prompt (``   9| class Snake:``).
 
-    Only when most non-blank lines carry such a prefix: code that merely contains ``|`` stays.
+    Most of its non-blank lines carry the outline's line numbers, or the line before it says
+    "(outline": code that merely contains ``|`` is not one.
     """
-    lines = body.splitlines(keepends=True)
-    filled = [ln for ln in lines if ln.strip()]
-    if not filled or sum(bool(LINE_NUMBER.match(ln)) for ln in filled) * 2 < len(filled):
-        return body
-    return "".join(LINE_NUMBER.sub("", ln, count=1) for ln in lines)
+    last = before.strip().splitlines()[-1] if before.strip() else ""
+    if "(outline" in last:
+        return True
+    filled = [ln for ln in body.splitlines() if ln.strip()]
+    return bool(filled) and sum(bool(LINE_NUMBER.match(ln)) for ln in filled) * 2 >= len(filled)
 
 
 # --------------------------------------------------------------------------- JSON

@@ -295,7 +295,12 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             # it got (asking again for a long file mostly meets the limit again; the checks
             # show what is missing)
             cut = reply.finish_reason == "length" and not expected and attempt < phase.retries
-            return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
+            parsed = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
+            if expects == "files" and getattr(phase, "foreach", None) and expected and expected[0] not in parsed:
+                # one planned file per step: another file's name here would overwrite that file
+                raise SchemaViolation(f"the reply writes {', '.join(sorted(parsed))}, but this step is for "
+                                      f"{expected[0]}: write {expected[0]} only", reply.text)
+            return parsed
         except SchemaViolation as exc:
             reason = exc.reason
         if attempt < phase.retries:

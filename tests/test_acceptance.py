@@ -324,11 +324,17 @@ def test_scenario_results_count_like_tests() -> None:
     assert "tests/scenarios.yaml::converts: the output lacks '10000'" in merged.summary
 
 
-def test_a_file_copied_from_a_numbered_outline_loses_its_numbers() -> None:
+def test_an_echoed_outline_is_never_a_file_and_one_asked_file_is_all_that_is_written() -> None:
     from chatdev.artifacts import parse_files
 
-    reply = "snake.py\n```python\n   9| class Snake:\n  10|     def move(self):\n  11|         return 1\n```"
-    assert parse_files(reply).files == {"snake.py": "class Snake:\n    def move(self):\n        return 1\n"}
+    # seen on the 0.5B: the real file unnamed, then the prompt's outlines of two other files
+    reply = ("```python\nclass Game:\n    pass\n```\n\nfood.py (outline; the whole file is too long to show)\n"
+             "```\n  23| class Food:\n  24|     def __init__(self, x, y):\n```\n\nsnake.py\n```python\n"
+             "   9| class Snake:\n  10|     def move(self):\n```")
+    assert parse_files(reply, expected=["game.py"]).files == {"game.py": "class Game:\n    pass\n"}
+    both = "main.py\n```python\nprint(1)\n```\nfood.py\n```python\nFOOD = 1\n```"
+    assert parse_files(both, expected=["main.py"]).files == {"main.py": "print(1)\n"}
+    assert set(parse_files(both).files) == {"main.py", "food.py"}  # a fix may change several files
     table = "t.py\n```python\nrows = ['a | b', 'c | d']\nprint(1 | 2)\n```"
     assert parse_files(table).files["t.py"] == "rows = ['a | b', 'c | d']\nprint(1 | 2)\n"
 
