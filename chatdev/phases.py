@@ -474,20 +474,12 @@ def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
 def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """pyflakes over the program, and the program's own run (short window, no tests)."""
     report, files = _verify_repairing_imports(ctx, phase, tests=False)
-    lines = ["clean" if report.static_ok else report.summary.split("\n", 1)[-1].strip()[:1200]]
-    if report.runs is not None:
-        lines.append(f"Run: {report.run_reason}" + ("" if report.runs else
-                                                   f"\n{_tail(report.run.stderr if report.run else '')}"))
+    body = report.summary.split("\n", 1)[-1].strip()  # the run (its traceback), then any static errors
     verdicts = {"clean": report.static_ok}
     if report.runs is not None:
         verdicts["runs"] = bool(report.runs)
-    return PhaseResult(output="\n".join(lines), verdicts=verdicts, files=files, progress=report.progress())
-
-
-def _tail(text: str) -> str:
-    from chatdev.sandbox_report import tail
-
-    return tail(text, lines=12, chars=700)
+    return PhaseResult(output=f"clean\n{body}" if report.static_ok else body, verdicts=verdicts, files=files,
+                       progress=report.progress())
 
 
 def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:

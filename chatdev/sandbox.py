@@ -418,18 +418,16 @@ def _with_project_scenarios(project_dir: Path, report: ProgramReport, *, entry: 
 
 def _test_sources(project_dir: Path) -> dict[str, str]:
     """The project's test files (path -> text), for triage."""
-    from chatdev.sandbox_report import is_test_path
+    from chatdev.runner import probe
 
     out: dict[str, str] = {}
-    for dirpath, dirnames, filenames in os.walk(project_dir):
-        dirnames[:] = sorted(d for d in dirnames if d not in SKIP)
-        for name in filenames:
-            rel = (Path(dirpath) / name).relative_to(project_dir).as_posix()
-            if name.endswith(".py") and is_test_path(rel):
-                try:
-                    out[rel] = (Path(dirpath) / name).read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
-                    continue
+    for path in probe.python_files(project_dir):  # the files the agent's pytest sees, by its rule
+        rel = path.relative_to(project_dir)
+        if probe.is_test_file(rel):
+            try:
+                out[rel.as_posix()] = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError):
+                continue
     return out
 
 

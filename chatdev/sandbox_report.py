@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from chatdev import catalogue, triage
+from chatdev.runner import probe
 from chatdev.scenarios import PROJECT_FILE as SCENARIOS_FILE
 from chatdev.triage import TestCase
 
@@ -179,10 +180,8 @@ def _split_static(static: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 
 def is_test_path(path: str) -> bool:
-    parts = Path(path).parts
-    name = parts[-1] if parts else ""
-    return (name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-            or "tests" in parts[:-1] or "test" in parts[:-1])
+    """The agent's own rule for a test file (``runner/probe.is_test_file``), on a relative path."""
+    return probe.is_test_file(Path(path))
 
 
 def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, str]:
