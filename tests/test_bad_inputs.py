@@ -475,9 +475,9 @@ def test_human_with_an_unknown_role(box: Sandbox) -> None:
 
 
 @pytest.mark.parametrize("args, env, says", [
-    (["--review"], {}, "no terminal"),
-    (["--review", "--json"], {}, "--json is on"),
-    (["--human", "cto", "--quiet"], {}, "--quiet is on"),
+    (["--review"], {"CI": ""}, "no terminal"),  # CI runs this suite with CI set; an empty CI is not set
+    (["--review", "--json"], {"CI": ""}, "--json is on"),
+    (["--human", "cto", "--quiet"], {"CI": ""}, "--quiet is on"),
     (["--clarify"], {"CI": "true"}, "CI is set"),
 ], ids=["no_tty", "json", "quiet", "ci"])
 def test_a_human_turn_without_a_terminal_fails_at_once(box: Sandbox, args: list[str], env: dict[str, str],
