@@ -33,6 +33,7 @@ class RunOptions:
     no_run: bool = False
     allow_install: bool = False
     temperature: float = 0.2
+    candidates: int | None = None  # --candidates N: best-of-N for every phase that writes files
 
 
 def stopped_early(status: str, reason: str) -> bool:
@@ -135,12 +136,48 @@ class Context:
         if self.desk is not None:
             self.desk.phase = phase  # a person in the receiver's seat answers for this phase
 
+        seed, temperature = self._sampling(cycle, attempt)
+        reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
+                         temperature=temperature, seed=seed, on_token=on_token)
+        self._account(reply, result)
+        u = reply.usage
+        self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
+                                 model=conv.model.name, prompt_tokens=u.prompt_tokens,
+                                 completion_tokens=u.completion_tokens, cached_tokens=u.cached_prompt_tokens,
+                                 prefill_s=reply.timings.prefill_s, decode_s=reply.timings.decode_s))
+        return reply
+
+    def ask_many(self, conv: Conversation, phase: str, n: int, *, sender: str, receiver: str, text: str,
+                 max_tokens: int, result: PhaseResult, cycle: int = 0, shown: str | None = None) -> list[Reply]:
+        """``n`` candidate replies to one request, decoded together where the backend can; each
+        is one message of the transcript (``candidate`` set) and counts as one call."""
+        self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text if shown is None else shown))
+
+        def on_token(index: int, piece: str) -> None:
+            self.sink(events.Token(phase=phase, sender=receiver, text=piece, candidate=index))
+
+        if self.desk is not None:
+            self.desk.phase = phase
+        seed, temperature = self._sampling(cycle, 0)
+        replies = conv.ask_many(text, n, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                on_token=on_token)
+        for index, reply in enumerate(replies):
+            self._account(reply, result)
+            u = reply.usage
+            self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
+                                     model=conv.model.name, prompt_tokens=u.prompt_tokens,
+                                     completion_tokens=u.completion_tokens, cached_tokens=u.cached_prompt_tokens,
+                                     prefill_s=reply.timings.prefill_s, decode_s=reply.timings.decode_s,
+                                     candidate=index))
+        return replies
+
+    def _sampling(self, cycle: int, attempt: int) -> tuple[int | None, float]:
         seed = self.options.seed
         if seed is not None:
             seed += 7919 * max(cycle - 1, 0) + 104729 * attempt
-        temperature = min(0.9, self.options.temperature + 0.15 * max(cycle - 1, 0) + 0.2 * attempt)
-        reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
-                         temperature=temperature, seed=seed, on_token=on_token)
+        return seed, min(0.9, self.options.temperature + 0.15 * max(cycle - 1, 0) + 0.2 * attempt)
+
+    def _account(self, reply: Reply, result: PhaseResult) -> None:
         u = reply.usage
         result.usage = result.usage + u
         result.calls += 1
@@ -148,11 +185,6 @@ class Context:
         self.state.usage["completion"] += u.completion_tokens
         self.state.usage["cached"] += u.cached_prompt_tokens
         self.state.llm_calls += 1
-        self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
-                                 model=conv.model.name, prompt_tokens=u.prompt_tokens,
-                                 completion_tokens=u.completion_tokens, cached_tokens=u.cached_prompt_tokens,
-                                 prefill_s=reply.timings.prefill_s, decode_s=reply.timings.decode_s))
-        return reply
 
     # sandbox -----------------------------------------------------------------
     def verify(self, phase: ActionPhase, *, tests: bool) -> Any:

@@ -71,6 +71,10 @@ HumanOpt = Annotated[list[str] | None, typer.Option(
     "--human", metavar="ROLE", help="You play ROLE (CEO, CTO, ...): type its replies in the terminal (repeatable).")]
 AnswersOpt = Annotated[Path | None, typer.Option(
     "--answers", metavar="FILE", help="Your answers as YAML (phase name -> answer, a list for several) instead of typing.")]
+CandidatesOpt = Annotated[int | None, typer.Option(
+    "--candidates", min=1, max=8, metavar="N",  # max: config.MAX_CANDIDATES (a test holds them equal)
+    help="Best-of-N: every phase that writes code asks for N replies at once, runs each in the sandbox "
+         "and keeps the best (default: each phase's own candidates:, 1 in the shipped company).")]
 ReviewOpt = Annotated[bool, typer.Option("--review", help="Approve, change or stop at checkpoints after the requirements and the design.")]
 
 
@@ -143,6 +147,7 @@ def build(
     review: ReviewOpt = False,
     clarify: Annotated[bool, typer.Option("--clarify", help="The CEO first asks you up to three questions about the task.")] = False,
     answers: AnswersOpt = None,
+    candidates: CandidatesOpt = None,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -155,7 +160,7 @@ def build(
         task=task, name=name, company_dir=company, model=model, mmproj=mmproj, endpoint=endpoint,
         images=list(image or []), out=out, gpu_layers=gpu_layers, n_ctx=n_ctx, seed=seed,
         allow_install=allow_install, no_run=no_run, human=tuple(human or ()), review=review, clarify=clarify,
-        answers=answers)
+        answers=answers, candidates=candidates)
     with ui.view(mode) as sink:
         summary = engine.build(opts, sink=sink, io=_person(mode))
     _finish(summary, mode)
@@ -190,6 +195,7 @@ def improve(
     human: HumanOpt = None,
     review: ReviewOpt = False,
     answers: AnswersOpt = None,
+    candidates: CandidatesOpt = None,
     plain: DisplayOpt = False,
     quiet: QuietOpt = False,
     as_json: JsonOpt = False,
@@ -201,7 +207,7 @@ def improve(
     with ui.view(mode) as sink:
         summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink, no_run=no_run,
                                  humans=tuple(human or ()), review=review, answers=answers,
-                                 io=_person(mode))
+                                 io=_person(mode), candidates=candidates)
     _finish(summary, mode)
 
 

@@ -21,6 +21,7 @@ from chatdev import prompts
 from chatdev.errors import ConfigError
 
 MAX_CYCLES = 10
+MAX_CANDIDATES = 8  # best-of-N: replies decoded together and checked one by one in the sandbox
 MAX_FILE_BYTES = 256 * 1024  # a company file is a page of prompts; a bigger one is refused before parsing
 
 
@@ -68,6 +69,8 @@ class ChatPhase(_PhaseBase):
     retries: int = Field(default=2, ge=0, le=5)
     max_tokens: int = Field(default=1024, ge=16, le=32768)
     when: str | None = None  # "outputs.<name>[.<field>]": the phase runs only when that is not empty
+    # best-of-N (expects: files): N replies decoded together, each checked in the sandbox, the best kept
+    candidates: int = Field(default=1, ge=1, le=MAX_CANDIDATES)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -533,6 +536,9 @@ def _validate(company: Company) -> None:
                 raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
             if phase.verdict:
                 _check_verdict_field(phase)
+            if phase.candidates > 1 and phase.expects != "files":
+                raise ConfigError(f"{where}: candidates: only a phase that writes files (expects: files) "
+                                  "can pick among candidates", hint="the sandbox ranks candidates by running them")
             known = {p.verdict for p in company.phases.values() if getattr(p, "verdict", None)}
             known |= {v for p in company.phases.values() if isinstance(p, ActionPhase) for v in p.verdicts}
             for name in phase.requires:

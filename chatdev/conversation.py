@@ -94,6 +94,32 @@ class Conversation:
         self.history = self.history + [messages[-1], Message("assistant", reply.text)]
         return reply
 
+    def ask_many(
+        self,
+        text: str,
+        n: int,
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        seed: int | None = None,
+        on_token: Callable[[int, str], None] | None = None,
+    ) -> list[Reply]:
+        """``n`` candidate replies to one request (``models.base.chat_many``); the history keeps
+        candidate 0 until ``keep`` names the one chosen."""
+        from chatdev.models.base import chat_many
+
+        messages, answer = self.fit(text, max_tokens=max_tokens)
+        replies = chat_many(self.model, messages, n, schema=schema, max_tokens=answer, temperature=temperature,
+                            seed=seed, on_token=on_token)
+        self.history = self.history + [messages[-1], Message("assistant", replies[0].text)]
+        return replies
+
+    def keep(self, reply: Reply) -> None:
+        """The chosen candidate becomes the last answer of the history."""
+        if self.history and self.history[-1].role == "assistant":
+            self.history[-1] = Message("assistant", reply.text)
+
     def said(self, text: str) -> None:
         """Record a turn this side said without asking the model (an opening line)."""
         self.history.append(Message("assistant", text))

@@ -45,6 +45,7 @@ class BuildOptions:
     review: bool = False  # checkpoints after the requirements and the design (--review)
     clarify: bool = False  # the CEO asks the person up to three questions first (--clarify)
     answers: Path | None = None  # the person's answers as a YAML file (--answers)
+    candidates: int | None = None  # --candidates N: best-of-N for every phase that writes files
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,7 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
                          images=[str(p) for p in images],
                          options=_options_people(
                              {"seed": opts.seed, "no_run": opts.no_run, "allow_install": opts.allow_install,
-                              "n_ctx": opts.n_ctx or company.spec.n_ctx, "gpu_layers": opts.gpu_layers,
+                              "candidates": opts.candidates, "n_ctx": opts.n_ctx or company.spec.n_ctx, "gpu_layers": opts.gpu_layers,
                               "mmproj": str(opts.mmproj) if opts.mmproj else None},
                              humans, opts.review, opts.clarify))
         return _run(company, company.chain, models, workspace, state, sink, early.events, images, started,
@@ -318,7 +319,7 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
 def improve(project: Path, change: str, *, model: str | None = None, endpoint: str | None = None,
             sink: events.EventSink = events.null_sink, models: dict[str, ChatModel] | None = None,
             no_run: bool = False, humans: Sequence[str] = (), review: bool = False, answers: Path | None = None,
-            io: Any = None) -> Summary:
+            io: Any = None, candidates: int | None = None) -> Summary:
     """Change an existing project (a chatdev project or any git repo of Python code) and commit on top."""
     from chatdev import human
     from chatdev.config import REVIEW
@@ -363,7 +364,8 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
         state.change = change
         state.status = "running"
         state.models = refs
-        state.options = _options_people({**state.options, "no_run": no_run}, people_now, review, False)
+        state.options = _options_people({**state.options, "no_run": no_run, "candidates": candidates},
+                                        people_now, review, False)
         state.phases = []
         state.tests = {"ran": False, "passed": None, "summary": ""}
         return _run(company, company.improve, models, workspace, state, sink, early.events, [], started,
@@ -488,7 +490,8 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
     _gpu_warning(sink)
     ctx = Context(company=company, models=models, workspace=workspace, state=state, sink=sink,
                   options=RunOptions(seed=state.options.get("seed"), no_run=bool(state.options.get("no_run")),
-                                     allow_install=bool(state.options.get("allow_install"))),
+                                     allow_install=bool(state.options.get("allow_install")),
+                                     candidates=state.options.get("candidates")),
                   images=images, verifier=None if state.options.get("no_run") else _verifier, desk=desk)
     reason = ""
     state.reason = ""

@@ -61,6 +61,7 @@ class Message(Event):
     receiver: str
     text: str
     model: str | None = None
+    candidate: int | None = None  # best-of-N: which candidate reply this is (0-based)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
@@ -77,6 +78,7 @@ class Token(Event):
     phase: str
     sender: str
     text: str
+    candidate: int = 0  # best-of-N: the candidate this piece belongs to
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +90,18 @@ class Retry(Event):
     role: str
     reason: str
     attempt: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CandidatesRanked(Event):
+    """Best-of-N: each candidate's check in the sandbox, and the one that was kept."""
+
+    kind: ClassVar[str] = "candidates"
+    phase: str
+    winner: int
+    ranking: list[dict[str, Any]]  # best first: index, verdict line, files
+    cycle: int = 0
+    item: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,6 +226,6 @@ class Recorder:
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.kind: cls
-    for cls in (BuildStarted, PhaseStarted, Message, Token, Retry, SandboxRan, Escalation,
+    for cls in (BuildStarted, PhaseStarted, Message, Token, Retry, CandidatesRanked, SandboxRan, Escalation,
                 HumanWaiting, HumanTurn, PhaseEnded, Notice, Progress, BuildEnded)
 }

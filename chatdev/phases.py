@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 DONE = "<DONE>"
 SOURCE_SUFFIXES = (".py",)
 MIN_CODE_BUDGET = 200
+CANDIDATE_RUN_S = 5.0  # a candidate's run window: as long as the review loop's static check
 
 
 class PhaseFailed(Exception):
@@ -254,10 +255,15 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
     item_label = item.get("path") if isinstance(item, dict) else None
     output: Any = None
     message = prompt
+    n = candidates_for(ctx, phase)
     for turn in range(1, phase.max_turns + 1):
-        output = _ask_until_valid(ctx, phase, conv, message, sender=instructor, receiver=assistant,
-                                  images=images if turn == 1 else (), expected=expected, result=result,
-                                  item=item_label, cycle=cycle)
+        if turn == 1 and n > 1 and not images:
+            output = _best_of(ctx, phase, conv, message, n, sender=instructor, receiver=assistant,
+                              expected=expected, result=result, item=item_label, cycle=cycle)
+        else:
+            output = _ask_until_valid(ctx, phase, conv, message, sender=instructor, receiver=assistant,
+                                      images=images if turn == 1 else (), expected=expected, result=result,
+                                      item=item_label, cycle=cycle)
         images = ()
         if phase.expects == "files":
             changed = ctx.workspace.write(output)
@@ -278,14 +284,92 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
     return output
 
 
+def candidates_for(ctx: Context, phase: ChatPhase) -> int:
+    """How many candidates a phase asks for: ``--candidates`` over the phase's own, files phases only."""
+    if phase.expects != "files":
+        return 1
+    wanted = getattr(ctx.options, "candidates", None)
+    return int(wanted) if wanted else phase.candidates
+
+
+def _parse_files(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[str], *, cut: bool) -> dict[str, str]:
+    parsed = _parse(reply, "files", None, expected, known=lambda: _project_texts(ctx), cut=cut)
+    if phase.foreach and expected and expected[0] not in parsed:
+        # one planned file per step: another file's name here would overwrite that file
+        raise SchemaViolation(f"the reply writes {', '.join(sorted(parsed))}, but this step is for "
+                              f"{expected[0]}: write {expected[0]} only", reply.text)
+    return dict(parsed)
+
+
+def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n: int, *, sender: str,
+             receiver: str, expected: list[str], result: PhaseResult, item: str | None, cycle: int) -> Any:
+    """Best-of-N: n replies at once, each written on trial and checked in the sandbox, the best kept.
+
+    The ranking is ``candidates.RANKING``; every candidate stays in the transcript, and a
+    ``CandidatesRanked`` event says which one won and why. When no reply is usable the
+    phase asks again one reply at a time, as without candidates.
+    """
+    from chatdev import candidates as cands
+
+    replies = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
+                           max_tokens=phase.max_tokens, result=result, cycle=cycle)
+    pool: list[cands.Candidate] = []
+    for index, reply in enumerate(replies):
+        cut = reply.finish_reason == "length" and not expected
+        try:
+            files = _parse_files(ctx, phase, reply, expected, cut=cut)
+            pool.append(cands.Candidate(index, files, text=reply.text))
+        except SchemaViolation as exc:
+            pool.append(cands.Candidate(index, {}, text=reply.text, problem=exc.reason))
+    usable = [c for c in pool if c.usable]
+    if not usable:
+        reason = pool[0].problem if pool else "no reply"
+        ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=f"no candidate was usable: {reason}",
+                              attempt=1))
+        del conv.history[-2:]
+        return _ask_until_valid(ctx, phase, conv, message, sender=sender, receiver=receiver, images=(),
+                                expected=expected, result=result, item=item, cycle=cycle, start=1,
+                                reason=reason)
+    check = _candidate_check(ctx) if len(usable) > 1 else None
+    cands.check_all(ctx.workspace, pool, check)
+    ranked = cands.rank(pool)
+    winner = ranked[0]
+    conv.keep(replies[winner.index])
+    ctx.sink(events.CandidatesRanked(phase=phase.name, winner=winner.index, ranking=[c.row() for c in ranked],
+                                     cycle=cycle, item=item))
+    return winner.files
+
+
+def _candidate_check(ctx: Context) -> Callable[[], Any] | None:
+    """The acceptance check for a candidate: the program's run (5 s window) and its tests, if any."""
+    if ctx.verifier is None:
+        return None
+    entry = None
+    design = ctx.state.outputs.get("design")
+    if isinstance(design, dict):
+        entry = design.get("entry")
+    verifier = ctx.verifier
+
+    def check() -> Any:
+        tests = any(_is_test(p) and p.endswith(".py") for p in ctx.workspace.files())
+        return verifier(ctx.workspace.root, entry=entry, timeout=CANDIDATE_RUN_S, tests=tests,
+                        allow_install=ctx.options.allow_install)
+
+    return check
+
+
 def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Conversation, message: str, *,
                      sender: str, receiver: str, images: Any, expected: list[str], result: PhaseResult,
-                     item: str | None, cycle: int = 0) -> Any:
+                     item: str | None, cycle: int = 0, start: int = 0, reason: str = "") -> Any:
     expects = phase.expects if isinstance(phase, ChatPhase) else "json"
     schema = phase.json_schema
-    reason = ""
     request, shown, base = message, message, len(conv.history)
-    for attempt in range(phase.retries + 1):
+    if start and reason:  # the first tries were made already (the candidates): ask with their reason
+        note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects, "attempt": start},
+                              where="messages.yaml: retry")
+        message = f"{request}\n\n{note.strip()}"
+        shown = f"{note.strip()}\n(asked again under the original request; the unusable replies were dropped)"
+    for attempt in range(start, phase.retries + 1):
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
                         schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
                         cycle=cycle, attempt=attempt, shown=shown)
@@ -295,12 +379,9 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             # it got (asking again for a long file mostly meets the limit again; the checks
             # show what is missing)
             cut = reply.finish_reason == "length" and not expected and attempt < phase.retries
-            parsed = _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
-            if expects == "files" and getattr(phase, "foreach", None) and expected and expected[0] not in parsed:
-                # one planned file per step: another file's name here would overwrite that file
-                raise SchemaViolation(f"the reply writes {', '.join(sorted(parsed))}, but this step is for "
-                                      f"{expected[0]}: write {expected[0]} only", reply.text)
-            return parsed
+            if expects == "files" and isinstance(phase, ChatPhase):
+                return _parse_files(ctx, phase, reply, expected, cut=cut)
+            return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
         except SchemaViolation as exc:
             reason = exc.reason
         if attempt < phase.retries:

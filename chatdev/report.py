@@ -306,6 +306,8 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
                 rec.get("decode_s") or 0)
         elif kind == "retry":
             phase_for(rec.get("phase")).items.append(Item("retry", dict(rec)))
+        elif kind == "candidates":
+            phase_for(rec.get("phase")).items.append(Item("candidates", dict(rec)))
         elif kind == "human_turn" and rec.get("turn") != "reply":  # a reply is its message, marked human
             phase_for(rec.get("phase")).items.append(Item("human", dict(rec)))
         elif kind == "sandbox":

@@ -168,6 +168,9 @@ def show_timeline(entries: Sequence[Any]) -> None:
             notes.append(f"{row['retries']} retries")
         if row.get("sandbox_runs"):
             notes.append(f"{row['sandbox_runs']} sandbox runs")
+        for pick in row.get("candidates") or []:
+            where = f" for {pick['item']}" if pick.get("item") else ""
+            notes.append(f"candidate {pick.get('winner')} of {pick.get('of')} kept{where} ({pick.get('why', '')})")
         for esc in row.get("escalations") or []:
             notes.append(f"escalated to {esc.get('to_role')}: {esc.get('decision')}")
         if row.get("reason"):

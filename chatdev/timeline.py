@@ -48,6 +48,7 @@ class TimelineEntry:
     sandbox_runs: int = 0
     verdict: dict[str, Any] = field(default_factory=dict)
     escalations: list[dict[str, Any]] = field(default_factory=list)
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # best-of-N: which won, of how many, why
     reason: str = ""
     source: str = "transcript"  # transcript | git
 
@@ -68,7 +69,7 @@ class _Run:
             "roles": list(ev.get("roles") or []), "cycle": int(ev.get("cycle") or 0), "item": ev.get("item"),
             "run": run, "mode": mode, "status": "unfinished", "at": float(ev.get("at") or 0.0),
             "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "models": [], "messages": 0,
-            "retries": 0, "sandbox_runs": 0, "escalations": [], "files": [], "verdict": {},
+            "retries": 0, "sandbox_runs": 0, "escalations": [], "files": [], "verdict": {}, "candidates": [],
         }
         self.ended = False
 
@@ -84,6 +85,10 @@ class _Run:
                 d["roles"].append(ev["sender"])
         elif kind == "retry":
             d["retries"] += 1
+        elif kind == "candidates":
+            d["candidates"].append({"item": ev.get("item"), "winner": ev.get("winner"),
+                                    "of": len(ev.get("ranking") or []),
+                                    "why": (ev.get("ranking") or [{}])[0].get("verdict", "")})
         elif kind == "sandbox":
             d["sandbox_runs"] += 1
         elif kind == "escalation":
@@ -145,7 +150,7 @@ def _runs(events: list[dict[str, Any]]) -> list[_Run]:
             for r in open_:
                 r.stop(status, at)
             open_.clear()
-        elif kind in ("message", "retry", "sandbox", "escalation"):
+        elif kind in ("message", "retry", "candidates", "sandbox", "escalation"):
             run = target(ev.get("phase"))
             if run is not None:
                 run.add(ev)

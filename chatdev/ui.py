@@ -22,6 +22,7 @@ from chatdev.errors import ChatDevError
 from chatdev.viewstate import (
     BuildState,
     PhaseState,
+    candidates_line,
     clean,
     fmt_count,
     fmt_duration,
@@ -181,6 +182,8 @@ class LiveView:
                         + (f" — {one_line(event.directive, 80)}" if event.directive else ""), "magenta")
         if isinstance(event, ev.Retry):
             return Text(f"  ↻ {event.role} retries ({event.attempt}): {one_line(event.reason, 80)}", "yellow")
+        if isinstance(event, ev.CandidatesRanked):
+            return Text(f"  ⚖ {clean(candidates_line(event))}", "cyan")
         if isinstance(event, ev.HumanTurn):
             return Text(clean(plain_line(event) or ""), "magenta")
         return None
@@ -238,7 +241,10 @@ class LiveView:
             shown = max(3, min(STREAM_LINES, self.console.height - 16))
             lines = last_lines(s.stream, width=width - 4, count=shown)
             body = Text("\n".join(lines) or "…", "white", no_wrap=True, overflow="ellipsis")
-            rows.append(Panel(body, title=s.stream_sender or s.speaker or "", title_align="left",
+            title = s.stream_sender or s.speaker or ""
+            if s.candidates > 1:
+                title += f" · candidate 0 of {s.candidates} decoding together"
+            rows.append(Panel(body, title=title, title_align="left",
                               border_style="dim", height=shown + 2))
         stats = Text()
         stats.append(f"{fmt_count(s.prompt_tokens)} in · {fmt_count(s.completion_tokens)} out", "")

@@ -129,6 +129,7 @@ class BuildState:
     cached_tokens: int = 0
     llm_calls: int = 0
     retries: int = 0
+    candidates: int = 0  # best-of-N: replies being decoded together in this phase (0: one)
     sandbox: list[ev.SandboxRan] = field(default_factory=list)
     notices: list[ev.Notice] = field(default_factory=list)
     escalations: list[ev.Escalation] = field(default_factory=list)
@@ -196,10 +197,14 @@ class BuildState:
         self.speaker = self.roles[0] if self.roles else None
         self.listener = self.roles[1] if len(self.roles) > 1 else None
         self.stream, self.stream_sender, self.stream_started = "", None, None
+        self.candidates = 0
         self.waiting = None
 
     def _on_token(self, event: ev.Token) -> None:
         self.waiting = None
+        if event.candidate:  # best-of-N: candidate 0 streams, the others are counted
+            self.candidates = max(self.candidates, event.candidate + 1)
+            return
         if event.sender != self.stream_sender or self.stream_started is None:
             self.stream, self.stream_sender, self.stream_tokens = "", event.sender, 0
             self.stream_started = event.at
@@ -226,6 +231,9 @@ class BuildState:
             self.llm_calls += 1
         if event.decode_s > 0 and event.completion_tokens:
             self.rate = event.completion_tokens / event.decode_s
+
+    def _on_candidates(self, event: ev.CandidatesRanked) -> None:
+        self.candidates = 0
 
     def _on_retry(self, event: ev.Retry) -> None:
         self.retries += 1
@@ -289,6 +297,8 @@ def _plain_line(event: ev.Event) -> str | None:
         return f"  {event.sender} -> {event.receiver}: {one_line(event.text, 100)}{usage}"
     if isinstance(event, ev.Retry):
         return f"  retry {event.role} (attempt {event.attempt}): {one_line(event.reason, 100)}"
+    if isinstance(event, ev.CandidatesRanked):
+        return "  " + candidates_line(event)
     if isinstance(event, ev.SandboxRan):
         outcome = "timed out" if event.timed_out else f"exit {event.exit_code}"
         line = f"  $ {event.command} -> {outcome} in {fmt_duration(event.duration)}"
@@ -324,6 +334,16 @@ def _plain_line(event: ev.Event) -> str | None:
         how = {"answers": " from --answers", "recorded": " (recorded before)"}.get(event.source, "")
         return f"  {who} answered{how}: {one_line(event.answer, 100) or '(empty)'}"
     return None  # Token, HumanWaiting and unknown events
+
+
+def candidates_line(event: ev.CandidatesRanked) -> str:
+    """``kept candidate 2 of 4 (runs; 3 tests pass...); next: 0 does not run: ...``"""
+    rows = event.ranking
+    best = rows[0] if rows else {"index": event.winner, "verdict": ""}
+    line = f"kept candidate {event.winner} of {len(rows)} ({one_line(str(best.get('verdict', '')), 80)})"
+    if len(rows) > 1:
+        line += f"; next: {rows[1].get('index')} ({one_line(str(rows[1].get('verdict', '')), 60)})"
+    return line
 
 
 def fmt_progress(event: ev.Progress) -> str:

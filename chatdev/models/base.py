@@ -246,3 +246,51 @@ def openai_messages(messages: Sequence[Message], images: Sequence[ImageInput] = 
         parts.append({"type": "text", "text": out[last_user]["content"]})
         out[last_user] = {"role": "user", "content": parts}
     return out
+
+
+# ----------------------------------------------------------------------------- several candidates at once
+
+
+def candidate_seed(seed: int | None, index: int) -> int:
+    """The seed of candidate ``index``: candidate 0 keeps the call's seed, the others differ by a fixed step."""
+    base = 0 if seed is None else seed
+    return (base + 7919 * index) & 0x7FFFFFFF
+
+
+def candidate_temperature(temperature: float, index: int) -> float:
+    """Candidate 0 keeps the call's temperature; the others sample a little hotter, capped at 1.0."""
+    return temperature if index == 0 else min(1.0, max(temperature, 0.2) + 0.15 * index)
+
+
+def chat_many(
+    model: ChatModel,
+    messages: Sequence[Message],
+    n: int,
+    *,
+    schema: dict[str, Any] | None = None,
+    max_tokens: int = 512,
+    stop: Sequence[str] = (),
+    temperature: float = 0.2,
+    seed: int | None = None,
+    on_token: Callable[[int, str], None] | None = None,
+) -> list[Reply]:
+    """``n`` replies to one prompt, candidate ``i`` sampled with ``candidate_seed``/``candidate_temperature``.
+
+    A backend that can decode several sequences together (llama.cpp's batch API,
+    an endpoint's parallel slots) has a ``chat_many`` method of this signature
+    without ``model``; any other model answers one candidate after another.
+    ``on_token(i, piece)`` streams candidate ``i``.
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    own = getattr(model, "chat_many", None)
+    if n > 1 and callable(own):
+        return list(own(messages, n, schema=schema, max_tokens=max_tokens, stop=stop, temperature=temperature,
+                        seed=seed, on_token=on_token))
+    replies: list[Reply] = []
+    for i in range(n):
+        stream = (lambda piece, i=i: on_token(i, piece)) if on_token is not None else None
+        replies.append(model.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
+                                  temperature=candidate_temperature(temperature, i),
+                                  seed=candidate_seed(seed, i) if i else seed, on_token=stream))
+    return replies

@@ -1,0 +1,293 @@
+"""Best-of-N: several replies at once, each checked in the sandbox, the best kept (issue 14).
+
+The ranking and the trial writes are exact on their own; the phase's use of them runs
+on the scripted model with a verifier that judges the files it is given, and once on
+the real sandbox. Decoding several sequences together on llama.cpp is in
+tests/test_models_candidates.py.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatdev import candidates, engine, events
+from chatdev.errors import SandboxError
+from chatdev.sandbox_report import RunResult, build_report
+from chatdev.workspace import Workspace
+from tests.scripted_company import GAME, company_models, good_reply, last_user, scripted
+from tests.test_acceptance import case, fake_verifier
+
+CRASH = GAME.replace('print("snake at"', 'raise SystemExit(crash_here)  # crash\n    print("snake at"')
+
+
+def report(*, runs: bool, passed: int = 0, failed: int = 0, static: list[str] | None = None) -> Any:
+    cases = [case(outcome="passed", name=f"test_p{i}") for i in range(passed)]
+    cases += [case(outcome="failed", name=f"test_f{i}", text="tests/test_main.py:5: in t\nE   assert 1 == 2")
+              for i in range(failed)]
+    payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if cases else []},
+               "static": {"ok": not static, "errors": static or [], "warnings": [], "missing": []},
+               "cases": cases or None}
+    run = RunResult(0 if runs else 1, "", "" if runs else "Traceback (most recent call last):\nboom", False, 0.1)
+    tests = RunResult(1 if failed else 0, "", "", False, 0.2) if cases else None
+    return build_report(payload, run=run, tests=tests, sources={})
+
+
+# ----------------------------------------------------------------------------- the ranking
+
+
+def test_the_ranking_is_one_fixed_order() -> None:
+    pool = [
+        candidates.Candidate(0, {}, problem="no code block"),
+        candidates.Candidate(1, {"main.py": "x"}, report=report(runs=False, passed=2)),
+        candidates.Candidate(2, {"main.py": "x"}, report=report(runs=True, passed=1, failed=1)),
+        candidates.Candidate(3, {"main.py": "x"}, report=report(runs=True, passed=1)),
+        candidates.Candidate(4, {"main.py": "x"}, problem="the sandbox timed out"),
+        candidates.Candidate(5, {"main.py": "x"}, report=report(runs=True, passed=2)),
+        candidates.Candidate(6, {"main.py": "x"}, report=report(runs=True, passed=2,
+                                                                static=["main.py:3: undefined name 'x'"])),
+        candidates.Candidate(7, {"main.py": "x"}, report=report(runs=True, passed=2)),
+    ]
+    order = [c.index for c in candidates.rank(pool)]
+    # runs and no failing test first; then more passing tests, fewer static errors, the lower number;
+    # a program that does not run comes after every one that runs; a crashed check after a finished
+    # one; an unusable reply last
+    assert order == [5, 7, 6, 3, 2, 1, 4, 0]
+    assert len(candidates.RANKING) >= 8
+    verdicts = {c.index: c.verdict() for c in pool}
+    assert verdicts[5].startswith("runs; 2 tests pass, 0 fail")
+    assert verdicts[1].startswith("does not run")
+    assert "did not finish" in verdicts[4] and "unusable reply: no code block" == verdicts[0]
+
+
+def test_a_trial_puts_the_files_back(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "p", company_name="t")
+    ws.write({"main.py": "print(1)\n"})
+    seen: dict[str, str] = {}
+    with candidates.trial(ws, {"main.py": "print(2)\n", "extra.py": "X = 1\n"}):
+        seen = {p: ws.read(p) for p in ws.files()}
+    assert seen["main.py"] == "print(2)\n" and "extra.py" in seen
+    assert "extra.py" not in ws.files() and ws.read("main.py") == "print(1)\n"
+
+
+def test_a_check_that_crashes_marks_its_candidate_never_the_phase(tmp_path: Path) -> None:
+    ws = Workspace.create(tmp_path / "p", company_name="t")
+    ws.write({"main.py": "print(1)\n"})
+    pool = [candidates.Candidate(0, {"main.py": "while True: print('x' * 10**6)\n"}),
+            candidates.Candidate(1, {"main.py": "print(3)\n"})]
+    calls = iter([SandboxError("the runner stopped answering"), report(runs=True)])
+
+    def check() -> Any:
+        got = next(calls)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    candidates.check_all(ws, pool, check)
+    assert [c.index for c in candidates.rank(pool)] == [1, 0]
+    assert "runner stopped answering" in pool[0].verdict()
+    assert ws.read("main.py") == "print(1)\n"
+
+
+# ----------------------------------------------------------------------------- in the company
+
+
+def seeded_company(model_box: dict[str, Any], good_seed: int | None):
+    """Coding writes a crashing main.py unless the call's seed is ``good_seed``."""
+
+    def reply(messages):
+        text = last_user(messages)
+        if "Write the complete file main.py" in text:
+            seed = model_box["model"].calls[-1].seed
+            return f"main.py\n```python\n{GAME if seed == good_seed else CRASH}```"
+        return good_reply(messages)
+
+    return reply
+
+
+def candidate_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, *, good_seed: int | None,
+                    verifier: Any = None, **opts: Any):
+    box: dict[str, Any] = {}
+    model = scripted(seeded_company(box, good_seed))
+    box["model"] = model
+    verifier = verifier or fake_verifier(lambda files: ("crash_here" not in files.get("main.py", ""), set()))
+    monkeypatch.setattr(engine, "_verifier", verifier)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, candidates=n, **opts),
+                           sink=recorder, models=company_models(model))
+    return summary, recorder, model
+
+
+def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev.models.base import candidate_seed
+
+    summary, recorder, model = candidate_build(tmp_path, monkeypatch, 3, good_seed=candidate_seed(None, 2))
+    project = Path(summary.project)
+    assert "crash_here" not in (project / "main.py").read_text()
+    assert summary.status == "passed" and summary.runs is True
+    picks = [e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding"]
+    assert len(picks) == 1 and picks[0].winner == 2 and picks[0].item == "main.py"
+    assert [r["index"] for r in picks[0].ranking][0] == 2 and picks[0].ranking[0]["verdict"].startswith("runs")
+    assert all(r["verdict"].startswith("does not run") for r in picks[0].ranking[1:])
+    # every candidate is in the transcript, numbered
+    replies = [e for e in recorder.of(events.Message) if e.phase == "coding" and e.sender == "Programmer"]
+    assert [e.candidate for e in replies] == [0, 1, 2]
+    seeds = [c.seed for c in model.calls if "Write the complete file main.py" in last_user(c.messages)]
+    assert len(set(seeds)) == 3
+    transcript = [json.loads(line) for line in (project / ".chatdev/transcript.jsonl").read_text().splitlines()]
+    assert any(r["kind"] == "candidates" and r["winner"] == 2 for r in transcript)
+    # the record a person reads: chatdev log and the report say which won and why
+    from chatdev import report as report_mod
+    from chatdev import timeline
+
+    coding = next(e for e in timeline.read(project) if e.phase == "coding")
+    assert coding.candidates == [{"item": "main.py", "winner": 2, "of": 3,
+                                  "why": picks[0].ranking[0]["verdict"]}]
+    html = report_mod.write_report(project).read_text()
+    assert "Candidates for main.py" in html and "candidate 2 of 3 was kept" in html
+
+
+def test_the_fix_phases_pick_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One candidate fix breaks the start, one keeps it: the one that runs wins."""
+    box: dict[str, Any] = {}
+
+    def reply(messages):
+        text = last_user(messages)
+        if "Fix the cause" in text:
+            seed = box["model"].calls[-1].seed
+            body = GAME.replace("import random", "import random  # fixed") if seed else CRASH
+            return f"main.py\n```python\n{body}```"
+        return good_reply(messages)
+
+    model = scripted(reply)
+    box["model"] = model
+
+    def rules(files):
+        main = files.get("main.py", "")
+        return "crash_here" not in main, set() if "# fixed" in main else {"test_food_is_free"}
+
+    monkeypatch.setattr(engine, "_verifier", fake_verifier(rules))
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, candidates=2), sink=recorder,
+                           models=company_models(model))
+    picks = [e for e in recorder.of(events.CandidatesRanked) if e.phase == "test_fix"]
+    assert picks and picks[0].winner == 1
+    assert "# fixed" in (Path(summary.project) / "main.py").read_text()
+    assert summary.status == "passed"
+
+
+def test_no_usable_candidate_asks_again_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = {"n": 0}
+
+    def reply(messages):
+        text = last_user(messages)
+        if "Write the complete file main.py" in text:
+            asked["n"] += 1
+            if asked["n"] <= 2:
+                return "I would write a snake game here."
+            return f"main.py\n```python\n{GAME}```"
+        return good_reply(messages)
+
+    summary, recorder, _ = build_with(tmp_path, reply, candidates=2)
+    assert asked["n"] == 3  # two candidates, then one more single try
+    retries = [e for e in recorder.of(events.Retry) if e.phase == "coding"]
+    assert retries and "no candidate was usable" in retries[0].reason
+    assert (Path(summary.project) / "main.py").read_text() == GAME
+
+
+def build_with(tmp_path: Path, fn, **opts: Any):
+    model = scripted(fn)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True, **opts),
+                           sink=recorder, models=company_models(model))
+    return summary, recorder, model
+
+
+def test_without_a_sandbox_candidates_rank_by_what_parses(tmp_path: Path) -> None:
+    box: dict[str, Any] = {}
+
+    def reply(messages):
+        text = last_user(messages)
+        if "Write the complete file main.py" in text:
+            seed = box["model"].calls[-1].seed
+            return f"main.py\n```python\n{GAME if seed else 'def broken(:'}\n```"
+        return good_reply(messages)
+
+    model = scripted(reply)
+    box["model"] = model
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True, candidates=2),
+                           sink=recorder, models=company_models(model))
+    pick = next(e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding")
+    assert pick.winner == 1 and "not run (no sandbox)" in pick.ranking[0]["verdict"]
+    assert "do not parse" in pick.ranking[1]["verdict"]
+    assert (Path(summary.project) / "main.py").read_text().startswith("import random")
+
+
+def test_candidates_in_the_company_yaml_and_its_bad_values(tmp_path: Path) -> None:
+    from chatdev.config import MAX_CANDIDATES, load_company
+    from chatdev.errors import ConfigError
+    from chatdev.scaffold import init_company
+
+    folder = tmp_path / "company"
+    init_company(folder)
+    coding = folder / "phases" / "coding.yaml"
+    coding.write_text(coding.read_text() + "candidates: 3\n")
+    assert load_company(folder).phases["coding"].candidates == 3
+    for bad, says in (("0", "candidates"), (str(MAX_CANDIDATES + 1), "candidates")):
+        coding.write_text(coding.read_text().replace("candidates: 3\n", f"candidates: {bad}\n")
+                          .replace(f"candidates: {MAX_CANDIDATES + 1}\n", f"candidates: {bad}\n"))
+        with pytest.raises(ConfigError, match=says):
+            load_company(folder)
+        coding.write_text(coding.read_text().replace(f"candidates: {bad}\n", "candidates: 3\n"))
+    design = folder / "phases" / "design.yaml"
+    design.write_text(design.read_text() + "candidates: 2\n")
+    with pytest.raises(ConfigError, match="only a phase that writes files"):
+        load_company(folder)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "9", "lots"])
+def test_a_bad_candidates_option_is_a_usage_error(cli, tmp_path: Path, value: str) -> None:
+    proc = cli("build", "a snake game", "--candidates", value, "--no-run", "--out", str(tmp_path))
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr and "--candidates" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_bound_is_the_config_bound() -> None:
+    import inspect
+
+    from chatdev import cli
+    from chatdev.config import MAX_CANDIDATES
+
+    assert f"max={MAX_CANDIDATES}," in inspect.getsource(cli).split("CandidatesOpt", 1)[1][:200]
+
+
+# ----------------------------------------------------------------------------- on the real sandbox
+
+
+@pytest.mark.docker
+def test_the_real_sandbox_picks_the_program_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev import sandbox
+    from chatdev.models.base import candidate_seed
+
+    try:
+        sandbox.client()
+    except SandboxError as exc:
+        pytest.skip(f"no Docker engine reachable: {exc.line()}")
+
+    summary, recorder, _ = candidate_build(tmp_path, monkeypatch, 2, good_seed=candidate_seed(None, 1),
+                                           verifier=engine.__dict__["_verifier"])
+    pick = next(e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding")
+    assert pick.winner == 1, pick.ranking
+    assert "NameError" in pick.ranking[1]["verdict"] or "does not run" in pick.ranking[1]["verdict"]
+    project = Path(summary.project)
+    assert "crash_here" not in (project / "main.py").read_text()
+    out = subprocess.run(["git", "-C", str(project), "status", "--porcelain"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""  # the trials left nothing behind
