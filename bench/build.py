@@ -3,12 +3,17 @@
     .venv/bin/python bench/build.py                      # 0.5B, all tasks, sandbox on
     .venv/bin/python bench/build.py --limit 3 --model qwen2.5-coder-1.5b
     .venv/bin/python bench/build.py --only 2,3,7 --company my-company   # a subset, a changed company
+    .venv/bin/python bench/build.py --only 2,3,7 --candidates 1,4       # best-of-N against one reply
 
 The same measurement as `chatdev bench bench/tasks.txt` (runs, tests_pass, complete,
 does_task from bench/checks/, time, tokens, calls, time per phase), with --limit.
 
 Targets (issue 18): qwen2.5-coder-1.5b runs >= 0.8, does_task >= 0.5, tests_pass >= 0.5,
 complete >= 0.9; qwen2.5-coder-0.5b runs >= 0.6 and a median build <= 5 minutes.
+
+With several --candidates values the builds run side by side: each task with each value in
+turn, on one loaded model, and the table compares them (issue 14's target: runs at least
+15 points above N=1 at no more than 1.5x its median wall time).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print results.json instead of the table")
     parser.add_argument("--company", type=Path, default=None, help="a company folder over the shipped one")
     parser.add_argument("--only", default="", help="comma-separated 1-based task numbers (after --limit)")
+    parser.add_argument("--candidates", default="", help="best-of-N; several values (1,4) compare side by side")
     args = parser.parse_args()
 
     from chatdev import benchmark, screens
@@ -46,10 +52,66 @@ def main() -> int:
         tmp.write_text("\n".join(lines) + "\n")
         tasks = tmp
     out = args.out or Path(tempfile.mkdtemp(prefix="chatdev-bench-"))
+    values = [int(v) for v in args.candidates.split(",") if v.strip()]
+    if len(values) > 1:
+        return compare(tasks, out, values, args)
     results = benchmark.run(tasks, out=out, model=args.model, no_run=args.no_run, checks=args.checks,
-                            company_dir=args.company)
+                            company_dir=args.company, candidates=values[0] if values else None)
     screens.show_bench(results, as_json=args.json)
     print(f"results: {out / 'results.json'}")
+    return 0
+
+
+def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace) -> int:
+    """Each task with each --candidates value in turn, on one loaded model; then the comparison."""
+    import json
+    import statistics
+
+    from chatdev import benchmark, engine, events
+    from chatdev.config import load_company
+
+    company = load_company(args.company)
+    refs = engine.role_model_refs(company, model=args.model, endpoint=None, sink=events.null_sink)
+    models = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0, mmproj=None,
+                                sink=events.null_sink)
+    lines = benchmark.read_tasks(tasks)
+    by_value: dict[int, list] = {v: [] for v in values}
+    try:
+        for index, task in enumerate(lines, 1):
+            one = out / f"task{index:02d}.txt"
+            one.write_text(task + "\n")
+            for value in values:
+                got = benchmark.run(one, out=out / f"n{value}", no_run=args.no_run, checks=args.checks,
+                                    models=models, company_dir=args.company, candidates=value, first=index)
+                by_value[value] += got.results
+                r = got.results[0]
+                print(f"task {index} N={value}: runs={r.runs} tests_pass={r.tests_pass} {r.wall_s:.0f} s "
+                      f"{r.tokens} tokens", flush=True)
+    finally:
+        engine.close_models(models)
+    table = {}
+    for value, results in by_value.items():
+        bench = benchmark.BenchResults(model=args.model, results=results, candidates=value)
+        (out / f"results-n{value}.json").write_text(json.dumps(bench.to_dict(), indent=2) + "\n")
+        table[value] = {"runs": bench.shares()["runs"], "counts": bench.counts(),
+                        "tests_pass": bench.shares()["tests_pass"],
+                        "median_wall_s": statistics.median(r.wall_s for r in results),
+                        "median_tokens": statistics.median(r.tokens for r in results)}
+    base = table[values[0]]
+    for value in values[1:]:
+        row = table[value]
+        row["runs_points_above"] = round(100 * ((row["runs"] or 0) - (base["runs"] or 0)), 1)
+        row["wall_ratio"] = round(row["median_wall_s"] / base["median_wall_s"], 2) if base["median_wall_s"] else None
+    if args.json:
+        print(json.dumps({"model": args.model, "tasks": len(lines), "by_candidates": table}, indent=2))
+    else:
+        for value, row in table.items():
+            extra = (f"  runs {row['runs_points_above']:+.1f} points, wall x{row['wall_ratio']}"
+                     if "wall_ratio" in row else "")
+            print(f"N={value}: runs {row['counts']['runs'][0]}/{row['counts']['runs'][1]}, tests_pass "
+                  f"{row['counts']['tests_pass'][0]}/{row['counts']['tests_pass'][1]}, median "
+                  f"{row['median_wall_s']:.0f} s, {row['median_tokens']:.0f} tokens{extra}")
+    print(f"results: {out}")
     return 0
 
 

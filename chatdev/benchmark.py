@@ -67,6 +67,7 @@ class BenchResults:
     model: str
     results: list[TaskResult] = field(default_factory=list)
     checks: str = ""
+    candidates: int = 1  # --candidates the builds ran with (1: one reply per request)
 
     def shares(self) -> dict[str, float | None]:
         """The share of tasks with each verdict true; ``None`` when no task could have it.
@@ -111,7 +112,7 @@ class BenchResults:
         return {k: round(v, 2) for k, v in sorted(total.items(), key=lambda kv: (-kv[1], kv[0]))}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "checks": self.checks, "tasks": [r.to_dict() for r in self.results],
+        return {"model": self.model, "checks": self.checks, "candidates": self.candidates, "tasks": [r.to_dict() for r in self.results],
                 "total": {"tasks": len(self.results), **self.shares(), "counts": self.counts()},
                 "medians": self.medians(), "phases": self.phase_seconds()}
 
@@ -251,12 +252,14 @@ def task_result(task: str, summary: Any, *, no_run: bool, check: tuple[Path, lis
 def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str | None = None,
         endpoint: str | None = None, no_run: bool = False, checks: Path | None = None,
         sink: events.EventSink = events.null_sink, models: dict[str, Any] | None = None,
-        company_dir: Path | None = None) -> BenchResults:
+        company_dir: Path | None = None, candidates: int | None = None, first: int = 1) -> BenchResults:
     """Build every task and measure it; in-process models are loaded once and shared by all builds.
 
     ``checks``: the folder of hand-written checks (default: ``checks/`` next to ``tasks``).
     ``models`` (role -> model) replaces loading, as in ``engine.build`` (tests).
     ``company_dir``: a company folder over the shipped one (``chatdev init``), to measure a change.
+    ``candidates``: best-of-N for every phase that writes files (``--candidates``).
+    ``first``: the number of the first task (its seed and project name), to measure tasks one at a time.
     """
     todo = read_tasks(tasks)
     if jobs > 1 and not endpoint and models is None:
@@ -282,7 +285,8 @@ def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str
         start = time.monotonic()
         try:
             s = engine.build(engine.BuildOptions(task=task, name=name, out=out, seed=index, no_run=no_run,
-                                                 company_dir=company_dir), sink=sink, models=loaded)
+                                                 company_dir=company_dir, candidates=candidates),
+                             sink=sink, models=loaded)
         except ChatDevError as exc:
             return TaskResult(task=task, project=str(out / name), status="error",
                               runs=None if no_run else False, complete=None,
@@ -294,13 +298,14 @@ def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str
     try:
         if jobs > 1:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
-                results = list(pool.map(lambda pair: one(*pair), enumerate(todo, 1)))
+                results = list(pool.map(lambda pair: one(*pair), enumerate(todo, first)))
         else:
-            results = [one(i, t) for i, t in enumerate(todo, 1)]
+            results = [one(i, t) for i, t in enumerate(todo, first)]
     finally:
         if models is None:
             engine.close_models(loaded)
-    bench = BenchResults(model=", ".join(names), results=results, checks=str(checks) if checks.is_dir() else "")
+    bench = BenchResults(model=", ".join(names), results=results, checks=str(checks) if checks.is_dir() else "",
+                         candidates=candidates or 1)
     (out / "results.json").write_text(json.dumps(bench.to_dict(), indent=2) + "\n")
     return bench
 

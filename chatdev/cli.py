@@ -286,13 +286,14 @@ def bench(
     no_run: Annotated[bool, typer.Option("--no-run", help="Never run the programs (no Docker needed).")] = False,
     checks: Annotated[Path | None, typer.Option(
         help="Folder of hand-written checks, <slug>.yaml per task [default: checks/ next to TASKS].")] = None,
+    candidates: CandidatesOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Build every task in TASKS; report runs, tests pass, complete, does the task, time, tokens, phases."""
     from chatdev import benchmark, screens
 
     results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint, no_run=no_run,
-                            checks=checks)
+                            checks=checks, candidates=candidates)
     screens.show_bench(results, as_json=as_json)
 
 

@@ -224,6 +224,32 @@ def _options_people(opts: dict[str, Any], humans: list[str], review: bool, clari
 # --------------------------------------------------------------------------- the three entry points
 
 
+def check_candidates(company: Company, chain: Sequence[str], models: dict[str, ChatModel],
+                     wanted: int | None) -> None:
+    """Best-of-N must fit: each files phase's prompt (up to the window) plus N answers in its model.
+
+    Asked of the models that decode candidates together (``max_candidates``); a model that
+    answers them one after another needs no more room than one reply.
+    """
+    from chatdev.config import ChatPhase
+
+    for phase in company.walk(list(chain)):
+        if not isinstance(phase, ChatPhase) or phase.expects != "files":
+            continue
+        n = wanted or phase.candidates
+        model = models.get(company.role(phase.assistant).name)
+        limit = getattr(model, "max_candidates", None)
+        if n <= 1 or model is None or not callable(limit):
+            continue
+        prompt = max(model.n_ctx - phase.max_tokens, 1)
+        most = int(limit(prompt, phase.max_tokens))
+        if n > most:
+            where = "--candidates" if wanted else f"{phase.source}: candidates:"
+            raise UsageError(f"{where} {n}: {model.name} can decode at most {most} candidates of "
+                             f"{phase.max_tokens} tokens after a prompt of up to {prompt} tokens ({phase.name})",
+                             hint=f"use --candidates {max(most, 1)} or fewer")
+
+
 def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
           models: dict[str, ChatModel] | None = None, io: Any = None) -> Summary:
     """Run the company on a new task. ``models`` (role -> model) replaces loading (tests, benchmarks);
@@ -252,6 +278,7 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
     else:
         refs = {role: m.name for role, m in models.items()}
     try:
+        check_candidates(company, company.chain, models, opts.candidates)
         workspace = Workspace.create(project, company_name=company.name)
         workspace.save_company(company.sources)
         images = _keep_images(workspace.root, images)
@@ -357,6 +384,7 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
     else:
         refs = {role: m.name for role, m in models.items()}
     try:
+        check_candidates(company, company.improve, models, candidates)
         if state is None:
             workspace.save_company(company.sources)
             state = RunState(task=change, project=workspace.root.name, company=company.name, models=refs)

@@ -291,3 +291,30 @@ def test_the_real_sandbox_picks_the_program_that_runs(tmp_path: Path, monkeypatc
     assert "crash_here" not in (project / "main.py").read_text()
     out = subprocess.run(["git", "-C", str(project), "status", "--porcelain"], capture_output=True, text=True)
     assert out.stdout.strip() == ""  # the trials left nothing behind
+
+
+def test_the_bench_builds_with_candidates(tmp_path: Path) -> None:
+    from chatdev import benchmark
+
+    tasks = tmp_path / "tasks.txt"
+    tasks.write_text("a snake game\n")
+    bench = benchmark.run(tasks, out=tmp_path / "out", no_run=True, models=company_models(scripted()),
+                          candidates=2, first=5)
+    [r] = bench.results
+    assert r.complete is True and Path(r.project).name.startswith("05_")
+    saved = json.loads((tmp_path / "out" / "results.json").read_text())
+    assert saved["candidates"] == 2
+    transcript = (Path(r.project) / ".chatdev/transcript.jsonl").read_text()
+    assert '"kind": "candidates"' in transcript
+
+
+def test_more_candidates_than_the_context_holds_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    from chatdev.errors import UsageError
+
+    model = scripted(good_reply)
+    model.max_candidates = lambda prompt, max_tokens: 2  # type: ignore[attr-defined]
+    with pytest.raises(UsageError, match=r"--candidates 3: scripted can decode at most 2 candidates") as info:
+        engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True, candidates=3),
+                     models=company_models(model))
+    assert info.value.exit_code == 2 and "--candidates 2 or fewer" in info.value.line()
+    assert list(tmp_path.iterdir()) == [] and model.calls == []
