@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
-from chatdev.config import RoleSpec
 from chatdev.errors import ConfigError
+
+
+class RoleLike(Protocol):
+    """What the org chart reads of a role (a config.RoleSpec)."""
+
+    name: str
+    reports_to: str | None
+    source: str
 
 
 @dataclass(frozen=True)
@@ -14,7 +22,7 @@ class OrgChart:
     managers: dict[str, str | None]  # role name -> manager name (None at the top)
 
     @classmethod
-    def from_roles(cls, roles: Sequence[RoleSpec]) -> OrgChart:
+    def from_roles(cls, roles: Sequence[RoleLike]) -> OrgChart:
         by_lower = {r.name.lower(): r.name for r in roles}
         managers: dict[str, str | None] = {}
         for role in roles:

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from chatdev import events
-from chatdev.chain import Chain, Context, RunOptions, RunState, stopped_early
+from chatdev.chain import Chain
+from chatdev.context import Context, PhaseFailed, RunOptions, RunState, stopped_early
 from chatdev.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, UsageError, WorkspaceError
 from chatdev.models.base import ChatModel
-from chatdev.phases import PhaseFailed
 
 MAX_TASK_CHARS = 4000
 STOPWORDS = {"a", "an", "the", "simple", "small", "little", "basic", "make", "build", "write", "create", "me"}

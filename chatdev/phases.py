@@ -13,45 +13,23 @@ import ast
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from chatdev import artifacts, catalogue, events, human, plans, prompts
 from chatdev.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
+from chatdev.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.conversation import Conversation
 from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
-from chatdev.models.base import Reply, SchemaViolation, Usage
-from chatdev.sandbox_report import Progress, defects_text, tests_record
+from chatdev.models.base import Reply, SchemaViolation
+from chatdev.sandbox_report import defects_text, tests_record
 
-if TYPE_CHECKING:
-    from chatdev.chain import Context
 
 DONE = "<DONE>"
 SOURCE_SUFFIXES = (".py",)
 MIN_CODE_BUDGET = 200
 CANDIDATE_RUN_S = 5.0  # a candidate's run window: as long as the review loop's static check
-
-
-class PhaseFailed(Exception):
-    """A phase could not produce usable output within its retries."""
-
-
-class SkipLoop(Exception):
-    """An action that cannot run (sandbox disabled) ends its loop without a verdict."""
-
-
-@dataclass
-class PhaseResult:
-    output: Any = None
-    verdicts: dict[str, bool] = field(default_factory=dict)
-    files: list[str] = field(default_factory=list)
-    usage: Usage = field(default_factory=Usage)
-    calls: int = 0
-    status: str = "done"  # done | skipped
-    reason: str = ""
-    progress: Progress | None = None  # a check's result, compared with the next (no step backwards)
 
 
 # --------------------------------------------------------------------------- context for templates

@@ -472,7 +472,7 @@ def _records(ws: Any) -> list[Mapping[str, Any]]:
 
 def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """What the state file and git say about the run (the transcript's BuildEnded carries less)."""
-    from chatdev.chain import stopped_early
+    from chatdev.context import stopped_early
 
     facts: dict[str, Any] = {"commits": len(commits), "run_hint": f"chatdev run {ws.root}"}
     try:

@@ -212,7 +212,7 @@ def test_prompt_variables_are_what_the_build_passes() -> None:
     from types import SimpleNamespace
 
     from chatdev import phases, prompts
-    from chatdev.chain import RunState
+    from chatdev.context import RunState
     from chatdev.config import load_company
 
     company_ = load_company(None)

@@ -205,7 +205,8 @@ def test_per_role_models_are_loaded_once_and_shared(company_dir: Path, small_mod
 
 
 def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) -> None:
-    from chatdev.chain import Chain, Context, RunOptions, RunState
+    from chatdev.chain import Chain
+    from chatdev.context import Context, RunOptions, RunState
     from chatdev.config import load_company
     from chatdev.workspace import Workspace
 
