@@ -15,9 +15,10 @@ from typing import Any
 
 from chatdev import events, prompts
 from chatdev.config import ActionPhase, ChatPhase, Company, DebatePhase, HumanPhase, LoopPhase
-from chatdev.conversation import Conversation
-from chatdev.models.base import SchemaViolation, Usage
 from chatdev.context import Context, PhaseFailed, PhaseResult, RunState, SkipLoop
+from chatdev.conversation import Conversation
+from chatdev.history import tokens_trailer
+from chatdev.models.base import SchemaViolation, Usage
 from chatdev.phases import run_action, run_chat, run_debate, run_human
 from chatdev.sandbox_report import Progress
 
@@ -145,7 +146,7 @@ class Chain:
             "Phase": phase.name,
             "Role": f"{author} (human)" if typed else author,
             "Model": model_name or "none",
-            "Tokens": f"prompt={u.prompt_tokens} completion={u.completion_tokens} cached={u.cached_prompt_tokens}",
+            "Tokens": tokens_trailer(u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens),
             "Duration": f"{time.monotonic() - start:.1f}s",
         }
         return ctx.workspace.commit(role=author, phase=phase.name, summary=summary, trailers=trailers,
@@ -166,8 +167,7 @@ class Chain:
             u = result.usage
             trailers = {"Phase": phase.name, "Role": roles[-1], "Human": f"customer answered {count}",
                         "Model": self.ctx.models[roles[-1]].name if roles[-1] in self.ctx.models else "none",
-                        "Tokens": f"prompt={u.prompt_tokens} completion={u.completion_tokens} "
-                                  f"cached={u.cached_prompt_tokens}"}
+                        "Tokens": tokens_trailer(u.prompt_tokens, u.completion_tokens, u.cached_prompt_tokens)}
         trailers["Duration"] = f"{time.monotonic() - start:.1f}s"
         return self.ctx.workspace.commit(role=roles[-1], phase=phase.name, summary=summary[:200],
                                          trailers=trailers, model=None, bookkeeping=True)

@@ -612,7 +612,3 @@ def _output_attrs(phase: Any) -> dict[str, frozenset[str]]:
     """``output``'s fields in a document template, when the phase's schema lists them."""
     fields = _schema_fields(getattr(phase, "json_schema", None))
     return {"output": frozenset(fields) | prompts.MAPPING_METHODS} if fields is not None else {}
-
-
-def role_file_stem(role: RoleSpec) -> str:
-    return Path(role.source).stem if role.source else role.name.lower()

@@ -123,6 +123,3 @@ class Conversation:
     def said(self, text: str) -> None:
         """Record a turn this side said without asking the model (an opening line)."""
         self.history.append(Message("assistant", text))
-
-    def heard(self, text: str) -> None:
-        self.history.append(Message("user", text))

@@ -20,6 +20,7 @@ from chatdev.chain import Chain
 from chatdev.context import Context, PhaseFailed, RunOptions, RunState, stopped_early
 from chatdev.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, UsageError, WorkspaceError
+from chatdev.history import tokens_trailer
 from chatdev.models.base import ChatModel
 
 MAX_TASK_CHARS = 4000
@@ -555,8 +556,8 @@ def _close_run(workspace: Any, state: RunState, started: float, previous_wall: f
                    "untested": "not run"}[state.status]
         workspace.commit(role=top_role, phase="deliver", summary=f"Deliver ({outcome})",
                          trailers={"Phase": "deliver", "Status": state.status,
-                                   "Tokens": "prompt={prompt} completion={completion} cached={cached}".format(
-                                       **state.usage),
+                                   "Tokens": tokens_trailer(state.usage["prompt"], state.usage["completion"],
+                                                            state.usage["cached"]),
                                    "Duration": f"{state.wall_s:.1f}s"},
                          model=None, bookkeeping=True)
         workspace.tag(workspace.next_version_tag())

@@ -43,8 +43,6 @@ def environment() -> SandboxedEnvironment:
         lstrip_blocks=True,
         autoescape=False,
     )
-    env.filters["numbered"] = lambda text: "\n".join(
-        f"{i:4d}| {line}" for i, line in enumerate(str(text).splitlines(), 1))
     return env
 
 
