@@ -27,7 +27,6 @@ EXTENSIONS = ("py", "pyw", "txt", "md", "rst", "json", "yaml", "yml", "toml", "c
 PATHISH = re.compile(r"^[\w.\-/]+\.(" + "|".join(EXTENSIONS) + r")$|^(Makefile|Dockerfile|LICENSE|README)$")
 LANG_WORDS = {"python", "py", "python3", "text", "txt", "markdown", "md", "json", "yaml", "yml", "toml", "ini",
               "bash", "sh", "shell", "html", "css", "javascript", "js", "plaintext", "console", "cfg", ""}
-RESERVED = (".git", ".chatdev")
 
 
 class UnsafePath(ValueError):
@@ -37,26 +36,23 @@ class UnsafePath(ValueError):
 def safe_relpath(raw: str) -> str:
     """Normalise a path a model wrote, or raise UnsafePath saying why.
 
-    Refuses absolute paths, ``..`` anywhere, drive letters, control characters,
-    and the bookkeeping folders ``.git`` and ``.chatdev``. Symlink escapes are
-    the workspace's to refuse (they depend on the filesystem).
+    The rule is ``files.path_problem`` (the workspace's own), after the reply's quoting
+    and backslashes are taken off; a model's path is also kept short. Symlink escapes
+    are the workspace's to refuse (they depend on the filesystem).
     """
+    from chatdev.files import path_problem
+
     path = raw.strip().strip("`*'\"").strip()
     if not path:
         raise UnsafePath("empty path")
     if any(ord(c) < 32 for c in path):
         raise UnsafePath(f"{raw!r}: control character in path")
-    path = path.replace("\\", "/")
-    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
-        raise UnsafePath(f"{path}: absolute paths are not allowed")
+    path = path.replace("\\", "/")  # a model on Windows habits: the same path
+    problem = path_problem(path)
+    if problem is not None:
+        raise UnsafePath(f"{path}: {problem}")
     parts = [p for p in PurePosixPath(path).parts if p not in ("", ".")]
-    if not parts:
-        raise UnsafePath(f"{raw!r}: not a file path")
-    if ".." in parts:
-        raise UnsafePath(f"{path}: '..' would leave the project")
-    if parts[0] in RESERVED:
-        raise UnsafePath(f"{path}: {parts[0]} is reserved")
-    if len(path) > 200 or len(parts) > 8:
+    if len(path) > 200 or len(parts) > 8:  # a model's file name, not a project's: kept short
         raise UnsafePath(f"{path}: path too long")
     return "/".join(parts)
 

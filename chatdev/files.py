@@ -1,7 +1,8 @@
 """Files in a project folder: paths checked before use, writes that never leave half a file.
 
-``clean_relpath`` is the rule every write obeys (no escape from the project, no
-``.git``, no ``.chatdev/``); ``atomic_write`` writes a temp file in the same folder,
+``path_problem`` is the one path rule (no escape from the project, no ``.git``, no
+``.chatdev/``), which ``clean_relpath`` applies to every write and the reply parser to
+every path a model names; ``atomic_write`` writes a temp file in the same folder,
 fsyncs it and renames it into place. A full disk or a read-only folder is a
 ``WorkspaceEnvironmentError`` that says what to do.
 """
@@ -25,29 +26,42 @@ TMP_SUFFIX = ".chatdev-tmp"
 _ENV_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
 
 
-def clean_relpath(rel: str) -> str:
-    """A normalised project-relative path, or WorkspaceError for one that escapes or touches git/.chatdev."""
+def path_problem(rel: str) -> str | None:
+    """Why ``rel`` may not be a project file (None: it may): the one path rule.
+
+    Empty, a NUL, control characters or a backslash, absolute (``/``, ``~``, ``C:``), ``..``
+    anywhere, ``.git`` anywhere and ``.chatdev`` at the top (in any letter case: case-folding
+    filesystems), a name longer than 255 bytes. The workspace applies it to every write, read
+    and delete; the reply parser (``artifacts.safe_relpath``) to every path a model names.
+    """
     if not isinstance(rel, str) or not rel.strip():
-        raise WorkspaceError(f"refused file path {rel!r}: empty")
-    if "\x00" in rel or "\\" in rel:
-        raise WorkspaceError(f"refused file path {rel!r}: contains a NUL or a backslash")
+        return "empty"
+    if any(ord(c) < 32 for c in rel) or "\\" in rel:
+        return "contains a control character or a backslash"
     if rel.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", rel):
-        raise WorkspaceError(f"refused file path {rel!r}: absolute paths are not allowed",
-                             hint="files are written inside the project only")
+        return "absolute paths are not allowed"
     parts = [p for p in rel.split("/") if p not in ("", ".")]
     if not parts:
-        raise WorkspaceError(f"refused file path {rel!r}: names no file")
+        return "names no file"
     if ".." in parts:
-        raise WorkspaceError(f"refused file path {rel!r}: it escapes the project",
-                             hint="files are written inside the project only")
+        return "it escapes the project"
     lowered = [p.lower() for p in parts]
     if ".git" in lowered:
-        raise WorkspaceError(f"refused file path {rel!r}: .git belongs to git")
+        return ".git belongs to git"
     if lowered[0] == CHATDEV_DIR:
-        raise WorkspaceError(f"refused file path {rel!r}: .chatdev/ is chatdev's own record")
+        return ".chatdev/ is chatdev's own record"
     if any(len(p.encode("utf-8", "surrogatepass")) > 255 for p in parts):
-        raise WorkspaceError(f"refused file path {rel!r}: a name is longer than 255 bytes")
-    return "/".join(parts)
+        return "a name is longer than 255 bytes"
+    return None
+
+
+def clean_relpath(rel: str) -> str:
+    """A normalised project-relative path, or WorkspaceError saying why not (``path_problem``)."""
+    problem = path_problem(rel)
+    if problem is not None:
+        hint = "files are written inside the project only" if problem.startswith(("absolute", "it escapes")) else ""
+        raise WorkspaceError(f"refused file path {rel!r}: {problem}", hint=hint or None)
+    return "/".join(p for p in rel.split("/") if p not in ("", "."))
 
 
 def sha256_of(data: bytes | None) -> str | None:

@@ -141,3 +141,18 @@ def test_schema_max_length() -> None:
     with pytest.raises(SchemaViolation) as err:
         parse_json('{"issues": ["a finding that rambles on"]}', schema)
     assert "longer than 10 characters" in err.value.reason
+
+
+@pytest.mark.parametrize("path", [".GIT/config", "src/.Git/hooks/pre-commit", ".ChatDev/state.json", "../x.py",
+                                  "/etc/passwd", "C:/x.py", "a\x01b.py", "x" * 256 + ".py"])
+def test_one_path_rule_for_replies_and_the_workspace(path: str) -> None:
+    """A path a model names is refused exactly when the workspace would refuse it (and for the same reason)."""
+    from chatdev.errors import WorkspaceError
+    from chatdev.files import clean_relpath, path_problem
+
+    problem = path_problem(path)
+    assert problem is not None
+    with pytest.raises(UnsafePath):
+        safe_relpath(path)
+    with pytest.raises(WorkspaceError, match=problem.split(" ")[0].replace(".", r"\.")):
+        clean_relpath(path)
