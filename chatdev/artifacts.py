@@ -285,50 +285,11 @@ def extract_json(text: str) -> Any:
 
 def parse_json(text: str, schema: dict[str, Any] | None) -> Any:
     """Parse and validate a JSON reply; SchemaViolation carries the reason for the model."""
+    from chatdev.models.base import schema_errors  # the one validator (backends use it too)
+
     value = extract_json(text)
     if schema is not None:
-        errors = validate(value, schema)
+        errors = schema_errors(value, schema)
         if errors:
             raise SchemaViolation("; ".join(errors[:3]), text)
     return value
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "object": (dict,), "array": (list,), "string": (str,), "boolean": (bool,),
-    "integer": (int,), "number": (int, float), "null": (type(None),),
-}
-
-
-def validate(value: Any, schema: dict[str, Any], path: str = "$") -> list[str]:
-    """A small JSON-Schema validator for the subset the phases use."""
-    errors: list[str] = []
-    expected = schema.get("type")
-    if expected:
-        kinds = expected if isinstance(expected, list) else [expected]
-        ok = any(isinstance(value, _TYPES[k]) and not (k in ("integer", "number") and isinstance(value, bool))
-                 for k in kinds if k in _TYPES)
-        if not ok:
-            return [f"{path} should be {' or '.join(kinds)}, got {type(value).__name__}"]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append(f"{path} should be one of {schema['enum']}")
-    if isinstance(value, dict):
-        for key in schema.get("required", []):
-            if key not in value:
-                errors.append(f"{path} is missing required key {key!r}")
-        props = schema.get("properties", {})
-        for key, sub in props.items():
-            if key in value:
-                errors.extend(validate(value[key], sub, f"{path}.{key}"))
-    if isinstance(value, list):
-        if len(value) < schema.get("minItems", 0):
-            errors.append(f"{path} needs at least {schema['minItems']} items")
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            errors.append(f"{path} has more than {schema['maxItems']} items")
-        if "items" in schema:
-            for i, item in enumerate(value):
-                errors.extend(validate(item, schema["items"], f"{path}[{i}]"))
-    if isinstance(value, str) and len(value) < schema.get("minLength", 0):
-        errors.append(f"{path} is too short")
-    if isinstance(value, str) and "maxLength" in schema and len(value) > schema["maxLength"]:
-        errors.append(f"{path} is longer than {schema['maxLength']} characters")
-    return errors

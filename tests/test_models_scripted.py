@@ -79,7 +79,7 @@ def test_schema_checker_subset() -> None:
     }
     assert schema_errors({"files": [{"path": "a.py"}]}, schema) == []
     assert schema_errors({"files": []}, schema) == ["$.files needs at least 1 items"]
-    assert schema_errors({"files": [{}], "x": 1}, schema) == ["$.files[0] is missing 'path'",
+    assert schema_errors({"files": [{}], "x": 1}, schema) == ["$.files[0] is missing required key 'path'",
                                                                "$ has unexpected key 'x'"]
     assert check_reply("not json", schema)[1].startswith("not valid JSON")
     assert Reply("[1]").json() == [1]

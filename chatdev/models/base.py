@@ -111,7 +111,8 @@ def schema_errors(value: Any, schema: dict[str, Any], path: str = "$",
         errors.append(f"{path} should be {schema['const']!r}")
     if isinstance(value, dict):
         props = schema.get("properties", {})
-        errors += [f"{path} is missing {key!r}" for key in schema.get("required", []) if key not in value]
+        errors += [f"{path} is missing required key {key!r}" for key in schema.get("required", [])
+                   if key not in value]
         for key, item in value.items():
             if key in props:
                 errors += schema_errors(item, props[key], f"{path}.{key}", root)
@@ -129,7 +130,7 @@ def schema_errors(value: Any, schema: dict[str, Any], path: str = "$",
         if len(value) < schema.get("minLength", 0):
             errors.append(f"{path} is shorter than {schema['minLength']}")
         if "maxLength" in schema and len(value) > schema["maxLength"]:
-            errors.append(f"{path} is longer than {schema['maxLength']}")
+            errors.append(f"{path} is longer than {schema['maxLength']} characters")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if "minimum" in schema and value < schema["minimum"]:
             errors.append(f"{path} is below {schema['minimum']}")
