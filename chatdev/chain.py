@@ -354,7 +354,7 @@ class Chain:
         decision, directive = "accept", ""
         try:
             reply = ctx.ask(conv, loop.name, sender=instructor or "chatdev", receiver=boss, text=text,
-                            schema=schema, max_tokens=150, result=result)
+                            schema=schema, max_tokens=150, result=result, expects="json", turn="escalate")
             from chatdev.artifacts import parse_json
 
             data = parse_json(reply.text, schema)

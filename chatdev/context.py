@@ -18,7 +18,7 @@ from chatdev import events, prompts
 from chatdev.company import OrgChart
 from chatdev.config import ActionPhase, ChatPhase, Company
 from chatdev.conversation import Conversation
-from chatdev.models.base import ChatModel, Reply, Usage
+from chatdev.models.base import CallInfo, ChatModel, Reply, Usage, calling
 from chatdev.sandbox_report import Progress, tests_record
 
 class PhaseFailed(Exception):
@@ -136,8 +136,12 @@ class Context:
 
     def ask(self, conv: Conversation, phase: str, *, sender: str, receiver: str, text: str,
             images: Sequence[Any] = (), schema: dict[str, Any] | None = None, max_tokens: int = 512,
-            result: PhaseResult, cycle: int = 0, attempt: int = 0, shown: str | None = None) -> Reply:
+            result: PhaseResult, cycle: int = 0, attempt: int = 0, shown: str | None = None,
+            expects: str = "text", item: str | None = None, turn: str = "answer") -> Reply:
         """One model call with events, streaming and accounting.
+
+        ``expects``, ``item`` and ``turn`` say where the call comes from (``CallInfo``,
+        which test models route on).
 
         A later loop cycle or a retry must not meet the same prompt with the same sampling:
         a small model then answers exactly as before. So the seed moves with the cycle and
@@ -154,8 +158,11 @@ class Context:
             self.desk.phase = phase  # a person in the receiver's seat answers for this phase
 
         seed, temperature = self._sampling(cycle, attempt)
-        reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
-                         temperature=temperature, seed=seed, on_token=on_token)
+        info = CallInfo(phase=phase, role=receiver, expects=expects, schema=schema, item=item, cycle=cycle,
+                        turn=turn)
+        with calling(info):
+            reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
+                             temperature=temperature, seed=seed, on_token=on_token)
         self._account(reply, result)
         u = reply.usage
         self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
@@ -165,7 +172,8 @@ class Context:
         return reply
 
     def ask_many(self, conv: Conversation, phase: str, n: int, *, sender: str, receiver: str, text: str,
-                 max_tokens: int, result: PhaseResult, cycle: int = 0, shown: str | None = None) -> list[Reply]:
+                 max_tokens: int, result: PhaseResult, cycle: int = 0, shown: str | None = None,
+                 item: str | None = None) -> list[Reply]:
         """``n`` candidate replies to one request, decoded together where the backend can; each
         is one message of the transcript (``candidate`` set) and counts as one call."""
         self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text if shown is None else shown))
@@ -176,8 +184,9 @@ class Context:
         if self.desk is not None:
             self.desk.phase = phase
         seed, temperature = self._sampling(cycle, 0)
-        replies = conv.ask_many(text, n, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                on_token=on_token)
+        with calling(CallInfo(phase=phase, role=receiver, expects="files", item=item, cycle=cycle)):
+            replies = conv.ask_many(text, n, max_tokens=max_tokens, temperature=temperature, seed=seed,
+                                    on_token=on_token)
         for index, reply in enumerate(replies):
             self._account(reply, result)
             u = reply.usage
@@ -246,5 +255,5 @@ class Context:
                               where="messages.yaml: screenshot")
         conv = Conversation(model, "")
         reply = self.ask(conv, phase.name, sender="chatdev", receiver=role.name, text=text, images=[png],
-                         max_tokens=120, result=PhaseResult())
+                         max_tokens=120, result=PhaseResult(), turn="screenshot")
         return f"\nWhat the screenshot shows ({role.name}): {reply.text.strip()}"

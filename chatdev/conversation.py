@@ -27,7 +27,8 @@ def cut_middle(text: str, keep_tokens: int, count: Callable[[str], int]) -> str:
         return text
     lines = text.splitlines()
     head, tail = lines[: len(lines) // 2], lines[len(lines) // 2:]
-    while (head or tail) and count("\n".join(head + ["[...]"] + tail)) > keep_tokens:
+    widest = f"[... {len(lines)} lines cut to fit the context ...]"  # the marker is measured too
+    while (head or tail) and count("\n".join(head + [widest] + tail)) > keep_tokens:
         if len(head) >= len(tail) and head:
             head.pop()
         elif tail:

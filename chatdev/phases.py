@@ -255,7 +255,7 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
         follow = ctx.ask(boss, phase.name, sender=instructor, receiver=assistant,
                          text=prompts.render(ctx.company.messages.continue_, {"reply": conv.history[-1].content},
                                              where="messages.yaml: continue"),
-                         max_tokens=min(phase.max_tokens, 400), result=result)
+                         max_tokens=min(phase.max_tokens, 400), result=result, item=item_label, turn="continue")
         if DONE in follow.text or not follow.text.strip():
             break
         message = follow.text
@@ -290,7 +290,7 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
     from chatdev import candidates as cands
 
     replies = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
-                           max_tokens=phase.max_tokens, result=result, cycle=cycle)
+                           max_tokens=phase.max_tokens, result=result, cycle=cycle, item=item)
     pool: list[cands.Candidate] = []
     for index, reply in enumerate(replies):
         cut = reply.finish_reason == "length" and not expected
@@ -350,7 +350,7 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
     for attempt in range(start, phase.retries + 1):
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
                         schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
-                        cycle=cycle, attempt=attempt, shown=shown)
+                        cycle=cycle, attempt=attempt, shown=shown, expects=expects, item=item)
         try:
             # a fix reply (several files, none expected) cut at its token limit loses its open
             # last block, except on the last try; a phase writing one expected file keeps what
@@ -500,7 +500,7 @@ def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
                                     where=f"{phase.source}: prompt")
             conv = Conversation(ctx.model_for(name), persona(ctx, name))
             reply = ctx.ask(conv, phase.name, sender=judge, receiver=name, text=prompt,
-                            max_tokens=phase.max_tokens, result=result)
+                            max_tokens=phase.max_tokens, result=result, turn="debate")
             proposals.append((name, reply.text.strip()))
     all_proposals = "\n\n".join(f"{who}:\n{text}" for who, text in proposals)
     prompt = prompts.render(phase.judge_prompt, template_context(ctx, cycle=cycle, feedback=all_proposals, role=judge),

@@ -46,37 +46,62 @@ def last_user(messages: Sequence[Message]) -> str:
 
 
 def good_reply(messages: Sequence[Message], *, approve_after: int = 0, counter: dict | None = None) -> str:
-    """A cooperative company: every phase answers in the asked-for format."""
-    text = last_user(messages)
+    """A cooperative company: every phase answers in the asked-for format.
+
+    It routes on where the call comes from (``CallInfo``: the phase, the turn, the file
+    being written), never on a prompt's wording; a call made outside a run (no CallInfo)
+    routes on the phase's phrases.
+    """
+    from chatdev.models.base import current_call
+    from chatdev.models.scripted import fill
+
     counter = counter if counter is not None else {}
-    if "Write the requirements" in text:
-        return "- The snake moves on a grid\n- Eating food makes it longer\n- Hitting a wall ends the game"
-    if "Plan the Python program" in text:
-        return json.dumps({"summary": "A terminal snake game.", "entry": "main.py",
-                           "files": [{"path": "main.py", "purpose": "game logic and loop"}]})
-    if "Write the complete file main.py" in text:
-        return f"main.py\n```python\n{GAME}```"
-    if "Please review my code" in text:
+    info = current_call()
+    phase = _phase_of(last_user(messages)) if info is None else info.phase
+    turn = "answer" if info is None else info.turn
+    if turn == "continue":
+        return "<DONE>"
+    if turn == "escalate" or phase == "escalate":
+        return json.dumps({"decision": "accept", "directive": ""})
+    if phase == "code_review":
         counter["review"] = counter.get("review", 0) + 1
         ok = counter["review"] > approve_after
         return json.dumps({"approved": ok, "issues": [] if ok else ["handle the wall"]})
-    if "Fix the problems" in text:
-        return f"main.py\n```python\n{GAME}# walls are handled by the caller\n```"
-    if "pytest tests" in text:
-        return f"tests/test_main.py\n```python\n{TESTS}```"
-    if "Fix the cause" in text:
-        return f"main.py\n```python\n{GAME}```"
-    if "Write README.md" in text:
-        return "# Snake\n\nA tiny snake game.\n\n## Run\n\n    python main.py\n\n## Use\n\nWatch it move."
-    if "Decide:" in text:
-        return json.dumps({"decision": "accept", "directive": ""})
-    if "List the source files to edit" in text:
-        return json.dumps({"summary": "Add a pause key.", "files": [{"path": "main.py", "purpose": "pause"}]})
-    if "complete new version of main.py" in text:
-        return f"main.py\n```python\n{GAME}PAUSE_KEY = 'p'\n```"
-    if "The program changed" in text:
-        return "# Snake\n\nNow with a pause key (p).\n\n## Run\n\n    python main.py\n\n## Use\n\nPress p."
+    if phase in REPLIES:
+        return REPLIES[phase]
+    if info is not None and info.expects == "json":
+        return json.dumps(fill(info.schema))
     return "<DONE>"
+
+
+REPLIES = {
+    "demand_analysis": "- The snake moves on a grid\n- Eating food makes it longer\n- Hitting a wall ends the game",
+    "design": json.dumps({"summary": "A terminal snake game.", "entry": "main.py",
+                          "files": [{"path": "main.py", "purpose": "game logic and loop"}]}),
+    "coding": f"main.py\n```python\n{GAME}```",
+    "code_fix": f"main.py\n```python\n{GAME}# walls are handled by the caller\n```",
+    "test_writing": f"tests/test_main.py\n```python\n{TESTS}```",
+    "test_repair": f"tests/test_main.py\n```python\n{TESTS}```",
+    "test_fix": f"main.py\n```python\n{GAME}```",
+    "documentation": "# Snake\n\nA tiny snake game.\n\n## Run\n\n    python main.py\n\n## Use\n\nWatch it move.",
+    "change_plan": json.dumps({"summary": "Add a pause key.", "files": [{"path": "main.py", "purpose": "pause"}]}),
+    "change_coding": f"main.py\n```python\n{GAME}PAUSE_KEY = 'p'\n```",
+    "documentation_update": "# Snake\n\nNow with a pause key (p).\n\n## Run\n\n    python main.py\n\n## Use\n\n"
+                            "Press p.",
+}
+
+# a call made outside a run: the phase by a phrase of its prompt
+_PHRASES = (("Write the requirements", "demand_analysis"), ("Plan the Python program", "design"),
+            ("Write the complete file main.py", "coding"), ("Please review my code", "code_review"),
+            ("Fix the problems", "code_fix"), ("pytest tests", "test_writing"), ("Fix the cause", "test_fix"),
+            ("Write README.md", "documentation"), ("List the source files to edit", "change_plan"),
+            ("complete new version of main.py", "change_coding"), ("The program changed", "documentation_update"))
+
+
+def _phase_of(text: str) -> str:
+    if "Decide:" in text:
+        return "escalate"
+    return next((phase for phrase, phase in _PHRASES if phrase in text), "")
 
 
 def scripted(fn: Callable[[Sequence[Message]], str] = good_reply, **kwargs: object):

@@ -365,3 +365,41 @@ def test_quarantined_tests_are_what_the_record_says(tmp_path: Path, monkeypatch:
     assert not (project / "tests/test_main.py").exists()
     assert summary.status == "passed" and summary.tests["counts"]["quarantined"] == 1
     assert summary.tests["quarantined"] == ["tests/test_main.py"] and "quarantined" in summary.tests["summary"]
+
+
+def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The programmer forgets ``import random``: the check's static errors name it, the chain adds it
+    (no model call), the check runs again, and the repaired file is committed."""
+    forgetful = GAME.replace("import random\n", "")
+
+    def company(messages):
+        if "Write the complete file main.py" in messages[-1].content:
+            return f"main.py\n```python\n{forgetful}```"
+        return good_reply(messages)
+
+    calls: list[bool] = []
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install):
+        main = (root / "main.py").read_text()
+        ok = "import random" in main
+        calls.append(ok)
+        static = {"ok": ok, "errors": [] if ok else ["main.py:6:12: undefined name 'random'"], "warnings": [],
+                  "missing": []}
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": []}, "static": static, "cases": None}
+        run = RunResult(0 if ok else 1, "", "" if ok else "Traceback (most recent call last):\nNameError", False, 0.1)
+        return build_report(payload, run=run, tests=None, sources={})
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    project = Path(summary.project)
+    assert (project / "main.py").read_text().startswith("import random")
+    assert calls[:2] == [False, True]  # the first check found it, the second ran the repaired file
+    assert any("added missing imports to main.py" in e.text for e in recorder.of(events.Notice))
+    fixes = [e for e in recorder.of(events.PhaseStarted) if e.phase == "code_fix"]
+    assert not fixes  # no model call was spent on it
+    log = git_log(project)
+    assert any("[static_check]" in line for line in log)

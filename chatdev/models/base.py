@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -249,6 +252,44 @@ def openai_messages(messages: Sequence[Message], images: Sequence[ImageInput] = 
     return out
 
 
+# ----------------------------------------------------------------------------- where a call comes from
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """Where a model call comes from: the phase, who answers, the format asked for.
+
+    Set by the run around each call (``calling``); real backends never read it. A test
+    model routes on it instead of on prompt wording (like pydantic-ai's ``AgentInfo``).
+    """
+
+    phase: str
+    role: str  # who answers
+    expects: str = "text"  # files | json | text
+    schema: dict[str, Any] | None = None
+    item: str | None = None  # the foreach item (the file being written)
+    cycle: int = 0
+    turn: str = "answer"  # answer | continue (the instructor's follow-up) | escalate | screenshot | debate
+    candidate: int = 0
+
+
+_CALL: ContextVar[CallInfo | None] = ContextVar("chatdev_call", default=None)
+
+
+def current_call() -> CallInfo | None:
+    """The ``CallInfo`` of the model call being made, if the run said."""
+    return _CALL.get()
+
+
+@contextlib.contextmanager
+def calling(info: CallInfo) -> Iterator[None]:
+    token = _CALL.set(info)
+    try:
+        yield
+    finally:
+        _CALL.reset(token)
+
+
 # ----------------------------------------------------------------------------- several candidates at once
 
 
@@ -289,9 +330,11 @@ def chat_many(
         return list(own(messages, n, schema=schema, max_tokens=max_tokens, stop=stop, temperature=temperature,
                         seed=seed, on_token=on_token))
     replies: list[Reply] = []
+    info = current_call()
     for i in range(n):
         stream = (lambda piece, i=i: on_token(i, piece)) if on_token is not None else None
-        replies.append(model.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
-                                  temperature=candidate_temperature(temperature, i),
-                                  seed=candidate_seed(seed, i) if i else seed, on_token=stream))
+        with calling(dataclasses.replace(info, candidate=i)) if info is not None else contextlib.nullcontext():
+            replies.append(model.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
+                                      temperature=candidate_temperature(temperature, i),
+                                      seed=candidate_seed(seed, i) if i else seed, on_token=stream))
     return replies

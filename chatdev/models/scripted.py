@@ -2,6 +2,12 @@
 
     model = ScriptedModel(["first reply", "second reply"])
     model = ScriptedModel(lambda messages: "echo: " + messages[-1].content)
+    model = ScriptedModel(lambda messages, info: PLANS[info.phase])   # info: models.base.CallInfo
+
+A function of two parameters also gets the ``CallInfo`` of the call (phase, role,
+expected format, schema, item, cycle, turn, candidate), so a script routes on where
+the call comes from instead of on the prompt's wording; it is ``CallInfo("", "")``
+when the caller did not say. ``fill(schema)`` makes a value of any schema the phases use.
 
 Every call is recorded in ``model.calls`` (messages, images, schema,
 max_tokens ...). Tokens are counted plausibly (about four characters a
@@ -19,9 +25,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatdev.errors import ModelError
-from chatdev.models.base import ImageInput, Message, Reply, Timings, Usage, check_reply, image_bytes
+from chatdev.models.base import (
+    CallInfo,
+    ImageInput,
+    Message,
+    Reply,
+    Timings,
+    Usage,
+    check_reply,
+    current_call,
+    image_bytes,
+)
 
-Script = list[str] | Callable[[list[Message]], str]
+Script = list[str] | Callable[[list[Message]], str] | Callable[[list[Message], CallInfo], str]
 _PIECE = re.compile(r"\s*\S{1,4}|\s+")
 MESSAGE_OVERHEAD = 4  # role markers and separators of a chat template
 
@@ -35,6 +51,7 @@ class ScriptedCall:
     stop: list[str] = field(default_factory=list)
     temperature: float = 0.2
     seed: int | None = None
+    info: CallInfo | None = None  # where the call came from, when the run said
 
 
 class ScriptedModel:
@@ -43,7 +60,8 @@ class ScriptedModel:
     def __init__(self, replies: Script, *, n_ctx: int = 4096, name: str = "scripted",
                  supports_vision: bool = False, image_tokens: int = 576) -> None:
         self._replies: list[str] | None = list(replies) if not callable(replies) else None
-        self._fn: Callable[[list[Message]], str] | None = replies if callable(replies) else None
+        self._fn: Callable[..., str] | None = replies if callable(replies) else None
+        self._wants_info = self._fn is not None and _positional(self._fn) >= 2
         self.n_ctx = n_ctx
         self.name = name
         self.supports_vision = supports_vision
@@ -73,7 +91,8 @@ class ScriptedModel:
         on_token: Callable[[str], None] | None = None,
     ) -> Reply:
         msgs = list(messages)
-        self.calls.append(ScriptedCall(msgs, list(images), schema, max_tokens, list(stop), temperature, seed))
+        self.calls.append(ScriptedCall(msgs, list(images), schema, max_tokens, list(stop), temperature, seed,
+                                       current_call()))
         if images:
             if not self.supports_vision:
                 raise ModelError(f"{self.name} cannot see images: it has no vision projector",
@@ -117,6 +136,8 @@ class ScriptedModel:
 
     def _next(self, messages: list[Message]) -> str:
         if self._fn is not None:
+            if self._wants_info:
+                return self._fn(messages, current_call() or CallInfo("", ""))
             return self._fn(messages)
         assert self._replies is not None
         if not self._replies:
@@ -128,3 +149,39 @@ class ScriptedModel:
 
     def __repr__(self) -> str:
         return f"ScriptedModel({self.name!r}, calls={len(self.calls)})"
+
+
+def _positional(fn: Callable[..., Any]) -> int:
+    import inspect
+
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    return sum(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty for p in params)
+
+
+def fill(schema: dict[str, Any] | None) -> Any:
+    """A value that fits ``schema`` (the subset the phases use): a test model answers any JSON phase."""
+    schema = schema or {}
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf"):
+        if schema.get(key):
+            return fill(schema[key][0])
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {k: fill(v) for k, v in props.items()}
+    if kind == "array":
+        return [fill(schema.get("items") or {"type": "string"}) for _ in range(max(1, schema.get("minItems", 1)))]
+    if kind == "boolean":
+        return True
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "null":
+        return None
+    return "x" * max(1, schema.get("minLength", 1))
