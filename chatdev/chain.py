@@ -19,7 +19,7 @@ from chatdev.context import Context, PhaseFailed, PhaseResult, RunState, SkipLoo
 from chatdev.conversation import Conversation
 from chatdev.history import tokens_trailer
 from chatdev.models.base import SchemaViolation, Usage
-from chatdev.phases import run_action, run_chat, run_debate, run_human
+from chatdev.phases import RUNNERS
 from chatdev.sandbox_report import Progress
 
 class Chain:
@@ -82,14 +82,7 @@ class Chain:
         start = time.monotonic()
         before, calls_before = dict(ctx.state.usage), ctx.state.llm_calls
         try:
-            if isinstance(phase, ChatPhase):
-                result = run_chat(ctx, phase, cycle=cycle)
-            elif isinstance(phase, DebatePhase):
-                result = run_debate(ctx, phase, cycle=cycle)
-            elif isinstance(phase, HumanPhase):
-                result = run_human(ctx, phase, cycle=cycle)
-            else:
-                result = run_action(ctx, phase, cycle=cycle)
+            result = RUNNERS[phase.kind](ctx, phase, cycle=cycle)
         except (PhaseFailed, SkipLoop) as exc:
             status = "failed" if isinstance(exc, PhaseFailed) else "skipped"
             spent = Usage(ctx.state.usage["prompt"] - before["prompt"],  # what the failed tries cost
@@ -391,15 +384,11 @@ def _signature(output: Any) -> str:
 
 
 def _roles_of(phase: Any, company: Company) -> list[str]:
-    if isinstance(phase, ChatPhase):
-        return [company.role(phase.instructor).name, company.role(phase.assistant).name]
-    if isinstance(phase, DebatePhase):
-        return [company.role(p).name for p in phase.participants] + [company.role(phase.judge).name]
-    if isinstance(phase, HumanPhase):
+    if isinstance(phase, HumanPhase):  # a person's seat: the named role or the top of the org chart
         from chatdev.human import seat
 
         return [seat(phase, company)]
-    return [company.role(phase.role).name]
+    return [company.role(r).name for r in phase.role_refs()]
 
 
 def _last_outcome(ctx: Context, loop: LoopPhase) -> str:

@@ -51,6 +51,43 @@ class _PhaseBase(Strict):
     def output_name(self) -> str:
         return self.output or self.name
 
+    def role_refs(self) -> list[str]:
+        """The roles the phase names in its YAML (instructor, assistant, participants, ...), in order."""
+        return []
+
+    def check(self, env: CheckEnv) -> None:
+        """The kind's own load-time rules, beyond its fields' types (roles, prompts, verdicts)."""
+
+
+@dataclass(frozen=True)
+class CheckEnv:
+    """What a phase kind's ``check`` may consult: the whole company and what its prompts may use."""
+
+    company: Company
+    chart: Any  # company.OrgChart
+    outputs: frozenset[str]  # names under ``outputs.`` in templates
+    prompt_attrs: dict[str, frozenset[str]]
+
+    def role(self, phase: Any, key: str, value: str) -> str:
+        role = _lookup_role(self.company.roles, value)
+        if role is None:
+            raise ConfigError(f"{phase.source}: {key}: unknown role {value!r}",
+                              hint=f"known roles: {', '.join(self.company.roles)}")
+        return role.name
+
+    def prompt(self, phase: Any, key: str, source: str) -> None:
+        prompts.check(source, prompts.PROMPT_VARS, where=f"{phase.source}: {key}", attrs=self.prompt_attrs)
+
+    def output_ref(self, phase: Any, key: str, ref: str | None, *, shape: str) -> None:
+        if ref and (not ref.startswith("outputs.") or ref.split(".")[1] not in self.outputs):
+            raise ConfigError(f"{phase.source}: {key}: {ref!r} is not {shape} of a phase",
+                              hint=f"outputs: {', '.join(sorted(self.outputs - prompts.MAPPING_METHODS))}")
+
+    def known_verdicts(self) -> set[str]:
+        phases = self.company.phases.values()
+        return ({p.verdict for p in phases if getattr(p, "verdict", None)}
+                | {v for p in phases if isinstance(p, ActionPhase) for v in p.verdicts})
+
 
 class ChatPhase(_PhaseBase):
     kind: Literal["chat"] = "chat"
@@ -74,6 +111,37 @@ class ChatPhase(_PhaseBase):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def role_refs(self) -> list[str]:
+        return [self.instructor, self.assistant]
+
+    def check(self, env: CheckEnv) -> None:
+        where = self.source
+        a = env.role(self, "instructor", self.instructor)
+        b = env.role(self, "assistant", self.assistant)
+        if not env.chart.may_talk(a, b):
+            raise ConfigError(f"{where}: assistant: {a} may not talk to {b} under the org chart",
+                              hint="pick a direct report, a manager or a peer")
+        env.prompt(self, "prompt", self.prompt)
+        if self.expects == "json" and self.json_schema is None:
+            raise ConfigError(f"{where}: schema: required when expects is json")
+        if self.verdict and self.expects != "json":
+            raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
+        if self.verdict:
+            _check_verdict_field(self)
+        if self.candidates > 1 and self.expects != "files":
+            raise ConfigError(f"{where}: candidates: only a phase that writes files (expects: files) "
+                              "can pick among candidates", hint="the sandbox ranks candidates by running them")
+        known = env.known_verdicts()
+        for name in self.requires:
+            if name not in known:
+                raise ConfigError(f"{where}: requires: no phase sets verdict {name!r}")
+        env.output_ref(self, "when", self.when, shape="outputs.<name>")
+        if self.foreach and not self.foreach.startswith("outputs."):
+            raise ConfigError(f"{where}: foreach: must look like outputs.<phase>.<field>")
+        if self.foreach and self.foreach.split(".")[1] not in env.outputs:
+            raise ConfigError(f"{where}: foreach: no phase has the output {self.foreach.split('.')[1]!r}",
+                              hint=f"outputs: {', '.join(sorted(env.outputs - prompts.MAPPING_METHODS))}")
+
 
 class LoopPhase(_PhaseBase):
     kind: Literal["loop"] = "loop"
@@ -81,6 +149,9 @@ class LoopPhase(_PhaseBase):
     max_cycles: int = Field(default=3, ge=1, le=MAX_CYCLES)
     until: str
     escalate: bool = True
+
+    def check(self, env: CheckEnv) -> None:
+        _check_until(self, env.company.phases)
 
 
 class DebatePhase(_PhaseBase):
@@ -97,6 +168,18 @@ class DebatePhase(_PhaseBase):
     max_tokens: int = Field(default=512, ge=16, le=32768)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def role_refs(self) -> list[str]:
+        return [*self.participants, self.judge]
+
+    def check(self, env: CheckEnv) -> None:
+        names = [env.role(self, f"participants[{i}]", p) for i, p in enumerate(self.participants)]
+        judge = env.role(self, "judge", self.judge)
+        for n in names:
+            if n != judge and not env.chart.may_talk(judge, n):
+                raise ConfigError(f"{self.source}: judge: {judge} may not talk to {n} under the org chart")
+        env.prompt(self, "prompt", self.prompt)
+        env.prompt(self, "judge_prompt", self.judge_prompt)
 
 
 # The verdicts each action sets. `runs`: the entry point exits 0, or is still alive at the
@@ -118,6 +201,12 @@ class ActionPhase(_PhaseBase):
     @property
     def verdicts(self) -> tuple[str, ...]:
         return ACTION_VERDICTS[self.action]
+
+    def role_refs(self) -> list[str]:
+        return [self.role]
+
+    def check(self, env: CheckEnv) -> None:
+        env.role(self, "role", self.role)
 
 
 CLARIFY_SCHEMA: dict[str, Any] = {
@@ -144,6 +233,21 @@ class HumanPhase(_PhaseBase):
     max_tokens: int = Field(default=200, ge=16, le=4096)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    def role_refs(self) -> list[str]:
+        return [self.role] if self.role else []
+
+    def check(self, env: CheckEnv) -> None:
+        where = self.source
+        if (self.review is None) == (self.prompt is None):
+            raise ConfigError(f"{where}: a human phase has either review: (a checkpoint) or prompt: "
+                              "(questions for the person)", hint="see phases/clarify.yaml")
+        if self.role:
+            env.role(self, "role", self.role)
+        if self.review is not None and self.review not in env.company.phases:
+            raise ConfigError(f"{where}: review: unknown phase {self.review!r}")
+        if self.prompt is not None:
+            env.prompt(self, "prompt", self.prompt)
 
 
 AnyPhase = ChatPhase | LoopPhase | DebatePhase | ActionPhase | HumanPhase
@@ -513,67 +617,10 @@ def _validate(company: Company) -> None:
                | {o for p in company.phases.values() if isinstance(p, ActionPhase) for o in ACTION_OUTPUTS[p.action]})
     prompt_attrs = {**prompts.PROMPT_ATTRS, "outputs": outputs}
 
-    def role_ref(phase: Any, key: str, value: str) -> str:
-        role = _lookup_role(company.roles, value)
-        if role is None:
-            raise ConfigError(f"{phase.source}: {key}: unknown role {value!r}",
-                              hint=f"known roles: {', '.join(company.roles)}")
-        return role.name
-
+    env = CheckEnv(company=company, chart=chart, outputs=outputs, prompt_attrs=prompt_attrs)
     for phase in company.phases.values():
         where = phase.source
-        if isinstance(phase, ChatPhase):
-            a = role_ref(phase, "instructor", phase.instructor)
-            b = role_ref(phase, "assistant", phase.assistant)
-            if not chart.may_talk(a, b):
-                raise ConfigError(
-                    f"{where}: assistant: {a} may not talk to {b} under the org chart",
-                    hint="pick a direct report, a manager or a peer")
-            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt", attrs=prompt_attrs)
-            if phase.expects == "json" and phase.json_schema is None:
-                raise ConfigError(f"{where}: schema: required when expects is json")
-            if phase.verdict and phase.expects != "json":
-                raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
-            if phase.verdict:
-                _check_verdict_field(phase)
-            if phase.candidates > 1 and phase.expects != "files":
-                raise ConfigError(f"{where}: candidates: only a phase that writes files (expects: files) "
-                                  "can pick among candidates", hint="the sandbox ranks candidates by running them")
-            known = {p.verdict for p in company.phases.values() if getattr(p, "verdict", None)}
-            known |= {v for p in company.phases.values() if isinstance(p, ActionPhase) for v in p.verdicts}
-            for name in phase.requires:
-                if name not in known:
-                    raise ConfigError(f"{where}: requires: no phase sets verdict {name!r}")
-            if phase.when and (not phase.when.startswith("outputs.") or phase.when.split(".")[1] not in outputs):
-                raise ConfigError(f"{where}: when: {phase.when!r} is not outputs.<name> of a phase",
-                                  hint=f"outputs: {', '.join(sorted(outputs - prompts.MAPPING_METHODS))}")
-            if phase.foreach and not phase.foreach.startswith("outputs."):
-                raise ConfigError(f"{where}: foreach: must look like outputs.<phase>.<field>")
-            if phase.foreach and phase.foreach.split(".")[1] not in outputs:
-                raise ConfigError(f"{where}: foreach: no phase has the output {phase.foreach.split('.')[1]!r}",
-                                  hint=f"outputs: {', '.join(sorted(outputs - prompts.MAPPING_METHODS))}")
-        elif isinstance(phase, DebatePhase):
-            names = [role_ref(phase, f"participants[{i}]", p) for i, p in enumerate(phase.participants)]
-            judge = role_ref(phase, "judge", phase.judge)
-            for n in names:
-                if n != judge and not chart.may_talk(judge, n):
-                    raise ConfigError(f"{where}: judge: {judge} may not talk to {n} under the org chart")
-            prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt", attrs=prompt_attrs)
-            prompts.check(phase.judge_prompt, prompts.PROMPT_VARS, where=f"{where}: judge_prompt", attrs=prompt_attrs)
-        elif isinstance(phase, ActionPhase):
-            role_ref(phase, "role", phase.role)
-        elif isinstance(phase, LoopPhase):
-            _check_until(phase, company.phases)
-        elif isinstance(phase, HumanPhase):
-            if (phase.review is None) == (phase.prompt is None):
-                raise ConfigError(f"{where}: a human phase has either review: (a checkpoint) or prompt: "
-                                  "(questions for the person)", hint="see phases/clarify.yaml")
-            if phase.role:
-                role_ref(phase, "role", phase.role)
-            if phase.review is not None and phase.review not in company.phases:
-                raise ConfigError(f"{where}: review: unknown phase {phase.review!r}")
-            if phase.prompt is not None:
-                prompts.check(phase.prompt, prompts.PROMPT_VARS, where=f"{where}: prompt", attrs=prompt_attrs)
+        phase.check(env)  # the kind's own rules
         if phase.commit:
             prompts.check(phase.commit, prompts.COMMIT_VARS, where=f"{where}: commit", attrs={"outputs": outputs})
         document = getattr(phase, "document", None)

@@ -631,3 +631,11 @@ def _write_manifest(ctx: Context) -> PhaseResult:
     files = ctx.workspace.write({"requirements.txt": text})
     return PhaseResult(output=deps, files=files)
 
+
+
+# --------------------------------------------------------------------------- the kinds
+
+Runner = Callable[..., PhaseResult]
+# One runner per phase kind (a kind's YAML schema and load-time rules are its class in
+# config.py): adding a kind is a class there, a runner here and a line in this table.
+RUNNERS: dict[str, Runner] = {"chat": run_chat, "debate": run_debate, "action": run_action, "human": run_human}
