@@ -1,7 +1,7 @@
 """The waterfall: phases in chain order, loops with break conditions and
 escalation, a checkpoint and a commit after every completed phase, resume.
 
-Each completed step has a key (``2:design``, ``2:review_loop#1/code_review``;
+Each completed step has a key (``steps.StepKey``: ``2:design``, ``2:review_loop#1/code_review``;
 the number is the run: 1 for the build, 2 for the first improve...). The keys
 of completed steps are in ``state.json``, committed with the step, so a resumed
 run skips exactly the steps whose commits exist.
@@ -21,6 +21,7 @@ from chatdev.history import tokens_trailer
 from chatdev.models.base import SchemaViolation, Usage
 from chatdev.phases import RUNNERS
 from chatdev.sandbox_report import Progress
+from chatdev.steps import StepKey
 
 class Chain:
     """Runs a company's chain on a context, checkpointing and committing as it goes."""
@@ -35,35 +36,34 @@ class Chain:
 
     def run(self) -> None:
         for name in self.chain:
-            self._run(name, prefix=f"{self.state.run}:", cycle=0)
+            self._run(name, key=StepKey.top(self.state.run, name), cycle=0)
 
-    def _run(self, name: str, *, prefix: str, cycle: int) -> None:
+    def _run(self, name: str, *, key: StepKey, cycle: int) -> None:
         phase = self.ctx.company.phases[name]
         if isinstance(phase, LoopPhase):
-            self._loop(phase, prefix=prefix)
+            self._loop(phase, key=key)
             return
-        key = f"{prefix}{name}"
         if isinstance(phase, HumanPhase):
             self._human(phase, key=key, cycle=cycle)
             return
-        if key in self.state.completed:
+        if key.done(self.state.completed):
             return
         try:
             self._step(phase, key=key, cycle=cycle)
         except PhaseFailed:
             if not phase.optional:
                 raise
-            self.state.completed.append(key)  # recorded as failed; the chain goes on
+            self.state.completed.append(key.text)  # recorded as failed; the chain goes on
             self.ctx.workspace.checkpoint(self.state.to_dict())
 
-    def _human(self, phase: HumanPhase, *, key: str, cycle: int) -> None:
+    def _human(self, phase: HumanPhase, *, key: StepKey, cycle: int) -> None:
         """A person's turn; a checkpoint's "change" redoes the reviewed phase once with the comment."""
-        if key not in self.state.completed:
+        if not key.done(self.state.completed):
             self._step(phase, key=key, cycle=cycle)
         out = self.state.outputs.get(phase.output_name)
-        redo = f"{key}/redo"
+        redo = key.redo
         if (phase.review and isinstance(out, dict) and out.get("decision") == "change"
-                and redo not in self.state.completed):
+                and not redo.done(self.state.completed)):
             reviewed = self.ctx.company.phases[phase.review]
             self.ctx.revision = {"phase": reviewed.name, "comment": str(out.get("comment", "")),
                                  "previous": self.state.outputs.get(reviewed.output_name)}
@@ -72,11 +72,11 @@ class Chain:
             finally:
                 self.ctx.revision = None
 
-    def _step(self, phase: ChatPhase | DebatePhase | ActionPhase | HumanPhase, *, key: str,
+    def _step(self, phase: ChatPhase | DebatePhase | ActionPhase | HumanPhase, *, key: StepKey,
               cycle: int) -> PhaseResult:
         ctx = self.ctx
         if ctx.desk is not None:
-            ctx.desk.step = key
+            ctx.desk.step = key.text
         roles = _roles_of(phase, ctx.company)
         ctx.sink(events.PhaseStarted(phase=phase.name, phase_kind=phase.kind, roles=roles, cycle=cycle))
         start = time.monotonic()
@@ -94,15 +94,15 @@ class Chain:
         result.verdicts = {k: v for k, v in result.verdicts.items() if k}
         ctx.state.outputs[phase.output_name] = result.output
         ctx.state.verdicts.update(result.verdicts)
-        ctx.state.completed.append(key)
+        ctx.state.completed.append(key.text)
         sha = self._commit(phase, key, cycle, start, result, roles)
         self._ended(phase, key, cycle, start, result, sha, roles)
         return result
 
-    def _ended(self, phase: Any, key: str, cycle: int, start: float, result: PhaseResult, sha: str | None,
+    def _ended(self, phase: Any, key: StepKey, cycle: int, start: float, result: PhaseResult, sha: str | None,
                roles: list[str]) -> None:
         duration = round(time.monotonic() - start, 3)
-        record = {"key": key, "name": phase.name, "kind": phase.kind, "status": result.status, "cycle": cycle,
+        record = {"key": key.text, "name": phase.name, "kind": phase.kind, "status": result.status, "cycle": cycle,
                   "duration": duration, "roles": roles, "files": result.files, "commit": sha,
                   "verdict": result.verdicts, "reason": result.reason,
                   "prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens,
@@ -115,7 +115,7 @@ class Chain:
                                         completion_tokens=result.usage.completion_tokens,
                                         cached_tokens=result.usage.cached_prompt_tokens))
 
-    def _commit(self, phase: Any, key: str, cycle: int, start: float, result: PhaseResult,
+    def _commit(self, phase: Any, key: StepKey, cycle: int, start: float, result: PhaseResult,
                 roles: list[str]) -> str | None:
         ctx = self.ctx
         ctx.workspace.checkpoint(self.state.to_dict())
@@ -166,24 +166,22 @@ class Chain:
                                          trailers=trailers, model=None, bookkeeping=True)
 
     # loops -------------------------------------------------------------------
-    def _loop(self, loop: LoopPhase, *, prefix: str) -> None:
+    def _loop(self, loop: LoopPhase, *, key: StepKey) -> None:
         """Cycles until the verdict holds, a cycle changes nothing, or the same failure comes back.
 
         Every fix is checked: a loop that ran out of cycles right after a fix checks once more
         (``#final``), and a fix that made things worse is rolled back (``_after_check``).
         """
-        key = f"{prefix}{loop.name}"
-        if key in self.state.completed:
+        if key.done(self.state.completed):
             return
-        started = any(k.startswith(f"{key}#") for k in self.state.completed)
-        if not started:  # a fresh loop: nothing carried over from an earlier run of it (improve)
+        if not key.begun(self.state.completed):  # a fresh loop: nothing carried over from an earlier run of it (improve)
             self.state.verdicts[loop.until] = False
             self.state.directive = ""
-            self.state.checks.pop(key, None)
+            self.state.checks.pop(key.text, None)
             for sub in loop.phases:
                 self.state.outputs.pop(self.ctx.company.phases[sub].output_name, None)
         max_cycles = loop.max_cycles
-        escalated = any(k.startswith(f"{key}!") for k in self.state.completed)
+        escalated = key.was_escalated(self.state.completed)
         if escalated:
             max_cycles += 1
         cycle = 1
@@ -207,15 +205,15 @@ class Chain:
                     if self._escalate(loop, key=key, cycles=cycle):
                         max_cycles = max(max_cycles, cycle) + 1
                         cycle += 1
-                        self.state.checks.get(key, {}).pop("signature", None)  # the directive is new
+                        self.state.checks.get(key.text, {}).pop("signature", None)  # the directive is new
                         continue
                 if status == "stalled":
                     outcome = "stalled"
                 break
             cycle += 1
         self.state.directive = ""
-        self.state.completed.append(key)
-        self.state.phases.append({"key": key, "name": loop.name, "kind": "loop", "status": outcome,
+        self.state.completed.append(key.text)
+        self.state.phases.append({"key": key.text, "name": loop.name, "kind": "loop", "status": outcome,
                                   "cycle": cycle, "duration": 0.0, "roles": [], "files": [], "commit": None,
                                   "verdict": {loop.until: bool(self.state.verdicts.get(loop.until))},
                                   "reason": self._stall_reason if outcome == "stalled" else "",
@@ -225,15 +223,15 @@ class Chain:
     _unchecked = False  # a fix changed files that no check has seen yet
     _stall_reason = ""
 
-    def _cycle(self, loop: LoopPhase, *, key: str, cycle: int) -> str:
+    def _cycle(self, loop: LoopPhase, *, key: StepKey, cycle: int) -> str:
         """One cycle: "reached", "stalled" (nothing changed, or the same failure again) or "continue"."""
         fixes, changed = 0, False
         for sub in loop.phases:
             phase = self.ctx.company.phases[sub]
-            subkey = f"{key}#{cycle}/{sub}"
+            subkey = key.inner(cycle, sub)
             if isinstance(phase, LoopPhase):
-                self._loop(phase, prefix=f"{key}#{cycle}/")
-            elif subkey not in self.state.completed:
+                self._loop(phase, key=subkey)
+            elif not subkey.done(self.state.completed):
                 try:
                     result = self._step(phase, key=subkey, cycle=cycle)
                 except PhaseFailed:
@@ -261,22 +259,22 @@ class Chain:
     def _sets(phase: Any, verdict: str) -> bool:
         return getattr(phase, "verdict", None) == verdict or verdict in getattr(phase, "verdicts", ())
 
-    def _repeated(self, key: str, phase: Any) -> bool:
+    def _repeated(self, key: StepKey, phase: Any) -> bool:
         """Whether the verdict phase's failure is word for word the one of the cycle before."""
-        record = self.state.checks.setdefault(key, {})
+        record = self.state.checks.setdefault(key.text, {})
         signature = _signature(self.state.outputs.get(phase.output_name))
         repeated = record.get("signature") == signature
         record["signature"] = signature
         return repeated
 
-    def _after_check(self, loop: LoopPhase, phase: ActionPhase, result: PhaseResult, *, key: str,
+    def _after_check(self, loop: LoopPhase, phase: ActionPhase, result: PhaseResult, *, key: StepKey,
                      cycle: int) -> None:
         """No step backwards: a check worse than the one before the fix rolls the fix back."""
         progress = result.progress
         if progress is None:
             return
         self._unchecked = False
-        record = self.state.checks.setdefault(key, {})
+        record = self.state.checks.setdefault(key.text, {})
         before = record.get("progress")
         worse = progress.worse_than(Progress.from_dict(before)) if before else ""
         sha = self.ctx.workspace.head()
@@ -302,7 +300,7 @@ class Chain:
                                 if k in getattr(phase, "verdicts", ()) or k == loop.until},
                       tests=dict(self.state.tests))
 
-    def _final_check(self, loop: LoopPhase, *, key: str, cycle: int) -> bool:
+    def _final_check(self, loop: LoopPhase, *, key: StepKey, cycle: int) -> bool:
         """The loop's checks once more after its last fix, so no fix is delivered unchecked."""
         self.ctx.final_check = True
         try:
@@ -310,8 +308,8 @@ class Chain:
                 phase = self.ctx.company.phases[sub]
                 if not _is_check(phase):
                     continue
-                subkey = f"{key}#final/{sub}"
-                if subkey in self.state.completed:
+                subkey = key.final(sub)
+                if subkey.done(self.state.completed):
                     continue
                 try:
                     result = self._step(phase, key=subkey, cycle=cycle)
@@ -322,7 +320,7 @@ class Chain:
             self.ctx.final_check = False
         return bool(self.state.verdicts.get(loop.until))
 
-    def _escalate(self, loop: LoopPhase, *, key: str, cycles: int) -> bool:
+    def _escalate(self, loop: LoopPhase, *, key: StepKey, cycles: int) -> bool:
         """The manager decides: accept as it is, or one more cycle with a directive."""
         ctx = self.ctx
         instructor = next((ctx.company.role(p.instructor).name for p in ctx.company.walk(loop.phases)
@@ -356,7 +354,7 @@ class Chain:
             directive = f"(no usable decision: {exc.reason}; accepted as it is)"
         ctx.state.escalations += 1
         ctx.state.directive = directive if decision == "retry" else ""
-        ctx.state.completed.append(f"{key}!escalated")
+        ctx.state.completed.append(key.escalated.text)
         ctx.sink(events.Escalation(phase=loop.name, to_role=boss, from_role=instructor or "", decision=decision,
                                    directive=directive))
         ctx.workspace.checkpoint(ctx.state.to_dict())

@@ -21,6 +21,7 @@ from chatdev.context import Context, PhaseFailed, RunOptions, RunState, stopped_
 from chatdev.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, UsageError, WorkspaceError
 from chatdev.history import tokens_trailer
+from chatdev.steps import StepKey
 from chatdev.models.base import ChatModel
 
 MAX_TASK_CHARS = 4000
@@ -318,7 +319,7 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
     people_now = human.check_roles(company, list(humans) or list(options.get("human") or []))
     chain = company.improve if state.change else company.chain
     people = _people(company, chain, people_now, answers=answers, io=io,
-                     done=lambda name: f"{state.run}:{name}" in state.completed)
+                     done=lambda name: StepKey.top(state.run, name).done(state.completed))
     workspace.reset_to_head()
     if not options.get("no_run"):
         _sandbox_ready()

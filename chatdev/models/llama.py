@@ -43,6 +43,8 @@ from chatdev.models.base import (
     Reply,
     Timings,
     Usage,
+    candidate_seed,
+    candidate_temperature,
     check_reply,
     image_bytes,
     image_label,
@@ -164,6 +166,7 @@ class LlamaModel:
         self._stats: _CallStats | None = None
         self._cache = StateCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._grammar_ok: dict[str, str | None] = {}
+        self._parallel: Any = None  # llama_parallel.ParallelContext, made by the first chat_many
         self._closed = False
 
         llama_cpp = llama_backend.load()
@@ -430,6 +433,110 @@ class LlamaModel:
                           finish_reason=reply.finish_reason, parsed=parsed, schema_error=error)
         return reply
 
+    # -- several candidates at once (llama_parallel.py)
+
+    def max_candidates(self, prompt_tokens: int, max_tokens: int) -> int:
+        """The most candidates ``chat_many`` decodes together after a prompt of ``prompt_tokens``, each
+        up to ``max_tokens`` long: 0 when the prompt does not fit ``n_ctx``, else at least 1."""
+        from chatdev.models import llama_parallel
+
+        return llama_parallel.max_sequences(self, prompt_tokens, max_tokens)
+
+    def chat_many(
+        self,
+        messages: Sequence[Message],
+        n: int,
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        stop: Sequence[str] = (),
+        temperature: float = 0.2,
+        seed: int | None = None,
+        on_token: Callable[[int, str], None] | None = None,
+        images: Sequence[ImageInput] = (),
+    ) -> list[Reply]:
+        """``n`` candidate replies to one prompt, decoded as parallel sequences of one llama.cpp context.
+
+        The prompt is the one ``chat()`` builds and is evaluated once; candidate ``i`` samples with
+        ``candidate_seed(seed or self.seed, i)`` and ``candidate_temperature(temperature, i)``, and
+        ``on_token(i, piece)`` streams it. More candidates than ``max_candidates`` allows: ModelError
+        before anything is decoded. With images, one candidate, a recurrent model or a chat handler
+        that is not a plain prompt formatter, the candidates are ``chat()`` calls one after another.
+        """
+        if self._closed:
+            raise ModelError(f"{self.name}: the model was closed", hint="load it again")
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        base = seed if seed is not None else self.seed
+        seeds = [seed if seed is not None else candidate_seed(base, 0)] + [candidate_seed(base, i) for i in range(1, n)]
+        temperatures = [candidate_temperature(temperature, i) for i in range(n)]
+        llm = self._llm
+        if images or n == 1 or llm._is_recurrent or llm._is_hybrid:
+            return self._chat_each(messages, images, seeds, temperatures, schema=schema, max_tokens=max_tokens,
+                                   stop=stop, seed=seed, on_token=on_token)
+        payload = openai_messages(messages)
+        max_tokens = max(1, max_tokens)
+        grammar = None
+        if schema is not None:
+            self._check_schema(schema)
+            from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+            grammar = json_schema_to_gbnf(json.dumps(schema))
+        with self._lock:
+            prompt = self._chat_prompt(payload)
+            if prompt is None:
+                return self._chat_each(messages, images, seeds, temperatures, schema=schema, max_tokens=max_tokens,
+                                       stop=stop, seed=seed, on_token=on_token)
+            tokens, extra_stops, stop_ids = prompt
+            from chatdev.models import llama_parallel
+
+            try:
+                return llama_parallel.decode(self, tokens, n, grammar=grammar, schema=schema, max_tokens=max_tokens,
+                                             stop=[*stop, *extra_stops], stop_ids=stop_ids,
+                                             temperatures=temperatures, seeds=seeds, sampling=SAMPLING,
+                                             on_token=on_token)
+            except (ValueError, RuntimeError) as exc:
+                raise self._call_error(exc, max_tokens) from None
+
+    def _chat_each(self, messages: Sequence[Message], images: Sequence[ImageInput], seeds: Sequence[int],
+                   temperatures: Sequence[float], *, seed: int | None,
+                   on_token: Callable[[int, str], None] | None, **kwargs: Any) -> list[Reply]:
+        """The candidates as ``chat()`` calls, one after another (candidate 0 with the call's own seed)."""
+        replies = []
+        for i, temp in enumerate(temperatures):
+            stream = (lambda piece, i=i: on_token(i, piece)) if on_token is not None else None
+            replies.append(self.chat(messages, images=images, temperature=temp, seed=seed if i == 0 else seeds[i],
+                                     on_token=stream, **kwargs))
+        return replies
+
+    def _chat_prompt(self, payload: list[dict[str, Any]]) -> tuple[list[int], list[str], set[int]] | None:
+        """The prompt tokens, extra stop strings and stop token ids ``chat()`` uses for a text-only
+        ``payload``: the same handler, its prompt formatter and its tokenisation. None when the
+        handler is not a plain formatter (a vision handler without a text template)."""
+        import inspect
+
+        from llama_cpp import llama_chat_format as formats
+
+        llm = self._llm
+        if self._text_handler is not None:
+            handler = self._text_handler
+            if getattr(self._handler, "DEFAULT_SYSTEM_MESSAGE", None) and \
+                    not any(m["role"] == "system" for m in payload):
+                payload = [{"role": "system", "content": self._handler.DEFAULT_SYSTEM_MESSAGE}, *payload]
+        elif self._handler is not None:
+            return None
+        else:
+            handler = llm.chat_handler or llm._chat_handlers.get(llm.chat_format) or \
+                formats.get_chat_completion_handler(llm.chat_format)
+        formatter = inspect.getclosurevars(handler).nonlocals.get("chat_formatter") \
+            if inspect.isfunction(handler) else None
+        if formatter is None:
+            return None
+        result = formatter(messages=payload)
+        tokens = llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special, special=True)
+        stops = [result.stop] if isinstance(result.stop, str) else list(result.stop or [])
+        return list(tokens), stops, set(getattr(formatter, "stop_token_ids", None) or ())
+
     def close(self) -> None:
         if self._closed:
             return
@@ -437,6 +544,9 @@ class LlamaModel:
         llm = getattr(self, "_llm", None)
         if llm is not None:
             with self._lock:
+                if self._parallel is not None:  # before the weights it runs on
+                    self._parallel.close()
+                    self._parallel = None
                 llm.close()
         if self._cache is not None:
             self._cache.slots.clear()

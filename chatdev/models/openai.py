@@ -29,7 +29,17 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from chatdev.errors import ModelEnvironmentError, ModelError
-from chatdev.models.base import ImageInput, Message, Reply, Timings, Usage, check_reply, openai_messages
+from chatdev.models.base import (
+    ImageInput,
+    Message,
+    Reply,
+    Timings,
+    Usage,
+    candidate_seed,
+    candidate_temperature,
+    check_reply,
+    openai_messages,
+)
 
 SchemaStyle = Literal["json_object", "json_schema"]
 RETRY_STATUS = {429, 500, 502, 503, 504}
@@ -90,7 +100,7 @@ class EndpointModel:
             headers["Authorization"] = f"Bearer {key}"
         self._client = httpx.Client(timeout=httpx.Timeout(timeout, connect=connect_timeout), headers=headers,
                                     transport=transport)
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the token cache, shared by chat_many's threads
         self._token_cache: OrderedDict[str, int] = OrderedDict()
         self._tokenize_route: str | None | bool = None  # None: not probed; False: none works
         self.server = "unknown"
@@ -227,16 +237,18 @@ class EndpointModel:
     def count_tokens(self, text: str) -> int:
         if not text:
             return 0
-        cached = self._token_cache.get(text)
-        if cached is not None:
-            self._token_cache.move_to_end(text)
-            return cached
+        with self._lock:
+            cached = self._token_cache.get(text)
+            if cached is not None:
+                self._token_cache.move_to_end(text)
+                return cached
         n = self._server_count(text)
         if n is None:
             n = max(1, (len(text) + 2) // 3)  # conservative: code and prose average 3.5-4 chars a token
-        self._token_cache[text] = n
-        while len(self._token_cache) > 4096:
-            self._token_cache.popitem(last=False)
+        with self._lock:
+            self._token_cache[text] = n
+            while len(self._token_cache) > 4096:
+                self._token_cache.popitem(last=False)
         return n
 
     def _server_count(self, text: str) -> int | None:
@@ -312,6 +324,51 @@ class EndpointModel:
             reply = Reply(text=text, usage=usage, timings=reply.timings, finish_reason=reply.finish_reason,
                           parsed=parsed, schema_error=error)
         return reply
+
+    def chat_many(
+        self,
+        messages: Sequence[Message],
+        n: int,
+        *,
+        schema: dict[str, Any] | None = None,
+        max_tokens: int = 512,
+        stop: Sequence[str] = (),
+        temperature: float = 0.2,
+        seed: int | None = None,
+        on_token: Callable[[int, str], None] | None = None,
+    ) -> list[Reply]:
+        """``n`` candidate replies as ``n`` concurrent requests (a server with parallel slots, such as
+        ``llama-server --parallel N`` or vLLM, decodes them together; others queue them).
+
+        Candidate ``i`` is sent with ``candidate_seed(seed, i)`` (candidate 0 with ``seed``) and
+        ``candidate_temperature(temperature, i)``. ``on_token(i, piece)`` is called from the request
+        threads, one call at a time. The first candidate's error, if any, is raised once all have ended.
+        """
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        from concurrent.futures import ThreadPoolExecutor
+
+        streaming = threading.Lock()
+
+        def stream(i: int) -> Callable[[str], None] | None:
+            if on_token is None:
+                return None
+            callback = on_token
+
+            def piece(text: str) -> None:
+                with streaming:
+                    callback(i, text)
+
+            return piece
+
+        def one(i: int) -> Reply:
+            return self.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
+                             temperature=candidate_temperature(temperature, i),
+                             seed=candidate_seed(seed, i) if i else seed, on_token=stream(i))
+
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="chatdev-candidate") as pool:
+            futures = [pool.submit(one, i) for i in range(n)]
+        return [f.result() for f in futures]
 
     def _parse_completion(self, data: Any) -> str:
         try:

@@ -1,0 +1,178 @@
+"""Several candidates of one prompt: LlamaModel.chat_many's parallel sequences on the real Qwen2.5-Coder-0.5B,
+base.chat_many's sequential fallback, and EndpointModel.chat_many's concurrent requests."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from chatdev.errors import ModelError
+from chatdev.models.base import Message, candidate_seed, candidate_temperature, chat_many
+from chatdev.models.llama import LlamaModel
+from chatdev.models.scripted import ScriptedModel
+from tests.test_models_openai import MODELS, fake
+from tests.tinyllava import small_model_path
+
+VERDICT = {
+    "type": "object",
+    "properties": {"approved": {"type": "boolean"}, "severity": {"enum": ["low", "medium", "high"]}},
+    "required": ["approved", "severity"],
+}
+POEM = [Message("system", "You are a poet."), Message("user", "Write a short poem about the sea.")]
+
+
+@pytest.fixture(scope="module")
+def qwen() -> Iterator[LlamaModel]:
+    model = LlamaModel(small_model_path(), n_ctx=2048, seed=0, name="qwen2.5-coder-0.5b")
+    yield model
+    model.close()
+
+
+# ----------------------------------------------------------------------------- parallel sequences (Qwen 0.5B)
+
+
+@pytest.mark.llm
+def test_candidates_are_decoded_together_and_streamed_by_index(qwen: LlamaModel) -> None:
+    pieces: dict[int, list[str]] = {}
+    replies = qwen.chat_many(POEM, 3, max_tokens=16, temperature=0.9, seed=3,
+                             on_token=lambda i, piece: pieces.setdefault(i, []).append(piece))
+    assert len(replies) == 3
+    assert len({r.text for r in replies}) >= 2  # hotter candidates with their own seeds differ
+    prompt = replies[0].usage.prompt_tokens
+    assert prompt > 10
+    for i, reply in enumerate(replies):
+        assert len(reply.text.split()) >= 3 and "\ufffd" not in reply.text  # sane text, whole characters
+        assert "".join(pieces[i]) == reply.text and len(pieces[i]) > 1
+        assert reply.usage.prompt_tokens == prompt and 0 < reply.usage.completion_tokens <= 16
+        assert reply.finish_reason in ("stop", "length")
+        assert reply.timings.prefill_s > 0 and reply.timings.decode_s > 0
+    # the prompt is evaluated once: the other candidates share candidate 0's
+    assert all(r.usage.cached_prompt_tokens == prompt for r in replies[1:])
+    # the library's entry point uses the backend's own chat_many
+    again = chat_many(qwen, POEM, 2, max_tokens=4, temperature=0.9, seed=3)
+    assert len(again) == 2 and again[0].usage.prompt_tokens == prompt
+
+
+@pytest.mark.llm
+def test_schema_is_honoured_by_every_sequence(qwen: LlamaModel) -> None:
+    replies = qwen.chat_many([Message("system", "You review code. Answer in JSON."),
+                              Message("user", "Review: `def add(a, b): return a + b`")],
+                             3, schema=VERDICT, max_tokens=40, temperature=0.7, seed=1)
+    for reply in replies:
+        assert reply.schema_error is None, reply.text
+        value = reply.json()
+        assert isinstance(value["approved"], bool) and value["severity"] in ("low", "medium", "high")
+        assert reply.parsed == value
+    cut = qwen.chat_many([Message("user", "Review `x = 1`.")], 2, schema=VERDICT, max_tokens=3)
+    assert all(r.finish_reason == "length" and "max_tokens=3" in (r.schema_error or "") for r in cut)
+
+
+@pytest.mark.llm
+def test_stop_strings_and_max_tokens_per_sequence(qwen: LlamaModel) -> None:
+    stopped = qwen.chat_many(POEM, 3, max_tokens=40, temperature=0.9, seed=5, stop=["\n"])
+    for reply in stopped:
+        assert "\n" not in reply.text and reply.text.strip()
+        assert reply.finish_reason == "stop" and reply.usage.completion_tokens < 40
+    counted = qwen.chat_many(POEM, 3, max_tokens=5, temperature=0.9, seed=5)
+    assert all(r.finish_reason == "length" and r.usage.completion_tokens == 5 for r in counted)
+
+
+@pytest.mark.llm
+def test_too_many_candidates_is_one_model_error_before_decoding(qwen: LlamaModel) -> None:
+    prompt = qwen.chat_many(POEM, 2, max_tokens=1)[0].usage.prompt_tokens
+    fit = qwen.max_candidates(prompt, 8)
+    assert 2 <= fit <= 256
+    with pytest.raises(ModelError, match=rf"{fit + 1} candidates .* at most {fit} fit") as err:
+        qwen.chat_many(POEM, fit + 1, max_tokens=8)
+    line = err.value.line()
+    assert "\n" not in line and f"at most {fit} candidates" in line
+    assert qwen.max_candidates(3000, 8) == 0  # the prompt alone overflows n_ctx=2048
+    with pytest.raises(ModelError, match=r"needs \d+ tokens but the context holds 2048"):
+        qwen.chat_many([Message("user", "word " * 2500)], 2, max_tokens=8)
+    assert len(qwen.chat_many(POEM, 2, max_tokens=2)) == 2  # still usable
+
+
+@pytest.mark.llm
+def test_prefix_cache_of_chat_survives_and_feeds_chat_many(qwen: LlamaModel) -> None:
+    ceo = [Message("system", "You are the CEO of a software company. " * 12),
+           Message("user", "We build a snake game. One sentence: what first?")]
+    first = qwen.chat(ceo, max_tokens=8, temperature=0.0)
+    more = ceo + [Message("assistant", first.text), Message("user", "And then?")]
+    replies = qwen.chat_many(more, 2, max_tokens=6)
+    # the main context's prefix is copied into the parallel context, not evaluated again
+    assert replies[0].usage.cached_prompt_tokens >= first.usage.prompt_tokens - 1
+    # chat() still finds its own KV cache as it left it
+    again = qwen.chat(more, max_tokens=4, temperature=0.0)
+    assert again.usage.cached_prompt_tokens >= first.usage.prompt_tokens - 1
+
+
+# ----------------------------------------------------------------------------- the sequential fallback
+
+
+def test_a_model_without_chat_many_answers_one_candidate_after_another() -> None:
+    model = ScriptedModel(["first", "second", "third"])
+    assert not hasattr(model, "chat_many")
+    pieces: list[tuple[int, str]] = []
+    replies = chat_many(model, [Message("user", "hi")], 3, max_tokens=8, temperature=0.2, seed=11,
+                        on_token=lambda i, piece: pieces.append((i, piece)))
+    assert [r.text for r in replies] == ["first", "second", "third"]
+    assert [c.seed for c in model.calls] == [11, candidate_seed(11, 1), candidate_seed(11, 2)]
+    assert [c.temperature for c in model.calls] == [candidate_temperature(0.2, i) for i in range(3)]
+    assert model.calls[1].temperature > 0.2 and model.calls[0].seed != model.calls[1].seed
+    assert {i for i, _ in pieces} == {0, 1, 2}
+    assert "".join(p for i, p in pieces if i == 1) == "second"
+    with pytest.raises(ValueError):
+        chat_many(model, [Message("user", "hi")], 0)
+
+
+# ----------------------------------------------------------------------------- an endpoint: concurrent requests
+
+
+def test_endpoint_sends_the_candidates_as_concurrent_requests() -> None:
+    n = 3
+    together = threading.Barrier(n, timeout=10)  # every request must be in flight at once
+    bodies: list[dict[str, object]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=MODELS)
+        body = json.loads(request.content)
+        bodies.append(body)
+        together.wait()
+        word = f"seed{body.get('seed')}"
+        events = [{"choices": [{"delta": {"content": word}, "finish_reason": None}]},
+                  {"choices": [{"delta": {"content": " done"}, "finish_reason": "stop"}]},
+                  {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}}]
+        text = "".join(f"data: {json.dumps(e)}\n\n" for e in events) + "data: [DONE]\n\n"
+        return httpx.Response(200, text=text, headers={"content-type": "text/event-stream"})
+
+    model = fake(handler)
+    pieces: dict[int, list[str]] = {}
+    replies = model.chat_many([Message("user", "hi")], n, max_tokens=8, temperature=0.2, seed=4,
+                              on_token=lambda i, piece: pieces.setdefault(i, []).append(piece))
+    seeds = [4, candidate_seed(4, 1), candidate_seed(4, 2)]
+    assert [r.text for r in replies] == [f"seed{s} done" for s in seeds]
+    assert {i: "".join(p) for i, p in pieces.items()} == {i: r.text for i, r in enumerate(replies)}
+    assert sorted(int(str(b["seed"])) for b in bodies) == sorted(seeds)
+    assert sorted(float(str(b["temperature"])) for b in bodies) == [candidate_temperature(0.2, i) for i in range(n)]
+    assert all(r.usage.prompt_tokens == 9 for r in replies)
+    # without streaming, and through the library's entry point
+    plain = chat_many(fake(lambda r: httpx.Response(200, json=MODELS) if r.url.path.endswith("/models") else
+                           httpx.Response(200, json={"choices": [{"message": {"content": "ok"},
+                                                                  "finish_reason": "stop"}]})),
+                      [Message("user", "hi")], 2)
+    assert [r.text for r in plain] == ["ok", "ok"]
+
+
+def test_endpoint_candidate_errors_are_raised() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=MODELS)
+        return httpx.Response(400, json={"error": {"message": "bad request"}})
+
+    with pytest.raises(ModelError, match="HTTP 400: bad request"):
+        fake(handler).chat_many([Message("user", "hi")], 2)
