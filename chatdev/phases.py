@@ -266,6 +266,8 @@ def candidates_for(ctx: Context, phase: ChatPhase) -> int:
     """How many candidates a phase asks for: ``--candidates`` over the phase's own, files phases only."""
     if phase.expects != "files":
         return 1
+    if getattr(ctx.model_for(phase.assistant), "human", False):  # a person writes one reply
+        return 1
     wanted = getattr(ctx.options, "candidates", None)
     return int(wanted) if wanted else phase.candidates
 

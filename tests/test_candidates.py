@@ -318,3 +318,17 @@ def test_more_candidates_than_the_context_holds_is_refused_before_anything_is_bu
                      models=company_models(model))
     assert info.value.exit_code == 2 and "--candidates 2 or fewer" in info.value.line()
     assert list(tmp_path.iterdir()) == [] and model.calls == []
+
+
+def test_a_person_in_the_seat_writes_one_reply() -> None:
+    from types import SimpleNamespace
+
+    from chatdev.config import load_company
+    from chatdev.phases import candidates_for
+
+    company = load_company(None)
+    ctx: Any = SimpleNamespace(options=SimpleNamespace(candidates=4), model_for=lambda role: SimpleNamespace(human=True))
+    assert candidates_for(ctx, company.phases["coding"]) == 1
+    ctx.model_for = lambda role: SimpleNamespace()
+    assert candidates_for(ctx, company.phases["coding"]) == 4
+    assert candidates_for(ctx, company.phases["design"]) == 1  # json: nothing to run
