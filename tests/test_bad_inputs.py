@@ -621,22 +621,6 @@ def test_the_next_pull_sweeps_what_dead_writers_left(tmp_path: Path) -> None:
     assert sorted(p.name for p in folder.iterdir()) == ["model.gguf", "model.gguf.part", "model.gguf.sha256"]
 
 
-def test_a_failed_first_download_removes_the_folders_it_made(tmp_path: Path) -> None:
-    import httpx
-
-    from chatdev.errors import ModelEnvironmentError
-    from chatdev.models import fetch
-
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("connection refused", request=request)
-
-    (tmp_path / "cache").mkdir()
-    dest = tmp_path / "cache" / "hf" / "owner" / "repo" / "model.gguf"
-    with httpx.Client(transport=httpx.MockTransport(refuse)) as client, pytest.raises(ModelEnvironmentError):
-        fetch.download_file("http://127.0.0.1:9/model.gguf", dest, client=client)
-    assert list((tmp_path / "cache").iterdir()) == []
-
-
 def test_a_lock_is_not_taken_twice(tmp_path: Path) -> None:
     """The lock file is removed on release without letting two writers in (the inode is checked)."""
     from chatdev.models import fetch

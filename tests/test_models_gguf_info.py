@@ -93,3 +93,60 @@ def test_truncated_real_model(tmp_path: Path, qwen: Path) -> None:
         cut.write_bytes(src.read(20_000_000))
     with pytest.raises(ModelError, match=f"needs {491_400_064:,} bytes"):
         gguf_info.read(cut)
+
+
+def test_the_facts_agree_with_the_gguf_packages_own_reader(pair: tuple[Path, Path]) -> None:
+    import gguf
+
+    for path in pair:
+        info, reader = gguf_info.read(path), gguf.GGUFReader(path)
+        assert info.n_tensors == len(reader.tensors)
+        assert info.tensor_bytes == max(t.data_offset - reader.data_offset + int(t.n_bytes) for t in reader.tensors)
+        assert info.architecture == reader.fields["general.architecture"].contents()
+
+
+def test_big_and_small_arrays(tmp_path: Path) -> None:
+    """A 5,000-token vocabulary is skipped over in one step (only its length kept); small arrays are read."""
+    import gguf
+    import numpy as np
+
+    path = tmp_path / "vocab.gguf"
+    w = gguf.GGUFWriter(str(path), arch="llama")
+    w.add_block_count(1)
+    w.add_head_count(1)
+    w.add_embedding_length(8)
+    w.add_head_count_kv([1])  # a per-layer array
+    w.add_token_list([f"t{i}" for i in range(5000)])
+    w.add_array("general.tags", ["a", "b"])
+    w.add_tensor("x", np.zeros((4, 8), dtype=np.float32))
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    info = gguf_info.read(path)
+    assert info.vocab_size == 5000 and info.n_head_kv == 1 and info.quantization == "F32"
+    assert info.tensor_bytes == 4 * 8 * 4
+
+
+def test_corrupt_and_unsupported_headers(tmp_path: Path, pair: tuple[Path, Path]) -> None:
+    import struct
+
+    data = bytearray(pair[0].read_bytes())
+    v2 = tmp_path / "v9.gguf"
+    v2.write_bytes(bytes(data[:4] + struct.pack("<I", 9) + data[8:]))
+    with pytest.raises(ModelError, match="GGUF version 9 is not supported"):
+        gguf_info.read(v2)
+    # the first key's value type (after magic, version, 2 counts, the key's length and name) made nonsense
+    (key_len,) = struct.unpack_from("<Q", data, 24)
+    bad = bytearray(data)
+    struct.pack_into("<I", bad, 32 + key_len, 99)
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(bytes(bad))
+    with pytest.raises(ModelError, match=r"corrupt GGUF header \(unknown metadata type 99\)") as err:
+        gguf_info.read(corrupt)
+    assert "\n" not in err.value.line()
+    huge = bytearray(data)
+    struct.pack_into("<Q", huge, 16, 1 << 40)  # a key count no file has
+    (tmp_path / "huge.gguf").write_bytes(bytes(huge))
+    with pytest.raises(ModelError, match="corrupt GGUF header"):
+        gguf_info.read(tmp_path / "huge.gguf")

@@ -1,27 +1,30 @@
-"""Registry: carrier assembly, Hugging Face downloads (network faked at the HTTP boundary), defaults."""
+"""Registry: carrier assembly, the Hugging Face cache and downloads through huggingface_hub, defaults.
+
+The network is faked at its boundary: ``fakehub.FakeHub`` is a hub on 127.0.0.1 that speaks the
+resolve API (HEAD/GET, X-Repo-Commit, ETag / X-Linked-Etag, X-Linked-Size, a CDN with Range),
+and ``HF_ENDPOINT`` points at it; ``HF_HOME`` is a fresh folder per test.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import http.server
 import os
 import socket
+import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
 
-import httpx
 import pytest
 
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.events import Notice, Progress, Recorder
-from chatdev.models import fetch, gguf_info, registry
+from chatdev.models import gguf_info, hub, registry
 from chatdev.models.registry import Carrier, HFFile, ModelSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
-from tinyllava import write_llm
+from fakehub import COMMIT, TOKEN, FakeHub
+from tinyllava import write_llm, write_mmproj
 
 
 @pytest.fixture()
@@ -42,7 +45,52 @@ def sha(data: bytes) -> str:
 
 
 def leftovers(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.rglob("*") if p.suffix in (".part", ".assembling") or ".assembling" in p.name)
+    """Partial files anyone could pick up later: ours (.part, .assembling) and huggingface_hub's (.incomplete)."""
+    return sorted(p.name for p in directory.rglob("*")
+                  if p.suffix in (".part", ".assembling", ".incomplete") or ".assembling" in p.name)
+
+
+@pytest.fixture()
+def hf_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh Hugging Face home, online, with no token."""
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_HUB_OFFLINE",
+                "TRANSFORMERS_OFFLINE", "CHATDEV_OFFLINE", "HF_ENDPOINT"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))  # never the user's login
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)  # chatdev syncs it with the variable; undo after
+    monkeypatch.setattr(constants, "HF_TOKEN_PATH", str(tmp_path / "hf" / "token"))
+    return tmp_path / "hf" / "hub"
+
+
+@pytest.fixture(scope="module")
+def projector(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return write_mmproj(tmp_path_factory.mktemp("proj") / "mmproj.gguf").read_bytes()
+
+
+@pytest.fixture()
+def fake_hub(payload: bytes, projector: bytes, hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    with FakeHub({
+        "test/tiny/tiny-llava.gguf": payload,
+        "test/tiny/sub/other.gguf": payload,
+        "test/gated/tiny-llava.gguf": payload,
+        "test/tiny/readme.gguf": b"<html>login required</html>",
+        "mys/ggml_llava-v1.5-7b/ggml-model-q4_k.gguf": payload,
+        "mys/ggml_llava-v1.5-7b/mmproj-model-f16.gguf": projector,
+    }, gated={"test/gated"}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        yield server
+
+
+def snapshot(hf_home: Path, repo: str, file: str) -> Path:
+    return hf_home / f"models--{repo.replace('/', '--')}" / "snapshots" / COMMIT / file
+
+
+def blobs(hf_home: Path, repo: str) -> list[str]:
+    folder = hf_home / f"models--{repo.replace('/', '--')}" / "blobs"
+    return sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
 
 
 # ----------------------------------------------------------------------------- carrier packages
@@ -115,191 +163,120 @@ def test_missing_carrier_part_means_not_present(fake_carrier: Carrier) -> None:
     assert broken.part_paths() is None
 
 
-# ----------------------------------------------------------------------------- downloads (httpx.MockTransport)
+# ----------------------------------------------------------------------------- Hugging Face: downloads
 
 
-class CutStream(httpx.SyncByteStream):
-    """A body that sends ``data`` and then drops the connection."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield self.data
-        raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
-
-
-class FakeHub:
-    """The hub's resolve endpoint as an httpx transport: Range, X-Linked-Etag, cuts, errors."""
-
-    def __init__(self, data: bytes, *, etag: str | None = None, cut_first_at: int | None = None,
-                 honour_range: bool = True, status: int | None = None) -> None:
-        self.data = data
-        self.etag = etag if etag is not None else sha(data)
-        self.cut_first_at = cut_first_at
-        self.honour_range = honour_range
-        self.status = status
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        if self.status is not None:
-            return httpx.Response(self.status, text="nope")
-        headers = {"x-linked-etag": f'"{self.etag}"', "x-linked-size": str(len(self.data))}
-        start = 0
-        rng = request.headers.get("range")
-        if rng and self.honour_range:
-            start = int(rng.split("=")[1].split("-")[0])
-            if start >= len(self.data):
-                return httpx.Response(416, headers=headers)
-            headers["content-range"] = f"bytes {start}-{len(self.data) - 1}/{len(self.data)}"
-        body = self.data[start:]
-        headers["content-length"] = str(len(body))
-        status = 206 if start else 200
-        if self.cut_first_at is not None and len(self.requests) == 1:
-            return httpx.Response(status, headers=headers, stream=CutStream(body[: self.cut_first_at]))
-        return httpx.Response(status, headers=headers, content=body)
-
-
-def download(hub: FakeHub, dest: Path, **kw: object) -> Path:
-    client = httpx.Client(transport=httpx.MockTransport(hub))
-    return fetch.download_file("https://hub.test/o/r/resolve/main/f.gguf", dest, client=client,
-                                  backoff=0.0, **kw)  # type: ignore[arg-type]
-
-
-def test_download_resumes_after_a_cut(tmp_path: Path, payload: bytes) -> None:
-    hub = FakeHub(payload, cut_first_at=100_000)
-    rec = Recorder()
-    dest = download(hub, tmp_path / "m" / "f.gguf", sink=rec)
-    assert dest.read_bytes() == payload
-    assert len(hub.requests) == 2
-    assert "range" not in hub.requests[0].headers
-    assert hub.requests[1].headers["range"] == "bytes=100000-"
-    assert rec.of(Progress)[-1].done == len(payload)
-    assert leftovers(tmp_path) == []
-    # verified once: a second call asks nothing
-    download(hub, dest)
-    assert len(hub.requests) == 2
-
-
-def test_download_resumes_a_part_left_by_an_earlier_run(tmp_path: Path, payload: bytes) -> None:
-    dest = tmp_path / "f.gguf"
-    (tmp_path / "f.gguf.part").write_bytes(payload[:50_000])
-    hub = FakeHub(payload)
-    download(hub, dest)
-    assert dest.read_bytes() == payload
-    assert hub.requests[0].headers["range"] == "bytes=50000-"
-
-
-def test_server_ignoring_range_restarts_cleanly(tmp_path: Path, payload: bytes) -> None:
-    dest = tmp_path / "f.gguf"
-    (tmp_path / "f.gguf.part").write_bytes(b"garbage that is not the start of the file")
-    download(FakeHub(payload, honour_range=False), dest)
-    assert dest.read_bytes() == payload
-
-
-def test_sha_mismatch_is_refused_and_the_partial_file_removed(tmp_path: Path, payload: bytes) -> None:
-    dest = tmp_path / "f.gguf"
-    with pytest.raises(ModelError, match="sha256 mismatch"):
-        download(FakeHub(payload, etag="ab" * 32), dest)
-    assert not dest.exists() and leftovers(tmp_path) == []
-
-
-def test_pinned_sha_wins_over_the_servers(tmp_path: Path, payload: bytes) -> None:
-    with pytest.raises(ModelError, match="sha256 mismatch"):
-        download(FakeHub(payload), tmp_path / "f.gguf", sha256="cd" * 32)
-    assert leftovers(tmp_path) == []
-
-
-def test_a_download_that_is_not_gguf_is_removed(tmp_path: Path) -> None:
-    html = b"<html>login required</html>"
-    with pytest.raises(ModelError, match="not a usable GGUF"):
-        download(FakeHub(html), tmp_path / "f.gguf")
-    assert list(tmp_path.iterdir()) == []  # nor is the lock file left
-
-
-def test_not_found_and_gated(tmp_path: Path, payload: bytes) -> None:
-    with pytest.raises(ModelError, match="HTTP 404"):
-        download(FakeHub(payload, status=404), tmp_path / "f.gguf")
-    with pytest.raises(ModelError, match="HTTP 401") as err:
-        download(FakeHub(payload, status=401), tmp_path / "f.gguf")
-    assert "HF_TOKEN" in err.value.line()
-
-
-def test_server_errors_are_retried_then_reported(tmp_path: Path, payload: bytes) -> None:
-    hub = FakeHub(payload, status=503)
-    with pytest.raises(ModelEnvironmentError, match="after 3 attempts") as err:
-        download(hub, tmp_path / "f.gguf", attempts=3)
-    assert len(hub.requests) == 3
-    assert err.value.exit_code == 3
-
-
-# ----------------------------------------------------------------------------- a fake hub on 127.0.0.1
-
-
-class _HubHandler(http.server.BaseHTTPRequestHandler):
-    files: ClassVar[dict[str, bytes]] = {}
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def _lookup(self) -> bytes | None:
-        # /{owner}/{repo}/resolve/{rev}/{file}
-        parts = self.path.split("/resolve/")
-        if len(parts) != 2:
-            return None
-        repo = parts[0].strip("/")
-        file = parts[1].split("/", 1)[1]
-        return self.files.get(f"{repo}/{file}")
-
-    def do_HEAD(self) -> None:
-        data = self._lookup()
-        self.send_response(200 if data is not None else 404)
-        if data is not None:
-            self.send_header("X-Linked-Etag", f'"{sha(data)}"')
-            self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-
-    def do_GET(self) -> None:
-        data = self._lookup()
-        if data is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("X-Linked-Etag", f'"{sha(data)}"')
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture()
-def local_hub(payload: bytes, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    handler = type("Handler", (_HubHandler,), {"files": {
-        "test/tiny/tiny-llava.gguf": payload,
-        "mys/ggml_llava-v1.5-7b/ggml-model-q4_k.gguf": payload,
-    }})
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("HF_ENDPOINT", url)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("CHATDEV_OFFLINE", raising=False)
-    yield url
-    server.shutdown()
-    server.server_close()
-
-
-def test_pull_hf_reference_from_a_local_hub(cache: Path, local_hub: str, payload: bytes) -> None:
+def test_a_fresh_download_lands_in_the_shared_hub_cache(cache: Path, fake_hub: FakeHub, hf_home: Path,
+                                                        payload: bytes) -> None:
     rec = Recorder()
     files = registry.pull("hf://test/tiny/tiny-llava.gguf", sink=rec)
-    assert files.model == cache / "hf" / "test" / "tiny" / "tiny-llava.gguf"
+    assert files.model == snapshot(hf_home, "test/tiny", "tiny-llava.gguf")
     assert files.model.read_bytes() == payload
-    assert rec.of(Progress)[-1].done == len(payload)
+    assert blobs(hf_home, "test/tiny") == [sha(payload)]  # huggingface_hub's layout: any tool finds it there
+    downloads = [p for p in rec.of(Progress) if p.task.startswith("download")]
+    assert downloads and downloads[-1].done == downloads[-1].total == len(payload)
     assert gguf_info.read(files.model).architecture == "llama"
-    with pytest.raises(ModelError, match="HTTP 404"):
-        registry.pull("hf://test/tiny/missing.gguf")
-    assert leftovers(cache) == []
+    assert leftovers(hf_home) == [] and leftovers(cache) == []
+    assert not list(cache.glob("hf/**/*.gguf"))  # nothing copied into chatdev's own cache
+    # the second time: no network, no hashing
+    asked = len(fake_hub.resolves())
+    rec2 = Recorder()
+    assert registry.resolve("hf://test/tiny/tiny-llava.gguf", sink=rec2).model == files.model
+    assert len(fake_hub.resolves()) == asked and not rec2.of(Progress)
+
+
+def test_a_file_in_a_subfolder_and_a_revision(fake_hub: FakeHub, hf_home: Path, payload: bytes) -> None:
+    files = registry.pull(f"hf://test/tiny/sub/other.gguf@{COMMIT}")
+    assert files.model == snapshot(hf_home, "test/tiny", "sub/other.gguf")
+    assert files.model.read_bytes() == payload
+    assert any(f"/resolve/{COMMIT}/sub/other.gguf" in r.path for r in fake_hub.resolves())
+
+
+def test_a_cut_download_is_resumed_with_range(fake_hub: FakeHub, hf_home: Path, payload: bytes,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    # huggingface_hub resumes from the last whole chunk it wrote (10 MB); the tiny file needs small chunks
+    monkeypatch.setattr(constants, "DOWNLOAD_CHUNK_SIZE", 16_384)
+    fake_hub.cut_next_at(100_000)
+    rec = Recorder()
+    files = registry.pull("hf://test/tiny/tiny-llava.gguf", sink=rec)
+    assert files.model.read_bytes() == payload
+    gets = fake_hub.gets()
+    assert len(gets) == 2 and "range" not in gets[0].headers
+    assert gets[1].headers["range"] == f"bytes={100_000 // 16_384 * 16_384}-"
+    assert any("resuming" in n.text for n in rec.of(Notice))
+    assert [p for p in rec.of(Progress) if p.task.startswith("download")][-1].done == len(payload)
+    assert leftovers(hf_home) == []
+
+
+def test_a_server_that_ignores_range_still_gives_the_whole_file(fake_hub: FakeHub, payload: bytes) -> None:
+    fake_hub.cut_next_at(100_000)
+    fake_hub.ranges = False
+    assert registry.pull("hf://test/tiny/tiny-llava.gguf").model.read_bytes() == payload
+
+
+def test_a_sha_mismatch_is_removed_from_the_hub_cache(fake_hub: FakeHub, hf_home: Path) -> None:
+    fake_hub.lie_about("test/tiny/tiny-llava.gguf")  # the hub's X-Linked-Etag is not the bytes' sha256
+    with pytest.raises(ModelError, match="sha256 mismatch") as err:
+        registry.pull("hf://test/tiny/tiny-llava.gguf")
+    assert "removed" in err.value.line() and err.value.exit_code == 2
+    assert not snapshot(hf_home, "test/tiny", "tiny-llava.gguf").exists()
+    assert blobs(hf_home, "test/tiny") == [] and leftovers(hf_home) == []
+    with pytest.raises(ModelError, match="not downloaded yet"):  # a later run does not find it
+        registry.resolve("hf://test/tiny/tiny-llava.gguf", download=False)
+
+
+def test_the_pinned_sha_wins_over_the_hubs(cache: Path, fake_hub: FakeHub, hf_home: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = ModelSpec(name="tiny", description="t", filename="tiny-llava.gguf",
+                     hf=HFFile("test/tiny", "tiny-llava.gguf"), sha256="cd" * 32)
+    monkeypatch.setitem(registry.CATALOGUE, "tiny", spec)
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        registry.pull("tiny")
+    assert not snapshot(hf_home, "test/tiny", "tiny-llava.gguf").exists() and blobs(hf_home, "test/tiny") == []
+
+
+def test_a_download_that_is_not_gguf_is_removed(fake_hub: FakeHub, hf_home: Path) -> None:
+    with pytest.raises(ModelError, match="not a usable GGUF"):
+        registry.pull("hf://test/tiny/readme.gguf")
+    assert not snapshot(hf_home, "test/tiny", "readme.gguf").exists() and blobs(hf_home, "test/tiny") == []
+
+
+@pytest.mark.parametrize("ref,says", [
+    ("hf://test/tiny/missing.gguf", "test/tiny has no file missing.gguf"),
+    ("hf://test/nothere/model.gguf", "no repository test/nothere"),
+    ("hf://test/tiny/tiny-llava.gguf@v9", "has no revision 'v9'"),
+], ids=["no-file", "no-repo", "no-revision"])
+def test_what_does_not_exist_is_one_line(fake_hub: FakeHub, hf_home: Path, ref: str, says: str) -> None:
+    with pytest.raises(ModelError, match=says) as err:
+        registry.pull(ref)
+    assert err.value.exit_code == 2 and "\n" not in err.value.line() and err.value.hint
+    repo = "/".join(ref.removeprefix("hf://").split("/")[:2])
+    assert blobs(hf_home, repo) == [] and leftovers(hf_home) == []
+
+
+def test_a_gated_repo_needs_a_token(fake_hub: FakeHub, hf_home: Path, payload: bytes,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ModelError, match="HTTP 401") as err:
+        registry.pull("hf://test/gated/tiny-llava.gguf")
+    line = err.value.line()
+    assert "gated" in line and "HF_TOKEN" in line and "huggingface-cli login" in line and "\n" not in line
+    monkeypatch.setenv("HF_TOKEN", "hf_wrong")
+    with pytest.raises(ModelError, match="HTTP 403") as err:
+        registry.pull("hf://test/gated/tiny-llava.gguf")
+    assert "token sent was refused" in err.value.line()
+    monkeypatch.setenv("HF_TOKEN", TOKEN)  # read now, not when huggingface_hub was imported
+    assert registry.pull("hf://test/gated/tiny-llava.gguf").model.read_bytes() == payload
+    assert fake_hub.gets()[-1].headers.get("authorization") is None  # the token stays on the hub, not the CDN
+
+
+def test_server_errors_are_an_environment_problem(fake_hub: FakeHub, hf_home: Path) -> None:
+    fake_hub.status = 503
+    with pytest.raises(ModelEnvironmentError, match="HTTP 503") as err:
+        registry.pull("hf://test/tiny/tiny-llava.gguf")
+    assert err.value.exit_code == 3 and len(fake_hub.resolves()) == 1  # one quick HEAD, no back-off
+    assert not hf_home.exists() or blobs(hf_home, "test/tiny") == []
 
 
 def _closed_port() -> int:
@@ -308,9 +285,148 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_default_model_falls_back_to_the_embedded_model_offline(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_network_and_nothing_cached(cache: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    started = time.monotonic()
+    with pytest.raises(ModelEnvironmentError, match="cannot reach 127.0.0.1") as err:
+        registry.pull("hf://test/tiny/tiny-llava.gguf")
+    assert time.monotonic() - started < 5  # not huggingface_hub's 20 s of retries
+    assert err.value.exit_code == 3 and "\n" not in err.value.line()
+    assert not hf_home.exists() and not cache.exists()  # no folder is made for a file that never came
+
+
+# ----------------------------------------------------------------------------- Hugging Face: the cache, offline
+
+
+def test_offline_with_and_without_the_file_cached(cache: Path, fake_hub: FakeHub, hf_home: Path,
+                                                  payload: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = registry.pull("hf://test/tiny/tiny-llava.gguf").model
+    asked = len(fake_hub.requests)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert registry.resolve("hf://test/tiny/tiny-llava.gguf").model == path
+    with pytest.raises(ModelEnvironmentError, match="offline mode is on") as err:
+        registry.pull("hf://test/tiny/sub/other.gguf")
+    assert "HF_HUB_OFFLINE" in err.value.line() and "cannot reach" in err.value.line()
+    assert err.value.exit_code == 3
+    assert len(fake_hub.requests) == asked  # offline means no request at all
+    assert not snapshot(hf_home, "test/tiny", "sub/other.gguf").exists()
+
+
+def test_offline_as_huggingface_hub_read_it_at_import_is_not_the_last_word(
+        fake_hub: FakeHub, payload: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)  # HF_HUB_OFFLINE=1 when it was imported, unset since
+    assert registry.pull("hf://test/tiny/tiny-llava.gguf").model.read_bytes() == payload
+
+
+def test_a_model_another_tool_put_in_the_hub_cache_is_used_without_network(
+        cache: Path, fake_hub: FakeHub, hf_home: Path, payload: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import hf_hub_download
+
+    other_tool = hf_hub_download("test/tiny", "tiny-llava.gguf", cache_dir=str(hf_home), endpoint=fake_hub.url)
+    spec = ModelSpec(name="tiny", description="t", filename="tiny-llava.gguf",
+                     hf=HFFile("test/tiny", "tiny-llava.gguf"), sha256=sha(payload))
+    monkeypatch.setitem(registry.CATALOGUE, "tiny", spec)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")  # no network now
+    rec = Recorder()
+    files = registry.resolve("tiny", sink=rec)
+    assert files.model == Path(other_tool)
+    assert [p.task for p in rec.of(Progress)][-1] == "check tiny (tiny-llava.gguf)"  # its sha256, once
+    rec2 = Recorder()
+    assert registry.resolve("tiny", sink=rec2).model == files.model and not rec2.of(Progress)
+    assert not (cache / "tiny").exists()  # not copied
+    entry = next(e for e in registry.list_models() if e.name == "tiny")
+    assert entry.present and entry.where == "hub cache" and entry.path == files.model
+    assert any("Hugging Face cache" in n for n in entry.notes)
+    assert registry.default_model("tiny") == "tiny"
+
+
+def test_list_shows_where_each_file_is(cache: Path, fake_hub: FakeHub, hf_home: Path) -> None:
+    before = next(e for e in registry.list_models() if e.name == "llava-1.5-7b")
+    assert not before.present and before.where is None and before.path is None
+    rec = Recorder()
+    files = registry.pull("llava-1.5-7b", sink=rec)
+    assert files.model == snapshot(hf_home, "mys/ggml_llava-v1.5-7b", "ggml-model-q4_k.gguf")
+    assert files.mmproj == snapshot(hf_home, "mys/ggml_llava-v1.5-7b", "mmproj-model-f16.gguf")
+    assert files.chat_format == "llava-1-5"
+    entry = next(e for e in registry.list_models() if e.name == "llava-1.5-7b")
+    assert entry.present and entry.where == "hub cache"
+    assert (entry.path, entry.mmproj) == (files.model, files.mmproj)
+    data = entry.to_dict()
+    assert data["where"] == "hub cache" and data["mmproj"] == str(files.mmproj)
+    qwen = next(e for e in registry.list_models() if e.name == "qwen2.5-coder-0.5b")
+    if qwen.path is None:  # the carrier packages: assembled on first use
+        assert qwen.where == "carrier packages"
+
+
+def test_the_disk_filling_mid_download_is_one_line_and_leaves_nothing(tmp_path: Path, fake_hub: FakeHub,
+                                                                       hf_home: Path, payload: bytes) -> None:
+    """The download hits the file size limit (EFBIG, as ENOSPC would be) half-way: exit 3, no partial file."""
+    code = ("import resource, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({len(payload) // 3}, resource.RLIM_INFINITY)); "
+            "sys.argv = ['chatdev', 'models', 'pull', 'hf://test/tiny/tiny-llava.gguf']; "
+            "from chatdev.cli import main; main()")
+    env = {**os.environ, "CHATDEV_CACHE": str(tmp_path / "cache"), "NO_COLOR": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 3, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("chatdev: error: tiny-llava.gguf: the disk filled"), result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not snapshot(hf_home, "test/tiny", "tiny-llava.gguf").exists()
+    assert blobs(hf_home, "test/tiny") == [] and leftovers(hf_home) == []
+
+
+@pytest.mark.parametrize("ref,env,code,says", [
+    ("hf://test/gated/tiny-llava.gguf", {}, 2, "HF_TOKEN"),
+    ("hf://test/nothere/model.gguf", {}, 2, "no repository test/nothere"),
+    ("hf://test/tiny/missing.gguf", {}, 2, "has no file missing.gguf"),
+    ("hf://test/tiny/tiny-llava.gguf", {"HF_HUB_OFFLINE": "1"}, 3, "offline mode is on (HF_HUB_OFFLINE)"),
+    ("llava-1.5-7b", {"HF_ENDPOINT": "closed"}, 3, "cannot reach 127.0.0.1"),
+], ids=["gated", "no-repo", "no-file", "offline", "no-network"])
+def test_the_command_line_says_it_in_one_line(tmp_path: Path, fake_hub: FakeHub, hf_home: Path, ref: str,
+                                              env: dict[str, str], code: int, says: str) -> None:
+    extra = {k: (f"http://127.0.0.1:{_closed_port()}" if v == "closed" else v) for k, v in env.items()}
+    result = subprocess.run([sys.executable, "-m", "chatdev", "models", "pull", ref], text=True,
+                            capture_output=True, timeout=120, cwd=tmp_path,
+                            env={**os.environ, "CHATDEV_CACHE": str(tmp_path / "cache"), "NO_COLOR": "1", **extra})
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert result.returncode == code and len(lines) == 1, result.stderr
+    assert lines[0].startswith("chatdev: error: ") and says in lines[0] and lines[0].endswith(")"), lines[0]
+    assert "Traceback" not in result.stdout + result.stderr
+    assert leftovers(hf_home.parent) == [] and not (tmp_path / "cache").exists()
+
+
+def test_a_download_stopped_by_sigterm_leaves_nothing(tmp_path: Path, fake_hub: FakeHub, hf_home: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import signal
+    import time
+
+    fake_hub.slow = 0.05  # about a second for the whole file
+    monkeypatch.setenv("CHATDEV_CACHE", str(tmp_path / "cache"))
+    proc = subprocess.Popen([sys.executable, "-m", "chatdev", "models", "pull", "hf://test/tiny/tiny-llava.gguf"],
+                            cwd=tmp_path, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "NO_COLOR": "1"})
+    deadline = time.monotonic() + 60
+    while not list(hf_home.rglob("*.incomplete")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the download ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (proc.returncode, err)
+    assert err.startswith("chatdev: error: stopped by SIGTERM") and err.count("\n") == 1, err
+    assert leftovers(hf_home) == [] and blobs(hf_home, "test/tiny") == []
+    assert not snapshot(hf_home, "test/tiny", "tiny-llava.gguf").exists()
+
+
+# ----------------------------------------------------------------------------- defaults and references
+
+
+def test_default_model_falls_back_to_the_embedded_model_offline(cache: Path, hf_home: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{_closed_port()}")
     rec = Recorder()
     chosen = registry.default_model("llava-1.5-7b", sink=rec)
     assert chosen == registry.best_embedded()
@@ -319,18 +435,18 @@ def test_default_model_falls_back_to_the_embedded_model_offline(cache: Path, mon
     assert len(notices) == 1 and "llava-1.5-7b" in notices[0].text and chosen in notices[0].text
 
 
-def test_default_model_keeps_the_company_model_when_it_can_be_fetched(cache: Path, local_hub: str) -> None:
+def test_default_model_keeps_the_company_model_when_it_can_be_fetched(cache: Path, fake_hub: FakeHub) -> None:
     rec = Recorder()
     assert registry.default_model("llava-1.5-7b", sink=rec) == "llava-1.5-7b"
     assert rec.events == []
 
 
 def test_default_model_passes_other_references_through() -> None:
-    for ref in ("http://127.0.0.1:8080/v1", "/models/x.gguf", "hf://a/b/c.gguf"):
+    for ref in ("http://127.0.0.1:8080/v1", "/models/x.gguf", "hf://a/b/c.gguf", "ollama://llama3.2"):
         assert registry.default_model(ref) == ref
 
 
-def test_offline_unknown_and_missing(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_unknown_and_missing(cache: Path, hf_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ModelError, match="unknown model 'gpt-5'") as err:
         registry.resolve("gpt-5")
     assert "qwen2.5-coder-0.5b" in (err.value.hint or "")
@@ -351,8 +467,20 @@ def test_parse_hf() -> None:
     hf = registry.parse_hf("hf://owner/repo/sub/file.gguf@v1.0")
     assert (hf.repo, hf.file, hf.revision) == ("owner/repo", "sub/file.gguf", "v1.0")
     assert hf.url().endswith("/owner/repo/resolve/v1.0/sub/file.gguf")
+    assert registry.parse_hf("hf://owner/repo/file.gguf").revision == "main"
     with pytest.raises(ModelError):
         registry.parse_hf("hf://owner/repo/../etc/passwd.gguf")
+
+
+def test_the_hub_cache_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert hub.cache_dir() == tmp_path / "xdg" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
+    assert hub.cache_dir() == tmp_path / "home" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hubcache"))
+    assert hub.cache_dir() == tmp_path / "hubcache"
 
 
 def test_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -372,5 +500,6 @@ def test_a_file_put_in_the_cache_by_hand_is_adopted_after_its_hash(cache: Path, 
     (cache / "tiny").mkdir(parents=True)
     (cache / "tiny" / "tiny.gguf").write_bytes(payload)
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(cache.parent / "hf"))
     assert registry.resolve("tiny").model.read_bytes() == payload
     assert (cache / "tiny" / "tiny.gguf.sha256").read_text().startswith(sha(payload))

