@@ -75,6 +75,7 @@ def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace)
     models = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0, mmproj=None,
                                 sink=events.null_sink)
     lines = benchmark.read_tasks(tasks)
+    out.mkdir(parents=True, exist_ok=True)
     by_value: dict[int, list] = {v: [] for v in values}
     try:
         for index, task in enumerate(lines, 1):
