@@ -70,7 +70,27 @@ def check_plan(output: Any, text: str) -> Any:
     problems = plan_problems(files)
     if problems:
         raise SchemaViolation("the file plan cannot work: " + "; ".join(problems[:3]), text)
-    return output
+    return merge_duplicates(output)
+
+
+def merge_duplicates(output: dict[str, Any]) -> dict[str, Any]:
+    """One entry per path: a plan naming ``main.py`` three times (one purpose each) becomes one
+    ``main.py`` with the three purposes, so the file is written once with all of them instead of
+    being overwritten twice (seen on the 0.5B: only the last purpose survived)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for entry in output["files"]:
+        if not isinstance(entry, dict) or "path" not in entry:
+            continue
+        path = str(entry["path"])
+        if path not in merged:
+            merged[path] = dict(entry)
+            continue
+        first, purpose = merged[path], str(entry.get("purpose", "")).strip()
+        if purpose and purpose not in str(first.get("purpose", "")):
+            first["purpose"] = f"{first.get('purpose', '')}; {purpose}".strip("; ")
+    if len(merged) == len(output["files"]):
+        return output
+    return {**output, "files": list(merged.values())}
 
 
 def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) -> dict[str, str]:

@@ -403,3 +403,14 @@ def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,
     assert not fixes  # no model call was spent on it
     log = git_log(project)
     assert any("[static_check]" in line for line in log)
+
+
+def test_a_plan_naming_one_file_three_times_writes_it_once_with_every_purpose() -> None:
+    plan = {"summary": "converter", "entry": "main.py",
+            "files": [{"path": "main.py", "purpose": "length"}, {"path": "main.py", "purpose": "weight"},
+                      {"path": "units.py", "purpose": "tables"}, {"path": "main.py", "purpose": "temperature"}]}
+    got = plans.check_plan(plan, "")
+    assert got["files"] == [{"path": "main.py", "purpose": "length; weight; temperature"},
+                            {"path": "units.py", "purpose": "tables"}]
+    sound = {"summary": "s", "entry": "main.py", "files": [{"path": "main.py", "purpose": "all"}]}
+    assert plans.check_plan(sound, "") is sound
