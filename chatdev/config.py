@@ -302,7 +302,7 @@ class Messages(Strict):
 
 
 MESSAGE_VARS = {
-    "retry": frozenset({"reason", "expects", "attempt"}),
+    "retry": frozenset({"reason", "expects", "attempt", "hint"}),  # hint: the reply format's (replies.py)
     "continue_": frozenset({"reply"}),
     "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
     "screenshot": frozenset({"task"}),

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from chatdev import artifacts, catalogue, events, human, plans, prompts
+from chatdev import catalogue, events, human, prompts, replies
 from chatdev.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.conversation import Conversation
@@ -345,7 +345,8 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
     schema = phase.json_schema
     request, shown, base = message, message, len(conv.history)
     if start and reason:  # the first tries were made already (the candidates): ask with their reason
-        note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects, "attempt": start},
+        note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects, "attempt": start,
+                                                        "hint": replies.format_for(expects).hint},
                               where="messages.yaml: retry")
         message = f"{request}\n\n{note.strip()}"
         shown = f"{note.strip()}\n(asked again under the original request; the unusable replies were dropped)"
@@ -367,7 +368,8 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
         if attempt < phase.retries:
             ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
             note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
-                                                               "attempt": attempt + 1},
+                                                               "attempt": attempt + 1,
+                                                               "hint": replies.format_for(expects).hint},
                                   where="messages.yaml: retry")
             # Ask again from where the request was made: the unusable reply leaves the
             # conversation (a small model shown its own mistake repeats it, and a long bad
@@ -393,27 +395,7 @@ def _project_texts(ctx: Context) -> dict[str, str]:
 
 def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: list[str], *,
            known: Callable[[], dict[str, str]] | None = None, cut: bool = False) -> Any:
-    text = reply.text
-    if expects == "files":
-        parsed = artifacts.parse_files(text, expected=expected, cut=cut)
-        if not parsed.ok and known is not None and not expected:
-            parsed = artifacts.parse_files(text, known=known(), cut=cut)
-        if not parsed.ok:
-            raise SchemaViolation("; ".join(parsed.problems), text)
-        if known is not None and not expected:  # a fix: each file on the project file it rewrites
-            return plans.map_fix_paths(parsed.files, known(), text)
-        return parsed.files
-    if expects == "json":
-        return plans.check_plan(artifacts.parse_json(text, schema), text)
-    cleaned = _strip_outer_fence(text).strip()
-    if len(cleaned) < 2:
-        raise SchemaViolation("the reply was empty", text)
-    return cleaned
-
-
-def _strip_outer_fence(text: str) -> str:
-    m = re.fullmatch(r"\s*```[\w-]*\n(.*?)\n```\s*", text, re.DOTALL)
-    return m.group(1) if m else text
+    return replies.format_for(expects).parse(reply.text, schema=schema, expected=expected, known=known, cut=cut)
 
 
 # --------------------------------------------------------------------------- a person's turn
