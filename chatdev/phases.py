@@ -291,10 +291,10 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
     """
     from chatdev import candidates as cands
 
-    replies = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
+    answers = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
                            max_tokens=phase.max_tokens, result=result, cycle=cycle, item=item)
     pool: list[cands.Candidate] = []
-    for index, reply in enumerate(replies):
+    for index, reply in enumerate(answers):
         cut = reply.finish_reason == "length" and not expected
         try:
             files = _parse_files(ctx, phase, reply, expected, cut=cut)
@@ -314,7 +314,7 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
     cands.check_all(ctx.workspace, pool, check)
     ranked = cands.rank(pool)
     winner = ranked[0]
-    conv.keep(replies[winner.index])
+    conv.keep(answers[winner.index])
     ctx.sink(events.CandidatesRanked(phase=phase.name, winner=winner.index, ranking=[c.row() for c in ranked],
                                      cycle=cycle, item=item))
     return winner.files
