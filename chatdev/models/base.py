@@ -329,12 +329,20 @@ def chat_many(
     if n > 1 and callable(own):
         return list(own(messages, n, schema=schema, max_tokens=max_tokens, stop=stop, temperature=temperature,
                         seed=seed, on_token=on_token))
+    seeds = [seed] + [candidate_seed(seed, i) for i in range(1, n)]
+    return chat_each(model, messages, seeds, [candidate_temperature(temperature, i) for i in range(n)],
+                     schema=schema, max_tokens=max_tokens, stop=stop, on_token=on_token)
+
+
+def chat_each(model: ChatModel, messages: Sequence[Message], seeds: Sequence[int | None],
+              temperatures: Sequence[float], *, on_token: Callable[[int, str], None] | None = None,
+              **kwargs: Any) -> list[Reply]:
+    """The candidates as ``model.chat`` calls one after another, candidate ``i`` with ``seeds[i]`` and
+    ``temperatures[i]`` (and ``CallInfo.candidate`` set to ``i``); ``kwargs`` go to every call."""
     replies: list[Reply] = []
     info = current_call()
-    for i in range(n):
+    for i, (seed, temperature) in enumerate(zip(seeds, temperatures, strict=True)):
         stream = (lambda piece, i=i: on_token(i, piece)) if on_token is not None else None
         with calling(dataclasses.replace(info, candidate=i)) if info is not None else contextlib.nullcontext():
-            replies.append(model.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
-                                      temperature=candidate_temperature(temperature, i),
-                                      seed=candidate_seed(seed, i) if i else seed, on_token=stream))
+            replies.append(model.chat(messages, temperature=temperature, seed=seed, on_token=stream, **kwargs))
     return replies

@@ -45,6 +45,7 @@ from chatdev.models.base import (
     Usage,
     candidate_seed,
     candidate_temperature,
+    chat_each,
     check_reply,
     image_bytes,
     image_label,
@@ -472,8 +473,8 @@ class LlamaModel:
         temperatures = [candidate_temperature(temperature, i) for i in range(n)]
         llm = self._llm
         if images or n == 1 or llm._is_recurrent or llm._is_hybrid:
-            return self._chat_each(messages, images, seeds, temperatures, schema=schema, max_tokens=max_tokens,
-                                   stop=stop, seed=seed, on_token=on_token)
+            return chat_each(self, messages, [seed, *seeds[1:]], temperatures, images=images, schema=schema,
+                             max_tokens=max_tokens, stop=stop, on_token=on_token)
         payload = openai_messages(messages)
         max_tokens = max(1, max_tokens)
         grammar = None
@@ -485,8 +486,8 @@ class LlamaModel:
         with self._lock:
             prompt = self._chat_prompt(payload)
             if prompt is None:
-                return self._chat_each(messages, images, seeds, temperatures, schema=schema, max_tokens=max_tokens,
-                                       stop=stop, seed=seed, on_token=on_token)
+                return chat_each(self, messages, [seed, *seeds[1:]], temperatures, images=images, schema=schema,
+                                 max_tokens=max_tokens, stop=stop, on_token=on_token)
             tokens, extra_stops, stop_ids = prompt
             from chatdev.models import llama_parallel
 
@@ -497,17 +498,6 @@ class LlamaModel:
                                              on_token=on_token)
             except (ValueError, RuntimeError) as exc:
                 raise self._call_error(exc, max_tokens) from None
-
-    def _chat_each(self, messages: Sequence[Message], images: Sequence[ImageInput], seeds: Sequence[int],
-                   temperatures: Sequence[float], *, seed: int | None,
-                   on_token: Callable[[int, str], None] | None, **kwargs: Any) -> list[Reply]:
-        """The candidates as ``chat()`` calls, one after another (candidate 0 with the call's own seed)."""
-        replies = []
-        for i, temp in enumerate(temperatures):
-            stream = (lambda piece, i=i: on_token(i, piece)) if on_token is not None else None
-            replies.append(self.chat(messages, images=images, temperature=temp, seed=seed if i == 0 else seeds[i],
-                                     on_token=stream, **kwargs))
-        return replies
 
     def _chat_prompt(self, payload: list[dict[str, Any]]) -> tuple[list[int], list[str], set[int]] | None:
         """The prompt tokens, extra stop strings and stop token ids ``chat()`` uses for a text-only
