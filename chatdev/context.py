@@ -163,12 +163,7 @@ class Context:
         with calling(info):
             reply = conv.ask(text, images=images, schema=schema, max_tokens=max_tokens,
                              temperature=temperature, seed=seed, on_token=on_token)
-        self._account(reply, result)
-        u = reply.usage
-        self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
-                                 model=conv.model.name, prompt_tokens=u.prompt_tokens,
-                                 completion_tokens=u.completion_tokens, cached_tokens=u.cached_prompt_tokens,
-                                 prefill_s=reply.timings.prefill_s, decode_s=reply.timings.decode_s))
+        self._answered(phase, conv.model.name, sender, receiver, reply, result)
         return reply
 
     def ask_many(self, conv: Conversation, phase: str, n: int, *, sender: str, receiver: str, text: str,
@@ -188,13 +183,7 @@ class Context:
             replies = conv.ask_many(text, n, max_tokens=max_tokens, temperature=temperature, seed=seed,
                                     on_token=on_token)
         for index, reply in enumerate(replies):
-            self._account(reply, result)
-            u = reply.usage
-            self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text,
-                                     model=conv.model.name, prompt_tokens=u.prompt_tokens,
-                                     completion_tokens=u.completion_tokens, cached_tokens=u.cached_prompt_tokens,
-                                     prefill_s=reply.timings.prefill_s, decode_s=reply.timings.decode_s,
-                                     candidate=index))
+            self._answered(phase, conv.model.name, sender, receiver, reply, result, candidate=index)
         return replies
 
     def _sampling(self, cycle: int, attempt: int) -> tuple[int | None, float]:
@@ -203,7 +192,9 @@ class Context:
             seed += 7919 * max(cycle - 1, 0) + 104729 * attempt
         return seed, min(0.9, self.options.temperature + 0.15 * max(cycle - 1, 0) + 0.2 * attempt)
 
-    def _account(self, reply: Reply, result: PhaseResult) -> None:
+    def _answered(self, phase: str, model: str, sender: str, receiver: str, reply: Reply, result: PhaseResult,
+                  candidate: int | None = None) -> None:
+        """A reply counted (the phase's and the run's usage, one call) and recorded as the receiver's message."""
         u = reply.usage
         result.usage = result.usage + u
         result.calls += 1
@@ -211,20 +202,26 @@ class Context:
         self.state.usage["completion"] += u.completion_tokens
         self.state.usage["cached"] += u.cached_prompt_tokens
         self.state.llm_calls += 1
+        self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text, model=model,
+                                 prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
+                                 cached_tokens=u.cached_prompt_tokens, prefill_s=reply.timings.prefill_s,
+                                 decode_s=reply.timings.decode_s, candidate=candidate))
 
     # sandbox -----------------------------------------------------------------
     def verify(self, phase: ActionPhase, *, tests: bool) -> Any:
         """The program's run (and, with ``tests``, its tests) in the sandbox: a ``ProgramReport``."""
-        assert self.verifier is not None, "run_action checks for a sandbox first"
-        entry = None
-        design = self.state.outputs.get("design")
-        if isinstance(design, dict):
-            entry = design.get("entry")
-        report = self.verifier(self.workspace.root, entry=entry, timeout=phase.timeout, tests=tests,
-                               allow_install=self.options.allow_install)
+        report = self.check_program(timeout=phase.timeout, tests=tests)
         self._record_runs(phase, report)
         self.state.tests = tests_record(report, ran_tests=tests, before=self.state.tests)
         return report
+
+    def check_program(self, *, timeout: float, tests: bool) -> Any:
+        """The verifier on the project as it is now (its design's entry point), nothing recorded."""
+        assert self.verifier is not None, "the caller checks for a sandbox first"
+        design = self.state.outputs.get("design")
+        entry = design.get("entry") if isinstance(design, dict) else None
+        return self.verifier(self.workspace.root, entry=entry, timeout=timeout, tests=tests,
+                             allow_install=self.options.allow_install)
 
     def _record_runs(self, phase: ActionPhase, report: Any) -> None:
         shot = None

@@ -324,16 +324,10 @@ def _candidate_check(ctx: Context) -> Callable[[], Any] | None:
     """The acceptance check for a candidate: the program's run (5 s window) and its tests, if any."""
     if ctx.verifier is None:
         return None
-    entry = None
-    design = ctx.state.outputs.get("design")
-    if isinstance(design, dict):
-        entry = design.get("entry")
-    verifier = ctx.verifier
 
     def check() -> Any:
         tests = any(_is_test(p) and p.endswith(".py") for p in ctx.workspace.files())
-        return verifier(ctx.workspace.root, entry=entry, timeout=CANDIDATE_RUN_S, tests=tests,
-                        allow_install=ctx.options.allow_install)
+        return ctx.check_program(timeout=CANDIDATE_RUN_S, tests=tests)
 
     return check
 
