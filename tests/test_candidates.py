@@ -17,9 +17,10 @@ import pytest
 
 from chatdev import candidates, engine, events
 from chatdev.errors import SandboxError
+from chatdev.models.base import CallInfo
 from chatdev.sandbox_report import RunResult, build_report
 from chatdev.workspace import Workspace
-from tests.scripted_company import GAME, company_models, good_reply, last_user, scripted
+from tests.scripted_company import GAME, company_models, good_reply, scripted
 from tests.test_acceptance import case, fake_verifier
 
 CRASH = GAME.replace('print("snake at"', 'raise SystemExit(crash_here)  # crash\n    print("snake at"')
@@ -96,24 +97,20 @@ def test_a_check_that_crashes_marks_its_candidate_never_the_phase(tmp_path: Path
 # ----------------------------------------------------------------------------- in the company
 
 
-def seeded_company(model_box: dict[str, Any], good_seed: int | None):
-    """Coding writes a crashing main.py unless the call's seed is ``good_seed``."""
+def picky_company(good: int):
+    """Coding writes a crashing main.py unless the call is candidate ``good``."""
 
-    def reply(messages):
-        text = last_user(messages)
-        if "Write the complete file main.py" in text:
-            seed = model_box["model"].calls[-1].seed
-            return f"main.py\n```python\n{GAME if seed == good_seed else CRASH}```"
+    def reply(messages, info: CallInfo) -> str:
+        if info.phase == "coding":
+            return f"main.py\n```python\n{GAME if info.candidate == good else CRASH}```"
         return good_reply(messages)
 
     return reply
 
 
-def candidate_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, *, good_seed: int | None,
+def candidate_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, *, good: int,
                     verifier: Any = None, **opts: Any):
-    box: dict[str, Any] = {}
-    model = scripted(seeded_company(box, good_seed))
-    box["model"] = model
+    model = scripted(picky_company(good))
     verifier = verifier or fake_verifier(lambda files: ("crash_here" not in files.get("main.py", ""), set()))
     monkeypatch.setattr(engine, "_verifier", verifier)
     monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
@@ -124,9 +121,7 @@ def candidate_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, n: int, *, 
 
 
 def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.models.base import candidate_seed
-
-    summary, recorder, model = candidate_build(tmp_path, monkeypatch, 3, good_seed=candidate_seed(None, 2))
+    summary, recorder, model = candidate_build(tmp_path, monkeypatch, 3, good=2)
     project = Path(summary.project)
     assert "crash_here" not in (project / "main.py").read_text()
     assert summary.status == "passed" and summary.runs is True
@@ -137,7 +132,7 @@ def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytes
     # every candidate is in the transcript, numbered
     replies = [e for e in recorder.of(events.Message) if e.phase == "coding" and e.sender == "Programmer"]
     assert [e.candidate for e in replies] == [0, 1, 2]
-    seeds = [c.seed for c in model.calls if "Write the complete file main.py" in last_user(c.messages)]
+    seeds = [c.seed for c in model.calls if c.info is not None and c.info.phase == "coding"]
     assert len(set(seeds)) == 3
     transcript = [json.loads(line) for line in (project / ".chatdev/transcript.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "candidates" and r["winner"] == 2 for r in transcript)
@@ -154,18 +149,13 @@ def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytes
 
 def test_the_fix_phases_pick_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One candidate fix breaks the start, one keeps it: the one that runs wins."""
-    box: dict[str, Any] = {}
-
-    def reply(messages):
-        text = last_user(messages)
-        if "Fix the cause" in text:
-            seed = box["model"].calls[-1].seed
-            body = GAME.replace("import random", "import random  # fixed") if seed else CRASH
+    def reply(messages, info: CallInfo) -> str:
+        if info.phase == "test_fix":
+            body = GAME.replace("import random", "import random  # fixed") if info.candidate else CRASH
             return f"main.py\n```python\n{body}```"
         return good_reply(messages)
 
     model = scripted(reply)
-    box["model"] = model
 
     def rules(files):
         main = files.get("main.py", "")
@@ -185,9 +175,8 @@ def test_the_fix_phases_pick_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_no_usable_candidate_asks_again_one_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asked = {"n": 0}
 
-    def reply(messages):
-        text = last_user(messages)
-        if "Write the complete file main.py" in text:
+    def reply(messages, info: CallInfo) -> str:
+        if info.phase == "coding":
             asked["n"] += 1
             if asked["n"] <= 2:
                 return "I would write a snake game here."
@@ -210,17 +199,12 @@ def build_with(tmp_path: Path, fn, **opts: Any):
 
 
 def test_without_a_sandbox_candidates_rank_by_what_parses(tmp_path: Path) -> None:
-    box: dict[str, Any] = {}
-
-    def reply(messages):
-        text = last_user(messages)
-        if "Write the complete file main.py" in text:
-            seed = box["model"].calls[-1].seed
-            return f"main.py\n```python\n{GAME if seed else 'def broken(:'}\n```"
+    def reply(messages, info: CallInfo) -> str:
+        if info.phase == "coding":
+            return f"main.py\n```python\n{GAME if info.candidate else 'def broken(:'}\n```"
         return good_reply(messages)
 
     model = scripted(reply)
-    box["model"] = model
     recorder = events.Recorder()
     summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True, candidates=2),
                            sink=recorder, models=company_models(model))
@@ -275,14 +259,13 @@ def test_the_cli_bound_is_the_config_bound() -> None:
 @pytest.mark.docker
 def test_the_real_sandbox_picks_the_program_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from chatdev import sandbox
-    from chatdev.models.base import candidate_seed
 
     try:
         sandbox.client()
     except SandboxError as exc:
         pytest.skip(f"no Docker engine reachable: {exc.line()}")
 
-    summary, recorder, _ = candidate_build(tmp_path, monkeypatch, 2, good_seed=candidate_seed(None, 1),
+    summary, recorder, _ = candidate_build(tmp_path, monkeypatch, 2, good=1,
                                            verifier=engine.__dict__["_verifier"])
     pick = next(e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding")
     assert pick.winner == 1, pick.ranking
