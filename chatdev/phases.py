@@ -23,7 +23,7 @@ from chatdev.conversation import Conversation
 from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
 from chatdev.models.base import Reply, SchemaViolation
-from chatdev.sandbox_report import defects_text, tests_record
+from chatdev.sandbox_report import defects_text, is_test_path, tests_record
 
 
 DONE = "<DONE>"
@@ -326,7 +326,7 @@ def _candidate_check(ctx: Context) -> Callable[[], Any] | None:
         return None
 
     def check() -> Any:
-        tests = any(_is_test(p) and p.endswith(".py") for p in ctx.workspace.files())
+        tests = any(is_test_path(p) and p.endswith(".py") for p in ctx.workspace.files())  # the sandbox's rule
         return ctx.check_program(timeout=CANDIDATE_RUN_S, tests=tests)
 
     return check
