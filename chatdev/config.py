@@ -114,6 +114,10 @@ class ChatPhase(_PhaseBase):
     def role_refs(self) -> list[str]:
         return [self.instructor, self.assistant]
 
+    def candidates_for(self, override: int | None) -> int:
+        """How many candidates this phase asks for: ``--candidates`` over its own, files phases only."""
+        return (override or self.candidates) if self.expects == "files" else 1
+
     def check(self, env: CheckEnv) -> None:
         where = self.source
         a = env.role(self, "instructor", self.instructor)

@@ -236,9 +236,9 @@ def check_candidates(company: Company, chain: Sequence[str], models: dict[str, C
     from chatdev.config import ChatPhase
 
     for phase in company.walk(list(chain)):
-        if not isinstance(phase, ChatPhase) or phase.expects != "files":
+        if not isinstance(phase, ChatPhase):
             continue
-        n = wanted or phase.candidates
+        n = phase.candidates_for(wanted)
         model = models.get(company.role(phase.assistant).name)
         limit = getattr(model, "max_candidates", None)
         if n <= 1 or model is None or not callable(limit):

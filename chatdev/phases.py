@@ -264,12 +264,9 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
 
 def candidates_for(ctx: Context, phase: ChatPhase) -> int:
     """How many candidates a phase asks for: ``--candidates`` over the phase's own, files phases only."""
-    if phase.expects != "files":
-        return 1
-    if getattr(ctx.model_for(phase.assistant), "human", False):  # a person writes one reply
-        return 1
-    wanted = getattr(ctx.options, "candidates", None)
-    return int(wanted) if wanted else phase.candidates
+    if phase.expects != "files" or getattr(ctx.model_for(phase.assistant), "human", False):
+        return 1  # a person writes one reply
+    return phase.candidates_for(getattr(ctx.options, "candidates", None))
 
 
 def _parse_files(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[str], *, cut: bool) -> dict[str, str]:
