@@ -339,9 +339,9 @@ def models_info(
 ) -> None:
     """Architecture, size, quantization, context length, chat template and vision of a GGUF."""
     from chatdev import screens
-    from chatdev.models import gguf_info
+    from chatdev.models import registry
 
-    screens.show_model_info(gguf_info.read(path), as_json=as_json)
+    screens.show_model_info(registry.info(path), as_json=as_json)
 
 
 # ----------------------------------------------------------------------------- sandbox

@@ -87,8 +87,8 @@ def code_context(ctx: Context, budget: int, *, first: tuple[str, ...] = (), test
     ``first`` (the file being worked on) comes first, so it is the last to be outlined.
     """
     count = ctx.count_tokens
-    paths = [p for p in ctx.workspace.files() if p.endswith(SOURCE_SUFFIXES) and (tests or not _is_test(p))]
-    paths.sort(key=lambda p: (p not in first, _is_test(p), p))
+    paths = [p for p in ctx.workspace.files() if p.endswith(SOURCE_SUFFIXES) and (tests or not is_test_path(p))]
+    paths.sort(key=lambda p: (p not in first, is_test_path(p), p))
     parts: list[str] = []
     used = 0
     for path in paths:
@@ -104,11 +104,6 @@ def code_context(ctx: Context, budget: int, *, first: tuple[str, ...] = (), test
         parts.append(block)
         used += cost
     return "\n\n".join(parts)
-
-
-def _is_test(path: str) -> bool:
-    name = PurePosixPath(path).name
-    return name.startswith("test_") or name.endswith("_test.py") or path.startswith("tests/")
 
 
 # --------------------------------------------------------------------------- chat
@@ -600,7 +595,7 @@ def third_party_imports(sources: dict[str, str]) -> list[str]:
 
 def _write_manifest(ctx: Context) -> PhaseResult:
     sources = {p: ctx.workspace.read(p) for p in ctx.workspace.files()
-               if p.endswith(".py") and not _is_test(p)}
+               if p.endswith(".py") and not is_test_path(p)}
     deps = third_party_imports(sources)
     text = "\n".join(deps) + "\n" if deps else "# standard library only\n"
     files = ctx.workspace.write({"requirements.txt": text})

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatdev.errors import ModelError
-from chatdev.models import gguf_info
+from chatdev.models import gguf_info, registry
 
 sys.path.insert(0, str(Path(__file__).parent))
 from tinyllava import IMAGE_TOKENS, LLM_EMBD, small_model_path, write_pair
@@ -43,7 +43,7 @@ def test_real_qwen_header(qwen: Path) -> None:
 
 
 def test_reads_by_registry_name(qwen: Path) -> None:
-    assert gguf_info.read("qwen2.5-coder-0.5b").path == qwen
+    assert registry.info("qwen2.5-coder-0.5b").path == qwen
 
 
 def test_tiny_llava_pair(pair: tuple[Path, Path]) -> None:

@@ -74,7 +74,7 @@ def test_a_pulled_model_is_used_in_place(store: Path, pair: tuple[bytes, bytes])
     assert registry.resolve("ollama://tiny:latest").model == files.model
     assert registry.resolve("ollama://library/tiny:q8").model == files.model
     assert not (store.parent.parent / "cache").exists()
-    assert gguf_info.read("ollama://tiny").architecture == "llama"
+    assert registry.info("ollama://tiny").architecture == "llama"
 
 
 def test_names_with_a_namespace_or_a_host(store: Path) -> None:

@@ -280,9 +280,9 @@ def test_live_view_on_a_pseudo_terminal(tmp_path: Path) -> None:
 
 @pytest.mark.llm
 def test_model_info_of_the_real_gguf(capsys: pytest.CaptureFixture[str]) -> None:
-    from chatdev.models import gguf_info
+    from chatdev.models import registry
 
-    info = gguf_info.read("qwen2.5-coder-0.5b")
+    info = registry.info("qwen2.5-coder-0.5b")
     screens.show_model_info(info, as_json=False)
     out = capsys.readouterr().out
     assert "qwen2 language model" in out and "24 layers" in out and "Q4_K_M" in out

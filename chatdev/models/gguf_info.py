@@ -336,18 +336,13 @@ def _quantization(meta: dict[str, Any], tensor_types: Counter[str]) -> str:
     return "unknown"
 
 
-def read(path_or_name: str | Path) -> GGUFInfo:
-    """Read the GGUF header of a file, or of an installed model by name, ``hf://`` or ``ollama://``.
+def read(path: str | Path) -> GGUFInfo:
+    """Read the GGUF header of a file (``registry.info`` takes a model name, ``hf://`` or ``ollama://``).
 
     Raises ModelError (one line) for a missing file, a file that is not GGUF, or
     a truncated one.
     """
-    path = Path(path_or_name).expanduser()
-    if isinstance(path_or_name, str) and (path_or_name.startswith(("hf://", "ollama://")) or (
-            not path.exists() and "/" not in path_or_name and not path_or_name.endswith(".gguf"))):
-        from chatdev.models import registry
-
-        path = registry.resolve(path_or_name, download=False).model
+    path = Path(path).expanduser()
     if not path.exists():
         raise ModelError(f"{path}: no such model file", hint=_BAD_HINT)
     if path.is_dir():

