@@ -1,7 +1,7 @@
-"""Models: one ``ChatModel`` surface, several backends.
+"""Models: one ``ChatModel`` surface, several backends (``backends.py``).
 
 ``load_model(ref, n_ctx=...)`` turns what a user wrote (``--model``,
-``--endpoint``, a role's ``model:``) into a ready model:
+``--endpoint``, a role's ``model:``) into a ready model; the built-in backends take:
 
 * ``http(s)://...``            → ``EndpointModel`` (an OpenAI-compatible server)
 * a registry name              → ``LlamaModel`` on the files found (chatdev's cache, the Hugging
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from chatdev.errors import ModelError
-from chatdev.events import EventSink, Notice, null_sink
+from chatdev.events import EventSink, null_sink
 from chatdev.models.base import ChatModel, ImageInput, Message, Reply, SchemaViolation, Timings, Usage
 
 if TYPE_CHECKING:
@@ -33,14 +33,9 @@ __all__ = [
     "SchemaViolation",
     "Timings",
     "Usage",
-    "is_endpoint",
     "load_model",
     "resolve_ref",
 ]
-
-
-def is_endpoint(ref: str) -> bool:
-    return ref.strip().lower().startswith(("http://", "https://"))
 
 
 def resolve_ref(ref: str, *, mmproj: str | Path | None = None, sink: EventSink = null_sink) -> ModelFiles:
@@ -69,21 +64,14 @@ def load_model(
 ) -> ChatModel:
     """A ready ChatModel for a registry name, GGUF path, ``hf://`` / ``ollama://`` reference or endpoint URL.
 
-    Raises ModelError (exit 2) for a missing, unknown or corrupt model and
+    The backend that takes the reference loads it (``backends.backend_for``). Raises
+    ModelError (exit 2) for a missing, unknown or corrupt model and
     ModelEnvironmentError (exit 3) when the machine or the server cannot run it.
     """
+    from chatdev.models import backends
+
     ref = str(ref).strip()
     if not ref:
         raise ModelError("no model given", hint="pass --model NAME|FILE.gguf or --endpoint URL")
-    if is_endpoint(ref):
-        from chatdev.models.openai import PROBE_TIMEOUT, EndpointModel
-
-        if mmproj is not None:
-            sink(Notice(level="warning", text="--mmproj is ignored with an endpoint: the server loads its own"))
-        sink(Notice(level="info", text=f"asking {ref} which models it serves (waiting up to {PROBE_TIMEOUT:.0f} s)"))
-        return EndpointModel(ref, n_ctx=n_ctx)
-    files = resolve_ref(ref, mmproj=mmproj, sink=sink)
-    from chatdev.models.llama import LlamaModel
-
-    return LlamaModel(files.model, mmproj=files.mmproj, n_ctx=n_ctx, gpu_layers=gpu_layers,
-                      chat_format=files.chat_format, seed=seed, name=files.name)
+    return backends.load(backends.LoadRequest(ref=ref, n_ctx=n_ctx, gpu_layers=gpu_layers, seed=seed,
+                                              mmproj=mmproj, sink=sink))

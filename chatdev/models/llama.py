@@ -37,6 +37,7 @@ from typing import Any
 
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import gguf_info, llama_backend
+from chatdev.models.backends import CANDIDATES, GPU_LAYERS, LOCAL, MMPROJ, SCHEMA, Backend, LoadRequest
 from chatdev.models.base import (
     ImageInput,
     Message,
@@ -130,6 +131,27 @@ SAMPLING: dict[str, Any] = {"top_p": 0.95, "top_k": 40, "min_p": 0.05, "repeat_p
 
 
 # ----------------------------------------------------------------------------- the model
+
+
+class GGUFBackend(Backend):
+    """A GGUF run here by llama.cpp: a registry name, a path, ``hf://`` or ``ollama://``."""
+
+    name = "gguf"
+    noun = "a GGUF model"
+    takes = "NAME (chatdev models list), FILE.gguf, hf://OWNER/REPO/FILE.gguf, ollama://NAME[:TAG]"
+    supports = frozenset({MMPROJ, GPU_LAYERS, SCHEMA, CANDIDATES, LOCAL})
+
+    @classmethod
+    def accepts(cls, ref: str) -> bool:
+        return bool(ref.strip())  # the last resort: the registry says what it cannot find
+
+    @classmethod
+    def load(cls, request: LoadRequest) -> LlamaModel:
+        from chatdev.models import resolve_ref
+
+        files = resolve_ref(request.ref, mmproj=request.mmproj, sink=request.sink)
+        return LlamaModel(files.model, mmproj=files.mmproj, n_ctx=request.n_ctx, gpu_layers=request.gpu_layers,
+                          chat_format=files.chat_format, seed=request.seed, name=files.name)
 
 
 class LlamaModel:

@@ -29,6 +29,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from chatdev.errors import ModelEnvironmentError, ModelError
+from chatdev.events import Notice
+from chatdev.models.backends import CANDIDATES, SCHEMA, Backend, LoadRequest
 from chatdev.models.base import (
     ImageInput,
     Message,
@@ -64,6 +66,26 @@ def api_base(url: str) -> str:
     if not path.endswith("/v1"):
         path = f"{path}/v1"
     return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+class EndpointBackend(Backend):
+    """``http(s)://...``: an OpenAI-compatible server (llama-server, vLLM, Ollama's /v1, ...)."""
+
+    name = "endpoint"
+    noun = "an endpoint"
+    takes = "http://HOST:PORT/v1[#model] (an OpenAI-compatible server)"
+    supports = frozenset({SCHEMA, CANDIDATES})
+    ignored_hint = "the server loads its own model"
+
+    @classmethod
+    def accepts(cls, ref: str) -> bool:
+        return ref.strip().lower().startswith(("http://", "https://"))
+
+    @classmethod
+    def load(cls, request: LoadRequest) -> EndpointModel:
+        request.sink(Notice(level="info", text=f"asking {request.ref} which models it serves "
+                                               f"(waiting up to {PROBE_TIMEOUT:.0f} s)"))
+        return EndpointModel(request.ref, n_ctx=request.n_ctx)
 
 
 class EndpointModel:
