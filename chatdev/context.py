@@ -53,11 +53,6 @@ class RunOptions:
     candidates: int | None = None  # --candidates N: best-of-N for every phase that writes files
 
 
-def stopped_early(status: str, reason: str) -> bool:
-    """Whether a run's next step is ``chatdev resume`` (it stopped, or was killed mid-phase), not ``run``."""
-    return bool(reason) or status in ("running", "interrupted", "error")
-
-
 @dataclass
 class RunState:
     """Everything a resumed run needs; saved as .chatdev/state.json."""

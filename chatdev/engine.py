@@ -17,9 +17,10 @@ from typing import Any
 
 from chatdev import events
 from chatdev.chain import Chain
-from chatdev.context import Context, PhaseFailed, RunOptions, RunState, stopped_early
+from chatdev.context import Context, PhaseFailed, RunOptions, RunState
 from chatdev.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, UsageError, WorkspaceError
+from chatdev.eventlog import stopped_early
 from chatdev.history import tokens_trailer
 from chatdev.steps import StepKey
 from chatdev.models.base import ChatModel

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chatdev import eventlog
 from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
 
 REPORT_NAME = "report.html"
@@ -229,135 +230,51 @@ def _find_file(project: Path, ref: str, *, inside: bool = False) -> Path | None:
 
 def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callable[[str], str] | None = None,
             commits: Sequence[Mapping[str, Any]] = (), facts: Mapping[str, Any] | None = None) -> ReportData:
-    """Fold transcript records (``event.to_dict()``) into what the page shows.
+    """What the page shows of transcript records (``event.to_dict()``), folded by :func:`chatdev.eventlog.fold`.
 
     ``diff(sha) -> str`` gives a commit's patch (None: no diffs shown); ``commits``
     are ``CommitInfo.to_dict()`` of the history, oldest first; ``facts`` fill the
     summary where the transcript is silent (tests and files from the state, ...).
     """
-    from chatdev.viewstate import clean
+    return _from_log(eventlog.fold(records), project=project, diff=diff, commits=commits, facts=facts)
 
-    data = ReportData(project=project.name, path=str(project), commits=[dict(c) for c in commits])
+
+def _from_log(log: eventlog.Log, *, project: Path, diff: Callable[[str], str] | None,
+              commits: Sequence[Mapping[str, Any]], facts: Mapping[str, Any] | None) -> ReportData:
+    """The folded log with what only the page needs: clipped and highlighted text, images, diffs, charts."""
+    data = ReportData(project=project.name, path=log.project or str(project), task=log.task, company=log.company,
+                      mode=log.mode, status=log.status, models=dict(log.models), org=list(log.org),
+                      chain=list(log.chain), runs=[r.to_dict() for r in log.runs],
+                      escalations=list(log.escalations), notices=list(log.notices), summary=dict(log.summary),
+                      commits=[dict(c) for c in commits], started=log.started, ended=log.ended)
+    data.images = [(Path(i).name, _data_uri(p) if (p := _find_file(project, i)) else None) for i in log.images]
     by_sha = {str(c.get("sha")): dict(c) for c in commits}
-    open_runs: dict[str, PhaseRun] = {}
-    current: PhaseRun | None = None
     role_tok: dict[str, int] = {}
     role_sec: dict[str, float] = {}
     calls = 0
-
-    def phase_for(name: str | None) -> PhaseRun:
-        nonlocal current
-        if name and name in open_runs:
-            return open_runs[name]
-        if current is not None and (name is None or current.name == name):
-            return current
-        run = PhaseRun(index=len(data.phases), name=name or "(outside a phase)", run=max(0, len(data.runs) - 1),
-                       kind="escalation" if name in data.chain else "", implicit=True)
+    for record in log.phases:
+        run = PhaseRun(index=record.index, name=record.name, kind=record.kind, roles=list(record.roles),
+                       cycle=record.cycle, item=record.item, status=record.status, duration=record.duration,
+                       reason=record.reason, verdict=dict(record.verdict), files=list(record.files),
+                       commit=record.commit, prompt_tokens=record.prompt_tokens,
+                       completion_tokens=record.completion_tokens, cached_tokens=record.cached_tokens,
+                       run=record.run - 1, implicit=record.implicit)
         data.phases.append(run)
-        if name:
-            open_runs[name] = run
-        current = run
-        return run
-
-    for rec in records:
-        kind = rec.get("kind")
-        at = rec.get("at")
-        if isinstance(at, (int, float)):
-            data.started = at if data.started is None else min(data.started, at)
-            data.ended = at if data.ended is None else max(data.ended, at)
-        if kind == "build_started":
-            data.runs.append({"mode": rec.get("mode", "build"), "task": rec.get("task", ""), "at": at})
-            data.status, data.summary = "unknown", {}  # the page shows how the latest run ended
-            if not data.task:
-                data.task = str(rec.get("task", ""))
-                data.images = [(Path(str(i)).name, _data_uri(p) if (p := _find_file(project, str(i))) else None)
-                               for i in rec.get("images") or []]
-            data.path = str(rec.get("project") or data.path)
-            data.company = str(rec.get("company") or data.company)
-            data.mode = str(rec.get("mode") or data.mode)
-            data.models.update(rec.get("models") or {})
-            if rec.get("org"):
-                data.org = [(int(d), str(r)) for d, r in rec["org"]]
-            data.chain = list(rec.get("chain") or data.chain)
-        elif kind == "phase_started":
-            if current is not None and current.implicit and current.status == "running":
-                current.status = "done"
-                open_runs.pop(current.name, None)
-            run = PhaseRun(index=len(data.phases), name=str(rec.get("phase")), kind=str(rec.get("phase_kind", "")),
-                           roles=list(rec.get("roles") or []), cycle=int(rec.get("cycle") or 0),
-                           item=rec.get("item"), run=max(0, len(data.runs) - 1))
-            data.phases.append(run)
-            open_runs[run.name] = run
-            current = run
-        elif kind == "message":
-            run = phase_for(rec.get("phase"))
-            text, note = _clip(str(rec.get("text", "")), MESSAGE_LIMIT)
-            if note:
-                note += " (the full text is in .chatdev/transcript.jsonl)"
-            shown = [uri for ref in rec.get("images") or [] if (p := _find_file(project, str(ref))) and (uri := _data_uri(p))]
-            run.items.append(Item("message", dict(rec), html=render_text(text), note=note, images=shown))
-            _add_talk(run.talks, str(rec.get("sender")), str(rec.get("receiver")))
-            sender = str(rec.get("sender"))
-            tokens = int(rec.get("prompt_tokens") or 0) + int(rec.get("completion_tokens") or 0)
-            if tokens:
-                calls += 1
-            role_tok[sender] = role_tok.get(sender, 0) + tokens
-            role_sec[sender] = role_sec.get(sender, 0.0) + float(rec.get("prefill_s") or 0) + float(
-                rec.get("decode_s") or 0)
-        elif kind == "retry":
-            phase_for(rec.get("phase")).items.append(Item("retry", dict(rec)))
-        elif kind == "candidates":
-            phase_for(rec.get("phase")).items.append(Item("candidates", dict(rec)))
-        elif kind == "human_turn" and rec.get("turn") != "reply":  # a reply is its message, marked human
-            phase_for(rec.get("phase")).items.append(Item("human", dict(rec)))
-        elif kind == "sandbox":
-            run = phase_for(rec.get("phase"))
-            rec = dict(rec)
-            notes = []
-            for key in ("stdout", "stderr"):
-                rec[key], note = _clip(clean(str(rec.get(key) or "")), OUTPUT_LIMIT, tail=True)
-                if note:
-                    notes.append(f"{key} {note}")
-            shot = _find_file(project, str(rec["screenshot"]), inside=True) if rec.get("screenshot") else None
-            item = Item("sandbox", rec, note="; ".join(notes), image=_data_uri(shot) if shot else None)
+        for rec in record.records:
+            item = _item(rec, project)
+            if item is None:
+                continue
             run.items.append(item)
-            data.tests.append((run, item))
-        elif kind == "escalation":
-            phase_for(rec.get("phase")).items.append(Item("escalation", dict(rec)))
-            data.escalations.append(dict(rec))
-        elif kind == "notice":
-            data.notices.append(dict(rec))
-            if current is not None and current.status == "running":
-                current.items.append(Item("notice", dict(rec)))
-        elif kind == "phase_ended":
-            run = phase_for(rec.get("phase"))
-            open_runs.pop(run.name, None)
-            run.status = str(rec.get("status", "done"))
-            run.duration = float(rec.get("duration") or 0.0)
-            run.cycle = int(rec.get("cycle") or run.cycle)
-            run.reason = str(rec.get("reason") or "")
-            run.verdict = dict(rec.get("verdict") or {})
-            run.files = list(rec.get("files") or [])
-            run.commit = rec.get("commit")
-            run.prompt_tokens = int(rec.get("prompt_tokens") or 0)
-            run.completion_tokens = int(rec.get("completion_tokens") or 0)
-            run.cached_tokens = int(rec.get("cached_tokens") or 0)
-            if current is run:
-                current = None
-        elif kind == "build_ended":
-            data.status = str(rec.get("status", data.status))
-            data.summary = dict(rec.get("summary") or {})
-            for run in open_runs.values():
-                if run.status == "running":
-                    run.status = "done" if run.implicit else "interrupted"
-            open_runs.clear()
-            current = None
-    for run in data.phases:
-        if not run.prompt_tokens and not run.completion_tokens:  # a phase that never ended
-            for item in run.items:
-                if item.kind == "message":
-                    run.prompt_tokens += int(item.data.get("prompt_tokens") or 0)
-                    run.completion_tokens += int(item.data.get("completion_tokens") or 0)
+            if item.kind == "sandbox":
+                data.tests.append((run, item))
+            elif item.kind == "message":
+                sender = str(rec.get("sender"))
+                _add_talk(run.talks, sender, str(rec.get("receiver")))
+                tokens = int(rec.get("prompt_tokens") or 0) + int(rec.get("completion_tokens") or 0)
+                calls += 1 if tokens else 0
+                role_tok[sender] = role_tok.get(sender, 0) + tokens
+                role_sec[sender] = role_sec.get(sender, 0.0) + float(rec.get("prefill_s") or 0) + float(
+                    rec.get("decode_s") or 0)
         if run.commit:
             run.commit_info = by_sha.get(run.commit) or next(
                 (c for sha, c in by_sha.items() if sha.startswith(run.commit)), {})
@@ -367,11 +284,6 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
             except Exception as exc:  # noqa: BLE001 - a missing commit must not lose the whole report
                 text, run.diff_note = "", f"diff unavailable: {exc}"
             run.diff_html = _markup(_highlight(text, "diff")) if text else None
-    for run in data.phases:
-        if run.status == "running":  # no PhaseEnded, no BuildEnded: killed, or still going
-            run.status = "unfinished"
-    if data.status == "unknown" and data.phases:
-        data.status = "unfinished"
     if not data.org:
         data.org = [(0, role) for role in data.models] or [(0, r) for r in role_tok]
     for key, value in (facts or {}).items():
@@ -387,6 +299,35 @@ def collect(records: Iterable[Mapping[str, Any]], *, project: Path, diff: Callab
         "phases": len(data.phases),
     }
     return data
+
+
+_ITEM_KINDS = {"message": "message", "retry": "retry", "candidates": "candidates", "human_turn": "human",
+               "sandbox": "sandbox", "escalation": "escalation", "notice": "notice"}
+
+
+def _item(rec: Mapping[str, Any], project: Path) -> Item | None:
+    """One record of a phase run as the page shows it (None: not shown, e.g. a person's reply, which is its message)."""
+    from chatdev.viewstate import clean
+
+    kind = _ITEM_KINDS.get(str(rec.get("kind")))
+    if kind is None or (kind == "human" and rec.get("turn") == "reply"):
+        return None
+    data = dict(rec)
+    if kind == "message":
+        text, note = _clip(str(rec.get("text", "")), MESSAGE_LIMIT)
+        if note:
+            note += " (the full text is in .chatdev/transcript.jsonl)"
+        shown = [uri for ref in rec.get("images") or [] if (p := _find_file(project, str(ref))) and (uri := _data_uri(p))]
+        return Item("message", data, html=render_text(text), note=note, images=shown)
+    if kind == "sandbox":
+        notes = []
+        for key in ("stdout", "stderr"):
+            data[key], note = _clip(clean(str(rec.get(key) or "")), OUTPUT_LIMIT, tail=True)
+            if note:
+                notes.append(f"{key} {note}")
+        shot = _find_file(project, str(rec["screenshot"]), inside=True) if rec.get("screenshot") else None
+        return Item("sandbox", data, note="; ".join(notes), image=_data_uri(shot) if shot else None)
+    return Item(kind, data)
 
 
 def _add_talk(talks: list[str], sender: str, receiver: str) -> None:
@@ -470,11 +411,16 @@ def _records(ws: Any) -> list[Mapping[str, Any]]:
     return out
 
 
-def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """What the state file and git say about the run (the transcript's BuildEnded carries less)."""
-    from chatdev.context import stopped_early
+def _facts(ws: Any, commits: Sequence[Mapping[str, Any]], *, resumable: bool) -> dict[str, Any]:
+    """What the state file and git say about the run (the transcript's BuildEnded carries less).
 
+    ``resumable``: the log's own answer (:attr:`chatdev.eventlog.Log.resumable`) to whether
+    the latest run stopped early; then what helps is carrying on, not running half a program.
+    """
     facts: dict[str, Any] = {"commits": len(commits), "run_hint": f"chatdev run {ws.root}"}
+    if resumable:
+        facts["run_hint"] = f"chatdev resume {ws.root}"
+        facts["resume"] = True
     try:
         facts["files"] = list(ws.files())
     except WorkspaceError:
@@ -483,10 +429,6 @@ def _facts(ws: Any, commits: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         state = ws.load_state()
     except WorkspaceError:
         return facts
-    if stopped_early(str(state.get("status") or ""), str(state.get("reason") or "")):
-        # what helps now is carrying on, not running half a program
-        facts["run_hint"] = f"chatdev resume {ws.root}"
-        facts["resume"] = True
     if isinstance(state.get("tests"), dict):
         facts["tests"] = state["tests"]
     for key in ("wall_s", "status"):
@@ -513,7 +455,9 @@ def write_report(project: Path) -> Path:
         raise WorkspaceError(f"{project}: the transcript .chatdev/transcript.jsonl is empty, so there is nothing "
                              "to report", hint="build the project again: chatdev build")
     commits = [c.to_dict() for c in ws.history()]
-    data = collect(records, project=project, diff=ws.diff, commits=commits, facts=_facts(ws, commits))
+    log = eventlog.fold(records)
+    data = _from_log(log, project=project, diff=ws.diff, commits=commits,
+                     facts=_facts(ws, commits, resumable=log.resumable))
     data.skipped_lines = max(0, lines - len(records))
     html = render_html(data)
     out = project / ".chatdev" / REPORT_NAME

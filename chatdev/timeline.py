@@ -1,8 +1,9 @@
 """``chatdev log``: the timeline of a project, from its transcript and its git history.
 
-One entry per phase run (a phase inside a loop gets one entry per cycle). The
-transcript (``.chatdev/transcript.jsonl``) says what ran, who spoke, the tokens,
-verdicts and escalations; git says what each commit changed. A chatdev commit
+One entry per phase run (a phase inside a loop gets one entry per cycle), as
+:func:`chatdev.eventlog.fold` folds the transcript (``.chatdev/transcript.jsonl``):
+it says what ran, who spoke, the tokens, verdicts and escalations; git says what
+each commit changed. A chatdev commit
 the transcript does not mention (a transcript cut short) still shows up, from
 its trailers, with ``source="git"``.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from chatdev.errors import WorkspaceError
+from chatdev.eventlog import PhaseRecord, fold
 from chatdev.workspace import TRANSCRIPT, CommitInfo, Workspace
 
 
@@ -24,7 +26,7 @@ from chatdev.workspace import TRANSCRIPT, CommitInfo, Workspace
 class TimelineEntry:
     index: int
     phase: str
-    status: str  # done | failed | skipped | interrupted | unfinished | committed (git only)
+    status: str  # done | failed | skipped | interrupted | unfinished | committed (git only): eventlog's rules
     roles: list[str] = field(default_factory=list)
     phase_kind: str = ""
     cycle: int = 0
@@ -60,101 +62,21 @@ class TimelineEntry:
         return asdict(self)
 
 
-class _Run:
-    """A phase run being assembled from events."""
-
-    def __init__(self, ev: dict[str, Any], run: int, mode: str) -> None:
-        self.data: dict[str, Any] = {
-            "phase": str(ev.get("phase", "?")), "phase_kind": str(ev.get("phase_kind", "")),
-            "roles": list(ev.get("roles") or []), "cycle": int(ev.get("cycle") or 0), "item": ev.get("item"),
-            "run": run, "mode": mode, "status": "unfinished", "at": float(ev.get("at") or 0.0),
-            "prompt_tokens": 0, "completion_tokens": 0, "cached_tokens": 0, "models": [], "messages": 0,
-            "retries": 0, "sandbox_runs": 0, "escalations": [], "files": [], "verdict": {}, "candidates": [],
-        }
-        self.ended = False
-
-    def add(self, ev: dict[str, Any]) -> None:
-        d, kind = self.data, ev.get("kind")
-        if kind == "message":
-            d["messages"] += 1
-            for key in ("prompt_tokens", "completion_tokens", "cached_tokens"):
-                d[key] += int(ev.get(key) or 0)
-            if ev.get("model") and ev["model"] not in d["models"]:
-                d["models"].append(ev["model"])
-            if ev.get("sender") and ev["sender"] not in d["roles"]:
-                d["roles"].append(ev["sender"])
-        elif kind == "retry":
-            d["retries"] += 1
-        elif kind == "candidates":
-            d["candidates"].append({"item": ev.get("item"), "winner": ev.get("winner"),
-                                    "of": len(ev.get("ranking") or []),
-                                    "why": (ev.get("ranking") or [{}])[0].get("verdict", "")})
-        elif kind == "sandbox":
-            d["sandbox_runs"] += 1
-        elif kind == "escalation":
-            d["escalations"].append({k: ev.get(k) for k in ("from_role", "to_role", "decision", "directive")})
-
-    def end(self, ev: dict[str, Any]) -> None:
-        d = self.data
-        d["status"] = str(ev.get("status") or "done")
-        d["duration"] = float(ev.get("duration") or 0.0)
-        d["verdict"] = dict(ev.get("verdict") or {})
-        d["files"] = list(ev.get("files") or [])
-        d["commit"] = ev.get("commit") or None
-        d["reason"] = str(ev.get("reason") or "")
-        if any(ev.get(k) for k in ("prompt_tokens", "completion_tokens", "cached_tokens")):
-            for key in ("prompt_tokens", "completion_tokens", "cached_tokens"):
-                d[key] = int(ev.get(key) or 0)
-        self.ended = True
-
-    def stop(self, status: str, at: float) -> None:
-        if not self.ended:
-            self.data["status"] = status
-            if at and self.data["at"]:
-                self.data["duration"] = max(0.0, at - self.data["at"])
-            self.ended = True
-
-
-def _runs(events: list[dict[str, Any]]) -> list[_Run]:
-    runs: list[_Run] = []
-    open_: list[_Run] = []
-    build, mode = 0, "build"
-
-    def target(phase: Any) -> _Run | None:
-        for r in reversed(open_):
-            if r.data["phase"] == phase:
-                return r
-        return open_[-1] if open_ else None
-
-    for ev in events:
-        kind = ev.get("kind")
-        at = float(ev.get("at") or 0.0)
-        if kind == "build_started":
-            for r in open_:
-                r.stop("interrupted", at)
-            open_.clear()
-            build, mode = build + 1, str(ev.get("mode") or "build")
-        elif kind == "phase_started":
-            started = _Run(ev, max(build, 1), mode)
-            runs.append(started)
-            open_.append(started)
-        elif kind == "phase_ended":
-            same = [r for r in open_ if r.data["phase"] == ev.get("phase")]
-            match = next((r for r in reversed(same) if r.data["cycle"] == int(ev.get("cycle") or 0)),
-                         same[-1] if same else None)
-            if match is not None:
-                match.end(ev)
-                open_.remove(match)
-        elif kind == "build_ended":
-            status = "interrupted" if ev.get("status") == "interrupted" else "failed"
-            for r in open_:
-                r.stop(status, at)
-            open_.clear()
-        elif kind in ("message", "retry", "candidates", "sandbox", "escalation"):
-            run = target(ev.get("phase"))
-            if run is not None:
-                run.add(ev)
-    return runs
+def _row(phase: PhaseRecord) -> dict[str, Any]:
+    """A timeline row of one folded phase run (its commit is looked up in git afterwards)."""
+    return {
+        "phase": phase.name, "phase_kind": phase.kind, "status": phase.status, "cycle": phase.cycle,
+        "item": phase.item, "run": phase.run, "mode": phase.mode, "at": phase.at, "duration": phase.duration,
+        "roles": [*phase.roles, *(s for s in phase.senders if s not in phase.roles)], "models": phase.models,
+        "prompt_tokens": phase.prompt_tokens, "completion_tokens": phase.completion_tokens,
+        "cached_tokens": phase.cached_tokens, "messages": len(phase.of("message")),
+        "retries": len(phase.of("retry")), "sandbox_runs": len(phase.of("sandbox")),
+        "escalations": [{k: e.get(k) for k in ("from_role", "to_role", "decision", "directive")}
+                        for e in phase.of("escalation")],
+        "candidates": [{"item": c.get("item"), "winner": c.get("winner"), "of": len(c.get("ranking") or []),
+                        "why": (c.get("ranking") or [{}])[0].get("verdict", "")} for c in phase.of("candidates")],
+        "files": list(phase.files), "verdict": dict(phase.verdict), "commit": phase.commit, "reason": phase.reason,
+    }
 
 
 def _iso(epoch: float) -> str | None:
@@ -222,7 +144,7 @@ def read(project: Path) -> list[TimelineEntry]:
             return None
         return by_sha.get(sha) or next((c for c in history if c.sha.startswith(sha)), None)
 
-    rows = [r.data for r in _runs(ws.transcript())]
+    rows = [_row(phase) for phase in fold(ws.transcript()).phases]
     for row in rows:  # "_k": the position in the history of the commit the row made
         found = commit_of(row.get("commit"))
         row["_k"] = history.index(found) if found else None

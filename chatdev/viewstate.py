@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatdev import events as ev
+from chatdev.eventlog import unended_status
 
 _STREAM_KEEP = 6000  # characters of the current reply kept in memory
 
@@ -262,8 +263,8 @@ class BuildState:
     def _on_build_ended(self, event: ev.BuildEnded) -> None:
         self.ended, self.status = event.at, event.status
         for entry in [*self.top.values(), *self.inner.values()]:
-            if entry.status == "running":
-                entry.status = "done" if event.status in ("passed", "untested") else entry.status
+            if entry.status == "running":  # the batch fold's rule for a phase that never said it ended
+                entry.status = unended_status(event.status)
         self.progress.clear()
 
     def elapsed(self, now: float | None = None) -> float:
