@@ -242,9 +242,12 @@ def report(
         webbrowser.open(path.resolve().as_uri())
 
 
-@app.command(epilog="Example: chatdev run snake_game --gui")
+@app.command(epilog="Examples: chatdev run snake_game --gui; chatdev run converter -- 10 km m")
 def run(
     project: Annotated[Path, typer.Argument(help="A project folder.")],
+    args: Annotated[list[str] | None, typer.Argument(
+        help="Arguments for the program (after --). Default: the task's examples, else the design's run line.",
+        show_default=False)] = None,
     gui: Annotated[bool, typer.Option(help="Run under a virtual screen and save screenshots in .chatdev/screens/.")] = False,
     timeout: Annotated[float, typer.Option(help="Seconds before the program is stopped.")] = 20.0,
     as_json: JsonOpt = False,
@@ -252,7 +255,7 @@ def run(
     """Run the built program inside the hardened sandbox (never on your host)."""
     from chatdev import sandbox, screens
 
-    result = sandbox.run_project(project, gui=gui, timeout=_seconds(timeout, "--timeout"))
+    result = sandbox.run_project(project, gui=gui, timeout=_seconds(timeout, "--timeout"), args=args)
     code = screens.show_run(result, as_json=as_json)
     raise typer.Exit(code)
 

@@ -9,12 +9,13 @@ insides through it.
 from __future__ import annotations
 
 import dataclasses
+import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatdev import events, prompts
+from chatdev import events, examples, prompts
 from chatdev.company import OrgChart
 from chatdev.config import ActionPhase, ChatPhase, Company
 from chatdev.conversation import Conversation
@@ -216,7 +217,8 @@ class Context:
         design = self.state.outputs.get("design")
         entry = design.get("entry") if isinstance(design, dict) else None
         return self.verifier(self.workspace.root, entry=entry, timeout=timeout, tests=tests,
-                             allow_install=self.options.allow_install)
+                             allow_install=self.options.allow_install,
+                             args=examples.for_run(self.state.task, design if isinstance(design, dict) else None))
 
     def _record_runs(self, phase: ActionPhase, report: Any) -> None:
         shot = None
@@ -232,7 +234,9 @@ class Context:
         for label, run in (("run", getattr(report, "run", None)), ("pytest", getattr(report, "tests", None))):
             if run is None:
                 continue
-            command = f"python {report.entry}" if label == "run" and getattr(report, "entry", None) else label
+            command = label
+            if label == "run" and getattr(report, "entry", None):
+                command = shlex.join(["python", report.entry, *getattr(run, "args", ())])
             self.sink(events.SandboxRan(phase=phase.name, command=command, exit_code=run.exit_code,
                                         timed_out=run.timed_out, duration=run.duration, stdout=run.stdout[-4000:],
                                         stderr=run.stderr[-4000:], screenshot=shot if label == "run" else None))

@@ -146,10 +146,12 @@ def _sandbox_ready() -> None:
     sandbox.preflight()  # raises SandboxError with what to do
 
 
-def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, allow_install: bool) -> Any:
+def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, allow_install: bool,
+              args: Sequence[Sequence[str]] = ()) -> Any:
     from chatdev import sandbox
 
-    return sandbox.verify_program(root, entry=entry, timeout=timeout, tests=tests, allow_install=allow_install)
+    return sandbox.verify_program(root, entry=entry, timeout=timeout, tests=tests, allow_install=allow_install,
+                                  args=args)
 
 
 # --------------------------------------------------------------------------- models

@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -349,7 +349,8 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
         stderr += f"\nsandbox: killed: out of memory (limit {memory})"
     shot = base64.b64decode(data["screenshot"]) if data.get("screenshot") else None
     return RunResult(exit_code=data["exit_code"], stdout=data["stdout"], stderr=stderr, timed_out=data["timed_out"],
-                     duration=data["duration"], screenshot=shot, oom_killed=oom, truncated=data["truncated"])
+                     duration=data["duration"], screenshot=shot, oom_killed=oom, truncated=data["truncated"],
+                     args=tuple(str(a) for a in data.get("args") or ()))
 
 
 # ----------------------------------------------------------------------------- what "it works" means
@@ -357,9 +358,14 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
 
 def verify_program(project_dir: Path, *, entry: str | None = None, timeout: float = 15.0, gui: bool | None = None,
                    sandbox: Sandbox | None = None, tests_timeout: float | None = None, static_only: bool = False,
-                   allow_install: bool = False, tests: bool = True) -> ProgramReport:
+                   allow_install: bool = False, tests: bool = True,
+                   args: Sequence[Sequence[str]] = ()) -> ProgramReport:
     """Static check, then the entry point for ``timeout`` seconds (whatever the check found), then
     the project's pytest tests, each with its own limit and result.
+
+    ``args``: example argument lists (``chatdev.examples.for_run``); the entry point runs with
+    each in turn until one fails or is still running at ``timeout``, and that run (else the
+    last) is the report's ``run``. None given: one run without arguments.
 
     One container does all three (``static_only``: the check alone; ``tests=False``: no
     tests). ``gui=None`` detects pygame/tkinter/... and runs under Xvfb with a screenshot.
@@ -371,7 +377,8 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
         box = box.with_image(box.image, allow_install=True)
     tests_window = tests_timeout if tests_timeout is not None else max(30.0, 4 * timeout)
     spec = {"mode": "verify", "entry": entry, "timeout": float(timeout), "gui": gui, "tests_timeout": tests_window,
-            "static_only": static_only, "tests": tests, "test_timeout": TEST_TIMEOUT}
+            "static_only": static_only, "tests": tests, "test_timeout": TEST_TIMEOUT,
+            "args": [[str(a) for a in argv] for argv in args] or [[]]}
     project_dir = Path(project_dir)
     # a test session that dies is run again test by test: room for that too
     outcome = box._execute(project_dir, spec, hard_timeout=timeout + 2 * tests_window + 2 * box.grace)
@@ -393,7 +400,7 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
             text = f"{report.summary}\nInstalling {', '.join(wanted)} (--allow-install) failed: {exc}"
             return dataclasses.replace(report, summary=text[-1500:])
         again = verify_program(project_dir, entry=entry, timeout=timeout, gui=gui, sandbox=box.with_image(tag),
-                               tests_timeout=tests_timeout, static_only=static_only, tests=tests)
+                               tests_timeout=tests_timeout, static_only=static_only, tests=tests, args=args)
         note = f"Installed {', '.join(wanted)} (--allow-install; cached as {tag}).\n"
         return dataclasses.replace(again, summary=(note + again.summary)[:1500])
     return report
@@ -591,7 +598,7 @@ def check() -> SandboxStatus:
                          hint="rebuild: chatdev sandbox build --bootstrap" if problem else None, **common)
 
 
-def run_project(project: Path, *, gui: bool, timeout: float) -> ProgramReport:
+def run_project(project: Path, *, gui: bool, timeout: float, args: Sequence[str] | None = None) -> ProgramReport:
     """``chatdev run``: verify the project in the sandbox; with ``gui`` force a screen and save the screenshot.
 
     Without ``gui`` a GUI program is still detected and run under Xvfb; only the file is not written.
@@ -608,7 +615,10 @@ def run_project(project: Path, *, gui: bool, timeout: float) -> ProgramReport:
     if not python_files:
         raise UsageError(f"{project}: no Python file to run",
                          hint="point chatdev run at a folder made by `chatdev build`")
-    report = verify_program(project, timeout=timeout, gui=True if gui else None)
+    from chatdev import examples
+
+    runs = [list(args)] if args else examples.for_project(project)
+    report = verify_program(project, timeout=timeout, gui=True if gui else None, args=runs)
     if gui and report.screenshot:
         screens = project / ".chatdev" / "screens"
         screens.mkdir(parents=True, exist_ok=True)

@@ -36,6 +36,7 @@ class RunResult:
     screenshot: bytes | None = None
     oom_killed: bool = False
     truncated: bool = False
+    args: tuple[str, ...] = ()  # the example arguments the program was given (chatdev.examples)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -190,7 +191,7 @@ def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, 
         return False, "no entry point"
     if run is None:
         return None, "not run"
-    command = shlex.join(_entry_argv(entry))
+    command = shlex.join([*_entry_argv(entry), *run.args])
     if run_ok(run):
         if run.timed_out:
             return True, f"`{command}` was still running after {run.duration:.0f} s without a traceback"

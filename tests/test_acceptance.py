@@ -209,7 +209,7 @@ def fake_verifier(rules):
     """A verifier that judges the project's files with ``rules(files) -> (runs, failing tests)``."""
     calls: list[dict[str, Any]] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
         files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
         runs, failing = rules(files)
         cases = [case(outcome="failed" if n in failing else "passed", name=n,
@@ -219,7 +219,7 @@ def fake_verifier(rules):
                    "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
                    "cases": cases if tests else None}
         run = RunResult(0 if runs else 1, "", "" if runs else "Traceback (most recent call last):\nboom", False, 0.1)
-        calls.append({"tests": tests, "runs": runs})
+        calls.append({"tests": tests, "runs": runs, "args": [list(a) for a in args]})
         return build_report(payload, run=run, tests=RunResult(1 if failing else 0, "", "", False, 0.5) if tests
                             else None, sources={k: v for k, v in files.items() if k.startswith("tests/")})
 
@@ -288,7 +288,7 @@ def test_a_working_program_ends_the_test_loop_at_once_and_says_so(tmp_path: Path
     assert summary.status == "passed" and summary.exit_code == 0 and summary.runs and summary.tests_pass
     assert not [e for e in recorder.of(events.PhaseStarted) if e.phase in ("test_fix", "test_repair")]
     # the review loop ran the program too (static check + a short run, no tests)
-    assert verifier.calls[0] == {"tests": False, "runs": True}
+    assert verifier.calls[0] == {"tests": False, "runs": True, "args": [[]]}
     state = json.loads((Path(summary.project) / ".chatdev/state.json").read_text())
     assert state["tests"]["runs"] is True and state["tests"]["counts"]["passed"] == 2
 
@@ -345,7 +345,7 @@ def test_quarantined_tests_are_what_the_record_says(tmp_path: Path, monkeypatch:
             return "tests/test_main.py\n```python\ndef test_ok(:\n    pass\n```"
         return good_reply(messages)
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
         test_file = root / "tests/test_main.py"
         cases = [case(outcome="error", name="", text="E   SyntaxError: invalid syntax")] if (
             tests and test_file.exists()) else []
@@ -380,7 +380,7 @@ def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,
 
     calls: list[bool] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
         main = (root / "main.py").read_text()
         ok = "import random" in main
         calls.append(ok)
@@ -414,3 +414,28 @@ def test_a_plan_naming_one_file_three_times_writes_it_once_with_every_purpose() 
                             {"path": "units.py", "purpose": "tables"}]
     sound = {"summary": "s", "entry": "main.py", "files": [{"path": "main.py", "purpose": "all"}]}
     assert plans.check_plan(sound, "") is sound
+
+
+def test_every_check_runs_the_program_with_the_tasks_examples_else_the_designs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev.models.base import current_call
+
+    def cto(messages):
+        call = current_call()
+        if call is not None and call.phase == "design":
+            return json.dumps({"summary": "Primes.", "entry": "main.py", "run": "python main.py 20",
+                               "files": [{"path": "main.py", "purpose": "prints the primes"}]})
+        return good_reply(messages)
+
+    verifier = fake_verifier(lambda files: (True, set()))
+    monkeypatch.setattr(engine, "_verifier", verifier)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    summary = engine.build(engine.BuildOptions(task="primes up to its argument", out=tmp_path / "a"),
+                           sink=events.Recorder(), models=company_models(scripted(cto)))
+    assert verifier.calls and all(c["args"] == [["20"]] for c in verifier.calls)
+    assert "Run: `python main.py 20`" in (Path(summary.project) / "docs" / "design.md").read_text()
+
+    verifier.calls.clear()
+    engine.build(engine.BuildOptions(task="a converter used as `python main.py 10 km m`", out=tmp_path / "b"),
+                 sink=events.Recorder(), models=company_models(scripted(cto)))
+    assert verifier.calls and all(c["args"] == [["10", "km", "m"]] for c in verifier.calls)

@@ -475,6 +475,20 @@ def test_verify_reads_exit_codes_and_tracebacks(box: sandbox.Sandbox, tmp_path: 
     assert not report.passed and "ZeroDivisionError: division by zero" in report.summary
 
 
+def test_verify_runs_the_program_with_each_example_until_one_fails(box: sandbox.Sandbox, tmp_path: Path) -> None:
+    project(tmp_path, {"main.py": "import sys\n"
+                                  "if len(sys.argv) != 2:\n    print('usage: main.py N'); sys.exit(1)\n"
+                                  "n = int(sys.argv[1])\nprint(list(range(n)))\n"})
+    bare = sandbox.verify_program(tmp_path, sandbox=box, timeout=5, tests=False)
+    assert bare.runs is False and "`python3 main.py` failed with exit code 1" in bare.summary
+    good = sandbox.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["3"], ["2"]])
+    assert good.runs is True and good.run.args == ("2",) and good.run.stdout.strip() == "[0, 1]"
+    assert "`python3 main.py 2` exited 0" in good.run_reason
+    bad = sandbox.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["x"], ["2"]])
+    assert bad.runs is False and bad.run.args == ("x",)  # the first failure is the verdict; the rest not run
+    assert "`python3 main.py x` crashed (exit code 1): ValueError" in bad.run_reason
+
+
 def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: sandbox.Sandbox,
                                                                          tmp_path: Path) -> None:
     project(tmp_path, {

@@ -371,8 +371,13 @@ def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
         return result
     gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
     result["gui"] = gui
-    result["run"] = execute(probe.entry_argv(info["entry"]), timeout=spec["timeout"], gui=gui, cap=cap,
-                            tty=bool(info.get("tui")) and not gui)
+    for args in spec.get("args") or [[]]:  # the examples, one run each, until one fails or waits
+        args = [str(a) for a in args]
+        run = execute([*probe.entry_argv(info["entry"]), *args], timeout=spec["timeout"], gui=gui, cap=cap,
+                      tty=bool(info.get("tui")) and not gui)
+        result["run"] = {**run, "args": args}
+        if run["timed_out"] or run["exit_code"] != 0:
+            break
     if info["tests"] and spec.get("tests", True):
         result["tests"], result["cases"] = run_tests(spec, info["entry"], gui=gui, cap=cap)
     return result

@@ -1,0 +1,78 @@
+"""Example command lines: the arguments the program's own run is given.
+
+A tool that takes arguments (``python main.py 10 km m``) run with none prints its
+usage and exits 1, which the run verdict must not read as "does not run" — and a
+tool that mishandles its arguments must be caught by a run that passes them. So the
+program's run (every check, every candidate) uses the task's own examples when the
+task gives some (people's words: ``python main.py 1994`` in backticks), else the
+design's ``run`` line (the CTO's, written before the code), else no arguments.
+
+Only plain command lines count: ``python[3] FILE.py ARGS``, no pipes, redirections
+or shell operators (what comes through stdin is the scenarios' business).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+MAX_EXAMPLES = 3  # runs of a program, each ~0.1 s for a tool; a program that waits stops the series
+MAX_ARGS = 20
+MAX_ARG_CHARS = 200
+_BACKTICKS = re.compile(r"`([^`\n]+)`")
+_SHELL = re.compile(r"[|<>;&$]|\$\(")
+_PYTHON = ("python", "python3", "py")
+
+
+def parse(command: str) -> list[str] | None:
+    """The arguments of ``python FILE.py ARGS`` (``[]`` when there are none), or None for anything else."""
+    text = command.strip()
+    if not text or _SHELL.search(text):
+        return None
+    try:
+        words = shlex.split(text)
+    except ValueError:  # an unclosed quote
+        return None
+    if len(words) < 2 or words[0] not in _PYTHON or not words[1].endswith(".py"):
+        return None
+    args = words[2:]
+    if len(args) > MAX_ARGS or any(len(a) > MAX_ARG_CHARS for a in args):
+        return None
+    return args
+
+
+def from_text(text: str) -> list[list[str]]:
+    """Every ``python FILE.py ARGS`` written in backticks in ``text``, in order, once each."""
+    found: list[list[str]] = []
+    for span in _BACKTICKS.findall(text or ""):
+        args = parse(span)
+        if args is not None and args not in found:
+            found.append(args)
+    return found
+
+
+def for_run(task: str, design: Mapping[str, Any] | None) -> list[list[str]]:
+    """The argument lists the program's run is given, at most ``MAX_EXAMPLES``; ``[[]]``: no arguments."""
+    found = [args for args in from_text(task) if args]
+    if not found and isinstance(design, Mapping) and isinstance(design.get("run"), str):
+        args = parse(str(design["run"]).strip().strip("`"))
+        if args:
+            found.append(args)
+    return found[:MAX_EXAMPLES] or [[]]
+
+
+def for_project(project: Path) -> list[list[str]]:
+    """``for_run`` for a project folder chatdev made (its task and design in .chatdev/state.json)."""
+    try:
+        state = json.loads((Path(project) / ".chatdev" / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return [[]]
+    if not isinstance(state, dict):
+        return [[]]
+    outputs = state.get("outputs") if isinstance(state.get("outputs"), dict) else {}
+    design = outputs.get("design")
+    return for_run(str(state.get("task") or ""), design if isinstance(design, dict) else None)

@@ -1,0 +1,63 @@
+"""The program's run is given the task's example arguments, else the design's (chatdev/examples.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatdev import examples
+
+
+@pytest.mark.parametrize(("command", "args"), [
+    ("python main.py 10 km m", ["10", "km", "m"]),
+    ("python3 main.py \"2 + 3 * 4\"", ["2 + 3 * 4"]),
+    ("python main.py", []),
+    ("py tool/cli.py encode 3 hello", ["encode", "3", "hello"]),
+    ("echo 3 | python main.py", None),  # stdin is the scenarios' business
+    ("python main.py < data.csv", None),
+    ("python main.py; rm -rf /", None),
+    ("python main.py $(whoami)", None),
+    ("pip install x", None),
+    ("python -m pkg", None),
+    ("python main.py 'unclosed", None),
+    ("", None),
+])
+def test_parse_takes_plain_python_command_lines(command: str, args: list[str] | None) -> None:
+    assert examples.parse(command) == args
+
+
+def test_the_tasks_examples_in_backticks_in_order_once() -> None:
+    task = ("a Roman numeral converter: `python main.py 1994` prints MCMXCIV and `python main.py MCMXCIV` "
+            "prints 1994 (also `python main.py 1994` again, and `MCMXCIV` alone is not a command)")
+    assert examples.from_text(task) == [["1994"], ["MCMXCIV"]]
+    assert examples.for_run(task, {"run": "python main.py 7"}) == [["1994"], ["MCMXCIV"]]  # people's words first
+
+
+def test_the_design_run_line_when_the_task_has_none() -> None:
+    task = "a tool that prints every prime number up to the number given as its argument"
+    assert examples.for_run(task, {"entry": "main.py", "run": "python main.py 20"}) == [["20"]]
+    assert examples.for_run(task, {"entry": "main.py", "run": "`python3 main.py 20`"}) == [["20"]]
+    assert examples.for_run(task, {"entry": "main.py", "run": "python main.py"}) == [[]]
+    assert examples.for_run(task, {"entry": "main.py"}) == [[]]
+    assert examples.for_run(task, None) == [[]]
+    assert examples.for_run(task, {"run": 20}) == [[]]  # not text: ignored
+
+
+def test_at_most_three_runs() -> None:
+    task = " ".join(f"`python main.py {n}`" for n in range(6))
+    assert examples.for_run(task, None) == [["0"], ["1"], ["2"]]
+
+
+def test_for_project_reads_the_state(tmp_path: Path) -> None:
+    assert examples.for_project(tmp_path) == [[]]  # not a chatdev project
+    (tmp_path / ".chatdev").mkdir()
+    (tmp_path / ".chatdev" / "state.json").write_text("{not json")
+    assert examples.for_project(tmp_path) == [[]]
+    (tmp_path / ".chatdev" / "state.json").write_text(json.dumps(
+        {"task": "a unit converter, used as `python main.py 10 km m`", "outputs": {"design": {"run": "python main.py 1 m km"}}}))
+    assert examples.for_project(tmp_path) == [["10", "km", "m"]]
+    (tmp_path / ".chatdev" / "state.json").write_text(json.dumps(
+        {"task": "primes up to its argument", "outputs": {"design": {"run": "python main.py 30"}}}))
+    assert examples.for_project(tmp_path) == [["30"]]
