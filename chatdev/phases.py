@@ -23,7 +23,7 @@ from chatdev.conversation import Conversation
 from chatdev.errors import ChatDevError
 from chatdev.imports import add_missing_imports
 from chatdev.models.base import Reply, SchemaViolation
-from chatdev.sandbox_report import defects_text, is_test_path, tests_record
+from chatdev.sandbox_report import crash_site, defects_text, is_test_path, tests_record
 
 
 DONE = "<DONE>"
@@ -36,7 +36,7 @@ CANDIDATE_RUN_S = 5.0  # a candidate's run window: as long as the review loop's 
 
 
 def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = "", feedback: str = "",
-                     role: str | None = None, focus: Sequence[str] = ()) -> dict[str, Any]:
+                     role: str | None = None, focus: Sequence[str] = (), crash: str = "") -> dict[str, Any]:
     return {
         "company": {"name": ctx.company.name, "description": ctx.company.spec.description},
         "task": ctx.state.task,
@@ -51,6 +51,7 @@ def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = 
         "change": ctx.state.change,
         "images": [str(p) for p in ctx.images],
         "focus": list(focus),
+        "crash": crash,
         "clarifications": human.clarifications(ctx.state.outputs, ctx.company),
     }
 
@@ -167,9 +168,9 @@ def _resolve(ctx: Context, ref: str) -> Any:
 def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, assistant: str,
                    system: str, source: str, where: str) -> str:
     """Render with ``code`` sized to what is left of the context after everything else."""
-    def render(code: str, focus: Sequence[str] = ()) -> str:
+    def render(code: str, focus: Sequence[str] = (), crash: str = "") -> str:
         return prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant,
-                                                       focus=focus), where=where)
+                                                       focus=focus, crash=crash), where=where)
 
     needs_code = "code" in prompts.undeclared(source, where=where)
     bare = render("")
@@ -177,14 +178,20 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
         return bare
     # the files the request itself names (a failure report, review findings) come first and
     # whole, and the prompt may say so through ``focus``
-    focus = named_files(bare, ctx.workspace.files())
+    paths = ctx.workspace.files()
+    focus = named_files(bare, paths)
+    # a crash names the one place to change: its innermost frame in a project file, first
+    site = crash_site(bare, paths)
+    crash = str(site) if site else ""
+    if site:
+        focus = [site.path, *(p for p in focus if p != site.path)]
     if focus:
-        bare = render("", focus)
+        bare = render("", focus, crash)
     model = ctx.model_for(assistant)
     budget = model.n_ctx - phase.max_tokens - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
     first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else tuple(focus)
     tests = phase.expects != "files" or phase.foreach is None  # writing code file by file: tests are noise
-    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus)
+    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus, crash)
 
 
 def named_files(text: str, paths: Sequence[str]) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -183,6 +184,37 @@ def _split_static(static: dict[str, Any]) -> tuple[list[str], list[str]]:
 def is_test_path(path: str) -> bool:
     """The agent's own rule for a test file (``runner/probe.is_test_file``), on a relative path."""
     return probe.is_test_file(Path(path))
+
+
+_FRAME = re.compile(r'File "(?:/work/app/)?([^"]+)", line (\d+), in (\S+)\n(?:[ \t]+(\S[^\n]*))?')
+
+
+@dataclass(frozen=True)
+class CrashSite:
+    """Where a traceback ends inside the project: the one place a fix must look at first."""
+
+    path: str
+    line: int
+    function: str
+    code: str = ""
+    error: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path} line {self.line}" + (f", in {self.function}" if self.function != "<module>" else "")
+        return where + (f": `{self.code[:120]}`" if self.code else "") + (f" ({self.error[:160]})" if self.error else "")
+
+
+def crash_site(text: str, paths: Sequence[str]) -> CrashSite | None:
+    """The innermost frame of a traceback in ``text`` that is a project file (None: it names none)."""
+    known = set(paths)
+    frames = [m for m in _FRAME.finditer(text) if m.group(1) in known]
+    if not frames:
+        return None
+    last = frames[-1]
+    # the exception is the first line after the frame that is not indented (code, carets are)
+    error = next((ln.strip() for ln in text[last.end():].splitlines() if ln.strip() and not ln[0].isspace()), "")
+    return CrashSite(path=last.group(1), line=int(last.group(2)), function=last.group(3),
+                     code=(last.group(4) or "").strip(), error=error)
 
 
 def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, str]:

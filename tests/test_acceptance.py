@@ -205,8 +205,9 @@ def test_scenarios_load_and_judge(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- the loops on the scripted model
 
 
-def fake_verifier(rules):
-    """A verifier that judges the project's files with ``rules(files) -> (runs, failing tests)``."""
+def fake_verifier(rules, crash: str = "Traceback (most recent call last):\nboom"):
+    """A verifier that judges the project's files with ``rules(files) -> (runs, failing tests)``;
+    a program that does not run writes ``crash`` to stderr."""
     calls: list[dict[str, Any]] = []
 
     def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
@@ -218,7 +219,7 @@ def fake_verifier(rules):
         payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if tests else []},
                    "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
                    "cases": cases if tests else None}
-        run = RunResult(0 if runs else 1, "", "" if runs else "Traceback (most recent call last):\nboom", False, 0.1)
+        run = RunResult(0 if runs else 1, "", "" if runs else crash, False, 0.1)
         calls.append({"tests": tests, "runs": runs, "args": [list(a) for a in args]})
         return build_report(payload, run=run, tests=RunResult(1 if failing else 0, "", "", False, 0.5) if tests
                             else None, sources={k: v for k, v in files.items() if k.startswith("tests/")})
@@ -439,3 +440,35 @@ def test_every_check_runs_the_program_with_the_tasks_examples_else_the_designs(
     engine.build(engine.BuildOptions(task="a converter used as `python main.py 10 km m`", out=tmp_path / "b"),
                  sink=events.Recorder(), models=company_models(scripted(cto)))
     assert verifier.calls and all(c["args"] == [["10", "km", "m"]] for c in verifier.calls)
+
+
+def test_a_crash_tells_the_fixer_the_file_and_line_to_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    crash = ('Traceback (most recent call last):\n  File "/work/app/main.py", line 40, in <module>\n    main()\n'
+             '  File "/work/app/main.py", line 12, in step\n    return head / 0\n           ~~~~~^~~\n'
+             'ZeroDivisionError: division by zero\n')
+    verifier = fake_verifier(lambda files: ("# fixed" in files["main.py"], set()), crash=crash)
+    monkeypatch.setattr(engine, "_verifier", verifier)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                 models=company_models(scripted(good_reply)))
+    asks = [e.text for e in recorder.of(events.Message) if e.phase in ("code_fix", "test_fix") and e.receiver == "Programmer"]
+    assert asks, "the program crashed: a fix was asked"
+    assert ("The program crashes at main.py line 12, in step: `return head / 0` "
+            "(ZeroDivisionError: division by zero). Change main.py there first.") in asks[0]
+
+
+def test_the_crash_site_is_the_innermost_project_frame() -> None:
+    from chatdev.sandbox_report import CrashSite, crash_site
+
+    text = ('Traceback (most recent call last):\n  File "/work/app/main.py", line 9, in <module>\n    run()\n'
+            '  File "/work/app/game/board.py", line 3, in run\n    pygame.draw()\n'
+            '  File "/usr/lib/python3/dist-packages/pygame/x.py", line 77, in draw\n    raise error("font")\n'
+            'pygame.error: font not initialized\n')
+    site = crash_site(text, ["main.py", "game/board.py"])
+    assert site == CrashSite("game/board.py", 3, "run", "pygame.draw()", "pygame.error: font not initialized")
+    assert str(site) == "game/board.py line 3, in run: `pygame.draw()` (pygame.error: font not initialized)"
+    top = crash_site('  File "/work/app/main.py", line 2, in <module>\n    import nope\nModuleNotFoundError: no', ["main.py"])
+    assert str(top) == "main.py line 2: `import nope` (ModuleNotFoundError: no)"
+    assert crash_site("no traceback here", ["main.py"]) is None
+    assert crash_site(text, ["other.py"]) is None  # only the project's own files
