@@ -76,7 +76,7 @@ def good_reply(messages: Sequence[Message], *, approve_after: int = 0, counter: 
 
 REPLIES = {
     "demand_analysis": "- The snake moves on a grid\n- Eating food makes it longer\n- Hitting a wall ends the game",
-    "design": json.dumps({"summary": "A terminal snake game.", "entry": "main.py",
+    "design": json.dumps({"summary": "A terminal snake game.", "entry": "main.py", "run": "python main.py",
                           "files": [{"path": "main.py", "purpose": "game logic and loop"}]}),
     "coding": f"main.py\n```python\n{GAME}```",
     "code_fix": f"main.py\n```python\n{GAME}# walls are handled by the caller\n```",

@@ -164,7 +164,7 @@ def test_debate_design_lets_the_judge_decide(tmp_path: Path, company_dir: Path) 
             return "main.py: the whole game"
         if "Pick the best proposal" in last:
             assert "Programmer:" in last and "Tester:" in last  # the judge saw both proposals
-            return '{"summary": "One file.", "entry": "main.py", "files": [{"path": "main.py", "purpose": "all"}]}'
+            return '{"summary": "One file.", "entry": "main.py", "run": "python main.py", "files": [{"path": "main.py", "purpose": "all"}]}'
         return good_reply(messages)
 
     summary, recorder, _ = build(tmp_path, reply, company_dir=company_dir)

@@ -21,7 +21,7 @@ from chatdev.errors import ChatDevError, ConfigError, UsageError
 from tests.scripted_company import company_models, good_reply, scripted
 
 REPO = Path(__file__).resolve().parent.parent
-DESIGN = json.dumps({"summary": "A snake game.", "entry": "main.py",
+DESIGN = json.dumps({"summary": "A snake game.", "entry": "main.py", "run": "python main.py",
                      "files": [{"path": "main.py", "purpose": "everything"}]})
 
 
