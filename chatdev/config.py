@@ -301,6 +301,10 @@ class Messages(Strict):
     revise: str = Field(default=(
         "Your previous version:\n{{ previous }}\n\nThe customer reviewed it and asks for this change:\n"
         "{{ comment }}\nWrite it again with that change, in the same format."), min_length=1)
+    usage: str = Field(default=(
+        "Task: {{ task }}\n\nRun with no arguments, the program {{ entry }} printed:\n{{ usage }}\n\n"
+        "Write the command line a user types to try it, with real example arguments.\n"
+        'Reply with JSON only, like: {"run": "python {{ entry }} ..."}'), min_length=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -311,6 +315,7 @@ MESSAGE_VARS = {
     "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
     "screenshot": frozenset({"task"}),
     "revise": frozenset({"previous", "comment"}),
+    "usage": frozenset({"task", "entry", "usage"}),
 }
 REVIEW = ("requirements", "design", "change_plan")  # what --review approves, where the chain has it
 

@@ -9,6 +9,7 @@ insides through it.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from chatdev import events, examples, prompts
 from chatdev.company import OrgChart
 from chatdev.config import ActionPhase, ChatPhase, Company
 from chatdev.conversation import Conversation
+from chatdev.errors import ModelError
 from chatdev.models.base import CallInfo, ChatModel, Reply, Usage, calling
 from chatdev.sandbox_report import Progress, tests_record
 
@@ -206,19 +208,64 @@ class Context:
     # sandbox -----------------------------------------------------------------
     def verify(self, phase: ActionPhase, *, tests: bool) -> Any:
         """The program's run (and, with ``tests``, its tests) in the sandbox: a ``ProgramReport``."""
-        report = self.check_program(timeout=phase.timeout, tests=tests)
+        report = self.check_program(timeout=phase.timeout, tests=tests, phase=phase.name, role=phase.role)
         self._record_runs(phase, report)
         self.state.tests = tests_record(report, ran_tests=tests, before=self.state.tests)
         return report
 
-    def check_program(self, *, timeout: float, tests: bool) -> Any:
-        """The verifier on the project as it is now (its design's entry point), nothing recorded."""
+    def check_program(self, *, timeout: float, tests: bool, phase: str = "", role: str | None = None) -> Any:
+        """The verifier on the project as it is now (its design's entry point).
+
+        A tool that refuses a bare run with its usage is tried again with the command line
+        ``role`` writes from that usage (asked once per usage text, kept in ``examples.TRIED``);
+        that question is the only thing recorded here.
+        """
         assert self.verifier is not None, "the caller checks for a sandbox first"
         design = self.state.outputs.get("design")
-        entry = design.get("entry") if isinstance(design, dict) else None
+        design = design if isinstance(design, dict) else None
+        entry = design.get("entry") if design else None
+        tried = self.state.outputs.get(examples.TRIED)
+        args = examples.for_run(self.state.task, design, tried if isinstance(tried, dict) else None)
+        report = self._check(entry, timeout=timeout, tests=tests, args=args)
+        usage = examples.refused(getattr(report, "run", None))
+        if not usage or not role or examples.task_examples(self.state.task):
+            return report
+        if isinstance(tried, dict) and tried.get("usage") == usage:
+            return report  # asked for this usage before: the answer did not help, do not ask again
+        line = self._ask_usage(phase, role, entry or "main.py", usage)
+        self.state.outputs[examples.TRIED] = {"run": line, "usage": usage}
+        new = examples.parse(line)
+        if not new:
+            return report
+        return self._check(entry, timeout=timeout, tests=tests, args=[new])
+
+    def _check(self, entry: str | None, *, timeout: float, tests: bool, args: list[list[str]]) -> Any:
+        assert self.verifier is not None
         return self.verifier(self.workspace.root, entry=entry, timeout=timeout, tests=tests,
-                             allow_install=self.options.allow_install,
-                             args=examples.for_run(self.state.task, design if isinstance(design, dict) else None))
+                             allow_install=self.options.allow_install, args=args)
+
+    def _ask_usage(self, phase: str, role: str, entry: str, usage: str) -> str:
+        """The command line ``role`` would type to try a program that printed ``usage`` ("" if none)."""
+        name = self.company.role(role).name
+        model = self.model_for(name)
+        if getattr(model, "human", False):
+            return ""  # a person playing the seat is not asked this aside; they see the usage in the report
+        text = prompts.render(self.company.messages.usage, {"task": self.state.task, "entry": entry, "usage": usage},
+                              where="messages.yaml: usage")
+        try:
+            reply = self.ask(Conversation(model, ""), phase, sender="chatdev", receiver=name,
+                             text=text, schema=examples.USAGE_SCHEMA, max_tokens=60, result=PhaseResult(),
+                             expects="json", turn="usage")
+        except ModelError:
+            return ""  # an aside: a model that cannot answer it leaves the bare run's verdict
+        value = reply.parsed if isinstance(reply.parsed, dict) else None
+        if value is None:
+            try:
+                value = json.loads(reply.text)
+            except ValueError:
+                return ""
+        run = value.get("run") if isinstance(value, dict) else None
+        return run.strip() if isinstance(run, str) else ""
 
     def _record_runs(self, phase: ActionPhase, report: Any) -> None:
         shot = None

@@ -5,7 +5,9 @@ usage and exits 1, which the run verdict must not read as "does not run" — and
 tool that mishandles its arguments must be caught by a run that passes them. So the
 program's run (every check, every candidate) uses the task's own examples when the
 task gives some (people's words: ``python main.py 1994`` in backticks), else the
-design's ``run`` line (the CTO's, written before the code), else no arguments.
+line a role wrote after the program refused a bare run with its usage (``TRIED``:
+``Context.check_program`` asks once per usage text), else the design's ``run`` line
+(the CTO's, written before the code), else no arguments.
 
 Only plain command lines count: ``python[3] FILE.py ARGS``, no pipes, redirections
 or shell operators (what comes through stdin is the scenarios' business).
@@ -20,6 +22,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+TRIED = "usage_example"  # state.outputs key: {"run": the line a role wrote, "usage": what the program printed}
+USAGE_SCHEMA = {"type": "object", "required": ["run"],
+                "properties": {"run": {"type": "string", "minLength": 1, "maxLength": 200}}}
+MAX_USAGE_CHARS = 600
+_USAGE = re.compile(r"\busage\b|arguments? (are|is) required|expected \d+ arguments?|missing .*argument",
+                    re.IGNORECASE)
 MAX_EXAMPLES = 3  # runs of a program, each ~0.1 s for a tool; a program that waits stops the series
 MAX_ARGS = 20
 MAX_ARG_CHARS = 200
@@ -55,14 +63,34 @@ def from_text(text: str) -> list[list[str]]:
     return found
 
 
-def for_run(task: str, design: Mapping[str, Any] | None) -> list[list[str]]:
+def task_examples(task: str) -> list[list[str]]:
+    """The task's own examples that pass arguments."""
+    return [args for args in from_text(task) if args]
+
+
+def for_run(task: str, design: Mapping[str, Any] | None,
+            tried: Mapping[str, Any] | None = None) -> list[list[str]]:
     """The argument lists the program's run is given, at most ``MAX_EXAMPLES``; ``[[]]``: no arguments."""
-    found = [args for args in from_text(task) if args]
-    if not found and isinstance(design, Mapping) and isinstance(design.get("run"), str):
-        args = parse(str(design["run"]).strip().strip("`"))
-        if args:
-            found.append(args)
+    found = task_examples(task)
+    for source in (tried, design):
+        if found:
+            break
+        if isinstance(source, Mapping) and isinstance(source.get("run"), str):
+            args = parse(str(source["run"]).strip().strip("`"))
+            if args:
+                found.append(args)
     return found[:MAX_EXAMPLES] or [[]]
+
+
+def refused(run: Any) -> str:
+    """What a run printed when it refused to start without arguments (a usage line, exit 1 or 2,
+    no traceback); "" for any other run."""
+    if run is None or getattr(run, "timed_out", True) or getattr(run, "exit_code", None) not in (1, 2):
+        return ""
+    text = f"{getattr(run, 'stdout', '')}\n{getattr(run, 'stderr', '')}".strip()
+    if "Traceback (most recent call last)" in text or len(text) > 4 * MAX_USAGE_CHARS or not _USAGE.search(text):
+        return ""
+    return text[:MAX_USAGE_CHARS]
 
 
 def for_project(project: Path) -> list[list[str]]:

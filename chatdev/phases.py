@@ -309,7 +309,7 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
         return _ask_until_valid(ctx, phase, conv, message, sender=sender, receiver=receiver, images=(),
                                 expected=expected, result=result, item=item, cycle=cycle, start=1,
                                 reason=reason)
-    check = _candidate_check(ctx) if len(usable) > 1 else None
+    check = _candidate_check(ctx, phase.name, receiver) if len(usable) > 1 else None
     cands.check_all(ctx.workspace, pool, check)
     ranked = cands.rank(pool)
     winner = ranked[0]
@@ -319,14 +319,15 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
     return winner.files
 
 
-def _candidate_check(ctx: Context) -> Callable[[], Any] | None:
-    """The acceptance check for a candidate: the program's run (5 s window) and its tests, if any."""
+def _candidate_check(ctx: Context, phase: str, role: str) -> Callable[[], Any] | None:
+    """The acceptance check for a candidate: the program's run (5 s window) and its tests, if any;
+    ``role`` (who wrote the candidates) writes the command line for a tool that wants arguments."""
     if ctx.verifier is None:
         return None
 
     def check() -> Any:
         tests = any(is_test_path(p) and p.endswith(".py") for p in ctx.workspace.files())  # the sandbox's rule
-        return ctx.check_program(timeout=CANDIDATE_RUN_S, tests=tests)
+        return ctx.check_program(timeout=CANDIDATE_RUN_S, tests=tests, phase=phase, role=role)
 
     return check
 

@@ -472,3 +472,56 @@ def test_the_crash_site_is_the_innermost_project_frame() -> None:
     assert str(top) == "main.py line 2: `import nope` (ModuleNotFoundError: no)"
     assert crash_site("no traceback here", ["main.py"]) is None
     assert crash_site(text, ["other.py"]) is None  # only the project's own files
+
+
+def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev import examples
+    from chatdev.models.base import current_call
+
+    calls: list[list[list[str]]] = []
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
+        calls.append([list(a) for a in args])
+        given = list(args[0]) if args else []
+        run = (RunResult(0, "2 3 5 7 11 13 17 19\n", "", False, 0.1, args=tuple(given)) if given == ["20"] else
+               RunResult(1, "Usage: python main.py <limit>\n", "", False, 0.1, args=tuple(given)))
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
+        return build_report(payload, run=run, tests=None)
+
+    asked: list[str] = []
+
+    def company(messages):
+        call = current_call()
+        if call is not None and call.turn == "usage":
+            asked.append(messages[-1].content)
+            return json.dumps({"run": "python main.py 20"})
+        return good_reply(messages)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    summary = engine.build(engine.BuildOptions(task="primes up to its argument", out=tmp_path),
+                           sink=events.Recorder(), models=company_models(scripted(company)))
+    assert summary.runs is True
+    assert len(asked) == 1 and "Usage: python main.py <limit>" in asked[0]  # asked once, shown the usage
+    assert calls[0] == [[]] and calls[1] == [["20"]]  # the bare run, then the line it wrote
+    assert all(c == [["20"]] for c in calls[2:])  # every later check remembers it
+    state = json.loads((Path(summary.project) / ".chatdev/state.json").read_text())
+    assert state["outputs"][examples.TRIED] == {"run": "python main.py 20", "usage": "Usage: python main.py <limit>"}
+
+
+def test_refused_is_a_usage_line_without_a_traceback() -> None:
+    from chatdev import examples
+
+    assert examples.refused(RunResult(1, "Usage: python main.py <limit>\n", "", False, 0.1)) == \
+        "Usage: python main.py <limit>"
+    argparse = "usage: main.py [-h] n\nmain.py: error: the following arguments are required: n"
+    assert examples.refused(RunResult(2, "", argparse, False, 0.1)) == argparse
+    assert examples.refused(RunResult(0, "usage: ...", "", False, 0.1)) == ""  # it ran
+    assert examples.refused(RunResult(None, "usage", "", True, 5.0)) == ""  # still running: it runs
+    assert examples.refused(RunResult(1, "", "Traceback (most recent call last):\n usage", False, 0.1)) == ""
+    assert examples.refused(RunResult(1, "no such file: data.csv", "", False, 0.1)) == ""  # not a usage line
+    assert examples.refused(None) == ""
+    assert examples.for_run("t", {"run": "python main.py 5"}, {"run": "python main.py 20"}) == [["20"]]
+    assert examples.for_run("use `python main.py 7`", None, {"run": "python main.py 20"}) == [["7"]]

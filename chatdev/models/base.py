@@ -269,7 +269,7 @@ class CallInfo:
     schema: dict[str, Any] | None = None
     item: str | None = None  # the foreach item (the file being written)
     cycle: int = 0
-    turn: str = "answer"  # answer | continue (the instructor's follow-up) | escalate | screenshot | debate
+    turn: str = "answer"  # answer | continue (the instructor's follow-up) | escalate | screenshot | debate | usage
     candidate: int = 0
 
 
