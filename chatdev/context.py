@@ -234,7 +234,7 @@ class Context:
             return report  # asked for this usage before: the answer did not help, do not ask again
         line = self._ask_usage(phase, role, entry or "main.py", usage)
         self.state.outputs[examples.TRIED] = {"run": line, "usage": usage}
-        new = examples.parse(line)
+        new = examples.first_command(line)
         if not new:
             return report
         return self._check(entry, timeout=timeout, tests=tests, args=[new])

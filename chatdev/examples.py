@@ -53,6 +53,16 @@ def parse(command: str) -> list[str] | None:
     return args
 
 
+def first_command(line: str) -> list[str] | None:
+    """The arguments of the first plain ``python FILE.py ARGS`` in a line a model wrote, which may
+    list alternatives the way a usage line does (``python main.py add milk | list | done 1``)."""
+    for part in re.split(r"\s*(?:\|\|?|;|&&|\n)\s*", line or ""):
+        args = parse(part.strip().strip("`"))
+        if args is not None:
+            return args
+    return None
+
+
 def from_text(text: str) -> list[list[str]]:
     """Every ``python FILE.py ARGS`` written in backticks in ``text``, in order, once each."""
     found: list[list[str]] = []
@@ -76,7 +86,7 @@ def for_run(task: str, design: Mapping[str, Any] | None,
         if found:
             break
         if isinstance(source, Mapping) and isinstance(source.get("run"), str):
-            args = parse(str(source["run"]).strip().strip("`"))
+            args = first_command(str(source["run"]))
             if args:
                 found.append(args)
     return found[:MAX_EXAMPLES] or [[]]

@@ -61,3 +61,12 @@ def test_for_project_reads_the_state(tmp_path: Path) -> None:
     (tmp_path / ".chatdev" / "state.json").write_text(json.dumps(
         {"task": "primes up to its argument", "outputs": {"design": {"run": "python main.py 30"}}}))
     assert examples.for_project(tmp_path) == [["30"]]
+
+
+def test_a_models_line_may_list_alternatives_like_a_usage_line() -> None:
+    assert examples.first_command("python main.py add 'Buy milk' | list | done 1") == ["add", "Buy milk"]
+    assert examples.first_command("`python3 main.py 20`") == ["20"]
+    assert examples.first_command("echo 3 | python main.py") == []  # the pipe's reader, with no arguments
+    assert examples.first_command("python main.py 5; rm -rf /") == ["5"]
+    assert examples.first_command("run it with python") is None
+    assert examples.for_run("t", None, {"run": "python main.py add milk | list"}) == [["add", "milk"]]
