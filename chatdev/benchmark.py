@@ -295,19 +295,25 @@ def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str
                               error=exc.line())
         return task_result(task, s, no_run=no_run, check=check)
 
+    def save(results: list[TaskResult]) -> BenchResults:
+        bench = BenchResults(model=", ".join(names), results=results, checks=str(checks) if checks.is_dir() else "",
+                             candidates=candidates or 1)
+        (out / "results.json").write_text(json.dumps(bench.to_dict(), indent=2) + "\n")
+        return bench
+
+    results: list[TaskResult] = []
     try:
         if jobs > 1:
             with ThreadPoolExecutor(max_workers=jobs) as pool:
                 results = list(pool.map(lambda pair: one(*pair), enumerate(todo, first)))
         else:
-            results = [one(i, t) for i, t in enumerate(todo, first)]
+            for i, t in enumerate(todo, first):
+                results.append(one(i, t))
+                save(results)  # a bench stopped halfway keeps the tasks it finished
     finally:
         if models is None:
             engine.close_models(loaded)
-    bench = BenchResults(model=", ".join(names), results=results, checks=str(checks) if checks.is_dir() else "",
-                         candidates=candidates or 1)
-    (out / "results.json").write_text(json.dumps(bench.to_dict(), indent=2) + "\n")
-    return bench
+    return save(results)
 
 
 __all__ = ["BenchResults", "TaskResult", "check_for", "default_checks", "load_checks", "phase_seconds",
