@@ -40,7 +40,7 @@ def safe_relpath(raw: str) -> str:
     and backslashes are taken off; a model's path is also kept short. Symlink escapes
     are the workspace's to refuse (they depend on the filesystem).
     """
-    from chatdev.files import path_problem
+    from chatdev.files import SANDBOX_ROOT, path_problem
 
     path = raw.strip().strip("`*'\"").strip()
     if not path:
@@ -48,6 +48,7 @@ def safe_relpath(raw: str) -> str:
     if any(ord(c) < 32 for c in path):
         raise UnsafePath(f"{raw!r}: control character in path")
     path = path.replace("\\", "/")  # a model on Windows habits: the same path
+    path = path.removeprefix(SANDBOX_ROOT)  # copied from a traceback: the project's own file
     problem = path_problem(path)
     if problem is not None:
         raise UnsafePath(f"{path}: {problem}")

@@ -26,6 +26,9 @@ TMP_SUFFIX = ".chatdev-tmp"
 _ENV_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO}
 
 
+SANDBOX_ROOT = "/work/app/"  # where the project lies in the sandbox (runner/agent.py APP): tracebacks name it
+
+
 def path_problem(rel: str) -> str | None:
     """Why ``rel`` may not be a project file (None: it may): the one path rule.
 

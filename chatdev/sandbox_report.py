@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatdev import catalogue, triage
+from chatdev.files import SANDBOX_ROOT
 from chatdev.runner import probe
 from chatdev.scenarios import PROJECT_FILE as SCENARIOS_FILE
 from chatdev.triage import TestCase
@@ -186,7 +187,7 @@ def is_test_path(path: str) -> bool:
     return probe.is_test_file(Path(path))
 
 
-_FRAME = re.compile(r'File "(?:/work/app/)?([^"]+)", line (\d+), in (\S+)\n(?:[ \t]+(\S[^\n]*))?')
+_FRAME = re.compile(r'File "(?:' + re.escape(SANDBOX_ROOT) + r')?([^"]+)", line (\d+), in (\S+)\n(?:[ \t]+(\S[^\n]*))?')
 
 
 @dataclass(frozen=True)

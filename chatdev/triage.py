@@ -25,6 +25,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatdev.files import SANDBOX_ROOT
+
 QUARANTINE = "chatdev quarantine"
 QUARANTINED_SUFFIX = ".quarantined"
 FRAME = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+):", re.MULTILINE)
@@ -111,7 +113,7 @@ def _frame_file(text: str) -> str | None:
     frames = [m["file"] for m in FRAME.finditer(text)]
     for file in reversed(frames):
         if "/usr/lib/" not in file and "site-packages" not in file and "dist-packages" not in file:
-            return file.removeprefix("/work/app/")
+            return file.removeprefix(SANDBOX_ROOT)
     return None
 
 

@@ -48,6 +48,11 @@ def test_escaping_paths_are_refused(bad: str) -> None:
 def test_nested_paths_are_normalised() -> None:
     assert safe_relpath("./src//game/main.py") == "src/game/main.py"
     assert safe_relpath("src\\game.py") == "src/game.py"
+    # the project's place in the sandbox, copied from a traceback (seen on the 1.5B), is the project
+    assert safe_relpath("/work/app/main.py") == "main.py" and safe_relpath("/work/app/g/x.py") == "g/x.py"
+    for bad in ("/work/main.py", "/work/app/../etc/passwd", "/work/app"):
+        with pytest.raises(UnsafePath):
+            safe_relpath(bad)
 
 
 def test_json_inside_chatter_and_fences() -> None:
