@@ -40,7 +40,8 @@ def main() -> int:
     parser.add_argument("--candidates", default="", help="best-of-N; several values (1,4) compare side by side")
     args = parser.parse_args()
 
-    from chatdev import benchmark, screens
+    from chatdev.tools import bench as benchmark
+    from chatdev.views import summary
 
     tasks = args.tasks
     if args.limit or args.only:
@@ -57,7 +58,7 @@ def main() -> int:
         return compare(tasks, out, values, args)
     results = benchmark.run(tasks, out=out, model=args.model, no_run=args.no_run, checks=args.checks,
                             company_dir=args.company, candidates=values[0] if values else None)
-    screens.show_bench(results, as_json=args.json)
+    summary.show_bench(results, as_json=args.json)
     print(f"results: {out / 'results.json'}")
     return 0
 
@@ -67,8 +68,10 @@ def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace)
     import json
     import statistics
 
-    from chatdev import benchmark, engine, events
-    from chatdev.config import load_company
+    from chatdev.tools import bench as benchmark
+    from chatdev.run import engine
+    from chatdev import events
+    from chatdev.company.config import load_company
 
     company = load_company(args.company)
     refs = engine.role_model_refs(company, model=args.model, endpoint=None, sink=events.null_sink)

@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from chatdev.sandbox import Sandbox
+from chatdev.sandbox.container import Sandbox
 
 GUI_PROGRAM = """\
 import pygame

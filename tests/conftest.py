@@ -29,7 +29,7 @@ def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
 @pytest.fixture
 def company_dir(tmp_path: Path) -> Path:
     """A fresh editable copy of the shipped company."""
-    from chatdev.scaffold import init_company
+    from chatdev.company.scaffold import init_company
 
     target = tmp_path / "company"
     init_company(target)

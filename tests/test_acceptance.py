@@ -15,10 +15,14 @@ from typing import Any
 
 import pytest
 
-from chatdev import catalogue, engine, events, plans, scenarios, triage
-from chatdev.imports import add_missing_imports
+from chatdev.sandbox import catalogue
+from chatdev.run import engine
+from chatdev import events
+from chatdev.replies import plans
+from chatdev.checks import scenarios, triage
+from chatdev.repair.imports import add_missing_imports
 from chatdev.models.base import SchemaViolation
-from chatdev.sandbox_report import ProgramReport, Progress, RunResult, build_report
+from chatdev.sandbox.results import ProgramReport, Progress, RunResult, build_report
 from tests.scripted_company import GAME, company_models, good_reply, scripted
 
 # ----------------------------------------------------------------------------- triage
@@ -175,9 +179,9 @@ def test_the_image_catalogue_is_one_list() -> None:
     assert catalogue.pip_name("PIL") == "pillow" and catalogue.pip_name("cv2") == "opencv-python-headless"
     assert "pygame" in catalogue.describe() and "PIL (from pillow)" in catalogue.describe()
     assert catalogue.module_for_pip("PyYAML") == "yaml" and catalogue.module_for_pip("pygame") is None
-    from chatdev import sandbox_image
+    from chatdev.sandbox import image
 
-    assert "xdotool" in sandbox_image.packages() and "module=pygame" not in sandbox_image.packages()
+    assert "xdotool" in image.packages() and "module=pygame" not in image.packages()
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -315,7 +319,7 @@ def test_the_tester_can_write_acceptance_scenarios(tmp_path: Path, monkeypatch: 
 
 
 def test_scenario_results_count_like_tests() -> None:
-    from chatdev.sandbox_report import with_scenarios
+    from chatdev.sandbox.results import with_scenarios
 
     rep = report_for({"ok": True, "errors": [], "warnings": [], "missing": []},
                      [case(outcome="passed", name="test_same_draw")])
@@ -326,7 +330,7 @@ def test_scenario_results_count_like_tests() -> None:
 
 
 def test_an_echoed_outline_is_never_a_file_and_one_asked_file_is_all_that_is_written() -> None:
-    from chatdev.artifacts import parse_files
+    from chatdev.replies.parsing import parse_files
 
     # seen on the 0.5B: the real file unnamed, then the prompt's outlines of two other files
     reply = ("```python\nclass Game:\n    pass\n```\n\nfood.py (outline; the whole file is too long to show)\n"
@@ -459,7 +463,7 @@ def test_a_crash_tells_the_fixer_the_file_and_line_to_change(tmp_path: Path, mon
 
 
 def test_the_crash_site_is_the_innermost_project_frame() -> None:
-    from chatdev.sandbox_report import CrashSite, crash_site
+    from chatdev.sandbox.results import CrashSite, crash_site
 
     text = ('Traceback (most recent call last):\n  File "/work/app/main.py", line 9, in <module>\n    run()\n'
             '  File "/work/app/game/board.py", line 3, in run\n    pygame.draw()\n'
@@ -476,7 +480,7 @@ def test_the_crash_site_is_the_innermost_project_frame() -> None:
 
 def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev import examples
+    from chatdev.checks import examples
     from chatdev.models.base import current_call
 
     calls: list[list[list[str]]] = []
@@ -512,7 +516,7 @@ def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes
 
 
 def test_refused_is_a_usage_line_without_a_traceback() -> None:
-    from chatdev import examples
+    from chatdev.checks import examples
 
     assert examples.refused(RunResult(1, "Usage: python main.py <limit>\n", "", False, 0.1)) == \
         "Usage: python main.py <limit>"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatdev.artifacts import UnsafePath, parse_files, parse_json, safe_relpath
+from chatdev.replies.parsing import UnsafePath, parse_files, parse_json, safe_relpath
 from chatdev.models.base import SchemaViolation
 
 
@@ -153,7 +153,7 @@ def test_schema_max_length() -> None:
 def test_one_path_rule_for_replies_and_the_workspace(path: str) -> None:
     """A path a model names is refused exactly when the workspace would refuse it (and for the same reason)."""
     from chatdev.errors import WorkspaceError
-    from chatdev.files import clean_relpath, path_problem
+    from chatdev.project.paths import clean_relpath, path_problem
 
     problem = path_problem(path)
     assert problem is not None

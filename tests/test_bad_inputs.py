@@ -132,7 +132,7 @@ def truncated_gguf(box: Sandbox) -> Path:
 
 
 def company(box: Sandbox, edit: Callable[[Path], None]) -> Path:
-    from chatdev.scaffold import init_company
+    from chatdev.company.scaffold import init_company
 
     folder = box.root / "company"
     init_company(folder)
@@ -211,9 +211,10 @@ def test_prompt_variables_are_what_the_build_passes() -> None:
     """prompts.PROMPT_VARS is exactly the set phases.template_context gives a prompt."""
     from types import SimpleNamespace
 
-    from chatdev import phases, prompts
-    from chatdev.context import RunState
-    from chatdev.config import load_company
+    from chatdev.run import phases
+    from chatdev.company import prompts
+    from chatdev.run.context import RunState
+    from chatdev.company.config import load_company
 
     company_ = load_company(None)
     ctx = SimpleNamespace(company=company_, state=RunState(task="t", project="p", company="c", models={}),
@@ -410,7 +411,7 @@ def test_a_name_cannot_leave_out(box: Sandbox, name: str) -> None:
 
 def project(box: Sandbox, state: object | str) -> Path:
     """A chatdev project whose .chatdev/state.json holds ``state`` (JSON, or raw text)."""
-    from chatdev.workspace import Workspace
+    from chatdev.project.workspace import Workspace
 
     root = box.root / "proj"
     ws = Workspace.create(root, company_name="ChatDev")
@@ -649,7 +650,7 @@ def test_a_lock_is_not_taken_twice(tmp_path: Path) -> None:
 
 
 def test_an_unexpected_error_is_one_line_not_a_traceback(box: Sandbox) -> None:
-    code = ("import sys, chatdev.config as c; c.load_company = lambda *a: 1 / 0; sys.argv = ['chatdev', 'check']; "
+    code = ("import sys, chatdev.company.config as c; c.load_company = lambda *a: 1 / 0; sys.argv = ['chatdev', 'check']; "
             "from chatdev.cli import main; main()")
     result = box.chatdev(argv=[PY, "-c", code])
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr

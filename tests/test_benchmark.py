@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
-from chatdev import benchmark, completeness, engine
-from chatdev.benchmark import BenchResults, TaskResult
+from chatdev.tools import bench as benchmark
+from chatdev.checks import completeness
+from chatdev.run import engine
+from chatdev.tools.bench import BenchResults, TaskResult
 
 REPO = Path(__file__).resolve().parent.parent
 TASKS = REPO / "bench" / "tasks.txt"
@@ -82,7 +84,7 @@ def test_a_file_that_does_not_parse_is_still_read() -> None:
 
 
 def test_the_public_tasks_cover_every_kind_and_each_has_a_check() -> None:
-    from chatdev.scenarios import load_scenarios
+    from chatdev.checks.scenarios import load_scenarios
 
     tasks = benchmark.read_tasks(TASKS)
     assert len(tasks) >= 20
@@ -152,8 +154,8 @@ def test_phase_seconds_sum_cycles_and_skip_loop_records() -> None:
 
 
 def test_a_build_is_measured_and_its_check_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev import sandbox
-    from chatdev.scenarios import Scenario, ScenarioResult
+    from chatdev.sandbox import container
+    from chatdev.checks.scenarios import Scenario, ScenarioResult
 
     root = project(tmp_path, main="def step():\n    pass\n")
     seen: dict[str, Any] = {}
@@ -162,7 +164,7 @@ def test_a_build_is_measured_and_its_check_run(tmp_path: Path, monkeypatch: pyte
         seen.update(project=project_dir, entry=entry, names=[s.name for s in scenarios])
         return [ScenarioResult("10 km", True, "ok"), ScenarioResult("100 C", False, "the output lacks '212'")]
 
-    monkeypatch.setattr(sandbox, "run_scenarios", fake_run, raising=False)
+    monkeypatch.setattr(container, "run_scenarios", fake_run, raising=False)
     check = (tmp_path / "c.yaml", [Scenario("10 km"), Scenario("100 C")])
     r = benchmark.task_result("a converter", summary(root), no_run=False, check=check)
     assert seen == {"project": root, "entry": "main.py", "names": ["10 km", "100 C"]}
@@ -174,10 +176,10 @@ def test_a_build_is_measured_and_its_check_run(tmp_path: Path, monkeypatch: pyte
 
 
 def test_without_a_check_or_a_run_does_task_is_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev import sandbox
-    from chatdev.scenarios import Scenario
+    from chatdev.sandbox import container
+    from chatdev.checks.scenarios import Scenario
 
-    monkeypatch.setattr(sandbox, "run_scenarios", lambda *a, **k: pytest.fail("nothing may run"), raising=False)
+    monkeypatch.setattr(container, "run_scenarios", lambda *a, **k: pytest.fail("nothing may run"), raising=False)
     root = project(tmp_path)
     r = benchmark.task_result("t", summary(root), no_run=False, check=None)
     assert r.does_task is None and r.complete is True and r.check == ""
@@ -193,14 +195,14 @@ def test_a_build_that_stopped_before_its_program_ran_does_not_run(tmp_path: Path
 
 
 def test_a_sandbox_failure_leaves_does_task_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev import sandbox
+    from chatdev.sandbox import container
     from chatdev.errors import SandboxError
-    from chatdev.scenarios import Scenario
+    from chatdev.checks.scenarios import Scenario
 
     def broken(*args: Any, **kwargs: Any) -> list:
         raise SandboxError("Docker is not running")
 
-    monkeypatch.setattr(sandbox, "run_scenarios", broken, raising=False)
+    monkeypatch.setattr(container, "run_scenarios", broken, raising=False)
     root = project(tmp_path, entry=None)
     assert benchmark.design_entry(root) is None
     r = benchmark.task_result("t", summary(root), no_run=False, check=(tmp_path / "c.yaml", [Scenario("s")]))
@@ -242,7 +244,7 @@ def test_no_run_leaves_the_run_verdicts_unknown() -> None:
 
 
 def test_the_bench_screen(capsys: pytest.CaptureFixture[str]) -> None:
-    from chatdev import screens
+    from chatdev.views import summary as screens
 
     screens.show_bench(results(), as_json=False)
     out = capsys.readouterr().out
@@ -258,15 +260,15 @@ def test_the_bench_screen(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bench_run_on_the_scripted_company(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev import sandbox
-    from chatdev.scenarios import ScenarioResult
+    from chatdev.sandbox import container
+    from chatdev.checks.scenarios import ScenarioResult
     from tests.scripted_company import company_models, scripted
 
     tasks = tmp_path / "tasks.txt"
     tasks.write_text("# one task\na snake game\n")
     (tmp_path / "checks").mkdir()
     (tmp_path / "checks" / "snake_game.yaml").write_text("# it starts\n- name: starts\n")
-    monkeypatch.setattr(sandbox, "run_scenarios", lambda *a, **k: pytest.fail("--no-run runs nothing"),
+    monkeypatch.setattr(container, "run_scenarios", lambda *a, **k: pytest.fail("--no-run runs nothing"),
                         raising=False)
     bench = benchmark.run(tasks, out=tmp_path / "out", no_run=True, models=company_models(scripted()))
     [r] = bench.results
@@ -282,7 +284,7 @@ def test_bench_run_on_the_scripted_company(tmp_path: Path, monkeypatch: pytest.M
         calls.append(entry or "")
         return [ScenarioResult(s.name, True, "ok") for s in scenarios]
 
-    monkeypatch.setattr(sandbox, "run_scenarios", fake_run, raising=False)
+    monkeypatch.setattr(container, "run_scenarios", fake_run, raising=False)
     monkeypatch.setattr(engine, "build", lambda opts, **kw: SimpleNamespace(
         **vars(summary(project(tmp_path / opts.name)))), raising=True)
     bench = benchmark.run(tasks, out=tmp_path / "out2", models=company_models(scripted()))

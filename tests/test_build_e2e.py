@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _docker_ready() -> bool:
     try:
-        from chatdev import sandbox
+        from chatdev.sandbox import container
 
-        sandbox.preflight()
+        container.preflight()
         return True
     except Exception:  # noqa: BLE001
         return False

@@ -15,11 +15,12 @@ from typing import Any
 
 import pytest
 
-from chatdev import candidates, engine, events
+from chatdev.run import candidates, engine
+from chatdev import events
 from chatdev.errors import SandboxError
 from chatdev.models.base import CallInfo
-from chatdev.sandbox_report import RunResult, build_report
-from chatdev.workspace import Workspace
+from chatdev.sandbox.results import RunResult, build_report
+from chatdev.project.workspace import Workspace
 from tests.scripted_company import GAME, company_models, good_reply, scripted
 from tests.test_acceptance import case, fake_verifier
 
@@ -137,8 +138,8 @@ def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytes
     transcript = [json.loads(line) for line in (project / ".chatdev/transcript.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "candidates" and r["winner"] == 2 for r in transcript)
     # the record a person reads: chatdev log and the report say which won and why
-    from chatdev import report as report_mod
-    from chatdev import timeline
+    from chatdev.views import report as report_mod
+    from chatdev.project import timeline
 
     coding = next(e for e in timeline.read(project) if e.phase == "coding")
     assert coding.candidates == [{"item": "main.py", "winner": 2, "of": 3,
@@ -215,9 +216,9 @@ def test_without_a_sandbox_candidates_rank_by_what_parses(tmp_path: Path) -> Non
 
 
 def test_candidates_in_the_company_yaml_and_its_bad_values(tmp_path: Path) -> None:
-    from chatdev.config import MAX_CANDIDATES, load_company
+    from chatdev.company.config import MAX_CANDIDATES, load_company
     from chatdev.errors import ConfigError
-    from chatdev.scaffold import init_company
+    from chatdev.company.scaffold import init_company
 
     folder = tmp_path / "company"
     init_company(folder)
@@ -248,7 +249,7 @@ def test_the_cli_bound_is_the_config_bound() -> None:
     import inspect
 
     from chatdev import cli
-    from chatdev.config import MAX_CANDIDATES
+    from chatdev.company.config import MAX_CANDIDATES
 
     assert f"max={MAX_CANDIDATES}," in inspect.getsource(cli).split("CandidatesOpt", 1)[1][:200]
 
@@ -258,10 +259,10 @@ def test_the_cli_bound_is_the_config_bound() -> None:
 
 @pytest.mark.docker
 def test_the_real_sandbox_picks_the_program_that_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev import sandbox
+    from chatdev.sandbox import container
 
     try:
-        sandbox.client()
+        container.client()
     except SandboxError as exc:
         pytest.skip(f"no Docker engine reachable: {exc.line()}")
 
@@ -277,7 +278,7 @@ def test_the_real_sandbox_picks_the_program_that_runs(tmp_path: Path, monkeypatc
 
 
 def test_the_bench_builds_with_candidates(tmp_path: Path) -> None:
-    from chatdev import benchmark
+    from chatdev.tools import bench as benchmark
 
     tasks = tmp_path / "tasks.txt"
     tasks.write_text("a snake game\n")
@@ -306,8 +307,8 @@ def test_more_candidates_than_the_context_holds_is_refused_before_anything_is_bu
 def test_a_person_in_the_seat_writes_one_reply() -> None:
     from types import SimpleNamespace
 
-    from chatdev.config import load_company
-    from chatdev.phases import candidates_for
+    from chatdev.company.config import load_company
+    from chatdev.run.phases import candidates_for
 
     company = load_company(None)
     ctx: Any = SimpleNamespace(options=SimpleNamespace(candidates=4), model_for=lambda role: SimpleNamespace(human=True))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.company import OrgChart
-from chatdev.config import ChatPhase, LoopPhase, load_company
+from chatdev.company.orgchart import OrgChart
+from chatdev.company.config import ChatPhase, LoopPhase, load_company
 from chatdev.errors import ConfigError
 
 
@@ -43,6 +43,13 @@ def test_user_folder_overrides_by_file(company_dir: Path) -> None:
     assert company.roles["CTO"].title == "Architect"
     (company_dir / "phases" / "design.yaml").unlink()  # falls back to the shipped file
     assert "design" in load_company(company_dir).phases
+
+
+def test_an_action_keeps_its_old_name(company_dir: Path) -> None:
+    """`action: write_docs` (it writes requirements.txt) was renamed write_requirements; old companies still load."""
+    manifest = company_dir / "phases" / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("action: write_requirements", "action: write_docs"))
+    assert load_company(company_dir).phases["manifest"].action == "write_requirements"
 
 
 def test_debate_phase_loads(company_dir: Path) -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import engine, events
-from chatdev.conversation import MIN_ANSWER, Conversation, cut_middle
+from chatdev.run import engine
+from chatdev import events
+from chatdev.run.conversation import MIN_ANSWER, Conversation, cut_middle
 from chatdev.errors import ModelError
 from chatdev.models.base import CallInfo, Message
 from chatdev.models.scripted import ScriptedModel, fill
@@ -74,7 +75,7 @@ def test_the_scripted_model_gets_where_each_call_comes_from(tmp_path: Path) -> N
 
 
 def test_rewording_a_prompt_does_not_break_the_scripted_company(tmp_path: Path) -> None:
-    from chatdev.scaffold import init_company
+    from chatdev.company.scaffold import init_company
 
     company = tmp_path / "company"
     init_company(company)
@@ -89,7 +90,7 @@ def test_rewording_a_prompt_does_not_break_the_scripted_company(tmp_path: Path) 
 
 
 def test_fill_makes_a_value_of_any_phase_schema() -> None:
-    from chatdev.config import load_company
+    from chatdev.company.config import load_company
     from chatdev.models.base import schema_errors
 
     company = load_company(None)

@@ -17,8 +17,8 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from chatdev import doctor
-from chatdev.models.plan import GpuProbe
+from chatdev.tools import doctor
+from chatdev.models.offload import GpuProbe
 
 H100 = "0, NVIDIA H100 80GB HBM3, 81559, 81000, 580.159.04, 9.0"
 MISMATCH = "echo 'Failed to initialize NVML: Driver/library version mismatch'\necho 'NVML library version: 580.159'\nexit 18\n"
@@ -117,7 +117,7 @@ def test_cuda_build_that_sees_no_device_is_reported() -> None:
     cuda = doctor.LlamaBuild(version="0.3.36", backends=["CPU", "CUDA"], gpu_offload=True,
                              system_info="CPU : AVX2 = 1 | CUDA : ARCHS = 900 |",
                              devices=[{"name": "CPU", "type": "cpu"}])
-    from chatdev.models.plan import GpuDevice
+    from chatdev.models.offload import GpuDevice
 
     probe = GpuProbe(devices=(GpuDevice(0, "NVIDIA H100 80GB HBM3", 80 << 30, 79 << 30, "535.54", "9.0"),),
                      error=None, nvidia_smi="/usr/bin/nvidia-smi")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import engine, events
+from chatdev.run import engine
+from chatdev import events
 from chatdev.errors import UsageError
 from tests.scripted_company import company_models, good_reply, scripted
 
@@ -187,7 +188,7 @@ def test_bench_refuses_parallel_jobs_without_an_endpoint(cli, tmp_path: Path) ->
 
 @pytest.mark.llm
 def test_per_role_models_are_loaded_once_and_shared(company_dir: Path, small_model_path: Path) -> None:
-    from chatdev.config import load_company
+    from chatdev.company.config import load_company
 
     role = company_dir / "roles" / "programmer.yaml"
     role.write_text(role.read_text().replace("reports_to: CTO", f"reports_to: CTO\nmodel: {small_model_path}"))
@@ -205,10 +206,10 @@ def test_per_role_models_are_loaded_once_and_shared(company_dir: Path, small_mod
 
 
 def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) -> None:
-    from chatdev.chain import Chain
-    from chatdev.context import Context, RunOptions, RunState
-    from chatdev.config import load_company
-    from chatdev.workspace import Workspace
+    from chatdev.run.chain import Chain
+    from chatdev.run.context import Context, RunOptions, RunState
+    from chatdev.company.config import load_company
+    from chatdev.project.workspace import Workspace
 
     company = load_company()
     workspace = Workspace.create(tmp_path / "p", company_name=company.name)
@@ -216,7 +217,7 @@ def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) 
     state = RunState(task="a snake game", project="p", company=company.name, models={})
     state.outputs["design"] = {"entry": "main.py", "files": [{"path": "main.py", "purpose": "x"}], "summary": "s"}
     model = scripted()  # approves every review
-    from chatdev.sandbox_report import ProgramReport
+    from chatdev.sandbox.results import ProgramReport
 
     report = ProgramReport(static_ok=False, static_output="main.py:1:7: undefined name", entry="main.py", run=None,
                            tests=None, tests_found=False, runs=None, tests_pass=None,
@@ -296,7 +297,7 @@ def test_a_fix_without_a_path_line_lands_in_the_file_it_rewrites(tmp_path: Path)
 
 
 def test_a_fix_prompt_leads_with_the_files_the_failure_names(tmp_path: Path) -> None:
-    from chatdev.phases import named_files
+    from chatdev.run.phases import named_files
 
     paths = ["game.py", "main.py", "tests/test_main.py", "README.md"]
     report = ("Static check failed, so the program was not run:\ntests/test_main.py:47:53: syntax error\n"

@@ -1,4 +1,4 @@
-"""The program's run is given the task's example arguments, else the design's (chatdev/examples.py)."""
+"""The program's run is given the task's example arguments, else the design's (chatdev/checks/examples.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import examples
+from chatdev.checks import examples
 
 
 @pytest.mark.parametrize(("command", "args"), [

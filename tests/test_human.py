@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import engine, events, human
+from chatdev.run import engine, human
+from chatdev import events
 from chatdev.errors import ChatDevError, ConfigError, UsageError
 from tests.scripted_company import company_models, good_reply, scripted
 
@@ -144,7 +145,7 @@ def test_a_reply_that_does_not_parse_gets_the_same_correction_as_a_model(tmp_pat
 
 def _only_design_human(tmp_path: Path) -> Path:
     """A company where the CTO speaks only in the design (the requirements go to the CEO's model)."""
-    from chatdev.scaffold import init_company
+    from chatdev.company.scaffold import init_company
 
     folder = tmp_path / "company"
     init_company(folder)
@@ -179,7 +180,7 @@ def test_change_at_a_checkpoint_redoes_the_phase_once_with_the_comment(tmp_path:
 
 
 def test_company_yaml_approve_names_a_phase_or_its_document(tmp_path: Path, company_dir: Path) -> None:
-    from chatdev.config import load_company
+    from chatdev.company.config import load_company
 
     text = (company_dir / "company.yaml").read_text()
     (company_dir / "company.yaml").write_text(text + "approve: [design]\n")
@@ -325,7 +326,7 @@ def test_decisions_parse() -> None:
     assert human.parse_decision("maybe later") is None
 
 
-SCRIPTED_CLI = ("import sys; sys.path.insert(0, {repo!r}); from chatdev import engine; "
+SCRIPTED_CLI = ("import sys; sys.path.insert(0, {repo!r}); from chatdev.run import engine; "
                 "from tests.scripted_company import company_models, scripted; "
                 "real = engine.build; "
                 "engine.build = lambda opts, **kw: real(opts, **{{**kw, 'models': company_models(scripted())}}); "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.imports import add_missing_imports
+from chatdev.repair.imports import add_missing_imports
 
 SOURCES = {
     "main.py": '"""The game."""\nfrom __future__ import annotations\n\nsnake = Snake()\nprint(random.randint(1, 6))\n'
@@ -43,11 +43,13 @@ def test_static_check_adds_the_import_and_commits_it(tmp_path: Path) -> None:
     """Scripted company, real sandbox, real git: the forgotten `import random` costs no model call."""
     import subprocess
 
-    from chatdev import engine, events, sandbox
+    from chatdev.run import engine
+    from chatdev import events
+    from chatdev.sandbox import container
     from tests.scripted_company import GAME, company_models, good_reply, scripted
 
     try:
-        sandbox.preflight()
+        container.preflight()
     except Exception as exc:  # noqa: BLE001
         pytest.skip(f"no sandbox: {exc}")
     forgetful = GAME.replace("import random\n", "")

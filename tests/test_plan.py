@@ -1,4 +1,4 @@
-"""GPU offload and memory planning (chatdev.models.plan).
+"""GPU offload and memory planning (chatdev.models.offload).
 
 Planning is pure arithmetic over GGUF header facts, so most tests use the real
 ``GGUFInfo`` type with the shape of LLaVA-1.5-7B Q4_K_M; one reads the real
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.models import plan as P
+from chatdev.models import offload as P
 from chatdev.models.gguf_info import GGUFInfo
 
 GiB, MiB = P.GiB, P.MiB

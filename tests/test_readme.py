@@ -70,7 +70,7 @@ def test_quickstart_is_two_make_targets_and_ci_runs_the_test_one() -> None:
 
 
 def test_the_quick_readme_commands_run_on_a_built_project(cli, tmp_path: Path) -> None:
-    from chatdev import engine
+    from chatdev.run import engine
 
     summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True),
                            models=company_models(scripted()))

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from chatdev import events as ev
-from chatdev import report
+from chatdev.views import report
 from chatdev.errors import WorkspaceError
-from chatdev.workspace import Workspace
+from chatdev.project.workspace import Workspace
 
 EVIL = ('Here is the plan. <script>window.__pwned = 1</script> <img src="x" onerror="window.__pwned = 2">'
         ' and a closing tag </script><b>bold?</b>')

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import engine, events
+from chatdev.run import engine
+from chatdev import events
 from chatdev.errors import WorkspaceError
 from tests.scripted_company import company_models, scripted
 

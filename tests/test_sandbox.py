@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from chatdev import sandbox, sandbox_image
+from chatdev.sandbox import container, image
 from chatdev.errors import SandboxError, UsageError
 
 pytestmark = pytest.mark.docker
@@ -39,14 +39,14 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def engine() -> Any:
     try:
-        client = sandbox.client()
+        client = container.client()
     except SandboxError as exc:
         pytest.skip(f"no Docker engine reachable: {exc.line()}")
-    present, current = sandbox_image.image_state(client, sandbox_image.image_tag())
+    present, current = image.image_state(client, image.image_tag())
     if not present:
-        pytest.fail(f"the runner image {sandbox_image.image_tag()} is missing: run scripts/ensure_docker.sh")
+        pytest.fail(f"the runner image {image.image_tag()} is missing: run scripts/ensure_docker.sh")
     if not current:  # the runner files changed: rebuild on the cached base (seconds)
-        sandbox.build_image(bootstrap=True)
+        container.build_image(bootstrap=True)
     return client
 
 
@@ -61,8 +61,8 @@ def label(engine: Any) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def box(label: dict[str, str]) -> sandbox.Sandbox:
-    return sandbox.Sandbox(labels=label)
+def box(label: dict[str, str]) -> container.Sandbox:
+    return container.Sandbox(labels=label)
 
 
 def project(root: Path, files: dict[str, str]) -> Path:
@@ -82,7 +82,7 @@ def tree_hash(root: Path) -> str:
     return h.hexdigest()
 
 
-def run_code(box: sandbox.Sandbox, tmp_path: Path, code: str, *, timeout: float = 10) -> sandbox.RunResult:
+def run_code(box: container.Sandbox, tmp_path: Path, code: str, *, timeout: float = 10) -> container.RunResult:
     project(tmp_path, {"main.py": code})
     before = tree_hash(tmp_path)
     result = box.run(tmp_path, ["python3", "main.py"], timeout=timeout)
@@ -139,7 +139,7 @@ def colours(data: bytes) -> set[tuple[int, int, int]]:
 # ----------------------------------------------------------------------------- the plain run
 
 
-def test_hardened_run_reports_exit_code_and_output(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_hardened_run_reports_exit_code_and_output(box: container.Sandbox, tmp_path: Path) -> None:
     r = run_code(box, tmp_path, """
         import os, sys
         print("uid", os.getuid(), "cwd", os.getcwd())
@@ -151,7 +151,7 @@ def test_hardened_run_reports_exit_code_and_output(box: sandbox.Sandbox, tmp_pat
     assert 0 <= r.duration < 5
 
 
-def test_shell_command_and_python_on_path(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_shell_command_and_python_on_path(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"data.txt": "42\n"})
     r = box.run(tmp_path, "cat data.txt && python -c 'import pygame, tkinter, numpy, PIL, requests; print(\"libs\")'"
                           " && pip --version >/dev/null && echo $HOME", timeout=20)
@@ -160,18 +160,18 @@ def test_shell_command_and_python_on_path(box: sandbox.Sandbox, tmp_path: Path) 
 
 
 def test_check_reports_a_hardened_engine(engine: Any) -> None:
-    status = sandbox.check()
+    status = container.check()
     assert status.ok and status.engine_reachable and status.image_present, status
     assert status.details["uid"] == 10001 and status.details["interfaces"] == ["lo"]
     assert status.details["cap_eff"] == "0000000000000000" and status.details["no_new_privs"] == "1"
     assert json.loads(json.dumps(status.to_dict()))["hardened_run_ok"] is True
-    assert sandbox.is_available()
+    assert container.is_available()
 
 
 # ----------------------------------------------------------------------------- escape and abuse attempts
 
 
-def test_no_network_but_loopback(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_no_network_but_loopback(box: container.Sandbox, tmp_path: Path) -> None:
     r = run_code(box, tmp_path, """
         import json, os, socket
         out = {"interfaces": sorted(os.listdir("/sys/class/net"))}
@@ -196,11 +196,11 @@ def test_no_network_but_loopback(box: sandbox.Sandbox, tmp_path: Path) -> None:
     assert found["connect"] == 101  # ENETUNREACH: there is no route at all
 
 
-def test_cannot_write_outside_tmp_and_work(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_cannot_write_outside_tmp_and_work(box: container.Sandbox, tmp_path: Path) -> None:
     r = run_code(box, tmp_path, """
         import json
         result = {}
-        for path in ["/etc/evil", "/usr/evil", "/evil", "/opt/chatdev/agent.py", "/root/evil", "/var/evil",
+        for path in ["/etc/evil", "/usr/evil", "/evil", "/opt/chatdev/supervisor.py", "/root/evil", "/var/evil",
                      "/tmp/fine", "/work/app/fine.txt"]:
             try:
                 with open(path, "w") as fh:
@@ -216,7 +216,7 @@ def test_cannot_write_outside_tmp_and_work(box: sandbox.Sandbox, tmp_path: Path)
     assert set(found.values()) <= {13, 30}, found  # EACCES / EROFS everywhere else
 
 
-def test_host_project_folder_is_never_written(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_host_project_folder_is_never_written(box: container.Sandbox, tmp_path: Path) -> None:
     (tmp_path / "data.txt").write_text("precious")
     r = run_code(box, tmp_path, """
         import os, shutil
@@ -230,7 +230,7 @@ def test_host_project_folder_is_never_written(box: sandbox.Sandbox, tmp_path: Pa
     assert (tmp_path / "data.txt").read_text() == "precious" and not (tmp_path / "new").exists()  # ...not here
 
 
-def test_fork_bomb_is_contained(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_fork_bomb_is_contained(box: container.Sandbox, tmp_path: Path) -> None:
     marker = f"forkbomb-{uuid.uuid4().hex[:8]}"
     project(tmp_path, {"main.py": """
         import os, time
@@ -248,7 +248,7 @@ def test_fork_bomb_is_contained(box: sandbox.Sandbox, tmp_path: Path) -> None:
     assert host_processes_with(marker) == [] and tree_hash(tmp_path) == before
 
 
-def test_allocating_4gb_is_killed_truthfully(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_allocating_4gb_is_killed_truthfully(box: container.Sandbox, tmp_path: Path) -> None:
     r = run_code(box, tmp_path, """
         chunks = []
         for _ in range(40):
@@ -260,7 +260,7 @@ def test_allocating_4gb_is_killed_truthfully(box: sandbox.Sandbox, tmp_path: Pat
     assert "out of memory" in r.stderr
 
 
-def test_infinite_loop_is_stopped_at_the_timeout(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_infinite_loop_is_stopped_at_the_timeout(box: container.Sandbox, tmp_path: Path) -> None:
     start = time.monotonic()
     r = run_code(box, tmp_path, "print('spinning', flush=True)\nwhile True:\n    pass\n", timeout=2)
     wall = time.monotonic() - start
@@ -268,7 +268,7 @@ def test_infinite_loop_is_stopped_at_the_timeout(box: sandbox.Sandbox, tmp_path:
     assert 1.9 <= r.duration < 3 and wall < 8
 
 
-def test_printing_100_mb_is_capped(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_printing_100_mb_is_capped(box: container.Sandbox, tmp_path: Path) -> None:
     r = run_code(box, tmp_path, """
         import sys
         line = "x" * 1023 + "\\n"
@@ -281,7 +281,7 @@ def test_printing_100_mb_is_capped(box: sandbox.Sandbox, tmp_path: Path) -> None
     assert "bytes omitted by the sandbox" in r.stdout
 
 
-def test_daemon_does_not_outlive_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_daemon_does_not_outlive_the_program(box: container.Sandbox, tmp_path: Path) -> None:
     marker = f"daemon-{uuid.uuid4().hex[:8]}"
     start = time.monotonic()
     r = run_code(box, tmp_path, f"""
@@ -300,7 +300,7 @@ def test_daemon_does_not_outlive_the_program(box: sandbox.Sandbox, tmp_path: Pat
     assert host_processes_with(marker) == []
 
 
-def test_host_environment_is_not_visible(box: sandbox.Sandbox, tmp_path: Path,
+def test_host_environment_is_not_visible(box: container.Sandbox, tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     secret = f"s3cr3t-{uuid.uuid4().hex}"
     monkeypatch.setenv("CHATDEV_TEST_SECRET", secret)
@@ -319,7 +319,7 @@ def test_host_environment_is_not_visible(box: sandbox.Sandbox, tmp_path: Path,
 
 
 def test_program_that_freezes_the_runner_hits_the_hard_timeout(label: dict[str, str], tmp_path: Path) -> None:
-    box = sandbox.Sandbox(labels=label, grace=3)
+    box = container.Sandbox(labels=label, grace=3)
     start = time.monotonic()
     r = run_code(box, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nprint('froze it')\n",
                  timeout=1)
@@ -327,7 +327,7 @@ def test_program_that_freezes_the_runner_hits_the_hard_timeout(label: dict[str, 
     assert time.monotonic() - start < 15
 
 
-def test_program_that_kills_the_runner_is_not_a_success(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_program_that_kills_the_runner_is_not_a_success(box: container.Sandbox, tmp_path: Path) -> None:
     r = run_code(box, tmp_path, "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n")
     assert r.exit_code != 0 and not r.timed_out and "without a result" in r.stderr
 
@@ -336,7 +336,7 @@ def test_ctrl_c_removes_the_container(engine: Any, label: dict[str, str], tmp_pa
     project(tmp_path, {"main.py": "import time\ntime.sleep(60)\n"})
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from chatdev.sandbox import Sandbox
+        from chatdev.sandbox.container import Sandbox
         try:
             Sandbox(labels={label!r}).run(Path({str(tmp_path)!r}), ["python3", "main.py"], timeout=60)
         except KeyboardInterrupt:
@@ -360,7 +360,7 @@ def test_ctrl_c_removes_the_container(engine: Any, label: dict[str, str], tmp_pa
 # ----------------------------------------------------------------------------- headless GUI
 
 
-def test_pygame_program_gives_a_screenshot(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_pygame_program_gives_a_screenshot(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": """
         import pygame
         pygame.init()
@@ -382,7 +382,7 @@ def test_pygame_program_gives_a_screenshot(box: sandbox.Sandbox, tmp_path: Path)
     assert (0, 120, 255) in seen and (255, 40, 40) in seen, sorted(seen)[:10]
 
 
-def test_tk_program_gives_a_screenshot(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_tk_program_gives_a_screenshot(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"app.py": """
         import tkinter as tk
         root = tk.Tk()
@@ -393,7 +393,7 @@ def test_tk_program_gives_a_screenshot(box: sandbox.Sandbox, tmp_path: Path) -> 
         tk.Label(root, text="Hello from Tk").pack()
         root.mainloop()
     """})
-    report = sandbox.verify_program(tmp_path, timeout=3, sandbox=box)  # gui detected from `import tkinter`
+    report = container.verify_program(tmp_path, timeout=3, sandbox=box)  # gui detected from `import tkinter`
     assert report.passed and report.gui and report.entry == "app.py", report.summary
     assert report.screenshot is not None
     seen = colours(report.screenshot)
@@ -410,14 +410,14 @@ def test_run_project_with_gui_writes_the_screenshot(label: dict[str, str], tmp_p
         pygame.display.flip()
         pygame.time.wait(10000)
     """})
-    report = sandbox.run_project(tmp_path, gui=True, timeout=2)
+    report = container.run_project(tmp_path, gui=True, timeout=2)
     assert report.passed and report.screenshot_path
     shots = list((tmp_path / ".chatdev" / "screens").glob("*.png"))
     assert [str(p) for p in shots] == [report.screenshot_path]
     assert (200, 200, 0) in colours(shots[0].read_bytes())
 
 
-def test_curses_program_runs_on_a_terminal(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_curses_program_runs_on_a_terminal(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"snake.py": """
         import curses
 
@@ -431,7 +431,7 @@ def test_curses_program_runs_on_a_terminal(box: sandbox.Sandbox, tmp_path: Path)
         if __name__ == "__main__":
             curses.wrapper(main)
     """})
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=2)
     assert report.passed and report.run is not None and report.run.timed_out, report.summary
     assert "    SNAKE  score: 0" in report.run.stdout and "#" * 20 in report.summary
 
@@ -439,24 +439,24 @@ def test_curses_program_runs_on_a_terminal(box: sandbox.Sandbox, tmp_path: Path)
 # ----------------------------------------------------------------------------- what "it works" means
 
 
-def test_verify_passes_a_working_program_with_tests(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_verify_passes_a_working_program_with_tests(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {
         "calc.py": "def add(a, b):\n    return a + b\n",
         "main.py": "from calc import add\n\nif __name__ == '__main__':\n    print(add(2, 3))\n",
         "tests/test_calc.py": "from calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n",
     })
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5)
     assert report.passed and report.static_ok and report.tests_found and not report.gui, report.summary
     assert report.run is not None and report.run.exit_code == 0 and report.run.stdout == "5\n"
     assert report.tests is not None and report.tests.exit_code == 0 and "1 passed" in report.summary
 
 
-def test_verify_reports_static_errors_and_still_runs_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_verify_reports_static_errors_and_still_runs_the_program(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {
         "main.py": "import random\nimport notamodule_zzz\n\nprint(randint(1, 6))\nopen('ran', 'w')\n",
         "broken.py": "def f(:\n",
     })
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5)
     # the run is the first verdict: a static error never stops it, and the crash is the proof
     assert not report.passed and not report.static_ok and report.run is not None and report.runs is False
     assert "ModuleNotFoundError" in report.run_reason
@@ -466,61 +466,61 @@ def test_verify_reports_static_errors_and_still_runs_the_program(box: sandbox.Sa
     assert "'random' imported but unused" in report.static_output
 
 
-def test_verify_reads_exit_codes_and_tracebacks(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_verify_reads_exit_codes_and_tracebacks(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": "import sys\nprint('bad input', file=sys.stderr)\nsys.exit(2)\n"})
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5)
     assert not report.passed and "exit code 2" in report.summary and "bad input" in report.summary
     (tmp_path / "main.py").write_text("def go():\n    return 1 / 0\n\ngo()\n")
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5)
     assert not report.passed and "ZeroDivisionError: division by zero" in report.summary
 
 
-def test_verify_runs_the_program_with_each_example_until_one_fails(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_verify_runs_the_program_with_each_example_until_one_fails(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": "import sys\n"
                                   "if len(sys.argv) != 2:\n    print('usage: main.py N'); sys.exit(1)\n"
                                   "n = int(sys.argv[1])\nprint(list(range(n)))\n"})
-    bare = sandbox.verify_program(tmp_path, sandbox=box, timeout=5, tests=False)
+    bare = container.verify_program(tmp_path, sandbox=box, timeout=5, tests=False)
     assert bare.runs is False and "`python3 main.py` failed with exit code 1" in bare.summary
-    good = sandbox.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["3"], ["2"]])
+    good = container.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["3"], ["2"]])
     assert good.runs is True and good.run.args == ("2",) and good.run.stdout.strip() == "[0, 1]"
     assert "`python3 main.py 2` exited 0" in good.run_reason
-    bad = sandbox.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["x"], ["2"]])
+    bad = container.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["x"], ["2"]])
     assert bad.runs is False and bad.run.args == ("x",)  # the first failure is the verdict; the rest not run
     assert "`python3 main.py x` crashed (exit code 1): ValueError" in bad.run_reason
 
 
-def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: sandbox.Sandbox,
+def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: container.Sandbox,
                                                                          tmp_path: Path) -> None:
     project(tmp_path, {
         "server.py": "import time\n\ndef double(x):\n    return x * 3\n\nif __name__ == '__main__':\n"
                      "    while True:\n        time.sleep(0.1)\n",
         "test_server.py": "from server import double\n\ndef test_double():\n    assert double(2) == 4\n",
     })
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=2)
     assert report.run is not None and report.run.timed_out and "still running" in report.summary
     assert not report.passed and report.tests is not None and report.tests.exit_code == 1
     assert report.runs and report.tests_pass is False and [c.outcome for c in report.cases] == ["failed"]
     assert "test_server.py::test_double" in report.summary and "assert 6 == 4" in report.summary
 
 
-def test_program_waiting_for_input_counts_as_running(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_program_waiting_for_input_counts_as_running(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": "name = input('Your name? ')\nprint('hi', name)\n"})
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=2)
     assert report.passed and report.run is not None and report.run.timed_out, report.summary
 
 
-def test_static_only_does_not_run_the_program(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_static_only_does_not_run_the_program(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": "import sys\nsys.exit(1)\n"})
-    report = sandbox.verify_program(tmp_path, sandbox=box, static_only=True)
+    report = container.verify_program(tmp_path, sandbox=box, static_only=True)
     assert report.static_ok and report.run is None and report.runs is None and report.summary == "Static check clean."
     (tmp_path / "main.py").write_text("print(undefined_thing)\n")
-    report = sandbox.verify_program(tmp_path, sandbox=box, static_only=True)
+    report = container.verify_program(tmp_path, sandbox=box, static_only=True)
     assert not report.passed and "undefined name 'undefined_thing'" in report.summary
 
 
-def test_project_without_entry_point_is_a_failure_not_an_exception(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_project_without_entry_point_is_a_failure_not_an_exception(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"a.py": "X = 1\n", "b.py": "Y = 2\n"})
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=2)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=2)
     assert not report.passed and report.entry is None and "No entry point" in report.summary
 
 
@@ -530,26 +530,26 @@ def test_project_without_entry_point_is_a_failure_not_an_exception(box: sandbox.
 def test_daemon_not_reachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     with pytest.raises(SandboxError) as info:
-        sandbox.Sandbox().run(tmp_path, "true", timeout=1)
+        container.Sandbox().run(tmp_path, "true", timeout=1)
     assert "not running or not reachable" in str(info.value) and info.value.exit_code == 3
     assert "\n" not in info.value.line() and "systemctl start docker" in info.value.line()
-    status = sandbox.check()
+    status = container.check()
     assert not status.ok and not status.engine_reachable and "not reachable" in (status.problem or "")
-    assert not sandbox.is_available()
+    assert not container.is_available()
 
 
 def test_docker_not_installed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-such.sock")
     monkeypatch.setenv("PATH", str(tmp_path))  # a host without docker / dockerd binaries
     with pytest.raises(SandboxError, match="Docker is not installed") as info:
-        sandbox.client()
+        container.client()
     assert "apt-get install docker.io" in info.value.line()
 
 
 def test_permission_denied_on_the_socket(engine: Any, tmp_path: Path) -> None:
     if os.geteuid() != 0 or not Path("/var/run/docker.sock").exists():
         pytest.skip("needs root to run the check as an unprivileged user against the real socket")
-    code = "from chatdev import sandbox\ntry:\n    sandbox.client()\nexcept Exception as e:\n    print(e.line())\n"
+    code = "from chatdev.sandbox import container\ntry:\n    container.client()\nexcept Exception as e:\n    print(e.line())\n"
     out = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-c", code],
                          capture_output=True, text=True, cwd=REPO, env={**os.environ, "DOCKER_HOST": "",
                                                                         "PYTHONPATH": str(REPO)}, timeout=60, check=False)
@@ -559,15 +559,15 @@ def test_permission_denied_on_the_socket(engine: Any, tmp_path: Path) -> None:
 
 def test_image_missing_says_how_to_build_it(label: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(SandboxError) as info:
-        sandbox.Sandbox(image="chatdev-runner:does-not-exist", labels=label).run(tmp_path, "true", timeout=1)
+        container.Sandbox(image="chatdev-runner:does-not-exist", labels=label).run(tmp_path, "true", timeout=1)
     assert "is missing" in str(info.value) and "chatdev sandbox build --bootstrap" in info.value.line()
 
 
 def test_preflight(engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert sandbox.preflight() == sandbox_image.image_tag()
+    assert container.preflight() == image.image_tag()
     monkeypatch.setenv("CHATDEV_RUNNER_IMAGE", "chatdev-runner:not-built")
     with pytest.raises(SandboxError, match="chatdev-runner:not-built is missing"):
-        sandbox.preflight()
+        container.preflight()
 
 
 def test_ensure_docker_script_is_quick_when_ready(engine: Any) -> None:
@@ -583,7 +583,7 @@ def test_cli_sandbox_build_reuses_a_current_image(engine: Any) -> None:
     out = subprocess.run([sys.executable, "-m", "chatdev", "sandbox", "build", "--bootstrap"], capture_output=True,
                          text=True, cwd=REPO, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip().splitlines()[-1] == sandbox_image.image_tag()
+    assert out.stdout.strip().splitlines()[-1] == image.image_tag()
     assert "is current; reusing it" in out.stdout + out.stderr
 
 
@@ -604,7 +604,7 @@ def test_cli_run_exit_codes(tmp_path: Path) -> None:
     assert out.returncode == 3, out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Docker daemon" in out.stderr
     with pytest.raises(UsageError):
-        sandbox.run_project(tmp_path / "nope", gui=False, timeout=1)
+        container.run_project(tmp_path / "nope", gui=False, timeout=1)
 
 
 # ----------------------------------------------------------------------------- --allow-install
@@ -657,20 +657,20 @@ def local_index(engine: Any, tmp_path: Path) -> Iterator[str]:
 def test_allow_install_uses_a_cached_layer_and_runs_networkless(engine: Any, label: dict[str, str], tmp_path: Path,
                                                                 local_index: str) -> None:
     app = project(tmp_path / "app", {"main.py": f"import {WHEEL_MODULE}\nprint({WHEEL_MODULE}.ANSWER)\n"})
-    plain = sandbox.verify_program(app, sandbox=sandbox.Sandbox(labels=label), timeout=5)
+    plain = container.verify_program(app, sandbox=container.Sandbox(labels=label), timeout=5)
     assert not plain.passed and f"No module named '{WHEEL_MODULE}'" in plain.summary
-    tag = sandbox.install_requirements(app, ["chatdev-demo-pkg"], index_url=local_index)
+    tag = container.install_requirements(app, ["chatdev-demo-pkg"], index_url=local_index)
     opted = None
     try:
         assert tag.startswith("chatdev-runner-extra:")
-        assert sandbox.install_requirements(app, ["chatdev-demo-pkg"], index_url=local_index) == tag  # cached
-        box = sandbox.Sandbox(image=tag, labels=label)
-        report = sandbox.verify_program(app, sandbox=box, timeout=5)
+        assert container.install_requirements(app, ["chatdev-demo-pkg"], index_url=local_index) == tag  # cached
+        box = container.Sandbox(image=tag, labels=label)
+        report = container.verify_program(app, sandbox=box, timeout=5)
         assert report.passed and report.run is not None and report.run.stdout == "42\n", report.summary
         net = box.run(app, ["python3", "-c", "import os; print(os.listdir('/sys/class/net'))"], timeout=5)
         assert net.stdout.strip() == "['lo']"  # the installed image runs without network again
         # the opt-in inside verify_program: install, then verify again on the cached layer
-        opted = sandbox.verify_program(app, sandbox=sandbox.Sandbox(labels=label, allow_install=True,
+        opted = container.verify_program(app, sandbox=container.Sandbox(labels=label, allow_install=True,
                                                                     pip_index_url=local_index), timeout=5)
         assert opted.passed and opted.summary.startswith(f"Installed {WHEEL_MODULE}"), opted.summary
     finally:
@@ -678,13 +678,13 @@ def test_allow_install_uses_a_cached_layer_and_runs_networkless(engine: Any, lab
         for image_tag in made:
             engine.images.remove(image_tag, force=True)
     dead_index = local_index.rsplit(":", 1)[0] + ":9/"  # nothing listens there: the install fails
-    failed = sandbox.verify_program(app, sandbox=sandbox.Sandbox(labels=label, allow_install=True,
+    failed = container.verify_program(app, sandbox=container.Sandbox(labels=label, allow_install=True,
                                                                  pip_index_url=dead_index), timeout=5)
     assert not failed.passed and "(--allow-install) failed: pip could not install" in failed.summary
     with pytest.raises(SandboxError, match="pip could not install no-such-package-zzz"):
-        sandbox.install_requirements(app, ["no-such-package-zzz"], index_url=local_index)
+        container.install_requirements(app, ["no-such-package-zzz"], index_url=local_index)
     with pytest.raises(UsageError):
-        sandbox.install_requirements(app, ["--index-url=http://evil/ pkg"])
+        container.install_requirements(app, ["--index-url=http://evil/ pkg"])
     left = engine.containers.list(all=True, filters={"label": "org.chatdev.sandbox.install=1"})
     assert left == []
 
@@ -692,7 +692,7 @@ def test_allow_install_uses_a_cached_layer_and_runs_networkless(engine: Any, lab
 # ----------------------------------------------------------------------------- the run first, tests one by one
 
 
-def test_a_lint_error_in_a_test_never_stops_the_run_and_each_test_has_its_own_result(box: sandbox.Sandbox,
+def test_a_lint_error_in_a_test_never_stops_the_run_and_each_test_has_its_own_result(box: container.Sandbox,
                                                                                       tmp_path: Path) -> None:
     project(tmp_path, {
         "main.py": "import time\nWIDTH = 640\n\ndef area(w, h):\n    return w * h\n\n"
@@ -701,7 +701,7 @@ def test_a_lint_error_in_a_test_never_stops_the_run_and_each_test_has_its_own_re
                               "def test_width():\n    assert WIDTH == 640\n\ndef test_loop():\n    run()\n\n"
                               "def test_wrong():\n    assert area(2, 2) == 5\n",
     })
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=3)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=3)
     assert report.static_ok and report.runs is True, report.summary  # the test's lint error blocked nothing
     assert "undefined name 'WIDTH'" in "\n".join(report.test_static)
     outcome = {c.name: (c.outcome, c.defect) for c in report.cases}
@@ -712,13 +712,13 @@ def test_a_lint_error_in_a_test_never_stops_the_run_and_each_test_has_its_own_re
     assert report.tests_pass is False and "test_wrong" in report.summary and "test_width" not in report.summary
 
 
-def test_a_test_that_kills_the_session_is_run_alone(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_a_test_that_kills_the_session_is_run_alone(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {
         "main.py": "print('ok')\n",
         "tests/test_main.py": "import os\n\ndef test_ok():\n    assert 1 + 1 == 2\n\ndef test_exit():\n"
                               "    os._exit(3)\n",
     })
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=3)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=3)
     outcome = {c.name: c.outcome for c in report.cases}
     assert outcome.get("test_ok") == "passed" and outcome.get("tests/test_main.py::test_exit", outcome.get(
         "test_exit")) in ("error", "failed"), report.cases
@@ -747,25 +747,25 @@ raise SystemExit(1)
 """
 
 
-def test_a_program_cannot_forge_its_own_result(box: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_a_program_cannot_forge_its_own_result(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": FORGER, "tests/test_main.py": "def test_fails():\n    assert 1 == 2\n"})
-    report = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5)
     seen = json.loads(report.run.stdout.strip().splitlines()[0])  # type: ignore[union-attr]
-    # the agent is not dumpable: its memory and descriptors are closed to the program (same uid)
+    # the supervisor is not dumpable: its memory and descriptors are closed to the program (same uid)
     assert seen == {"mem": 13, "stdout": 13, "environ": 13}, seen
     assert report.runs is False and report.tests_pass is False and not report.passed
     (tmp_path / "main.py").write_text("import os\nos.environ['KILL'] = '1'\n" + FORGER)
-    killed = sandbox.verify_program(tmp_path, sandbox=box, timeout=5)
+    killed = container.verify_program(tmp_path, sandbox=box, timeout=5)
     assert not killed.passed and killed.runs is False
 
 
-def test_scenarios_drive_terminal_and_gui_programs(box: sandbox.Sandbox, tmp_path: Path) -> None:
-    from chatdev.scenarios import Scenario
+def test_scenarios_drive_terminal_and_gui_programs(box: container.Sandbox, tmp_path: Path) -> None:
+    from chatdev.checks.scenarios import Scenario
 
     project(tmp_path, {"main.py": "import sys\nif len(sys.argv) > 1:\n    print(float(sys.argv[1]) * 1000)\n"
                                   "else:\n    name = input('km? ')\n    print(float(name) * 1000, 'm')\n"
                                   "    input()\n"})
-    got = sandbox.run_scenarios(tmp_path, [Scenario("argv", argv=["10"], expect=["10000"]),
+    got = container.run_scenarios(tmp_path, [Scenario("argv", argv=["10"], expect=["10000"]),
                                            Scenario("stdin", stdin="2\n", expect=["2000.0 m"], timeout=3),
                                            Scenario("wrong", argv=["x"], expect=["1"])], sandbox=box)
     assert [r.passed for r in got] == [True, True, False] and "ValueError" in got[2].reason
@@ -784,6 +784,6 @@ def test_scenarios_drive_terminal_and_gui_programs(box: sandbox.Sandbox, tmp_pat
             pygame.display.flip()
             clock.tick(30)
         """)})
-    keys = sandbox.run_scenarios(tmp_path, [Scenario("keys", keys=["Right", "Right"], screen_changes=True,
+    keys = container.run_scenarios(tmp_path, [Scenario("keys", keys=["Right", "Right"], screen_changes=True,
                                                      timeout=5)], sandbox=box)
     assert keys[0].passed, keys[0].reason

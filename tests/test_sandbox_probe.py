@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import sandbox_image
-from chatdev.runner import probe
-from chatdev.runner.agent import Capture
-from chatdev.sandbox_report import ProgramReport, RunResult, build_report, install_names, run_ok
+from chatdev.sandbox import image
+from chatdev.sandbox.runner import probe
+from chatdev.sandbox.runner.supervisor import Capture
+from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names, run_ok
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -195,32 +195,32 @@ def test_install_names_maps_modules_and_keeps_pins(tmp_path: Path) -> None:
 
 
 def test_image_digest_follows_runner_files() -> None:
-    d = sandbox_image.digest()
-    assert len(d) == 16 and d == sandbox_image.digest()
-    names = {p.name for p in sandbox_image.RUNNER_DIR.iterdir()}
-    assert set(sandbox_image.RUNNER_FILES) <= names
-    assert "python3-pygame" in sandbox_image.packages() and "xvfb" in sandbox_image.packages()
+    d = image.digest()
+    assert len(d) == 16 and d == image.digest()
+    names = {p.name for p in image.RUNNER_DIR.iterdir()}
+    assert set(image.RUNNER_FILES) <= names
+    assert "python3-pygame" in image.packages() and "xvfb" in image.packages()
 
 
 def test_image_tag_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATDEV_RUNNER_IMAGE", "my/runner:1")
-    assert sandbox_image.image_tag() == "my/runner:1"
+    assert image.image_tag() == "my/runner:1"
     monkeypatch.delenv("CHATDEV_RUNNER_IMAGE")
-    assert sandbox_image.image_tag().startswith("chatdev-runner:")
+    assert image.image_tag().startswith("chatdev-runner:")
 
 
 def test_debian_mirror_env_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHATDEV_DEBIAN_MIRROR", "http://mirror.example/debian")
-    assert sandbox_image.debian_mirror() == "http://mirror.example/debian"
+    assert image.debian_mirror() == "http://mirror.example/debian"
     monkeypatch.delenv("CHATDEV_DEBIAN_MIRROR")
-    assert sandbox_image.debian_mirror().startswith("http")
+    assert image.debian_mirror().startswith("http")
 
 
 def test_sandbox_import_does_not_import_docker() -> None:
     import subprocess
     import sys
 
-    code = "import sys, chatdev.sandbox; print('docker' in sys.modules)"
+    code = "import sys, chatdev.sandbox.container; print('docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ})
     assert out.stdout.strip() == "False"
@@ -231,7 +231,7 @@ def test_missing_docker_sdk_is_one_line() -> None:
     import sys
 
     code = ("import sys; sys.modules['docker'] = None\n"  # as if the package were not installed
-            "from chatdev import sandbox\n"
-            "try:\n    sandbox.client()\nexcept Exception as e:\n    print(type(e).__name__, e.exit_code, e.line())\n")
+            "from chatdev.sandbox import container\n"
+            "try:\n    container.client()\nexcept Exception as e:\n    print(type(e).__name__, e.exit_code, e.line())\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.startswith("SandboxError 3 the Docker SDK for Python is not installed (pip install docker")

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from chatdev import timeline
+from chatdev.project import timeline
 from chatdev.errors import WorkspaceError
 from chatdev.events import (BuildEnded, BuildStarted, Escalation, Message, PhaseEnded, PhaseStarted, Retry,
                             SandboxRan, Token)
-from chatdev.workspace import Workspace, tokens_trailer
+from chatdev.project.workspace import Workspace, tokens_trailer
 
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from chatdev import events as ev
-from chatdev import screens, ui
-from chatdev.engine import Summary
+from chatdev.views import summary as screens, live
+from chatdev.run.engine import Summary
 
 ORG = [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester"), (1, "Documenter")]
 CHAIN = ["demand_analysis", "coding", "review_loop", "test_loop", "documentation"]
@@ -42,7 +42,7 @@ def summary(status: str = "passed", code: int = 0) -> Summary:
 
 
 def test_plain_lines_for_every_event_kind(capsys: pytest.CaptureFixture[str]) -> None:
-    with ui.view("plain") as sink:
+    with live.view("plain") as sink:
         sink(started())
         sink(ev.PhaseStarted(phase="coding", phase_kind="chat", roles=["CTO", "Programmer"], item="main.py"))
         sink(ev.Message(phase="coding", sender="CTO", receiver="Programmer", text="Write main.py"))
@@ -77,7 +77,7 @@ def test_plain_lines_for_every_event_kind(capsys: pytest.CaptureFixture[str]) ->
 
 def test_plain_progress_is_throttled(capsys: pytest.CaptureFixture[str]) -> None:
     now = time.time()
-    with ui.view("plain") as sink:
+    with live.view("plain") as sink:
         for i in range(1001):
             sink(ev.Progress(task="qwen2.5-coder-0.5b", done=i * 1024 * 1024, total=1000 * 1024 * 1024, at=now))
         sink(ev.Progress(task="image", done=3, total=None, unit="steps", at=now))
@@ -89,7 +89,7 @@ def test_plain_progress_is_throttled(capsys: pytest.CaptureFixture[str]) -> None
 
 def test_quiet_and_json_views_print_nothing(capsys: pytest.CaptureFixture[str]) -> None:
     for mode in ("quiet", "json"):
-        with ui.view(mode) as sink:
+        with live.view(mode) as sink:
             sink(started())
             sink(ev.Notice(level="warning", text="hidden"))
     assert capsys.readouterr().out == ""
@@ -98,7 +98,7 @@ def test_quiet_and_json_views_print_nothing(capsys: pytest.CaptureFixture[str]) 
 def test_unknown_mode_is_refused() -> None:
     from chatdev.errors import ChatDevError
 
-    with pytest.raises(ChatDevError, match="unknown display mode"), ui.view("fancy"):
+    with pytest.raises(ChatDevError, match="unknown display mode"), live.view("fancy"):
         pass
 
 
@@ -122,7 +122,7 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_state_follows_a_build() -> None:
-    state = ui.BuildState()
+    state = live.BuildState()
     state.apply(started())
     assert state.project == "dice" and state.chain == CHAIN
     state.apply(ev.PhaseStarted(phase="demand_analysis", phase_kind="chat", roles=["CEO", "CTO"]))
@@ -173,7 +173,7 @@ FEED = textwrap.dedent('''
     import sys, time
     from chatdev import events as ev
     from chatdev import screens, ui
-    from chatdev.engine import Summary
+    from chatdev.run.engine import Summary
 
     ORG = [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester"), (1, "Documenter")]
     with ui.view("live") as sink:
@@ -292,7 +292,7 @@ def test_model_info_of_the_real_gguf(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_doctor_view(capsys: pytest.CaptureFixture[str]) -> None:
-    from chatdev import doctor
+    from chatdev.tools import doctor
 
     report = doctor.diagnose()
     screens.show_doctor(report, as_json=False)
@@ -305,7 +305,7 @@ def test_doctor_view(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_sandbox_check_view_and_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
-    from chatdev.sandbox import SandboxStatus
+    from chatdev.sandbox.container import SandboxStatus
 
     good = SandboxStatus(ok=True, engine_reachable=True, engine_version="24.0", api_version="1.43",
                          image="chatdev-runner:0.1.0", image_present=True, image_current=True,
@@ -324,7 +324,7 @@ def test_sandbox_check_view_and_exit_code(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_run_view(capsys: pytest.CaptureFixture[str]) -> None:
-    from chatdev.sandbox_report import ProgramReport, RunResult
+    from chatdev.sandbox.results import ProgramReport, RunResult
 
     crash = RunResult(exit_code=1, stdout="rolling\n", stderr="Traceback (most recent call last):\n" + "  x\n" * 30
                       + "ZeroDivisionError: division by zero", timed_out=False, duration=0.4)
@@ -345,7 +345,7 @@ def test_run_view(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bench_view(capsys: pytest.CaptureFixture[str]) -> None:
-    from chatdev.benchmark import BenchResults, TaskResult
+    from chatdev.tools.bench import BenchResults, TaskResult
 
     results = BenchResults(model="qwen2.5-coder-0.5b", results=[
         TaskResult(task="a dice roller", project="bench-out/dice", status="passed", runs=True, tests_pass=True,
@@ -386,14 +386,14 @@ def test_progress_bars_on_a_terminal(tmp_path: Path) -> None:
 
 
 def test_last_lines_wrap_to_the_panel() -> None:
-    assert ui.last_lines("a\n" + "b" * 25 + "\n\tc\n", width=10, count=4) == ["bbbbbbbbbb", "bbbbbbbbbb", "bbbbb", "    c"]
-    assert ui.last_lines("", width=10, count=3) == []
-    assert ui.last_lines("x\n\ny", width=10, count=5) == ["x", "", "y"]
+    assert live.last_lines("a\n" + "b" * 25 + "\n\tc\n", width=10, count=4) == ["bbbbbbbbbb", "bbbbbbbbbb", "bbbbb", "    c"]
+    assert live.last_lines("", width=10, count=3) == []
+    assert live.last_lines("x\n\ny", width=10, count=5) == ["x", "", "y"]
 
 
 def test_model_and_program_text_cannot_drive_the_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     evil = "ok\x1b[2J\x1b]52;c;aGk=\x07\x1b]0;pwned\x1b\\done\x9b"
-    with ui.view("plain") as sink:
+    with live.view("plain") as sink:
         sink(ev.Message(phase="coding", sender="Programmer", receiver="CTO", text=evil))
         sink(ev.SandboxRan(phase="test_run", command="python main.py", exit_code=1, timed_out=False,
                            duration=0.1, stdout="", stderr=evil))
@@ -401,6 +401,6 @@ def test_model_and_program_text_cannot_drive_the_terminal(capsys: pytest.Capture
     out = capsys.readouterr().out
     assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
     assert out.count("okdone") == 3
-    state = ui.BuildState()
+    state = live.BuildState()
     state.apply(ev.Token(phase="coding", sender="Programmer", text=evil))
-    assert ui.last_lines(state.stream, width=40, count=3) == ["okdone"]
+    assert live.last_lines(state.stream, width=40, count=3) == ["okdone"]

@@ -29,7 +29,7 @@ def test_live_view_of_a_real_build(tmp_path: Path) -> None:
     pyte = pytest.importorskip("pyte", reason="pip install pyte")
     chatdev = shutil.which("chatdev", path=str(Path(sys.executable).parent)) or shutil.which("chatdev")
     assert chatdev, "the chatdev command is not installed (pip install -e .)"
-    from chatdev.config import defaults_dir
+    from chatdev.company.config import defaults_dir
 
     company = tmp_path / "company"
     (company / "phases").mkdir(parents=True)

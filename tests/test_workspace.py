@@ -14,8 +14,18 @@ import pytest
 
 from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
 from chatdev.events import Message, PhaseEnded, PhaseStarted, Token
-from chatdev.workspace import (COMMITTER, STATE, TRANSCRIPT, Author, Workspace, author_for, clean_relpath,
-                               commit_message, parse_trailers, tokens_trailer)
+from chatdev.project.workspace import (
+    COMMITTER,
+    STATE,
+    TRANSCRIPT,
+    Author,
+    Workspace,
+    author_for,
+    clean_relpath,
+    commit_message,
+    parse_trailers,
+    tokens_trailer,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 TRAILERS = {"Tokens": tokens_trailer(120, 45, 30), "Duration": "3.2s"}
@@ -454,7 +464,7 @@ def test_reset_to_head_never_touches_the_users_files(ws: Workspace) -> None:
 KILLED_CHILD = textwrap.dedent("""
     import os, sys, time
     from pathlib import Path
-    from chatdev.workspace import Workspace
+    from chatdev.project.workspace import Workspace
     ws = Workspace.open(Path(sys.argv[1]))
     ws.checkpoint({"position": 2})
     ws.write({"main.py": "print('phase 2, half written')\\n", "extra.py": "e = 1\\n"})
@@ -547,7 +557,7 @@ def test_missing_gitpython_is_a_clear_environment_error(tmp_path: Path, monkeypa
 def test_create_makes_missing_parents_and_removes_them_on_failure(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     assert Workspace.create(tmp_path / "a" / "b" / "p", company_name="X").head()
-    monkeypatch.setattr("chatdev.config.defaults_dir", lambda: tmp_path / "no-defaults")
+    monkeypatch.setattr("chatdev.company.config.defaults_dir", lambda: tmp_path / "no-defaults")
     with pytest.raises(WorkspaceError):
         Workspace.create(tmp_path / "c" / "d" / "p", company_name="X")
     assert not (tmp_path / "c").exists()

@@ -17,7 +17,7 @@ import pytest
 
 from chatdev.errors import WorkspaceEnvironmentError
 from chatdev.events import Message
-from chatdev.workspace import STATE, TRANSCRIPT, Workspace
+from chatdev.project.workspace import STATE, TRANSCRIPT, Workspace
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root for mount and chattr")
 

@@ -138,7 +138,7 @@ def buffers(lines: list[str]) -> dict[str, float]:
 
 
 def free_vram() -> int | None:
-    from chatdev.models.plan import probe_gpus
+    from chatdev.models.offload import probe_gpus
 
     return probe_gpus(timeout=10).free_bytes
 
@@ -324,8 +324,8 @@ def ggml_devices() -> list[dict[str, Any]]:
 
 
 def section_build(run: Run) -> None:
-    from chatdev import doctor
-    from chatdev.models.plan import probe_gpus
+    from chatdev.tools import doctor
+    from chatdev.models.offload import probe_gpus
 
     with run.section("build") as r:
         build = doctor.llama_build()
@@ -354,7 +354,7 @@ def section_model(run: Run, args: argparse.Namespace) -> Path:
 
 def section_plan_and_speed(run: Run, path: Path, args: argparse.Namespace) -> None:
     from chatdev.models import gguf_info
-    from chatdev.models.plan import plan_offload
+    from chatdev.models.offload import plan_offload
 
     n_ctx = args.n_ctx or (2048 if args.small else 4096)
     rounds = args.rounds or (1 if args.small else 2)

@@ -195,7 +195,7 @@ class LlamaModel:
         llama_cpp = llama_backend.load()
         # OFFLOAD-PLAN: layers from the GGUF header and the free VRAM (explicit gpu_layers kept); a
         # placement that cannot fit raises ModelEnvironmentError (needed vs free) before loading.
-        from chatdev.models.plan import plan_for_load
+        from chatdev.models.offload import plan_for_load
 
         self.offload = plan_for_load(
             self.info, n_ctx=n_ctx, gpu_layers=gpu_layers, gpu_offload=bool(llama_cpp.llama_supports_gpu_offload()),

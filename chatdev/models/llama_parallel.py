@@ -41,12 +41,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import llama_backend
 from chatdev.models.base import Reply, Timings, Usage, check_reply
-from chatdev.models.plan import DEFAULT_RESERVE, compute_bytes, fmt_bytes
+from chatdev.models.offload import DEFAULT_RESERVE, compute_bytes, fmt_bytes
 from chatdev.models.state_cache import common_prefix
 
 if TYPE_CHECKING:
     from chatdev.models.gguf_info import GGUFInfo
-    from chatdev.models.plan import OffloadPlan
+    from chatdev.models.offload import OffloadPlan
 
 CELL_PAD = 256  # llama.cpp pads a KV cache to this many cells
 MIN_MAIN_GAIN = 16  # copy the main context's prefix only when it saves at least this many tokens

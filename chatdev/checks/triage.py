@@ -1,0 +1,221 @@
+"""Tests are a second opinion, and a fallible one: which failures are the test's own fault.
+
+The sandbox runs each test with its own time limit and reports one result per
+test (``sandbox/runner/supervisor.py``). A test that fails for its own reasons is a *test
+defect*, never a program failure sent to the programmer:
+
+- it does not parse (a syntax error in the test file);
+- it uses a name it never defined or imported (a ``NameError`` raised in the test itself);
+- it imports something the program does not define (an ``ImportError`` at the test's import);
+- it does not finish within its limit (it called into the endless main loop);
+- it compares two random values (``assert spawn() == spawn()``, ``random.x(...) == ...``);
+- it passes but asserts nothing (a comment and ``pass``): no oracle at all.
+
+A defect goes back to the tester once; after that the test is quarantined: kept in
+the repository under a marker (a ``pytest.mark.skip`` whose reason starts with
+``chatdev quarantine``, or a file renamed ``*.py.quarantined`` when it does not even
+parse) and listed in the report. Pure functions: no Docker, no git.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chatdev.project.paths import SANDBOX_ROOT
+
+QUARANTINE = "chatdev quarantine"
+QUARANTINED_SUFFIX = ".quarantined"
+FRAME = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):(?P<line>\d+):", re.MULTILINE)
+ASSERTING_CALLS = {"raises", "approx", "fail", "warns", "assertEqual", "assertTrue", "assertFalse", "assertIn",
+                   "assertRaises", "assertIsNone", "assertIsNotNone", "assertAlmostEqual", "assertNotEqual",
+                   "assertGreater", "assertLess", "assertIs", "assertIsInstance"}
+
+
+@dataclass(frozen=True)
+class TestCase:
+    """One test's result, and, when it is the test's own fault, why (``defect``)."""
+
+    id: str
+    file: str
+    name: str
+    outcome: str  # passed | failed | error | skipped
+    message: str = ""
+    text: str = ""
+    defect: str | None = None
+    quarantined: bool = False
+
+    __test__ = False  # not a pytest class
+
+    @property
+    def counts(self) -> bool:
+        """Whether this test is part of the verdict (a healthy test that ran)."""
+        return self.defect is None and not self.quarantined and self.outcome != "skipped"
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome in ("failed", "error")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TestCase:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def triage(cases: list[dict[str, Any]], sources: dict[str, str]) -> list[TestCase]:
+    """Each raw case from the sandbox, with its ``defect`` decided from its failure and its source."""
+    out: list[TestCase] = []
+    for raw in cases:
+        case = TestCase(id=str(raw.get("id", "")), file=str(raw.get("file", "")), name=str(raw.get("name", "")),
+                        outcome=str(raw.get("outcome", "error")), message=str(raw.get("message", "")),
+                        text=str(raw.get("text", "")))
+        if case.outcome == "skipped":
+            out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
+            continue
+        out.append(dataclasses.replace(case, defect=defect(case, sources)))
+    return out
+
+
+def defect(case: TestCase, sources: dict[str, str]) -> str | None:
+    """Why ``case`` is the test's own fault, or None when it says something about the program."""
+    text = f"{case.message}\n{case.text}"
+    source = sources.get(case.file, "")
+    if case.failed:
+        if re.search(r"\b(SyntaxError|IndentationError|TabError)\b", text) and _frame_file(text) in (case.file, None):
+            return "the test file does not parse"
+        if re.search(r"Timeout|Failed: Timeout", case.message + case.text[:300]) or "timed out" in case.message:
+            return "the test does not finish in time (does it start the main loop or wait for input?)"
+        name = re.search(r"NameError: name '(\w+)' is not defined", text)
+        if name and _frame_file(text) == case.file:
+            return f"the test uses {name[1]!r}, which it never defines or imports"
+        missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)
+        if missing:
+            return f"the test imports {missing[1]!r} from {missing[2]}, which does not define it"
+        module = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", text)
+        if module and _frame_file(text) in (case.file, None):
+            return f"the test imports {module[1]!r}, which does not exist"
+        if source and _compares_random(source, case.name):
+            return "the test compares two random values"
+        return None
+    if case.outcome == "passed" and source and case.name and not _asserts(source, case.name):
+        return "the test asserts nothing"
+    return None
+
+
+def _frame_file(text: str) -> str | None:
+    """The file of the innermost frame pytest printed (``tests/test_main.py:12: in test_x``)."""
+    frames = [m["file"] for m in FRAME.finditer(text)]
+    for file in reversed(frames):
+        if "/usr/lib/" not in file and "site-packages" not in file and "dist-packages" not in file:
+            return file.removeprefix(SANDBOX_ROOT)
+    return None
+
+
+def _function(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    base = name.split("[", 1)[0]
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == base:
+            return node
+    return None
+
+
+def _asserts(source: str, name: str) -> bool:
+    """Whether the test function checks anything (assert, pytest.raises, unittest asserts)."""
+    fn = _function(source, name)
+    if fn is None:
+        return True  # cannot tell: give it the benefit of the doubt
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Assert):
+            return True
+        if isinstance(node, ast.Call):
+            callee = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+            if callee in ASSERTING_CALLS or str(callee).startswith("assert"):
+                return True
+    return False
+
+
+def _compares_random(source: str, name: str) -> bool:
+    """``assert f() == f()`` (two separate draws) or a comparison with a fresh ``random`` call."""
+    fn = _function(source, name)
+    if fn is None:
+        return False
+    for node in ast.walk(fn):
+        if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)):
+            continue
+        sides = [node.test.left, *node.test.comparators]
+        calls = [s for s in sides if isinstance(s, ast.Call)]
+        if len(calls) >= 2 and len({ast.dump(c) for c in calls}) == 1:
+            return True
+        if any("random" in ast.unparse(s) for s in sides):
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- quarantine
+
+
+def quarantine(sources: dict[str, str], cases: list[TestCase]) -> tuple[dict[str, str], list[str]]:
+    """The test files rewritten so the defective ``cases`` are skipped with their reason.
+
+    Returns (files to write, files to move aside as ``*.py.quarantined``: those that do not parse
+    or fail as a whole). Tests already skipped stay as they are.
+    """
+    by_file: dict[str, list[TestCase]] = {}
+    for case in cases:
+        if case.defect and not case.quarantined and case.file in sources:
+            by_file.setdefault(case.file, []).append(case)
+    writes: dict[str, str] = {}
+    aside: list[str] = []
+    for file, found in by_file.items():
+        source = sources[file]
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            aside.append(file)
+            continue
+        names = {c.name.split("[", 1)[0]: c.defect for c in found if c.name}
+        if not names or any(not c.name for c in found):  # the file failed as a whole
+            aside.append(file)
+            continue
+        new = _skip_functions(source, tree, names)
+        if new != source:
+            writes[file] = new
+    return writes, aside
+
+
+def _skip_functions(source: str, tree: ast.Module, reasons: dict[str, str | None]) -> str:
+    lines = source.splitlines(keepends=True)
+    targets: list[tuple[int, str, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in reasons:
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            indent = re.match(r"\s*", lines[first - 1]).group(0)  # type: ignore[union-attr]
+            targets.append((first, indent, str(reasons[node.name] or "a test defect")))
+    for first, indent, reason in sorted(targets, reverse=True):
+        mark = f"{indent}@pytest.mark.skip(reason={f'{QUARANTINE}: {reason}'!r})\n"
+        lines.insert(first - 1, mark)
+    text = "".join(lines)
+    if targets and not re.search(r"^import pytest\b|^from pytest\b", text, re.MULTILINE):
+        text = "import pytest\n" + text
+    return text
+
+
+def summary_lines(cases: list[TestCase]) -> list[str]:
+    """One line per defective or quarantined test, for the report and the tester."""
+    out = []
+    for case in cases:
+        if case.quarantined:
+            out.append(f"{case.id}: quarantined ({case.message.split(':', 1)[-1].strip() or 'test defect'})")
+        elif case.defect:
+            out.append(f"{case.id}: {case.defect}")
+    return out

@@ -1,0 +1,1 @@
+"""The company a build runs: its YAML schema and loader, the org chart, prompt templates, `chatdev init`."""

@@ -1,0 +1,1 @@
+"""The project a build writes: the workspace, its paths, the git log, the transcript and its fold."""

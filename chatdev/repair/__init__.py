@@ -1,0 +1,1 @@
+"""Mending what a small model forgets before anything runs: missing imports."""

@@ -1,0 +1,296 @@
+"""Replies → artifacts. Pure functions: files from fenced blocks, JSON verdicts.
+
+Small local models are sloppy with formats, so the file parser accepts the
+shapes they actually produce (a path line before the fence, a path in the
+fence's info string, a ``# path`` first line inside it, a single unnamed block
+when exactly one file is expected) and refuses every path that could escape
+the project. What cannot be parsed is reported as a reason the conversation
+sends back to the model.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Any
+
+from chatdev.models.base import SchemaViolation
+
+FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n`]*)$", re.MULTILINE)
+# file names a reply may name: a known extension, so `unittest.main` or `pygame.init` is never a path
+EXTENSIONS = ("py", "pyw", "txt", "md", "rst", "json", "yaml", "yml", "toml", "cfg", "ini", "csv", "tsv", "html",
+              "htm", "css", "js", "sh", "sql", "xml", "svg", "env", "in", "lock")
+PATHISH = re.compile(r"^[\w.\-/]+\.(" + "|".join(EXTENSIONS) + r")$|^(Makefile|Dockerfile|LICENSE|README)$")
+LANG_WORDS = {"python", "py", "python3", "text", "txt", "markdown", "md", "json", "yaml", "yml", "toml", "ini",
+              "bash", "sh", "shell", "html", "css", "javascript", "js", "plaintext", "console", "cfg", ""}
+
+
+class UnsafePath(ValueError):
+    """A path a reply named that must not be written."""
+
+
+def safe_relpath(raw: str) -> str:
+    """Normalise a path a model wrote, or raise UnsafePath saying why.
+
+    The rule is ``files.path_problem`` (the workspace's own), after the reply's quoting
+    and backslashes are taken off; a model's path is also kept short. Symlink escapes
+    are the workspace's to refuse (they depend on the filesystem).
+    """
+    from chatdev.project.paths import SANDBOX_ROOT, path_problem
+
+    path = raw.strip().strip("`*'\"").strip()
+    if not path:
+        raise UnsafePath("empty path")
+    if any(ord(c) < 32 for c in path):
+        raise UnsafePath(f"{raw!r}: control character in path")
+    path = path.replace("\\", "/")  # a model on Windows habits: the same path
+    path = path.removeprefix(SANDBOX_ROOT)  # copied from a traceback: the project's own file
+    problem = path_problem(path)
+    if problem is not None:
+        raise UnsafePath(f"{path}: {problem}")
+    parts = [p for p in PurePosixPath(path).parts if p not in ("", ".")]
+    if len(path) > 200 or len(parts) > 8:  # a model's file name, not a project's: kept short
+        raise UnsafePath(f"{path}: path too long")
+    return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class FileParse:
+    files: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # refused paths and other reasons
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.files)
+
+
+@dataclass(frozen=True)
+class _Block:
+    info: str
+    body: str
+    before: str  # the text between the previous block and this fence
+    closed: bool = True  # False: the reply ended inside it
+
+
+def _blocks(text: str) -> list[_Block]:
+    blocks: list[_Block] = []
+    pos = 0
+    lines = text.splitlines(keepends=True)
+    i = 0
+    offset = 0
+    starts = []
+    for line in lines:
+        starts.append(offset)
+        offset += len(line)
+    while i < len(lines):
+        m = FENCE.match(lines[i].rstrip("\n"))
+        if not m:
+            i += 1
+            continue
+        fence = m.group("fence")
+        info = m.group("info").strip()
+        j = i + 1
+        while j < len(lines):
+            close = lines[j].strip()
+            if close.startswith(fence[0] * len(fence)) and close.strip(fence[0]) == "":
+                break
+            j += 1
+        body = "".join(lines[i + 1:j])
+        indent = m.group("indent")
+        if indent:  # a fence inside a list item: its body carries the item's indentation
+            body = "".join(ln[len(indent):] if ln.startswith(indent) else ln.lstrip(" \t")
+                           for ln in lines[i + 1:j])
+        before = text[pos:starts[i]]
+        blocks.append(_Block(info=info, body=body, before=before, closed=j < len(lines)))
+        pos = starts[j] + len(lines[j]) if j < len(lines) else len(text)
+        i = j + 1
+    return blocks
+
+
+def _path_from_line(line: str) -> str | None:
+    s = line.strip()
+    s = re.sub(r"^(#+|[-*]|\d+[.)])\s*", "", s)  # markdown heading / bullet / numbering
+    s = re.sub(r"^(file(name)?|path)\s*[:=]\s*", "", s, flags=re.IGNORECASE)
+    s = s.strip().strip("*`'\":").strip()
+    s = re.sub(r"\s+\(.*\)$", "", s)  # "main.py (entry point)"
+    s = s.rstrip(":").strip()
+    return s if s and PATHISH.match(s) and " " not in s else None
+
+
+def _name_for(block: _Block) -> tuple[str | None, str]:
+    """(path, body) of one block: from the info string, the line before, or a first-line comment."""
+    info_words = block.info.split()
+    for word in info_words:
+        if word.lower() not in LANG_WORDS and _path_from_line(word):
+            return _path_from_line(word), block.body
+    before_lines = [ln for ln in block.before.splitlines() if ln.strip()]
+    if before_lines:
+        cand = _path_from_line(before_lines[-1])
+        if cand:
+            return cand, block.body
+        # "Here is main.py:" style
+        m = re.search(r"([\w./\-]+\.[A-Za-z0-9]{1,10})`?\**:?\s*$", before_lines[-1])  # "Here is main.py:"
+        if m and _path_from_line(m.group(1)):
+            return m.group(1), block.body
+    first, _, _rest = block.body.partition("\n")
+    m = re.match(r"^\s*(?:#|//|<!--)\s*(?:file(?:name)?\s*[:=]\s*)?([\w./\-]+\.[A-Za-z0-9]{1,10})\s*(?:-->)?\s*$",
+                 first, re.IGNORECASE)
+    if m and PATHISH.match(m.group(1)):
+        return m.group(1), block.body  # keep the comment line: it is valid code
+    return None, block.body
+
+
+_TOP_DEF = re.compile(r"^(?:async[ \t]+)?(?:def|class)[ \t]+(\w+)", re.MULTILINE)
+# a fence's language word or a file's extension -> one name per kind of file
+_KINDS = {"python": "py", "python3": "py", "pyw": "py", "markdown": "md", "yaml": "yml", "htm": "html",
+          "javascript": "js", "text": "txt", "plaintext": "txt"}
+
+
+def _kind(path_or_lang: str) -> str:
+    ext = path_or_lang.rsplit(".", 1)[-1].lower() if "." in path_or_lang else path_or_lang.lower()
+    return _KINDS.get(ext, ext)
+
+
+def infer_path(block_body: str, *, info: str = "", before: str = "", known: Mapping[str, str],
+               taken: Sequence[str] = ()) -> str | None:
+    """The project file an unnamed block rewrites, when the reply makes that plain; else None.
+
+    A fix reply from a small model often drops the path line ("Here is the corrected
+    code:"). The block is taken as file F only when it is F *whole*: it defines at least
+    half of F's top-level functions and classes (for a file with none, the text before
+    it names F and at least half its lines are F's), its language fits F's extension,
+    and no other file fits as well. A fragment (a lone ``if __name__ == ...``) fits
+    nothing and still goes back to the model as a retry.
+    """
+    lang = _kind(info.split()[0]) if info.split() else ""
+    block_defs = set(_TOP_DEF.findall(block_body))
+    block_lines = block_body.count("\n") + 1
+    scored: list[tuple[int, float, str]] = []
+    for path, content in known.items():
+        if path in taken or (lang and lang != _kind(path)) or (not lang and _kind(path) != "py"):
+            continue
+        name = PurePosixPath(path).name
+        mentioned = bool(re.search(r"(?<![\w/.-])(" + re.escape(path) + "|" + re.escape(name) + r")(?![\w-])",
+                                   before))
+        defs = set(_TOP_DEF.findall(content))
+        if defs:
+            coverage = len(defs & block_defs) / len(defs)
+            fits = coverage >= 0.5
+        else:  # a script without definitions: named before the block, and mostly kept
+            coverage = 0.0
+            fits = (mentioned and block_lines * 2 >= content.count("\n") + 1
+                    and difflib.SequenceMatcher(None, content.splitlines(), block_body.splitlines()).ratio() >= 0.5)
+        if fits:
+            scored.append((int(mentioned), coverage, path))
+    if not scored:
+        return None
+    scored.sort(reverse=True)
+    if len(scored) > 1 and scored[0][:2] == scored[1][:2]:
+        return None  # two files fit equally: guessing could overwrite the wrong one
+    return scored[0][2]
+
+
+def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, str] | None = None,
+                cut: bool = False) -> FileParse:
+    """Files named in a reply. With exactly one expected path, one unnamed block is that file.
+
+    ``known`` (the project's text files, path -> content) lets an unnamed block that is
+    plainly a whole rewrite of one of them count as that file (see ``infer_path``).
+    ``cut``: the reply stopped at its token limit, so a last block left open is half a
+    file and is dropped, never written.
+    """
+    files: dict[str, str] = {}
+    problems: list[str] = []
+    # an outline of another file echoed from the prompt (``  23| class Food:``) is context, never a file
+    blocks = [b for b in _blocks(text) if b.body.strip() and not is_outline_echo(b.body, b.before)]
+    if cut and blocks and not blocks[-1].closed:
+        blocks.pop()
+        if not blocks:
+            return FileParse(problems=[("the reply reached its length limit inside the file, so the file is "
+                                        "incomplete: send only the files you change, and keep each one short")])
+    unnamed: list[_Block] = []
+    for block in blocks:
+        name, body = _name_for(block)
+        if name is None:
+            unnamed.append(block)
+            continue
+        try:
+            path = safe_relpath(name)
+        except UnsafePath as exc:
+            problems.append(f"refused path: {exc}")
+            continue
+        if expected and len(expected) == 1 and path != expected[0] and PurePosixPath(path).name == PurePosixPath(expected[0]).name:
+            path = expected[0]
+        files[path] = body if body.endswith("\n") else body + "\n"
+    if not files and len(expected) == 1 and unnamed:
+        best = max(unnamed, key=lambda b: len(b.body))
+        files[safe_relpath(expected[0])] = best.body if best.body.endswith("\n") else best.body + "\n"
+        unnamed = []
+    if known and not expected:
+        for block in unnamed:
+            path = infer_path(block.body, info=block.info, before=block.before, known=known, taken=list(files))
+            if path is not None:
+                files[path] = block.body if block.body.endswith("\n") else block.body + "\n"
+    if not files and not problems:
+        if not blocks:
+            problems.append("no fenced code block found: put each file in ```...``` after a line with its path")
+        else:
+            problems.append("code blocks have no file path: write the path on the line before each block")
+    if len(expected) == 1 and expected[0] in files and len(files) > 1:
+        # one file was asked for: the others are echoes of the context, and writing them
+        # would overwrite files that other steps wrote
+        files = {expected[0]: files[expected[0]]}
+    return FileParse(files=files, problems=problems)
+
+
+LINE_NUMBER = re.compile(r"^ {0,6}\d{1,5}\| ?")
+
+
+def is_outline_echo(body: str, before: str = "") -> bool:
+    """A block that repeats a numbered outline from the prompt (``   9| class Snake:``).
+
+    Most of its non-blank lines carry the outline's line numbers, or the line before it says
+    "(outline": code that merely contains ``|`` is not one.
+    """
+    last = before.strip().splitlines()[-1] if before.strip() else ""
+    if "(outline" in last:
+        return True
+    filled = [ln for ln in body.splitlines() if ln.strip()]
+    return bool(filled) and sum(bool(LINE_NUMBER.match(ln)) for ln in filled) * 2 >= len(filled)
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def extract_json(text: str) -> Any:
+    """The first JSON object or array in a reply (fences and chatter around it are ignored)."""
+    candidates = [b.body for b in _blocks(text)] + [text]
+    last_error = "no JSON object found"
+    for cand in candidates:
+        s = cand.strip()
+        start = min([i for i in (s.find("{"), s.find("[")) if i >= 0], default=-1)
+        if start < 0:
+            continue
+        decoder = json.JSONDecoder()
+        try:
+            value, _ = decoder.raw_decode(s[start:])
+            return value
+        except json.JSONDecodeError as exc:
+            last_error = f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    raise SchemaViolation(last_error, text)
+
+
+def parse_json(text: str, schema: dict[str, Any] | None) -> Any:
+    """Parse and validate a JSON reply; SchemaViolation carries the reason for the model."""
+    from chatdev.models.base import schema_errors  # the one validator (backends use it too)
+
+    value = extract_json(text)
+    if schema is not None:
+        errors = schema_errors(value, schema)
+        if errors:
+            raise SchemaViolation("; ".join(errors[:3]), text)
+    return value

@@ -1,0 +1,132 @@
+"""A plan that cannot work is refused where it is made.
+
+Two checks on what a model proposes to write, both pure:
+
+- ``check_plan``: a file plan (the design, a change plan: ``files: [{path, purpose}]``)
+  must not name a file after a module the program imports (``tkinter.py``,
+  ``pygame.py``, ``platform.py`` shadow the real ones and the program dies with an
+  ``ImportError``), must not put test files among the sources, and must not plan "a
+  library" as a project file. A bad plan is a ``SchemaViolation``: asked again with
+  the reason, like any other invalid reply.
+- ``map_fix_paths``: a fix reply that writes a file nobody planned
+  (``path/to/main.py``, the placeholder copied) is mapped to the project file it
+  rewrites, or refused.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+from typing import Any
+
+from chatdev.sandbox import catalogue
+from chatdev.models.base import SchemaViolation
+from chatdev.sandbox.results import is_test_path
+
+LIBRARY = re.compile(r"\b(librar(y|ies)|third[- ]party|package from pypi)\b", re.IGNORECASE)
+PLACEHOLDER = re.compile(r"^(path/to|your/path|src/path|example)/", re.IGNORECASE)
+
+
+def shadows(path: str) -> str | None:
+    """The module a project file named ``path`` would hide from the program, if any."""
+    p = PurePosixPath(path)
+    if p.suffix != ".py":
+        return None
+    stem = p.stem if p.name != "__init__.py" else (p.parent.name or "")
+    if stem in ("main", "__main__", "app", ""):
+        return None
+    if stem in sys.stdlib_module_names or stem in catalogue.image_modules() or stem in catalogue.PIP_NAMES:
+        return stem
+    return None
+
+
+def plan_problems(files: list[Any]) -> list[str]:
+    problems: list[str] = []
+    for item in files:
+        if not isinstance(item, dict):
+            continue
+        path = str(item.get("path", "")).strip()
+        purpose = str(item.get("purpose", ""))
+        module = shadows(path)
+        if module:
+            problems.append(f"{path} has the name of the module {module!r}, which the program would then import "
+                            f"instead of the real one: name it after what it does (for example "
+                            f"{module}_ui.py or game.py), or leave it out if it is that library")
+        elif is_test_path(path):
+            problems.append(f"{path} is a test file: list only the program's source files (tests come later)")
+        elif LIBRARY.search(purpose):
+            problems.append(f"{path} is planned as a library ({purpose.strip()[:60]!r}): libraries are imported, "
+                            "never written; list only the program's own files")
+    return problems
+
+
+def check_plan(output: Any, text: str) -> Any:
+    """``output`` unchanged when it is no file plan or a sound one; else ``SchemaViolation``."""
+    files = output.get("files") if isinstance(output, dict) else None
+    if not isinstance(files, list) or not any(isinstance(f, dict) and "path" in f for f in files):
+        return output
+    problems = plan_problems(files)
+    if problems:
+        raise SchemaViolation("the file plan cannot work: " + "; ".join(problems[:3]), text)
+    return merge_duplicates(output)
+
+
+def merge_duplicates(output: dict[str, Any]) -> dict[str, Any]:
+    """One entry per path: a plan naming ``main.py`` three times (one purpose each) becomes one
+    ``main.py`` with the three purposes, so the file is written once with all of them instead of
+    being overwritten twice (seen on the 0.5B: only the last purpose survived)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for entry in output["files"]:
+        if not isinstance(entry, dict) or "path" not in entry:
+            continue
+        path = str(entry["path"])
+        if path not in merged:
+            merged[path] = dict(entry)
+            continue
+        first, purpose = merged[path], str(entry.get("purpose", "")).strip()
+        if purpose and purpose not in str(first.get("purpose", "")):
+            first["purpose"] = f"{first.get('purpose', '')}; {purpose}".strip("; ")
+    if len(merged) == len(output["files"]):
+        return output
+    return {**output, "files": list(merged.values())}
+
+
+def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) -> dict[str, str]:
+    """A fix reply's files, each on the project file it rewrites; unplanned new files refused."""
+    if not known:
+        return files
+    by_name: dict[str, list[str]] = {}
+    for path in known:
+        by_name.setdefault(PurePosixPath(path).name, []).append(path)
+    imported = _imported_modules(known)
+    out: dict[str, str] = {}
+    refused: list[str] = []
+    for path, body in files.items():
+        if path in known:
+            out[path] = body
+            continue
+        same = by_name.get(PurePosixPath(path).name, [])
+        if len(same) == 1:
+            out[same[0]] = body  # path/to/main.py, src/main.py -> main.py
+        elif is_test_path(path) or (PurePosixPath(path).stem in imported and not shadows(path)
+                                    and not PLACEHOLDER.match(path)):
+            out[path] = body  # a new test, or a module the program imports but nobody wrote yet
+        else:
+            refused.append(path)
+    if refused and not out:
+        names = ", ".join(sorted(p for p in known if p.endswith(".py"))[:6])
+        raise SchemaViolation(f"{', '.join(refused)} is not a file of this project: change the existing files "
+                              f"({names}) and write each one under its own path", text)
+    return out
+
+
+def _imported_modules(known: Mapping[str, str]) -> set[str]:
+    found: set[str] = set()
+    for path, source in known.items():
+        if not path.endswith(".py"):
+            continue
+        for m in re.finditer(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", source, re.MULTILINE):
+            found.add((m[1] or m[2]).split(".")[0])
+    return found

@@ -1,0 +1,623 @@
+"""The phase kinds: ``chat``, ``debate`` and ``action`` (``loop`` lives in chain.py).
+
+Each runner takes a ``PhaseRun`` (the phase, its cycle, the shared context)
+and returns a ``PhaseResult``: the output stored under the phase's output
+name, verdicts, the files it wrote and its token usage. Model misbehaviour (no
+code block, bad JSON) goes back to the model as a retry message a bounded
+number of times; after that the phase fails with the reason (``PhaseFailed``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
+from typing import Any
+
+from chatdev.sandbox import catalogue
+from chatdev import events
+from chatdev.run import human
+from chatdev.company import prompts
+from chatdev.replies import formats
+from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
+from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
+from chatdev.run.conversation import Conversation
+from chatdev.errors import ChatDevError
+from chatdev.repair.imports import add_missing_imports
+from chatdev.models.base import Reply, SchemaViolation
+from chatdev.sandbox.results import crash_site, defects_text, is_test_path, tests_record
+
+
+DONE = "<DONE>"
+SOURCE_SUFFIXES = (".py",)
+MIN_CODE_BUDGET = 200
+CANDIDATE_RUN_S = 5.0  # a candidate's run window: as long as the review loop's static check
+
+
+# --------------------------------------------------------------------------- context for templates
+
+
+def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = "", feedback: str = "",
+                     role: str | None = None, focus: Sequence[str] = (), crash: str = "") -> dict[str, Any]:
+    return {
+        "company": {"name": ctx.company.name, "description": ctx.company.spec.description},
+        "task": ctx.state.task,
+        "role": role,
+        "outputs": _Outputs(ctx.state.outputs),
+        "item": item,
+        "files": ctx.workspace.files(),
+        "code": code,
+        "feedback": feedback,
+        "cycle": cycle,
+        "directive": ctx.state.directive,
+        "change": ctx.state.change,
+        "images": [str(p) for p in ctx.images],
+        "focus": list(focus),
+        "crash": crash,
+        "clarifications": human.clarifications(ctx.state.outputs, ctx.company),
+    }
+
+
+class _Outputs(dict):  # type: ignore[type-arg]
+    """``outputs.design`` for a phase that has not run yet renders as empty, not an error."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name, "")
+
+
+def persona(ctx: Context, role_name: str) -> str:
+    role = ctx.company.role(role_name)
+    return prompts.render(role.persona, {"company": {"name": ctx.company.name,
+                                                     "description": ctx.company.spec.description},
+                                         "role": {"name": role.name, "title": role.title},
+                                         "sandbox": catalogue.describe()},
+                          where=f"{role.source}: persona")
+
+
+# --------------------------------------------------------------------------- code within a budget
+
+
+def outline(source: str) -> str:
+    """The def/class lines of a Python file: its API when the whole file does not fit."""
+    keep = [f"{i:4d}| {line}" for i, line in enumerate(source.splitlines(), 1)
+            if re.match(r"\s*(def |class |async def |[A-Z_][A-Z0-9_]* = )", line)]
+    return "\n".join(keep) or "(no functions or classes)"
+
+
+def code_context(ctx: Context, budget: int, *, first: tuple[str, ...] = (), tests: bool = True) -> str:
+    """The project's source files as fenced blocks, whole while they fit, else outlined.
+
+    ``first`` (the file being worked on) comes first, so it is the last to be outlined.
+    """
+    count = ctx.count_tokens
+    paths = [p for p in ctx.workspace.files() if p.endswith(SOURCE_SUFFIXES) and (tests or not is_test_path(p))]
+    paths.sort(key=lambda p: (p not in first, is_test_path(p), p))
+    parts: list[str] = []
+    used = 0
+    for path in paths:
+        text = ctx.workspace.read(path)
+        block = f"{path}\n```python\n{text.rstrip()}\n```"
+        cost = count(block)
+        if used + cost > budget:
+            block = f"{path} (outline; the whole file is too long to show)\n```\n{outline(text)}\n```"
+            cost = count(block)
+            if used + cost > budget:
+                parts.append(f"{path} (not shown: no room in the context)")
+                continue
+        parts.append(block)
+        used += cost
+    return "\n\n".join(parts)
+
+
+# --------------------------------------------------------------------------- chat
+
+
+def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
+    if phase.when and not _resolve(ctx, phase.when):
+        return PhaseResult(output=ctx.state.outputs.get(phase.output_name), status="skipped",
+                           reason=f"nothing to do: {phase.when} is empty")
+    result = PhaseResult()
+    items: list[Any] = [None]
+    if phase.foreach:
+        items = _resolve(ctx, phase.foreach)
+        if not isinstance(items, list) or not items:
+            raise PhaseFailed(f"{phase.foreach} has no items to work on")
+    written: dict[str, str] = {}
+    output: Any = None
+    for item in items:
+        output = _exchange(ctx, phase, cycle=cycle, item=item, result=result, written=written)
+    if phase.expects == "files":
+        result.output = sorted(written)
+    else:
+        result.output = output
+        if phase.expects == "json" and phase.verdict:
+            value = bool(output.get(phase.verdict)) if isinstance(output, dict) else False
+            # a model's "approved" does not outvote a check that failed (a verdict not set, as
+            # when the sandbox is off, blocks nothing)
+            failed = [r for r in phase.requires if ctx.state.verdicts.get(r) is False]
+            if value and failed:
+                value = False
+                result.reason = f"{phase.verdict} overruled: {', '.join(failed)} failed"
+            result.verdicts[phase.verdict] = value
+        if phase.writes:
+            result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, output)})
+    result.files = sorted(set(result.files))  # what actually changed on disk
+    return result
+
+
+def _document(ctx: Context, phase: ChatPhase | DebatePhase, output: Any) -> str:
+    if phase.document:
+        text = prompts.render(phase.document, {"output": output, "task": ctx.state.task,
+                                               "company": {"name": ctx.company.name},
+                                               "outputs": _Outputs(ctx.state.outputs)},
+                              where=f"{phase.source}: document")
+    elif isinstance(output, str):
+        text = output
+    else:
+        import json
+
+        text = json.dumps(output, indent=2)
+    return text.rstrip() + "\n"
+
+
+def _resolve(ctx: Context, ref: str) -> Any:
+    value: Any = ctx.state.outputs
+    for part in ref.split(".")[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, assistant: str,
+                   system: str, source: str, where: str) -> str:
+    """Render with ``code`` sized to what is left of the context after everything else."""
+    def render(code: str, focus: Sequence[str] = (), crash: str = "") -> str:
+        return prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant,
+                                                       focus=focus, crash=crash), where=where)
+
+    needs_code = "code" in prompts.undeclared(source, where=where)
+    bare = render("")
+    if not needs_code:
+        return bare
+    # the files the request itself names (a failure report, review findings) come first and
+    # whole, and the prompt may say so through ``focus``
+    paths = ctx.workspace.files()
+    focus = named_files(bare, paths)
+    # a crash names the one place to change: its innermost frame in a project file, first
+    site = crash_site(bare, paths)
+    crash = str(site) if site else ""
+    if site:
+        focus = [site.path, *(p for p in focus if p != site.path)]
+    if focus:
+        bare = render("", focus, crash)
+    model = ctx.model_for(assistant)
+    budget = model.n_ctx - phase.max_tokens - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
+    first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else tuple(focus)
+    tests = phase.expects != "files" or phase.foreach is None  # writing code file by file: tests are noise
+    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus, crash)
+
+
+def named_files(text: str, paths: Sequence[str]) -> list[str]:
+    """The project files ``text`` names (``tests/test_main.py:47:53``, ``File "/work/game.py"``), in order."""
+    found: list[tuple[int, str]] = []
+    for path in paths:
+        if not path.endswith(SOURCE_SUFFIXES):
+            continue
+        m = re.search(r"(?<![\w.-])" + re.escape(path) + r"(?![\w-])", text)
+        if m:
+            found.append((m.start(), path))
+    return [p for _, p in sorted(found)]
+
+
+def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: PhaseResult,
+              written: dict[str, str]) -> Any:
+    instructor = ctx.company.role(phase.instructor).name
+    assistant = ctx.company.role(phase.assistant).name
+    system = persona(ctx, assistant)
+    where = f"{phase.source}: prompt"
+    prompt = _render_prompt(ctx, phase, cycle=cycle, item=item, assistant=assistant, system=system,
+                            source=phase.prompt, where=where)
+    revision = getattr(ctx, "revision", None)
+    if revision and revision.get("phase") == phase.name:  # a checkpoint asked for a change: redo with it
+        previous = revision.get("previous")
+        if not isinstance(previous, str):
+            import json
+
+            previous = json.dumps(previous, indent=2, default=str)
+        prompt += "\n\n" + prompts.render(ctx.company.messages.revise,
+                                           {"previous": previous, "comment": revision.get("comment", "")},
+                                           where="messages.yaml: revise")
+    expected: list[str] = []
+    if phase.expects == "files" and isinstance(item, dict) and "path" in item:
+        expected = [str(item["path"])]
+    elif phase.expects == "files" and phase.writes:
+        expected = [phase.writes]
+    images = ctx.images_for(phase, assistant)
+    conv = Conversation(ctx.model_for(assistant), system)
+    boss: Conversation | None = None
+    item_label = item.get("path") if isinstance(item, dict) else None
+    output: Any = None
+    message = prompt
+    n = candidates_for(ctx, phase)
+    for turn in range(1, phase.max_turns + 1):
+        if turn == 1 and n > 1 and not images:
+            output = _best_of(ctx, phase, conv, message, n, sender=instructor, receiver=assistant,
+                              expected=expected, result=result, item=item_label, cycle=cycle)
+        else:
+            output = _ask_until_valid(ctx, phase, conv, message, sender=instructor, receiver=assistant,
+                                      images=images if turn == 1 else (), expected=expected, result=result,
+                                      item=item_label, cycle=cycle)
+        images = ()
+        if phase.expects == "files":
+            changed = ctx.workspace.write(output)
+            written.update({p: "" for p in output})
+            result.files += changed
+        if turn == phase.max_turns or (phase.expects == "json" and phase.verdict):
+            break
+        if boss is None:
+            boss = Conversation(ctx.model_for(instructor), persona(ctx, instructor))
+            boss.said(prompt)
+        follow = ctx.ask(boss, phase.name, sender=instructor, receiver=assistant,
+                         text=prompts.render(ctx.company.messages.continue_, {"reply": conv.history[-1].content},
+                                             where="messages.yaml: continue"),
+                         max_tokens=min(phase.max_tokens, 400), result=result, item=item_label, turn="continue")
+        if DONE in follow.text or not follow.text.strip():
+            break
+        message = follow.text
+    return output
+
+
+def candidates_for(ctx: Context, phase: ChatPhase) -> int:
+    """How many candidates a phase asks for: ``--candidates`` over the phase's own, files phases only."""
+    if phase.expects != "files" or getattr(ctx.model_for(phase.assistant), "human", False):
+        return 1  # a person writes one reply
+    return phase.candidates_for(getattr(ctx.options, "candidates", None))
+
+
+def _parse_files(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[str], *, cut: bool) -> dict[str, str]:
+    parsed = _parse(reply, "files", None, expected, known=lambda: _project_texts(ctx), cut=cut)
+    if phase.foreach and expected and expected[0] not in parsed:
+        # one planned file per step: another file's name here would overwrite that file
+        raise SchemaViolation(f"the reply writes {', '.join(sorted(parsed))}, but this step is for "
+                              f"{expected[0]}: write {expected[0]} only", reply.text)
+    return dict(parsed)
+
+
+def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n: int, *, sender: str,
+             receiver: str, expected: list[str], result: PhaseResult, item: str | None, cycle: int) -> Any:
+    """Best-of-N: n replies at once, each written on trial and checked in the sandbox, the best kept.
+
+    The ranking is ``candidates.RANKING``; every candidate stays in the transcript, and a
+    ``CandidatesRanked`` event says which one won and why. When no reply is usable the
+    phase asks again one reply at a time, as without candidates.
+    """
+    from chatdev.run import candidates as cands
+
+    answers = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
+                           max_tokens=phase.max_tokens, result=result, cycle=cycle, item=item)
+    pool: list[cands.Candidate] = []
+    for index, reply in enumerate(answers):
+        cut = reply.finish_reason == "length" and not expected
+        try:
+            files = _parse_files(ctx, phase, reply, expected, cut=cut)
+            pool.append(cands.Candidate(index, files, text=reply.text))
+        except SchemaViolation as exc:
+            pool.append(cands.Candidate(index, {}, text=reply.text, problem=exc.reason))
+    usable = [c for c in pool if c.usable]
+    if not usable:
+        reason = pool[0].problem if pool else "no reply"
+        ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=f"no candidate was usable: {reason}",
+                              attempt=1))
+        del conv.history[-2:]
+        return _ask_until_valid(ctx, phase, conv, message, sender=sender, receiver=receiver, images=(),
+                                expected=expected, result=result, item=item, cycle=cycle, start=1,
+                                reason=reason)
+    check = _candidate_check(ctx, phase.name, receiver) if len(usable) > 1 else None
+    cands.check_all(ctx.workspace, pool, check)
+    ranked = cands.rank(pool)
+    winner = ranked[0]
+    conv.keep(answers[winner.index])
+    ctx.sink(events.CandidatesRanked(phase=phase.name, winner=winner.index, ranking=[c.row() for c in ranked],
+                                     cycle=cycle, item=item))
+    return winner.files
+
+
+def _candidate_check(ctx: Context, phase: str, role: str) -> Callable[[], Any] | None:
+    """The acceptance check for a candidate: the program's run (5 s window) and its tests, if any;
+    ``role`` (who wrote the candidates) writes the command line for a tool that wants arguments."""
+    if ctx.verifier is None:
+        return None
+
+    def check() -> Any:
+        tests = any(is_test_path(p) and p.endswith(".py") for p in ctx.workspace.files())  # the sandbox's rule
+        return ctx.check_program(timeout=CANDIDATE_RUN_S, tests=tests, phase=phase, role=role)
+
+    return check
+
+
+def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Conversation, message: str, *,
+                     sender: str, receiver: str, images: Any, expected: list[str], result: PhaseResult,
+                     item: str | None, cycle: int = 0, start: int = 0, reason: str = "") -> Any:
+    expects = phase.expects if isinstance(phase, ChatPhase) else "json"
+    schema = phase.json_schema
+    request, shown, base = message, message, len(conv.history)
+    if start and reason:  # the first tries were made already (the candidates): ask with their reason
+        note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects, "attempt": start,
+                                                        "hint": formats.format_for(expects).hint},
+                              where="messages.yaml: retry")
+        message = f"{request}\n\n{note.strip()}"
+        shown = f"{note.strip()}\n(asked again under the original request; the unusable replies were dropped)"
+    for attempt in range(start, phase.retries + 1):
+        reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
+                        schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
+                        cycle=cycle, attempt=attempt, shown=shown, expects=expects, item=item)
+        try:
+            # a fix reply (several files, none expected) cut at its token limit loses its open
+            # last block, except on the last try; a phase writing one expected file keeps what
+            # it got (asking again for a long file mostly meets the limit again; the checks
+            # show what is missing)
+            cut = reply.finish_reason == "length" and not expected and attempt < phase.retries
+            if expects == "files" and isinstance(phase, ChatPhase):
+                return _parse_files(ctx, phase, reply, expected, cut=cut)
+            return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
+        except SchemaViolation as exc:
+            reason = exc.reason
+        if attempt < phase.retries:
+            ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
+            note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
+                                                               "attempt": attempt + 1,
+                                                               "hint": formats.format_for(expects).hint},
+                                  where="messages.yaml: retry")
+            # Ask again from where the request was made: the unusable reply leaves the
+            # conversation (a small model shown its own mistake repeats it, and a long bad
+            # reply would push the request itself out of a 4k window), and the request goes
+            # again with the correction under it; its prefix is still in the model's cache.
+            del conv.history[base:]
+            message = f"{request}\n\n{note.strip()}"
+            shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
+    what = f" for {item}" if item else ""
+    raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _project_texts(ctx: Context) -> dict[str, str]:
+    """The project's text files (path -> content), for matching an unnamed block to one."""
+    texts: dict[str, str] = {}
+    for path in ctx.workspace.files():
+        try:
+            texts[path] = ctx.workspace.read(path)
+        except (UnicodeDecodeError, OSError, ChatDevError):
+            continue
+    return texts
+
+
+def _parse(reply: Reply, expects: str, schema: dict[str, Any] | None, expected: list[str], *,
+           known: Callable[[], dict[str, str]] | None = None, cut: bool = False) -> Any:
+    return formats.format_for(expects).parse(reply.text, schema=schema, expected=expected, known=known, cut=cut)
+
+
+# --------------------------------------------------------------------------- a person's turn
+
+
+def run_human(ctx: Context, phase: HumanPhase, *, cycle: int) -> PhaseResult:
+    """A checkpoint (approve / change / stop) or the CEO's questions to the person (``clarify``)."""
+    if ctx.desk is None:  # only a build that was checked for a person gets here
+        raise human.HumanUnavailable(f"{phase.name} needs a person", hint=human.HOW)
+    if phase.review is not None:
+        return _checkpoint(ctx, phase)
+    return _clarify(ctx, phase, cycle=cycle)
+
+
+def _checkpoint(ctx: Context, phase: HumanPhase) -> PhaseResult:
+    role = human.seat(phase, ctx.company)
+    reviewed = ctx.company.phases[str(phase.review)]
+    shown = _review_text(ctx, reviewed)
+    text = f"The work of {reviewed.name} ({reviewed.description or 'no description'}):\n\n{shown}"
+    for _ in range(5):
+        answer = ctx.desk.ask(phase=phase.name, role=role, turn="review", text=text, hint=human.REVIEW_HINT)
+        decision = human.parse_decision(answer)
+        if decision is not None:
+            break
+        if ctx.desk.io.source != "terminal":
+            raise human.HumanUnavailable(f"{phase.name}: {answer!r} is not a decision", hint=human.REVIEW_HINT)
+        ctx.sink(events.Notice(level="warning", text=f"{phase.name}: answer {human.REVIEW_HINT}"))
+    else:
+        raise PhaseFailed(f"{phase.name}: no decision ({human.REVIEW_HINT})")
+    what, comment = decision
+    if what == "stop":
+        ctx.desk.not_again()
+        raise human.HumanStop(f"{role} stopped the build at {phase.name}")
+    output = {"decision": what, "comment": comment, "by": role, "review": reviewed.name}
+    return PhaseResult(output=output, reason=f"change: {comment}" if what == "change" else "approved")
+
+
+def _review_text(ctx: Context, reviewed: Any) -> str:
+    """What the person reviews: the document the phase wrote, else its commit's diff, else its output."""
+    writes = getattr(reviewed, "writes", None)
+    if writes and writes in ctx.workspace.files() and getattr(reviewed, "expects", "text") != "files":
+        return str(ctx.workspace.read(writes)).rstrip()
+    commit = next((r.get("commit") for r in reversed(ctx.state.phases)
+                   if r.get("name") == reviewed.name and r.get("commit")), None)
+    if commit:
+        return ctx.workspace.diff(commit).rstrip() or "(no changes)"
+    value = ctx.state.outputs.get(reviewed.output_name)
+    if isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, indent=2, default=str)
+
+
+def _clarify(ctx: Context, phase: HumanPhase, *, cycle: int) -> PhaseResult:
+    result = PhaseResult()
+    role = human.seat(phase, ctx.company)
+    prompt = prompts.render(str(phase.prompt), template_context(ctx, cycle=cycle, role=role),
+                            where=f"{phase.source}: prompt")
+    conv = Conversation(ctx.model_for(role), persona(ctx, role))
+    data = _ask_until_valid(ctx, phase, conv, prompt, sender="chatdev", receiver=role, images=(), expected=[],
+                            result=result, item=None, cycle=cycle)
+    questions = [" ".join(str(q).split()) for q in data.get("questions", []) if str(q).strip()][:3]
+    answers = []
+    for question in questions:
+        answer = ctx.desk.ask(phase=phase.name, role="customer", turn="clarify", text=f"{role} asks: {question}",
+                              hint="a short answer; an empty one skips the question")
+        answers.append({"question": question, "answer": answer.strip()})
+    result.output = answers
+    result.reason = f"{len(answers)} question(s) answered" if answers else "no questions"
+    return result
+
+
+# --------------------------------------------------------------------------- debate
+
+
+def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
+    result = PhaseResult()
+    judge = ctx.company.role(phase.judge).name
+    names = [ctx.company.role(p).name for p in phase.participants]
+    proposals: list[tuple[str, str]] = []
+    for _round in range(phase.rounds):
+        for name in names:
+            others = "\n".join(f"{who}: {text}" for who, text in proposals if who != name)
+            prompt = prompts.render(phase.prompt, template_context(ctx, cycle=cycle, feedback=others, role=name),
+                                    where=f"{phase.source}: prompt")
+            conv = Conversation(ctx.model_for(name), persona(ctx, name))
+            reply = ctx.ask(conv, phase.name, sender=judge, receiver=name, text=prompt,
+                            max_tokens=phase.max_tokens, result=result, turn="debate")
+            proposals.append((name, reply.text.strip()))
+    all_proposals = "\n\n".join(f"{who}:\n{text}" for who, text in proposals)
+    prompt = prompts.render(phase.judge_prompt, template_context(ctx, cycle=cycle, feedback=all_proposals, role=judge),
+                            where=f"{phase.source}: judge_prompt")
+    conv = Conversation(ctx.model_for(judge), persona(ctx, judge))
+    decision = _ask_until_valid(ctx, phase, conv, prompt, sender=names[0], receiver=judge, images=(),
+                                expected=[], result=result, item=None)
+    result.output = decision
+    if phase.writes:
+        result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, decision)})
+    return result
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
+    if phase.action == "write_requirements":
+        return _write_manifest(ctx)
+    if ctx.verifier is None:
+        reason = "the sandbox is disabled (--no-run): the program was not run"
+        if phase.action == "static_check":  # the review still happens, on reading alone
+            return PhaseResult(output="not checked (the sandbox is disabled)", status="skipped", reason=reason)
+        raise SkipLoop(reason)
+    if phase.action == "static_check":
+        return _static_check(ctx, phase)
+    return _run_tests(ctx, phase)
+
+
+def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
+    """pyflakes over the program, and the program's own run (short window, no tests)."""
+    report, files = _verify_repairing_imports(ctx, phase, tests=False)
+    body = report.summary.split("\n", 1)[-1].strip()  # the run (its traceback), then any static errors
+    verdicts = {"clean": report.static_ok}
+    if report.runs is not None:
+        verdicts["runs"] = bool(report.runs)
+    return PhaseResult(output=f"clean\n{body}" if report.static_ok else body, verdicts=verdicts, files=files,
+                       progress=report.progress())
+
+
+def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
+    """The program's run, then its tests; test defects go to the tester, then to quarantine."""
+    report, files = _verify_repairing_imports(ctx, phase, tests=True)
+    report, moved = _quarantine(ctx, report)
+    files = sorted(set(files) | set(moved))
+    summary = report.summary
+    if report.screenshot is not None:
+        summary += ctx.look_at_screenshot(phase, report.screenshot)
+    ctx.state.outputs["test_defects"] = defects_text(report)
+    verdicts = {"runs": bool(report.runs), "tests_pass": report.tests_pass is not False, "works": report.passed}
+    return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress())
+
+
+def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
+    """Skip the defective tests that had their one repair (or when no repair will come), with the reason."""
+    import dataclasses
+
+    from chatdev.checks import triage
+
+    # the tester had its one repair (any file): what is still defective is quarantined now
+    repaired = bool(_as_list(ctx.state.outputs.get("test_repaired")))
+    due = [c for c in report.defects if report.passed or ctx.final_check or repaired]
+    if not due:
+        return report, []
+    sources = {c.file: ctx.workspace.read(c.file) for c in due if c.file in ctx.workspace.files()}
+    writes, aside = triage.quarantine(sources, due)
+    changed = ctx.workspace.write(writes)
+    for rel in aside:
+        header = f"# {triage.QUARANTINE}: " + "; ".join(sorted({str(c.defect) for c in due if c.file == rel})) + "\n"
+        changed += ctx.workspace.write({rel + triage.QUARANTINED_SUFFIX: header + sources[rel]})
+        changed += ctx.workspace.delete([rel])
+    due_ids = {c.id for c in due}
+    cases = tuple(dataclasses.replace(c, quarantined=True) if c.id in due_ids else c for c in report.cases)
+    ctx.sink(events.Notice(level="info", text=f"quarantined {len(due)} defective test(s): "
+                                              + ", ".join(sorted(due_ids))[:300]))
+    lines = [ln for ln in report.summary.splitlines() if "defective themselves" not in ln]
+    left = len(report.defects) - len(due)
+    if left:
+        lines.append(f"{left} tests are defective themselves (sent to the tester, not to you).")
+    lines.append(f"{len(due)} defective tests were quarantined: {', '.join(sorted(due_ids))[:300]}.")
+    report = dataclasses.replace(report, cases=cases, summary="\n".join(lines)[:1500])
+    ctx.state.tests = tests_record(report, ran_tests=True, before=ctx.state.tests)
+    return report, sorted(set(changed))
+
+
+def _as_list(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _verify_repairing_imports(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple[Any, list[str]]:
+    """Run the check; when it fails on names that only lack an import, add the imports and run it again."""
+    report = ctx.verify(phase, tests=tests)
+    names = report.static_output + "\n" + "\n".join(report.test_static)
+    if report.static_ok and not report.test_static:
+        return report, []
+    sources = {p: text for p, text in _project_texts(ctx).items() if p.endswith(".py")}
+    fixed = add_missing_imports(sources, names)
+    if not fixed:
+        return report, []
+    files = ctx.workspace.write(fixed)
+    ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
+    return ctx.verify(phase, tests=tests), files
+
+
+def third_party_imports(sources: dict[str, str]) -> list[str]:
+    """Top-level modules a program imports that are neither stdlib nor its own files."""
+    local = {PurePosixPath(p).stem for p in sources} | {PurePosixPath(p).parts[0] for p in sources}
+    found: set[str] = set()
+    for text in sources.values():
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                found.update(a.name.split(".")[0] for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+    stdlib = set(sys.stdlib_module_names)
+    return sorted(catalogue.pip_name(m) for m in found - stdlib - local - {"pytest", "__future__"})
+
+
+def _write_manifest(ctx: Context) -> PhaseResult:
+    sources = {p: ctx.workspace.read(p) for p in ctx.workspace.files()
+               if p.endswith(".py") and not is_test_path(p)}
+    deps = third_party_imports(sources)
+    text = "\n".join(deps) + "\n" if deps else "# standard library only\n"
+    files = ctx.workspace.write({"requirements.txt": text})
+    return PhaseResult(output=deps, files=files)
+
+
+
+# --------------------------------------------------------------------------- the kinds
+
+Runner = Callable[..., PhaseResult]
+# One runner per phase kind (a kind's YAML schema and load-time rules are its class in
+# config.py): adding a kind is a class there, a runner here and a line in this table.
+RUNNERS: dict[str, Runner] = {"chat": run_chat, "debate": run_debate, "action": run_action, "human": run_human}

@@ -1,0 +1,390 @@
+"""Results of sandbox runs and what "the program works" means (pure: no Docker here).
+
+``RunResult`` is one program run; ``ProgramReport`` is the verdict of
+``sandbox.verify_program``: static check, entry-point run, pytest, and a short plain
+``summary`` the engine sends back to the programmer model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chatdev.sandbox import catalogue
+from chatdev.checks import triage
+from chatdev.project.paths import SANDBOX_ROOT
+from chatdev.sandbox.runner import probe
+from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE
+from chatdev.checks.triage import TestCase
+
+SUMMARY_LIMIT = 1500
+TRACEBACK = "Traceback (most recent call last)"
+SCREEN_HEADER = "[terminal screen "  # stdout of a curses program: its final screen (sandbox/runner/supervisor.py)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One program run in the sandbox. ``exit_code`` is None when it was stopped at ``timeout``."""
+
+    exit_code: int | None
+    stdout: str
+    stderr: str
+    timed_out: bool
+    duration: float
+    screenshot: bytes | None = None
+    oom_killed: bool = False
+    truncated: bool = False
+    args: tuple[str, ...] = ()  # the example arguments the program was given (chatdev.checks.examples)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["screenshot"] = None
+        data["screenshot_bytes"] = len(self.screenshot) if self.screenshot else 0
+        return data
+
+
+@dataclass(frozen=True)
+class ProgramReport:
+    """Does the program work? Two separate facts, and what the company sends on.
+
+    ``runs``: the entry point exited 0, or was still alive at the end of its window, with no
+    traceback (None: it was not run). ``tests_pass``: every test that counts (not a test
+    defect, not quarantined) passed (None: no such test ran). ``summary`` (at most 1500
+    characters) is what the programmer is told: the program's own failures only; test
+    defects go to the tester (``defects``).
+    """
+
+    static_ok: bool  # no static errors in the program's own (non-test) files
+    static_output: str
+    entry: str | None
+    run: RunResult | None
+    tests: RunResult | None
+    tests_found: bool
+    runs: bool | None
+    tests_pass: bool | None
+    summary: str
+    screenshot: bytes | None
+    gui: bool = False
+    screenshot_path: str | None = None
+    run_reason: str = ""
+    cases: tuple[TestCase, ...] = ()
+    test_static: tuple[str, ...] = ()  # static errors in test files: test defects, never blocking
+
+    @property
+    def passed(self) -> bool:
+        """The program works: it runs, and no test that counts fails."""
+        return bool(self.runs) and self.tests_pass is not False
+
+    @property
+    def defects(self) -> list[TestCase]:
+        return [c for c in self.cases if c.defect and not c.quarantined]
+
+    @property
+    def quarantined(self) -> list[TestCase]:
+        return [c for c in self.cases if c.quarantined]
+
+    def counts(self) -> dict[str, int]:
+        """Tests that count (passed, failed), the tester's acceptance scenarios apart, defects, quarantined."""
+        healthy = [c for c in self.cases if c.counts and c.file != SCENARIOS_FILE]
+        scenes = [c for c in self.cases if c.file == SCENARIOS_FILE]
+        out = {"passed": sum(not c.failed for c in healthy), "failed": sum(c.failed for c in healthy),
+               "defects": len(self.defects), "quarantined": len(self.quarantined)}
+        if scenes:
+            out |= {"scenarios_passed": sum(not c.failed for c in scenes),
+                    "scenarios_failed": sum(c.failed for c in scenes)}
+        return out
+
+    def progress(self) -> Progress:
+        counts = self.counts()
+        errors = len([ln for ln in self.static_output.splitlines() if ln.strip()]) if not self.static_ok else 0
+        return Progress(runs=self.runs, static_errors=errors, tests_passed=counts["passed"],
+                        tests_failed=counts["failed"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "static_ok": self.static_ok, "static_output": self.static_output, "entry": self.entry,
+            "run": self.run.to_dict() if self.run else None, "tests": self.tests.to_dict() if self.tests else None,
+            "tests_found": self.tests_found, "runs": self.runs, "run_reason": self.run_reason,
+            "tests_pass": self.tests_pass, "passed": self.passed, "summary": self.summary, "gui": self.gui,
+            "cases": [c.to_dict() for c in self.cases], "counts": self.counts(),
+            "test_static": list(self.test_static),
+            "screenshot_bytes": len(self.screenshot) if self.screenshot else 0,
+            "screenshot_path": self.screenshot_path,
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a fix must not make worse: the comparison behind "no step backwards"."""
+
+    runs: bool | None
+    static_errors: int
+    tests_passed: int
+    tests_failed: int
+
+    def worse_than(self, before: Progress) -> str:
+        """What got worse since ``before`` (empty when nothing did)."""
+        if before.runs and self.runs is False:
+            return "the program no longer runs"
+        if self.static_errors > before.static_errors:
+            return f"static errors went from {before.static_errors} to {self.static_errors}"
+        if self.tests_passed < before.tests_passed:
+            return f"passing tests went from {before.tests_passed} to {self.tests_passed}"
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Progress:
+        return cls(runs=data.get("runs"), static_errors=int(data.get("static_errors", 0)),
+                   tests_passed=int(data.get("tests_passed", 0)), tests_failed=int(data.get("tests_failed", 0)))
+
+
+def run_ok(run: RunResult) -> bool:
+    """Exit 0, or still running at the end of its window, and no traceback (apps, games, servers)."""
+    if run.oom_killed or TRACEBACK in run.stderr:
+        return False
+    return run.timed_out or run.exit_code == 0
+
+
+def tail(text: str, lines: int = 20, chars: int = 900) -> str:
+    """The last ``lines`` non-empty lines of ``text``, at most ``chars`` characters."""
+    kept = [line.rstrip() for line in text.strip().splitlines() if line.strip()][-lines:]
+    out = "\n".join(kept)
+    return out if len(out) <= chars else "..." + out[-chars:]
+
+
+def pytest_failures(text: str) -> str:
+    """The lines of a pytest run that say what failed: E-lines, FAILED/ERROR lines, the final count."""
+    keep = [line for line in text.splitlines()
+            if line.startswith(("E ", "FAILED", "ERROR")) or re.search(r"\b(passed|failed|error)s?\b.* in ", line)
+            or line.startswith(("_", "    ")) and "Error" in line]
+    return tail("\n".join(keep) if keep else text, lines=25, chars=1000)
+
+
+def _clip(text: str) -> str:
+    if len(text) <= SUMMARY_LIMIT:
+        return text
+    head = text[:400]
+    return head + "\n...\n" + text[-(SUMMARY_LIMIT - len(head) - 5):]
+
+
+def _split_static(static: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """(errors in the program's files, errors in test files): only the first block the program."""
+    program, tests = [], []
+    for line in [*static.get("errors", []), *static.get("missing", [])]:
+        (tests if is_test_path(line.split(":", 1)[0]) else program).append(line)
+    return program, tests
+
+
+def is_test_path(path: str) -> bool:
+    """The supervisor's own rule for a test file (``runner/probe.is_test_file``), on a relative path."""
+    return probe.is_test_file(Path(path))
+
+
+_FRAME = re.compile(r'File "(?:' + re.escape(SANDBOX_ROOT) + r')?([^"]+)", line (\d+), in (\S+)\n(?:[ \t]+(\S[^\n]*))?')
+
+
+@dataclass(frozen=True)
+class CrashSite:
+    """Where a traceback ends inside the project: the one place a fix must look at first."""
+
+    path: str
+    line: int
+    function: str
+    code: str = ""
+    error: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.path} line {self.line}" + (f", in {self.function}" if self.function != "<module>" else "")
+        return where + (f": `{self.code[:120]}`" if self.code else "") + (f" ({self.error[:160]})" if self.error else "")
+
+
+def crash_site(text: str, paths: Sequence[str]) -> CrashSite | None:
+    """The innermost frame of a traceback in ``text`` that is a project file (None: it names none)."""
+    known = set(paths)
+    frames = [m for m in _FRAME.finditer(text) if m.group(1) in known]
+    if not frames:
+        return None
+    last = frames[-1]
+    # the exception is the first line after the frame that is not indented (code, carets are)
+    error = next((ln.strip() for ln in text[last.end():].splitlines() if ln.strip() and not ln[0].isspace()), "")
+    return CrashSite(path=last.group(1), line=int(last.group(2)), function=last.group(3),
+                     code=(last.group(4) or "").strip(), error=error)
+
+
+def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, str]:
+    """``runs`` and why, one rule for every program (the company, ``chatdev run`` and the bench)."""
+    if entry is None:
+        return False, "no entry point"
+    if run is None:
+        return None, "not run"
+    command = shlex.join([*_entry_argv(entry), *run.args])
+    if run_ok(run):
+        if run.timed_out:
+            return True, f"`{command}` was still running after {run.duration:.0f} s without a traceback"
+        return True, f"`{command}` exited 0 in {run.duration:.1f} s"
+    if run.oom_killed:
+        return False, f"`{command}` was killed: out of memory"
+    if TRACEBACK in run.stderr:
+        last = [ln for ln in run.stderr.strip().splitlines() if ln.strip()][-1:] or ["a traceback"]
+        code = "still running" if run.timed_out else f"exit code {run.exit_code}"
+        return False, f"`{command}` crashed ({code}): {last[0].strip()[:200]}"
+    return False, f"`{command}` failed with exit code {run.exit_code} after {run.duration:.1f} s"
+
+
+def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunResult | None,
+                 allow_install: bool = False, static_only: bool = False,
+                 sources: dict[str, str] | None = None) -> ProgramReport:
+    """Turn the supervisor's verify payload into a ``ProgramReport`` with a plain-text summary."""
+    probe = payload.get("probe") or {}
+    static = payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []}
+    entry = probe.get("entry")
+    program_errors, test_errors = _split_static(static)
+    static_output = "\n".join([*program_errors, *static.get("warnings", [])])
+    static_ok = not program_errors
+    tests_found = bool(probe.get("tests"))
+    gui = bool(payload.get("gui"))
+    if not payload:  # the container itself failed (hard timeout, out of memory)
+        text = f"The sandbox could not finish the check: {run.stderr if run else 'no result'}"
+        return ProgramReport(static_ok=False, static_output="", entry=None, run=run, tests=None, tests_found=False,
+                             runs=False, tests_pass=None, summary=_clip(text), screenshot=None,
+                             run_reason="the sandbox could not finish")
+    parts: list[str] = []
+    if not static_ok:
+        parts.append("Static check found errors in the program:")
+        parts += program_errors[:15]
+        if static.get("missing") and not allow_install:
+            parts.append(f"Nothing can be installed: use only what the sandbox has ({catalogue.describe()}).")
+    if static_only:
+        summary = "Static check clean." if static_ok else "\n".join(parts)
+        return ProgramReport(static_ok=static_ok, static_output=static_output, entry=entry, run=None, tests=None,
+                             tests_found=tests_found, runs=None, tests_pass=None, summary=_clip(summary),
+                             screenshot=None, run_reason="not run", test_static=tuple(test_errors))
+    if entry is None:
+        parts.insert(0, "No entry point: the project has no main.py, app.py or __main__.py and no file with "
+                        "`if __name__ == \"__main__\":`. Add one that starts the program.")
+        return ProgramReport(static_ok=static_ok, static_output=static_output, entry=None, run=None, tests=None,
+                             tests_found=tests_found, runs=False, tests_pass=None, summary=_clip("\n".join(parts)),
+                             screenshot=None, run_reason="no entry point", test_static=tuple(test_errors))
+    runs, reason = run_verdict(entry, run)
+    if run is not None and not runs:
+        parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
+    else:
+        parts.insert(0, f"{reason}: ok." if runs else f"{reason}.")
+    if run is not None and runs and run.stdout.startswith(SCREEN_HEADER):
+        parts.append(tail(run.stdout, lines=25, chars=700))
+    cases = tuple(triage.triage(payload.get("cases") or [], sources or {}))
+    tests_pass: bool | None = None
+    if tests is not None:
+        healthy = [c for c in cases if c.counts]
+        if payload.get("cases") is None:  # no per-test report: pytest's exit code alone
+            if tests.exit_code == 5:
+                parts.append("pytest collected no tests.")
+            elif tests.exit_code == 0:
+                tests_pass = True
+                parts.append(f"pytest passed: {tail(tests.stdout, lines=1, chars=200)}")
+            else:
+                tests_pass = False
+                why = "timed out" if tests.timed_out else f"exit code {tests.exit_code}"
+                parts.append(f"pytest failed ({why}):\n{pytest_failures(tests.stdout + chr(10) + tests.stderr)}")
+        elif healthy:
+            failing = [c for c in healthy if c.failed]
+            tests_pass = not failing
+            if failing:
+                parts.append(f"pytest: {len(failing)} failed, {len(healthy) - len(failing)} passed:")
+                for case in failing[:6]:
+                    parts.append(f"{case.id}: {_case_text(case)}")
+            else:
+                parts.append(f"pytest: {len(healthy)} passed.")
+        elif tests.exit_code == 5 or not cases:
+            parts.append("pytest collected no tests.")
+        defects = [c for c in cases if c.defect and not c.quarantined]
+        if defects:
+            parts.append(f"{len(defects)} tests are defective themselves (sent to the tester, not to you).")
+    elif tests_found:
+        parts.append("The tests were not run.")
+    works = bool(runs) and tests_pass is not False
+    parts.insert(0, "PASSED." if works else "FAILED.")
+    shot = run.screenshot if run else None
+    return ProgramReport(static_ok=static_ok, static_output=static_output, entry=entry, run=run, tests=tests,
+                         tests_found=tests_found, runs=runs, tests_pass=tests_pass,
+                         summary=_clip("\n".join(parts)), screenshot=shot, gui=gui, run_reason=reason,
+                         cases=cases, test_static=tuple(test_errors))
+
+
+def with_scenarios(report: ProgramReport, results: list[Any], where: str = SCENARIOS_FILE) -> ProgramReport:
+    """The report with the acceptance scenarios' results as test cases (they count like tests)."""
+    if not results:
+        return report
+    cases = tuple(TestCase(id=f"{where}::{r.name}", file=where, name=r.name,
+                           outcome="passed" if r.passed else "failed", message=r.reason, text=r.reason)
+                  for r in results)
+    failing = [c for c in cases if c.failed]
+    lines = [report.summary.rstrip()]
+    if failing:
+        lines.append(f"Acceptance scenarios: {len(failing)} of {len(cases)} fail:")
+        lines += [f"{c.id}: {c.message}" for c in failing[:4]]
+    else:
+        lines.append(f"Acceptance scenarios: {len(cases)} pass.")
+    tests_pass = (report.tests_pass is not False) and not failing
+    summary = "\n".join(lines)
+    if report.runs and not tests_pass:
+        summary = summary.replace("PASSED.", "FAILED.", 1)
+    return dataclasses.replace(report, cases=report.cases + cases, tests_pass=tests_pass, summary=_clip(summary))
+
+
+def _case_text(case: TestCase) -> str:
+    lines = [ln for ln in case.text.splitlines() if ln.startswith("E ") or re.match(r"^\S+\.py:\d+:", ln)]
+    return tail("\n".join(lines) or case.message or case.text, lines=8, chars=400)
+
+
+def defects_text(report: ProgramReport) -> str:
+    """What the tester is told about their own tests."""
+    defects = report.defects
+    files = {c.file for c in defects}
+    lines = [f"- {c.id}: {c.defect}" for c in defects]
+    lines += [f"- {ln}" for ln in report.test_static[:10] if ln.split(":", 1)[0] in files]
+    return "\n".join(dict.fromkeys(lines))
+
+
+def _entry_argv(entry: str) -> list[str]:
+    rel = Path(entry)
+    if rel.name == "__main__.py" and len(rel.parts) > 1:
+        return ["python3", "-m", ".".join(rel.parts[:-1])]
+    return ["python3", rel.as_posix()]
+
+
+def install_names(project_dir: Path, missing: list[str]) -> list[str]:
+    """pip requirements for ``--allow-install``: the missing modules' pip names, pinned as requirements.txt pins them."""
+    pinned: dict[str, str] = {}
+    req = Path(project_dir) / "requirements.txt"
+    if req.is_file():
+        for line in req.read_text(errors="replace").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                pinned[re.split(r"[<>=!~\[ ;]", line, maxsplit=1)[0].lower().replace("_", "-")] = line
+    wanted: list[str] = []
+    for item in missing:
+        found = re.search(r"No module named '([^']+)'", item)
+        if found:
+            name = catalogue.pip_name(found[1])
+            wanted.append(pinned.get(name.lower().replace("_", "-"), name))
+    return sorted(set(wanted))
+
+
+def tests_record(report: Any, *, ran_tests: bool, before: dict[str, Any]) -> dict[str, Any]:
+    """What ``state.tests`` keeps of the latest check: ``runs`` and ``tests_pass`` as separate facts."""
+    record = {"ran": True, "runs": report.runs, "run_reason": report.run_reason,
+              "tests_pass": report.tests_pass if ran_tests else before.get("tests_pass"),
+              "counts": report.counts() if ran_tests else before.get("counts", {}),
+              "quarantined": [c.id for c in report.quarantined] if ran_tests else before.get("quarantined", []),
+              "summary": report.summary[:2000]}
+    record["passed"] = bool(record["runs"]) and record["tests_pass"] is not False
+    return record

@@ -1,0 +1,1 @@
+"""What a person sees: the live view, the summaries each command prints, the HTML report."""
