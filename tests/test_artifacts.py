@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatdev.replies.parsing import UnsafePath, parse_files, parse_json, safe_relpath
 from chatdev.models.base import SchemaViolation
+from chatdev.replies.parsing import UnsafePath, parse_files, parse_json, safe_relpath
 
 
 def test_path_line_then_fence() -> None:

@@ -211,10 +211,10 @@ def test_prompt_variables_are_what_the_build_passes() -> None:
     """prompts.PROMPT_VARS is exactly the set phases.template_context gives a prompt."""
     from types import SimpleNamespace
 
-    from chatdev.run import phases
     from chatdev.company import prompts
-    from chatdev.run.context import RunState
     from chatdev.company.config import load_company
+    from chatdev.run import phases
+    from chatdev.run.context import RunState
 
     company_ = load_company(None)
     ctx = SimpleNamespace(company=company_, state=RunState(task="t", project="p", company="c", models={}),

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from chatdev.tools import bench as benchmark
 from chatdev.checks import completeness
 from chatdev.run import engine
+from chatdev.tools import bench as benchmark
 from chatdev.tools.bench import BenchResults, TaskResult
 
 REPO = Path(__file__).resolve().parent.parent
@@ -154,8 +154,8 @@ def test_phase_seconds_sum_cycles_and_skip_loop_records() -> None:
 
 
 def test_a_build_is_measured_and_its_check_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.sandbox import container
     from chatdev.checks.scenarios import Scenario, ScenarioResult
+    from chatdev.sandbox import container
 
     root = project(tmp_path, main="def step():\n    pass\n")
     seen: dict[str, Any] = {}
@@ -176,8 +176,8 @@ def test_a_build_is_measured_and_its_check_run(tmp_path: Path, monkeypatch: pyte
 
 
 def test_without_a_check_or_a_run_does_task_is_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.sandbox import container
     from chatdev.checks.scenarios import Scenario
+    from chatdev.sandbox import container
 
     monkeypatch.setattr(container, "run_scenarios", lambda *a, **k: pytest.fail("nothing may run"), raising=False)
     root = project(tmp_path)
@@ -195,9 +195,9 @@ def test_a_build_that_stopped_before_its_program_ran_does_not_run(tmp_path: Path
 
 
 def test_a_sandbox_failure_leaves_does_task_unknown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.sandbox import container
-    from chatdev.errors import SandboxError
     from chatdev.checks.scenarios import Scenario
+    from chatdev.errors import SandboxError
+    from chatdev.sandbox import container
 
     def broken(*args: Any, **kwargs: Any) -> list:
         raise SandboxError("Docker is not running")
@@ -260,8 +260,8 @@ def test_the_bench_screen(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_bench_run_on_the_scripted_company(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.sandbox import container
     from chatdev.checks.scenarios import ScenarioResult
+    from chatdev.sandbox import container
     from tests.scripted_company import company_models, scripted
 
     tasks = tmp_path / "tasks.txt"

@@ -15,12 +15,12 @@ from typing import Any
 
 import pytest
 
-from chatdev.run import candidates, engine
 from chatdev import events
 from chatdev.errors import SandboxError
 from chatdev.models.base import CallInfo
-from chatdev.sandbox.results import RunResult, build_report
 from chatdev.project.workspace import Workspace
+from chatdev.run import candidates, engine
+from chatdev.sandbox.results import RunResult, build_report
 from tests.scripted_company import GAME, company_models, good_reply, scripted
 from tests.test_acceptance import case, fake_verifier
 
@@ -138,8 +138,8 @@ def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytes
     transcript = [json.loads(line) for line in (project / ".chatdev/transcript.jsonl").read_text().splitlines()]
     assert any(r["kind"] == "candidates" and r["winner"] == 2 for r in transcript)
     # the record a person reads: chatdev log and the report say which won and why
-    from chatdev.views import report as report_mod
     from chatdev.project import timeline
+    from chatdev.views import report as report_mod
 
     coding = next(e for e in timeline.read(project) if e.phase == "coding")
     assert coding.candidates == [{"item": "main.py", "winner": 2, "of": 3,
@@ -217,8 +217,8 @@ def test_without_a_sandbox_candidates_rank_by_what_parses(tmp_path: Path) -> Non
 
 def test_candidates_in_the_company_yaml_and_its_bad_values(tmp_path: Path) -> None:
     from chatdev.company.config import MAX_CANDIDATES, load_company
-    from chatdev.errors import ConfigError
     from chatdev.company.scaffold import init_company
+    from chatdev.errors import ConfigError
 
     folder = tmp_path / "company"
     init_company(folder)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.company.orgchart import OrgChart
 from chatdev.company.config import ChatPhase, LoopPhase, load_company
+from chatdev.company.orgchart import OrgChart
 from chatdev.errors import ConfigError
 
 

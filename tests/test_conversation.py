@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.run import engine
 from chatdev import events
-from chatdev.run.conversation import MIN_ANSWER, Conversation, cut_middle
 from chatdev.errors import ModelError
 from chatdev.models.base import CallInfo, Message
 from chatdev.models.scripted import ScriptedModel, fill
+from chatdev.run import engine
+from chatdev.run.conversation import MIN_ANSWER, Conversation, cut_middle
 from tests.scripted_company import company_models, good_reply, scripted
 
 

@@ -17,8 +17,8 @@ from subprocess import CompletedProcess
 
 import pytest
 
-from chatdev.tools import doctor
 from chatdev.models.offload import GpuProbe
+from chatdev.tools import doctor
 
 H100 = "0, NVIDIA H100 80GB HBM3, 81559, 81000, 580.159.04, 9.0"
 MISMATCH = "echo 'Failed to initialize NVML: Driver/library version mismatch'\necho 'NVML library version: 580.159'\nexit 18\n"

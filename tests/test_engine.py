@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.run import engine
 from chatdev import events
 from chatdev.errors import UsageError
+from chatdev.run import engine
 from tests.scripted_company import company_models, good_reply, scripted
 
 
@@ -206,10 +206,10 @@ def test_per_role_models_are_loaded_once_and_shared(company_dir: Path, small_mod
 
 
 def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) -> None:
-    from chatdev.run.chain import Chain
-    from chatdev.run.context import Context, RunOptions, RunState
     from chatdev.company.config import load_company
     from chatdev.project.workspace import Workspace
+    from chatdev.run.chain import Chain
+    from chatdev.run.context import Context, RunOptions, RunState
 
     company = load_company()
     workspace = Workspace.create(tmp_path / "p", company_name=company.name)

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from chatdev.project import eventlog, timeline
-from chatdev.views import report
 from chatdev import events as ev
+from chatdev.project import eventlog, timeline
 from chatdev.project.eventlog import fold, stopped_early, unended_status
 from chatdev.project.workspace import Workspace
+from chatdev.views import report
 
 CHAIN = ["demand_analysis", "coding", "review_loop", "test_run"]
 

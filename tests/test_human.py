@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.run import engine, human
 from chatdev import events
 from chatdev.errors import ChatDevError, ConfigError, UsageError
+from chatdev.run import engine, human
 from tests.scripted_company import company_models, good_reply, scripted
 
 REPO = Path(__file__).resolve().parent.parent

@@ -43,8 +43,8 @@ def test_static_check_adds_the_import_and_commits_it(tmp_path: Path) -> None:
     """Scripted company, real sandbox, real git: the forgotten `import random` costs no model call."""
     import subprocess
 
-    from chatdev.run import engine
     from chatdev import events
+    from chatdev.run import engine
     from chatdev.sandbox import container
     from tests.scripted_company import GAME, company_models, good_reply, scripted
 

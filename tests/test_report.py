@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from chatdev import events as ev
-from chatdev.views import report
 from chatdev.errors import WorkspaceError
 from chatdev.project.workspace import Workspace
+from chatdev.views import report
 
 EVIL = ('Here is the plan. <script>window.__pwned = 1</script> <img src="x" onerror="window.__pwned = 2">'
         ' and a closing tag </script><b>bold?</b>')

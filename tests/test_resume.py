@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.run import engine
 from chatdev import events
 from chatdev.errors import WorkspaceError
+from chatdev.run import engine
 from tests.scripted_company import company_models, scripted
 
 DRIVER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from chatdev import engine
+    from chatdev.run import engine
     from tests.scripted_company import company_models, good_reply, scripted
 
     def slow(messages):

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from chatdev.sandbox import image
+from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names, run_ok
 from chatdev.sandbox.runner import probe
 from chatdev.sandbox.runner.supervisor import Capture
-from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names, run_ok
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

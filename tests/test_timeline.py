@@ -8,12 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.project import timeline
 from chatdev.errors import WorkspaceError
-from chatdev.events import (BuildEnded, BuildStarted, Escalation, Message, PhaseEnded, PhaseStarted, Retry,
-                            SandboxRan, Token)
+from chatdev.events import (
+    BuildEnded,
+    BuildStarted,
+    Escalation,
+    Message,
+    PhaseEnded,
+    PhaseStarted,
+    Retry,
+    SandboxRan,
+    Token,
+)
+from chatdev.project import timeline
 from chatdev.project.workspace import Workspace, tokens_trailer
-
 
 
 @pytest.fixture(autouse=True)

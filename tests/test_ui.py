@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from chatdev import events as ev
-from chatdev.views import summary as screens, live
 from chatdev.run.engine import Summary
+from chatdev.views import live
+from chatdev.views import summary as screens
 
 ORG = [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester"), (1, "Documenter")]
 CHAIN = ["demand_analysis", "coding", "review_loop", "test_loop", "documentation"]
@@ -172,7 +173,7 @@ def test_generic_renderers(capsys: pytest.CaptureFixture[str]) -> None:
 FEED = textwrap.dedent('''
     import sys, time
     from chatdev import events as ev
-    from chatdev import screens, ui
+    from chatdev.views import live as ui, summary as screens
     from chatdev.run.engine import Summary
 
     ORG = [(0, "CEO"), (1, "CTO"), (2, "Programmer"), (2, "Tester"), (1, "Documenter")]
@@ -364,7 +365,7 @@ def test_bench_view(capsys: pytest.CaptureFixture[str]) -> None:
 PULL = textwrap.dedent('''
     import time
     from chatdev import events as ev
-    from chatdev import screens, ui
+    from chatdev.views import live as ui, summary as screens
 
     with ui.view("plain") as sink:
         for i in range(0, 101, 10):

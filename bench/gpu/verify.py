@@ -324,8 +324,8 @@ def ggml_devices() -> list[dict[str, Any]]:
 
 
 def section_build(run: Run) -> None:
-    from chatdev.tools import doctor
     from chatdev.models.offload import probe_gpus
+    from chatdev.tools import doctor
 
     with run.section("build") as r:
         build = doctor.llama_build()

@@ -33,7 +33,6 @@ from chatdev.errors import ModelError
 from chatdev.events import EventSink, Notice, null_sink
 from chatdev.models import fetch, gguf_info, hub, ollama
 
-
 # ----------------------------------------------------------------------------- the catalogue
 
 

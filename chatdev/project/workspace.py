@@ -52,17 +52,6 @@ from typing import Any
 
 from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
 from chatdev.events import Event, Token
-from chatdev.project.paths import (
-    CHATDEV_DIR,
-    TMP_SUFFIX,
-    atomic_write,
-    clean_relpath,
-    env_error,
-    json_default,
-    mkdirs,
-    sha256_of,
-    write_temp,
-)
 from chatdev.project.gitlog import (
     COMMITTER,
     LOG_FORMAT,
@@ -74,6 +63,17 @@ from chatdev.project.gitlog import (
     parse_trailers,
     slug,
     tokens_trailer,
+)
+from chatdev.project.paths import (
+    CHATDEV_DIR,
+    TMP_SUFFIX,
+    atomic_write,
+    clean_relpath,
+    env_error,
+    json_default,
+    mkdirs,
+    sha256_of,
+    write_temp,
 )
 
 STATE = ".chatdev/state.json"

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
-from chatdev.replies import parsing, plans
 from chatdev.models.base import SchemaViolation
+from chatdev.replies import parsing, plans
 
 Known = Callable[[], dict[str, str]]  # the project's text files, read only when needed
 

@@ -21,8 +21,8 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from chatdev.sandbox import catalogue
 from chatdev.models.base import SchemaViolation
+from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import is_test_path
 
 LIBRARY = re.compile(r"\b(librar(y|ies)|third[- ]party|package from pypi)\b", re.IGNORECASE)

@@ -16,13 +16,14 @@ from typing import Any
 from chatdev import events
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, Company, DebatePhase, HumanPhase, LoopPhase
+from chatdev.models.base import SchemaViolation, Usage
+from chatdev.project.gitlog import tokens_trailer
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, RunState, SkipLoop
 from chatdev.run.conversation import Conversation
-from chatdev.project.gitlog import tokens_trailer
-from chatdev.models.base import SchemaViolation, Usage
 from chatdev.run.phases import RUNNERS
-from chatdev.sandbox.results import Progress
 from chatdev.run.steps import StepKey
+from chatdev.sandbox.results import Progress
+
 
 class Chain:
     """Runs a company's chain on a context, checkpointing and committing as it goes."""

@@ -19,12 +19,13 @@ from typing import Any
 from chatdev import events
 from chatdev.checks import examples
 from chatdev.company import prompts
-from chatdev.company.orgchart import OrgChart
 from chatdev.company.config import ActionPhase, ChatPhase, Company
-from chatdev.run.conversation import Conversation
+from chatdev.company.orgchart import OrgChart
 from chatdev.errors import ModelError
 from chatdev.models.base import CallInfo, ChatModel, Reply, Usage, calling
+from chatdev.run.conversation import Conversation
 from chatdev.sandbox.results import Progress, tests_record
+
 
 class PhaseFailed(Exception):
     """A phase could not produce usable output within its retries."""

@@ -7,23 +7,23 @@ never leaves half a project behind.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
-import dataclasses
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from chatdev import events
-from chatdev.run.chain import Chain
-from chatdev.run.context import Context, PhaseFailed, RunOptions, RunState
 from chatdev.company.config import Company, LoopPhase, load_company
 from chatdev.errors import ChatDevError, UsageError, WorkspaceError
+from chatdev.models.base import ChatModel
 from chatdev.project.eventlog import stopped_early
 from chatdev.project.gitlog import tokens_trailer
+from chatdev.run.chain import Chain
+from chatdev.run.context import Context, PhaseFailed, RunOptions, RunState
 from chatdev.run.steps import StepKey
-from chatdev.models.base import ChatModel
 
 MAX_TASK_CHARS = 4000
 STOPWORDS = {"a", "an", "the", "simple", "small", "little", "basic", "make", "build", "write", "create", "me"}
@@ -259,9 +259,9 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
           models: dict[str, ChatModel] | None = None, io: Any = None) -> Summary:
     """Run the company on a new task. ``models`` (role -> model) replaces loading (tests, benchmarks);
     ``io`` is the person at the terminal (``human.TerminalIO``) or why there is none (``NoTerminal``)."""
-    from chatdev.run import human
     from chatdev.company.config import REVIEW
     from chatdev.project.workspace import Workspace
+    from chatdev.run import human
 
     started = time.monotonic()
     task = check_task(opts.task)
@@ -306,9 +306,9 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
            io: Any = None) -> Summary:
     """Continue from the last committed phase, with the same config, models and people
     (``humans`` replaces the roles the person played, when given)."""
-    from chatdev.run import human
     from chatdev.company.config import REVIEW
     from chatdev.project.workspace import Workspace
+    from chatdev.run import human
 
     started = time.monotonic()
     workspace = Workspace.open(Path(project), for_write=True)
@@ -353,9 +353,9 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
             no_run: bool = False, humans: Sequence[str] = (), review: bool = False, answers: Path | None = None,
             io: Any = None, candidates: int | None = None) -> Summary:
     """Change an existing project (a chatdev project or any git repo of Python code) and commit on top."""
-    from chatdev.run import human
     from chatdev.company.config import REVIEW
     from chatdev.project.workspace import Workspace
+    from chatdev.run import human
 
     started = time.monotonic()
     change = check_task(change)

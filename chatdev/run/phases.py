@@ -16,19 +16,18 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
-from chatdev.sandbox import catalogue
 from chatdev import events
-from chatdev.run import human
 from chatdev.company import prompts
-from chatdev.replies import formats
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
+from chatdev.errors import ChatDevError
+from chatdev.models.base import Reply, SchemaViolation
+from chatdev.repair.imports import add_missing_imports
+from chatdev.replies import formats
+from chatdev.run import human
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.run.conversation import Conversation
-from chatdev.errors import ChatDevError
-from chatdev.repair.imports import add_missing_imports
-from chatdev.models.base import Reply, SchemaViolation
+from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import crash_site, defects_text, is_test_path, tests_record
-
 
 DONE = "<DONE>"
 SOURCE_SUFFIXES = (".py",)

@@ -27,11 +27,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatdev.checks import completeness
-from chatdev.run import engine
 from chatdev import events
+from chatdev.checks import completeness
 from chatdev.company.config import load_company
 from chatdev.errors import ChatDevError, UsageError
+from chatdev.run import engine
 
 VERDICTS = ("runs", "tests_pass", "complete", "does_task")
 MAX_SOURCE_BYTES = 512 * 1024  # a program file larger than this is not read for placeholders

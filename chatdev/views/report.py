@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chatdev.project import eventlog
 from chatdev.errors import WorkspaceEnvironmentError, WorkspaceError
+from chatdev.project import eventlog
 
 REPORT_NAME = "report.html"
 MESSAGE_LIMIT = 60_000  # characters of one message shown in the page
