@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from chatdev.sandbox import catalogue
-from chatdev.run import engine
 from chatdev import events
-from chatdev.replies import plans
 from chatdev.checks import scenarios, triage
-from chatdev.repair.imports import add_missing_imports
 from chatdev.models.base import SchemaViolation
+from chatdev.repair.imports import add_missing_imports
+from chatdev.replies import plans
+from chatdev.run import engine
+from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import ProgramReport, Progress, RunResult, build_report
 from tests.scripted_company import GAME, company_models, good_reply, scripted
 
@@ -122,6 +122,25 @@ def test_runs_and_tests_pass_are_separate_facts() -> None:
     assert rep.runs is False and rep.tests_pass is True and not rep.passed
     assert "crashed (exit code 1): pygame.error: font not initialized" in rep.run_reason
     assert rep.to_dict()["runs"] is False and rep.to_dict()["tests_pass"] is True
+
+
+def test_a_program_that_does_not_run_is_fixed_for_its_run_first() -> None:
+    """When the run fails, the fixer sees the run and a count of failing tests, not six tracebacks from pytest."""
+    clean = {"ok": True, "errors": [], "warnings": [], "missing": []}
+    failing = case(text="tests/test_main.py:6: in test_x\nE   AssertionError: assert 'nkrru' == 'hello'")
+    refused = RunResult(1, "Usage: python main.py <operation> <shift>\n", "", False, 0.0,
+                        args=("encode", "3", "hello"))
+    rep = report_for(clean, [failing], run=refused)
+    assert rep.runs is False and rep.tests_pass is False
+    assert rep.summary.splitlines()[1:4] == [
+        "`python3 main.py encode 3 hello` failed with exit code 1 after 0.0 s:",
+        "Usage: python main.py <operation> <shift>",
+        "Make `python3 main.py encode 3 hello` do what the task asks: it gives 3 arguments, so len(sys.argv) is 4."]
+    assert "pytest: 1 failed, 0 passed (fix the program's run first)." in rep.summary
+    assert "nkrru" not in rep.summary and "tests/test_main.py" not in rep.summary
+    assert rep.counts()["failed"] == 1  # the report itself still knows every test
+    ok = report_for(clean, [failing])  # the program runs: the failing tests are the thing to fix, in full
+    assert "nkrru" in ok.summary and "run first" not in ok.summary
 
 
 def test_progress_says_what_got_worse() -> None:

@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from chatdev.sandbox import container, image
 from chatdev.errors import SandboxError, UsageError
+from chatdev.sandbox import container, image
 
 pytestmark = pytest.mark.docker
 REPO = Path(__file__).resolve().parents[1]
@@ -464,6 +464,19 @@ def test_verify_reports_static_errors_and_still_runs_the_program(box: container.
     assert "No module named 'notamodule_zzz'" in report.summary and "Nothing can be installed" in report.summary
     assert "broken.py:1" in report.summary and "syntax error" in report.summary
     assert "'random' imported but unused" in report.static_output
+
+
+def test_a_sound_the_project_lacks_is_a_static_error_beside_the_crash(box: container.Sandbox, tmp_path: Path) -> None:
+    """The 1.5B's snake: `pygame.mixer.Sound('eat.wav')` at the top, no eat.wav, "mixer not initialized"."""
+    project(tmp_path, {
+        "main.py": "import pygame\nSOUND_EAT = pygame.mixer.Sound('eat.wav')\nHEAD = pygame.image.load('head.png')\n"
+                   "if __name__ == '__main__':\n    pygame.init()\n",
+        "head.png": "",
+    })
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5)
+    assert report.runs is False and not report.static_ok, report.summary
+    assert "main.py:2:13: loads 'eat.wav', which the project does not have" in report.summary
+    assert "head.png" not in report.static_output  # the project has that one
 
 
 def test_verify_reads_exit_codes_and_tracebacks(box: container.Sandbox, tmp_path: Path) -> None:

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatdev.sandbox import image as sandbox_image
+from chatdev.checks import assets
 from chatdev.errors import SandboxError, UsageError
 from chatdev.events import EventSink, null_sink
+from chatdev.sandbox import image as sandbox_image
 from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names
 
 __all__ = [
@@ -387,8 +388,12 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
     test_run = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None
     if outcome.payload is None:
         run = _run_result(None, outcome, box.memory)
+    tests_src, program_src, known = _project_sources(project_dir)
+    if payload and (absent := assets.missing(program_src, known=known)):  # a file it loads that nobody wrote
+        static = dict(payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []})
+        payload = {**payload, "static": {**static, "ok": False, "errors": [*static.get("errors", []), *absent]}}
     report = build_report(payload, run=run, tests=test_run, allow_install=box.allow_install, static_only=static_only,
-                          sources=_test_sources(project_dir))
+                          sources=tests_src)
     if tests and not static_only and report.runs is not None:
         report = _with_project_scenarios(project_dir, report, entry=entry, box=box)
     missing = (payload.get("static") or {}).get("missing") or []
@@ -423,19 +428,22 @@ def _with_project_scenarios(project_dir: Path, report: ProgramReport, *, entry: 
     return with_scenarios(report, run_scenarios(project_dir, wanted, entry=entry, sandbox=box))
 
 
-def _test_sources(project_dir: Path) -> dict[str, str]:
-    """The project's test files (path -> text), for triage."""
+def _project_sources(project_dir: Path) -> tuple[dict[str, str], dict[str, str], set[str]]:
+    """(test files, program files: path -> text, every file of the project), by the supervisor's rules."""
     from chatdev.sandbox.runner import probe
 
-    out: dict[str, str] = {}
+    tests: dict[str, str] = {}
+    program: dict[str, str] = {}
     for path in probe.python_files(project_dir):  # the files the supervisor's pytest sees, by its rule
         rel = path.relative_to(project_dir)
-        if probe.is_test_file(rel):
-            try:
-                out[rel.as_posix()] = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError):
-                continue
-    return out
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        (tests if probe.is_test_file(rel) else program)[rel.as_posix()] = text
+    known = {p.relative_to(project_dir).as_posix() for p in project_dir.rglob("*")
+             if p.is_file() and not {".git", ".chatdev"} & set(p.relative_to(project_dir).parts)}
+    return tests, program, known
 
 
 def run_scenarios(project_dir: Path, scenarios: list[Any], *, entry: str | None = None, gui: bool | None = None,

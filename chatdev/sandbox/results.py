@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatdev.sandbox import catalogue
 from chatdev.checks import triage
-from chatdev.project.paths import SANDBOX_ROOT
-from chatdev.sandbox.runner import probe
 from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE
 from chatdev.checks.triage import TestCase
+from chatdev.project.paths import SANDBOX_ROOT
+from chatdev.sandbox import catalogue
+from chatdev.sandbox.runner import probe
 
 SUMMARY_LIMIT = 1500
 TRACEBACK = "Traceback (most recent call last)"
@@ -276,6 +276,10 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
     runs, reason = run_verdict(entry, run)
     if run is not None and not runs:
         parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
+        if run.args and TRACEBACK not in run.stderr:  # refused its own command line: that is the thing to fix
+            n = len(run.args)
+            parts.insert(1, f"Make `{shlex.join([*_entry_argv(entry), *run.args])}` do what the task asks: it gives "
+                            f"{n} argument{'s' * (n != 1)}, so len(sys.argv) is {n + 1}.")
     else:
         parts.insert(0, f"{reason}: ok." if runs else f"{reason}.")
     if run is not None and runs and run.stdout.startswith(SCREEN_HEADER):
@@ -297,7 +301,10 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         elif healthy:
             failing = [c for c in healthy if c.failed]
             tests_pass = not failing
-            if failing:
+            if failing and run is not None and not runs:  # the run is the first verdict: one thing to fix at a time
+                parts.append(f"pytest: {len(failing)} failed, {len(healthy) - len(failing)} passed "
+                             f"(fix the program's run first).")
+            elif failing:
                 parts.append(f"pytest: {len(failing)} failed, {len(healthy) - len(failing)} passed:")
                 for case in failing[:6]:
                     parts.append(f"{case.id}: {_case_text(case)}")

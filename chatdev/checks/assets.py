@@ -1,0 +1,96 @@
+"""Files a program loads that its project does not have: a sound, an image, a font by name.
+
+A small model writes ``pygame.mixer.Sound("eat.wav")`` or ``pygame.image.load("snake.png")``
+at the top of a game, and nobody ever writes those files: the program dies at start, often
+with a message that points elsewhere (``pygame.error: mixer not initialized``), and the fixer
+chases that. This check reads each program file (not the tests) and reports every literal
+file name handed to a loader that is neither in the project nor created by the program,
+in pyflakes' ``path:line:col: message`` form, so it lands among the static errors: the review
+loop sees it before anything runs, and the fix is told what to do instead.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+# the last parts of a call's name -> which argument holds the file (position, keyword)
+LOADERS: dict[tuple[str, ...], tuple[int, str]] = {
+    ("mixer", "Sound"): (0, "file"),
+    ("music", "load"): (0, "filename"),
+    ("image", "load"): (0, "filename"),
+    ("font", "Font"): (0, "file"),  # pygame.font.Font(None, 36) is the default font: fine
+    ("PhotoImage",): (-1, "file"),  # tkinter.PhotoImage(file="x.png"): keyword only
+    ("Image", "open"): (0, "fp"),   # PIL
+}
+WHAT = "draw it with shapes, use pygame.font.Font(None, size) for text, and play no sound files"
+
+
+def _name_parts(func: ast.expr) -> tuple[str, ...]:
+    parts: list[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if isinstance(func, ast.Name):
+        parts.append(func.id)
+    return tuple(reversed(parts))
+
+
+def _literal_file(call: ast.Call) -> str | None:
+    parts = _name_parts(call.func)
+    for tail, (position, keyword) in LOADERS.items():
+        if parts[-len(tail):] != tail:
+            continue
+        if 0 <= position < len(call.args):
+            arg: ast.expr | None = call.args[position]
+        else:
+            arg = next((k.value for k in call.keywords if k.arg == keyword), None)
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.strip():
+            return arg.value
+        return None
+    return None
+
+
+def _written_names(tree: ast.AST) -> set[str]:
+    """String literals the program writes to (``open(x, "w")``, ``.save(x)``): files it makes itself."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        parts = _name_parts(node.func)
+        args = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+        if parts[-1:] == ("open",) and len(args) >= 2 and any(m in args[1] for m in "wax"):
+            out.add(args[0])
+        elif parts[-1:] in (("save",), ("write_bytes",), ("write_text",)) and args:
+            out.add(args[0])
+    return out
+
+
+def missing(sources: Mapping[str, str], *, known: set[str] | None = None) -> list[str]:
+    """``path:line:col: loads 'x', which the project does not have: ...`` for each program file.
+
+    ``sources``: the program's files (relative path -> text; test files are skipped by the
+    caller). ``known``: every file of the project, relative paths (data, images, sounds).
+    """
+    have = {PurePosixPath(p).as_posix() for p in (known if known is not None else set(sources))}
+    lines: list[str] = []
+    for path, text in sorted(sources.items()):
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue  # pyflakes reports it
+        made = _written_names(tree)
+        here = PurePosixPath(path).parent
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            name = _literal_file(node)
+            if name is None or name in made or PurePosixPath(name).is_absolute():
+                continue
+            candidates = {PurePosixPath(name).as_posix(), (here / name).as_posix()}
+            if candidates & have:
+                continue
+            lines.append(f"{path}:{node.lineno}:{node.col_offset + 1}: loads '{name}', which the project does not "
+                         f"have: {WHAT}")
+    return lines
