@@ -68,3 +68,41 @@ def test_static_check_adds_the_import_and_commits_it(tmp_path: Path) -> None:
                          check=True).stdout
     assert "Programmer|[static_check] Add missing imports to main.py" in log
     assert summary.tests["ran"] and summary.tests["passed"] and summary.status == "passed"
+
+
+BREAKOUT = {  # the 1.5B's breakout (2026-12-02): the local `paddle` hides the module it is made from
+    "main.py": "import pygame\nimport paddle\n\n\ndef main():\n    pygame.init()\n"
+               "    paddle = paddle.Paddle(400, 50)  # the paddle\n    paddle.move(-5)\n    print(paddle.x)\n\n\n"
+               "if __name__ == '__main__':\n    main()\n",
+    "paddle.py": "class Paddle:\n    def __init__(self, x, y):\n        self.x, self.y = x, y\n\n"
+                 "    def move(self, dx):\n        self.x += dx\n",
+}
+SHADOW = "main.py:7:14: local variable 'paddle' defined in enclosing scope on line 2 referenced before assignment"
+
+
+def test_a_local_that_hides_its_module_is_made_from_the_class_instead() -> None:
+    fixed = add_missing_imports(BREAKOUT, SHADOW)
+    assert list(fixed) == ["main.py"]
+    assert fixed["main.py"].splitlines()[:3] == ["from paddle import Paddle", "import pygame", "import paddle"]
+    assert "    paddle = Paddle(400, 50)  # the paddle\n    paddle.move(-5)\n" in fixed["main.py"]
+    # a name the module does not define is left for the programmer
+    assert add_missing_imports({**BREAKOUT, "paddle.py": "class Bat:\n    pass\n"}, SHADOW) == {}
+
+
+@pytest.mark.docker
+def test_the_real_static_check_names_the_hidden_module_and_the_repair_makes_it_run(tmp_path: Path) -> None:
+    from chatdev.sandbox import container
+
+    try:
+        container.preflight()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no sandbox: {exc}")
+    for path, text in BREAKOUT.items():
+        (tmp_path / path).write_text(text)
+    before = container.verify_program(tmp_path, timeout=5, tests=False, gui=False)
+    assert before.runs is False and "UnboundLocalError" in before.run_reason
+    fixed = add_missing_imports(BREAKOUT, before.static_output)
+    assert list(fixed) == ["main.py"], before.static_output
+    (tmp_path / "main.py").write_text(fixed["main.py"])
+    after = container.verify_program(tmp_path, timeout=5, tests=False, gui=False)
+    assert after.runs is True and after.static_ok and after.run is not None and after.run.stdout == "395\n", after.summary

@@ -97,10 +97,57 @@ def _rename_modules(sources: dict[str, str], static_report: str) -> dict[str, st
     return changed
 
 
+SHADOWED = re.compile(r"^(?P<file>[^:\n]+\.py):\d+:\d+: local variable '(?P<name>\w+)' defined in enclosing scope "
+                      r"on line \d+ referenced before assignment$", re.MULTILINE)
+
+
+def _unshadow(sources: dict[str, str], static_report: str) -> dict[str, str]:
+    """``paddle = paddle.Paddle(400, 50)`` in a function, after ``import paddle``: the local hides the module.
+
+    The right side meant the module: it becomes ``Paddle(400, 50)`` with ``from paddle import
+    Paddle`` added, when the project module ``paddle`` defines ``Paddle``. The local keeps its
+    name, so every later use in the function is the object, as the model wrote it.
+    """
+    definitions = _definitions(sources)
+    changed: dict[str, str] = {}
+    for m in SHADOWED.finditer(static_report):
+        file, name = m.group("file"), m.group("name")
+        text = changed.get(file, sources.get(file))
+        if text is None:
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        cuts: list[tuple[int, int, int, str]] = []  # (line, start col, end col, attribute)
+        for func in ast.walk(tree):
+            if not isinstance(func, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(func):
+                if not (isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name
+                                                             for t in node.targets)):
+                    continue
+                for use in ast.walk(node.value):
+                    if (isinstance(use, ast.Attribute) and isinstance(use.value, ast.Name) and use.value.id == name
+                            and name in definitions.get(use.attr, []) and use.lineno == use.end_lineno):
+                        cuts.append((use.lineno, use.col_offset, use.end_col_offset or 0, use.attr))
+        if not cuts:
+            continue
+        lines = text.splitlines(keepends=True)
+        for row, start, end, attr in sorted(set(cuts), reverse=True):
+            line = lines[row - 1].encode()
+            lines[row - 1] = (line[:start] + attr.encode() + line[end:]).decode()
+        imports = sorted({f"from {name} import {attr}" for *_, attr in cuts})
+        changed[file] = _insert("".join(lines), [i for i in imports if i not in text])
+    return changed
+
+
 def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str, str]:
     """The files whose undefined names are modules or project definitions, with the imports added
-    (and imports that name a package by its PyPI name, ``pyyaml`` for ``yaml``, put right)."""
+    (imports that name a package by its PyPI name, ``pyyaml`` for ``yaml``, put right, and a
+    local that hides the project module it is made from, ``paddle = paddle.Paddle()``, unhidden)."""
     renamed = _rename_modules(sources, static_report)
+    renamed.update(_unshadow({**sources, **renamed}, static_report))
     sources = {**sources, **renamed}
     definitions = _definitions(sources)
     wanted: dict[str, list[str]] = {}
