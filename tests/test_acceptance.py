@@ -233,7 +233,7 @@ def fake_verifier(rules, crash: str = "Traceback (most recent call last):\nboom"
     a program that does not run writes ``crash`` to stderr."""
     calls: list[dict[str, Any]] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
         files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
         runs, failing = rules(files)
         cases = [case(outcome="failed" if n in failing else "passed", name=n,
@@ -243,7 +243,7 @@ def fake_verifier(rules, crash: str = "Traceback (most recent call last):\nboom"
                    "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
                    "cases": cases if tests else None}
         run = RunResult(0 if runs else 1, "", "" if runs else crash, False, 0.1)
-        calls.append({"tests": tests, "runs": runs, "args": [list(a) for a in args]})
+        calls.append({"tests": tests, "runs": runs, "args": [list(a) for a in args], "expect": [s.expect for s in expect]})
         return build_report(payload, run=run, tests=RunResult(1 if failing else 0, "", "", False, 0.5) if tests
                             else None, sources={k: v for k, v in files.items() if k.startswith("tests/")})
 
@@ -312,7 +312,7 @@ def test_a_working_program_ends_the_test_loop_at_once_and_says_so(tmp_path: Path
     assert summary.status == "passed" and summary.exit_code == 0 and summary.runs and summary.tests_pass
     assert not [e for e in recorder.of(events.PhaseStarted) if e.phase in ("test_fix", "test_repair")]
     # the review loop ran the program too (static check + a short run, no tests)
-    assert verifier.calls[0] == {"tests": False, "runs": True, "args": [[]]}
+    assert verifier.calls[0] == {"tests": False, "runs": True, "args": [[]], "expect": []}
     state = json.loads((Path(summary.project) / ".chatdev/state.json").read_text())
     assert state["tests"]["runs"] is True and state["tests"]["counts"]["passed"] == 2
 
@@ -463,6 +463,13 @@ def test_every_check_runs_the_program_with_the_tasks_examples_else_the_designs(
     engine.build(engine.BuildOptions(task="a converter used as `python main.py 10 km m`", out=tmp_path / "b"),
                  sink=events.Recorder(), models=company_models(scripted(cto)))
     assert verifier.calls and all(c["args"] == [["10", "km", "m"]] for c in verifier.calls)
+    assert all(c["expect"] == [] for c in verifier.calls)
+
+    verifier.calls.clear()  # what the task says a command prints goes to every check that runs the tests
+    engine.build(engine.BuildOptions(task="roman numerals: `python main.py 1994` prints MCMXCIV", out=tmp_path / "c"),
+                 sink=events.Recorder(), models=company_models(scripted(cto)))
+    assert [c["expect"] for c in verifier.calls if c["tests"]] and \
+        all(c["expect"] == [["MCMXCIV"]] for c in verifier.calls if c["tests"])
 
 
 def test_a_crash_tells_the_fixer_the_file_and_line_to_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

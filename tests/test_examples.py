@@ -70,3 +70,14 @@ def test_a_models_line_may_list_alternatives_like_a_usage_line() -> None:
     assert examples.first_command("python main.py 5; rm -rf /") == ["5"]
     assert examples.first_command("run it with python") is None
     assert examples.for_run("t", None, {"run": "python main.py add milk | list"}) == [["add", "milk"]]
+
+
+def test_what_the_task_says_its_commands_print() -> None:
+    roman = examples.task_outputs("a Roman numeral converter: `python main.py 1994` prints MCMXCIV and "
+                                  "`python main.py MCMXCIV` prints 1994")
+    assert [(s.argv, s.expect) for s in roman] == [(["1994"], ["MCMXCIV"]), (["MCMXCIV"], ["1994"])]
+    assert roman[0].name == "the task: `python main.py 1994` prints MCMXCIV"
+    primes = examples.task_outputs("primes: `python main.py 20` prints `2 3 5 7 11 13 17 19`.")
+    assert [(s.argv, s.expect) for s in primes] == [(["20"], ["2 3 5 7 11 13 17 19"])]
+    assert examples.task_outputs("a converter used as `python main.py 10 km m` or `python main.py 100 C F`") == []
+    assert examples.task_outputs("`ls | wc` prints 3") == []  # not a plain python command line

@@ -502,6 +502,27 @@ def test_verify_runs_the_program_with_each_example_until_one_fails(box: containe
     assert "`python3 main.py x` crashed (exit code 1): ValueError" in bad.run_reason
 
 
+def test_what_the_task_says_a_command_prints_is_checked_beside_the_tests(box: container.Sandbox,
+                                                                         tmp_path: Path) -> None:
+    """The 1.5B's Caesar tool exited 0 on `decode 3 khoor` and printed nkrru: it ran, and did not do the task."""
+    from chatdev.checks import examples
+
+    task = "a Caesar cipher tool: `python main.py encode 3 hello` prints khoor, `python main.py decode 3 khoor` " \
+           "prints hello"
+    expect = examples.task_outputs(task)
+    project(tmp_path, {"main.py": "import sys\nop, k, text = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+                                  "print(''.join(chr((ord(c) - 97 + k) % 26 + 97) for c in text))\n"})
+    wrong = container.verify_program(tmp_path, sandbox=box, timeout=5, args=[["encode", "3", "hello"]], expect=expect)
+    assert wrong.runs is True and wrong.tests_pass is False and not wrong.passed, wrong.summary
+    assert ("the task::the task: `python main.py decode 3 khoor` prints hello: the output lacks 'hello' "
+            "(it printed 'nkrru')") in wrong.summary
+    (tmp_path / "main.py").write_text("import sys\nop, k, text = sys.argv[1], int(sys.argv[2]), sys.argv[3]\n"
+                                      "k = -k if op == 'decode' else k\n"
+                                      "print(''.join(chr((ord(c) - 97 + k) % 26 + 97) for c in text))\n")
+    right = container.verify_program(tmp_path, sandbox=box, timeout=5, args=[["encode", "3", "hello"]], expect=expect)
+    assert right.passed and right.tests_pass is True and "Acceptance scenarios: 2 pass." in right.summary
+
+
 def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: container.Sandbox,
                                                                          tmp_path: Path) -> None:
     project(tmp_path, {

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from chatdev.checks.scenarios import Scenario
+
 TRIED = "usage_example"  # state.outputs key: {"run": the line a role wrote, "usage": what the program printed}
 USAGE_SCHEMA = {"type": "object", "required": ["run"],
                 "properties": {"run": {"type": "string", "minLength": 1, "maxLength": 200}}}
@@ -70,6 +72,23 @@ def from_text(text: str) -> list[list[str]]:
         args = parse(span)
         if args is not None and args not in found:
             found.append(args)
+    return found
+
+
+_PRINTS = re.compile(r"`([^`\n]+)`\s+(?:prints|outputs|shows|gives)\s+(?:`([^`\n]+)`|([^\s,;`]+?))(?=[\s,;`]|[.!?]?$|[.!?]\s)")
+
+
+def task_outputs(task: str) -> list[Scenario]:
+    """What the task says its own command lines print (``python main.py 1994` prints MCMXCIV``),
+    as scenarios the company runs beside the tests: written by the user, never by the model."""
+    found: list[Scenario] = []
+    for m in _PRINTS.finditer(task or ""):
+        args = parse(m.group(1))
+        expected = (m.group(2) or m.group(3) or "").strip()
+        if args is None or not expected or len(found) >= MAX_EXAMPLES:
+            continue
+        found.append(Scenario(name=f"the task: `{m.group(1).strip()}` prints {expected}", argv=args,
+                              expect=[expected]))
     return found
 
 

@@ -120,7 +120,9 @@ def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
     lowered = out.lower()
     missing = [e for e in scenario.expect if e.lower() not in lowered]
     if missing:
-        return ScenarioResult(scenario.name, False, f"the output lacks {missing[0]!r}")
+        printed = " ".join(out.split())
+        shown = f"it printed {printed[-120:]!r}" if printed else "it printed nothing"
+        return ScenarioResult(scenario.name, False, f"the output lacks {missing[0]!r} ({shown})")
     if scenario.screen_changes and not run.get("changed"):
         why = "no screen was captured" if run.get("changed") is None else "the screen did not change after the keys"
         return ScenarioResult(scenario.name, False, why)

@@ -147,11 +147,11 @@ def _sandbox_ready() -> None:
 
 
 def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, allow_install: bool,
-              args: Sequence[Sequence[str]] = ()) -> Any:
+              args: Sequence[Sequence[str]] = (), expect: Sequence[Any] = ()) -> Any:
     from chatdev.sandbox import container
 
     return container.verify_program(root, entry=entry, timeout=timeout, tests=tests, allow_install=allow_install,
-                                  args=args)
+                                    args=args, expect=expect)
 
 
 # --------------------------------------------------------------------------- models

@@ -360,7 +360,8 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
 def verify_program(project_dir: Path, *, entry: str | None = None, timeout: float = 15.0, gui: bool | None = None,
                    sandbox: Sandbox | None = None, tests_timeout: float | None = None, static_only: bool = False,
                    allow_install: bool = False, tests: bool = True,
-                   args: Sequence[Sequence[str]] = ()) -> ProgramReport:
+                   args: Sequence[Sequence[str]] = (),
+                   expect: Sequence[Any] = ()) -> ProgramReport:
     """Static check, then the entry point for ``timeout`` seconds (whatever the check found), then
     the project's pytest tests, each with its own limit and result.
 
@@ -396,6 +397,11 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
                           sources=tests_src)
     if tests and not static_only and report.runs is not None:
         report = _with_project_scenarios(project_dir, report, entry=entry, box=box)
+    if tests and not static_only and report.runs and expect:  # what the task says its command lines print
+        from chatdev.sandbox.results import with_scenarios
+
+        report = with_scenarios(report, run_scenarios(project_dir, list(expect), entry=entry, sandbox=box),
+                                where="the task")
     missing = (payload.get("static") or {}).get("missing") or []
     if missing and box.allow_install:
         wanted = install_names(project_dir, missing)
