@@ -369,7 +369,7 @@ def test_quarantined_tests_are_what_the_record_says(tmp_path: Path, monkeypatch:
             return "tests/test_main.py\n```python\ndef test_ok(:\n    pass\n```"
         return good_reply(messages)
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
         test_file = root / "tests/test_main.py"
         cases = [case(outcome="error", name="", text="E   SyntaxError: invalid syntax")] if (
             tests and test_file.exists()) else []
@@ -404,7 +404,7 @@ def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,
 
     calls: list[bool] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
         main = (root / "main.py").read_text()
         ok = "import random" in main
         calls.append(ok)
@@ -511,7 +511,7 @@ def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes
 
     calls: list[list[list[str]]] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
         calls.append([list(a) for a in args])
         given = list(args[0]) if args else []
         run = (RunResult(0, "2 3 5 7 11 13 17 19\n", "", False, 0.1, args=tuple(given)) if given == ["20"] else

@@ -244,10 +244,9 @@ class Context:
 
     def _check(self, entry: str | None, *, timeout: float, tests: bool, args: list[list[str]]) -> Any:
         assert self.verifier is not None
-        expect = examples.task_outputs(self.state.task) if tests else []
-        extra = {"expect": expect} if expect else {}  # a verifier that takes no `expect` still works elsewhere
         return self.verifier(self.workspace.root, entry=entry, timeout=timeout, tests=tests,
-                             allow_install=self.options.allow_install, args=args, **extra)
+                             allow_install=self.options.allow_install, args=args,
+                             expect=examples.task_outputs(self.state.task) if tests else [])
 
     def _ask_usage(self, phase: str, role: str, entry: str, usage: str) -> str:
         """The command line ``role`` would type to try a program that printed ``usage`` ("" if none)."""

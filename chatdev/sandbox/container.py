@@ -25,7 +25,7 @@ import tarfile
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -313,13 +313,11 @@ def _project_tar(project_dir: Path, spec: dict[str, Any]) -> bytes:
         root = tarfile.TarInfo("app")
         root.type, root.mode = tarfile.DIRTYPE, 0o755
         tar.addfile(owned(root))
-        for dirpath, dirnames, filenames in os.walk(project_dir):
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP)
-            base = Path(dirpath)
+        for base, dirnames, filenames in _walk(project_dir):
             rel_dir = base.relative_to(project_dir)
             for d in dirnames:
                 tar.add(base / d, arcname=str(Path("app") / rel_dir / d), recursive=False, filter=owned)
-            for f in sorted(filenames):
+            for f in filenames:
                 path = base / f
                 if f.endswith((".pyc", ".pyo")):
                     continue
@@ -332,6 +330,13 @@ def _project_tar(project_dir: Path, spec: dict[str, Any]) -> bytes:
             info.size, info.mode = len(data), 0o600
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
+
+
+def _walk(project_dir: Path) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """(folder, its subfolders, its files) of what goes into the sandbox: ``SKIP`` folders left out, sorted."""
+    for dirpath, dirnames, filenames in os.walk(project_dir):
+        dirnames[:] = sorted(d for d in dirnames if d not in SKIP)
+        yield Path(dirpath), dirnames, sorted(filenames)
 
 
 def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> RunResult:
@@ -435,7 +440,7 @@ def _with_project_scenarios(project_dir: Path, report: ProgramReport, *, entry: 
 
 
 def _project_sources(project_dir: Path) -> tuple[dict[str, str], dict[str, str], set[str]]:
-    """(test files, program files: path -> text, every file of the project), by the supervisor's rules."""
+    """(test files, program files: path -> text, by the supervisor's rules; every file the sandbox gets)."""
     from chatdev.sandbox.runner import probe
 
     tests: dict[str, str] = {}
@@ -447,8 +452,7 @@ def _project_sources(project_dir: Path) -> tuple[dict[str, str], dict[str, str],
         except (OSError, UnicodeDecodeError):
             continue
         (tests if probe.is_test_file(rel) else program)[rel.as_posix()] = text
-    known = {p.relative_to(project_dir).as_posix() for p in project_dir.rglob("*")
-             if p.is_file() and not {".git", ".chatdev"} & set(p.relative_to(project_dir).parts)}
+    known = {(base / f).relative_to(project_dir).as_posix() for base, _, names in _walk(project_dir) for f in names}
     return tests, program, known
 
 
@@ -620,13 +624,7 @@ def run_project(project: Path, *, gui: bool, timeout: float, args: Sequence[str]
     project = Path(project)
     if not project.is_dir():
         raise UsageError(f"{project}: no such project folder", hint="give the folder `chatdev build` made")
-    python_files = False
-    for _, dirs, names in os.walk(project):
-        dirs[:] = [d for d in dirs if d not in SKIP]
-        if any(name.endswith(".py") for name in names):
-            python_files = True
-            break
-    if not python_files:
+    if not any(name.endswith(".py") for _, _, names in _walk(project) for name in names):
         raise UsageError(f"{project}: no Python file to run",
                          hint="point chatdev run at a folder made by `chatdev build`")
     from chatdev.checks import examples

@@ -219,13 +219,18 @@ def crash_site(text: str, paths: Sequence[str]) -> CrashSite | None:
                      code=(last.group(4) or "").strip(), error=error)
 
 
+def command_line(entry: str, args: Sequence[str]) -> str:
+    """How a run of ``entry`` with ``args`` is shown: ``python3 main.py encode 3 hello``."""
+    return shlex.join([*_entry_argv(entry), *args])
+
+
 def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, str]:
     """``runs`` and why, one rule for every program (the company, ``chatdev run`` and the bench)."""
     if entry is None:
         return False, "no entry point"
     if run is None:
         return None, "not run"
-    command = shlex.join([*_entry_argv(entry), *run.args])
+    command = command_line(entry, run.args)
     if run_ok(run):
         if run.timed_out:
             return True, f"`{command}` was still running after {run.duration:.0f} s without a traceback"
@@ -278,7 +283,7 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
         if run.args and TRACEBACK not in run.stderr:  # refused its own command line: that is the thing to fix
             n = len(run.args)
-            parts.insert(1, f"Make `{shlex.join([*_entry_argv(entry), *run.args])}` do what the task asks: it gives "
+            parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks: it gives "
                             f"{n} argument{'s' * (n != 1)}, so len(sys.argv) is {n + 1}.")
     else:
         parts.insert(0, f"{reason}: ok." if runs else f"{reason}.")
