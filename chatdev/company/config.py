@@ -78,6 +78,20 @@ class CheckEnv:
     def prompt(self, phase: Any, key: str, source: str) -> None:
         prompts.check(source, prompts.PROMPT_VARS, where=f"{phase.source}: {key}", attrs=self.prompt_attrs)
 
+    def schema(self, phase: Any, schema: dict[str, Any] | None) -> None:
+        """A schema's ``examples`` (the one-shot example its requests end with) must fit the schema."""
+        examples = (schema or {}).get("examples")
+        if examples is None:
+            return
+        if not isinstance(examples, list) or not examples:
+            raise ConfigError(f"{phase.source}: schema: examples: a list with at least one example")
+        from chatdev.models.base import schema_errors
+
+        errors = schema_errors(examples[0], schema or {})
+        if errors:
+            raise ConfigError(f"{phase.source}: schema: examples[0] does not fit the schema: {errors[0]}",
+                              hint="the example is what the model is shown: make it a valid reply")
+
     def output_ref(self, phase: Any, key: str, ref: str | None, *, shape: str) -> None:
         if ref and (not ref.startswith("outputs.") or ref.split(".")[1] not in self.outputs):
             raise ConfigError(f"{phase.source}: {key}: {ref!r} is not {shape} of a phase",
@@ -128,6 +142,7 @@ class ChatPhase(_PhaseBase):
         env.prompt(self, "prompt", self.prompt)
         if self.expects == "json" and self.json_schema is None:
             raise ConfigError(f"{where}: schema: required when expects is json")
+        env.schema(self, self.json_schema)
         if self.verdict and self.expects != "json":
             raise ConfigError(f"{where}: verdict: only a json phase can set a verdict")
         if self.verdict:
@@ -184,6 +199,7 @@ class DebatePhase(_PhaseBase):
                 raise ConfigError(f"{self.source}: judge: {judge} may not talk to {n} under the org chart")
         env.prompt(self, "prompt", self.prompt)
         env.prompt(self, "judge_prompt", self.judge_prompt)
+        env.schema(self, self.json_schema)
 
 
 # The verdicts each action sets. `runs`: the entry point exits 0, or is still alive at the
@@ -219,7 +235,7 @@ class ActionPhase(_PhaseBase):
 
 
 CLARIFY_SCHEMA: dict[str, Any] = {
-    "type": "object", "required": ["questions"],
+    "type": "object", "required": ["questions"], "examples": [{"questions": ["Should the game keep a high score?"]}],
     "properties": {"questions": {"type": "array", "maxItems": 3,
                                  "items": {"type": "string", "minLength": 1, "maxLength": 300}}}}
 
@@ -257,6 +273,7 @@ class HumanPhase(_PhaseBase):
             raise ConfigError(f"{where}: review: unknown phase {self.review!r}")
         if self.prompt is not None:
             env.prompt(self, "prompt", self.prompt)
+            env.schema(self, self.json_schema)
 
 
 AnyPhase = ChatPhase | LoopPhase | DebatePhase | ActionPhase | HumanPhase
@@ -315,7 +332,7 @@ class Messages(Strict):
 
 
 MESSAGE_VARS = {
-    "retry": frozenset({"reason", "expects", "attempt", "hint"}),  # hint: the reply format's (replies.py)
+    "retry": frozenset({"reason", "expects", "attempt", "hint"}),  # hint: the reply format's retry_hint (replies/formats.py)
     "continue_": frozenset({"reply"}),
     "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
     "screenshot": frozenset({"task"}),

@@ -1,14 +1,23 @@
 """Reply formats: how a phase's reply is read (``expects: files | json | text``).
 
-Each format is a small class: its parser (a reply it cannot use raises
-``SchemaViolation`` with the reason, which goes back to the model) and the one-line
-hint a retry adds (messages.yaml's ``retry`` renders it as ``{{ hint }}``). Adding a
-format (search/replace edits, say) is one class here and its name in
+Each format is a small class that owns everything about its replies:
+
+- ``instruction``: the closing lines of every request a phase with this ``expects:``
+  sends (the phase's prompt says what to write, the format says how to reply: a phase
+  YAML never spells the format out);
+- ``example``: a one-shot example of a reply (for json, the schema's own ``examples``
+  entry, else a skeleton of the schema; a files reply's example goes with a retry);
+- ``parse``: a reply it cannot use raises ``SchemaViolation`` with the reason, which goes
+  back to the model;
+- ``retry_hint``: what a retry adds (messages.yaml's ``retry`` renders it as ``{{ hint }}``).
+
+Adding a format (search/replace edits, say) is one class here and its name in
 ``config.ChatPhase.expects``.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -22,6 +31,18 @@ Known = Callable[[], dict[str, str]]  # the project's text files, read only when
 class ReplyFormat:
     name: ClassVar[str]
     hint: ClassVar[str]  # what a retry asks for, in one line
+
+    def instruction(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        """The lines that close a request for this format ("" when the prompt says it all)."""
+        return ""
+
+    def example(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        """A one-shot example of a reply in this format ("" when there is none)."""
+        return ""
+
+    def retry_hint(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        """What a retry adds under the reason the reply was refused."""
+        return self.hint
 
     def parse(self, text: str, *, schema: dict[str, Any] | None = None, expected: Sequence[str] = (),
               known: Known | None = None, cut: bool = False) -> Any:
@@ -39,6 +60,20 @@ class FilesFormat(ReplyFormat):
 
     name = "files"
     hint = "Write the file path on one line, then the whole file in one ``` block."
+
+    def instruction(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        if expected:  # one named file (a planned file, a phase's ``writes:``)
+            path = expected[0]
+            return f"Reply with the line {path} and then the whole file in one ```{fence_language(path)} block."
+        return ("For each file you change, write its path on one line and then the whole new file "
+                "in one ```python block.")
+
+    def example(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        path = expected[0] if expected else "main.py"
+        return f"{path}\n```{fence_language(path)}\n(every line of {path})\n```"
+
+    def retry_hint(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        return f"{self.hint} Like this:\n{self.example(expected=expected)}"
 
     def parse(self, text: str, *, schema: dict[str, Any] | None = None, expected: Sequence[str] = (),
               known: Known | None = None, cut: bool = False) -> dict[str, str]:
@@ -58,6 +93,14 @@ class JsonFormat(ReplyFormat):
     name = "json"
     hint = "Reply with one JSON object only, no other text."
 
+    def instruction(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        return f"Reply with JSON only, like:\n{self.example(schema=schema)}"
+
+    def example(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        examples = (schema or {}).get("examples")
+        value = examples[0] if isinstance(examples, list) and examples else skeleton(schema or {})
+        return json.dumps(value, ensure_ascii=False)
+
     def parse(self, text: str, *, schema: dict[str, Any] | None = None, expected: Sequence[str] = (),
               known: Known | None = None, cut: bool = False) -> Any:
         return plans.check_plan(parsing.parse_json(text, schema), text)
@@ -75,6 +118,33 @@ class TextFormat(ReplyFormat):
         if len(cleaned) < 2:
             raise SchemaViolation("the reply was empty", text)
         return cleaned
+
+
+FENCE_LANGUAGES = {".py": "python", ".json": "json", ".md": "markdown", ".yaml": "yaml", ".yml": "yaml",
+                   ".html": "html", ".css": "css", ".js": "javascript", ".toml": "toml", ".txt": "text"}
+
+
+def fence_language(path: str) -> str:
+    """The fence's language tag for a file (``python`` for ``main.py``; none for an unknown kind)."""
+    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    return FENCE_LANGUAGES.get(suffix, "")
+
+
+def skeleton(schema: dict[str, Any]) -> Any:
+    """A value of the schema's shape, for a schema without ``examples``: keys, one item, "..." strings."""
+    if "enum" in schema and schema["enum"]:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) and kind else kind
+    if kind == "object" or "properties" in schema:
+        return {key: skeleton(sub if isinstance(sub, dict) else {})
+                for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        items = schema.get("items")
+        return [skeleton(items)] if isinstance(items, dict) else []
+    return {"boolean": True, "integer": 0, "number": 0, "null": None}.get(str(kind), "...")
 
 
 def strip_outer_fence(text: str) -> str:

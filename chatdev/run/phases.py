@@ -169,11 +169,13 @@ def _resolve(ctx: Context, ref: str) -> Any:
 
 
 def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, assistant: str,
-                   system: str, source: str, where: str) -> str:
-    """Render with ``code`` sized to what is left of the context after everything else."""
+                   system: str, source: str, where: str, expected: Sequence[str] = ()) -> str:
+    """Render with ``code`` sized to what is left of the context after everything else; the
+    reply format's instruction closes the request (``formats.ReplyFormat.instruction``)."""
     def render(code: str, focus: Sequence[str] = (), crash: str = "") -> str:
-        return prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant,
+        text = prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant,
                                                        focus=focus, crash=crash), where=where)
+        return instructed(text, phase.expects, expected=expected, schema=phase.json_schema)
 
     needs_code = "code" in prompts.undeclared(source, where=where)
     bare = render("")
@@ -197,6 +199,13 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
     return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus, crash)
 
 
+def instructed(text: str, expects: str, *, expected: Sequence[str] = (),
+               schema: dict[str, Any] | None = None) -> str:
+    """``text`` closed by the reply format's instruction: phase YAMLs say what, the format says how."""
+    instruction = formats.format_for(expects).instruction(expected=expected, schema=schema)
+    return f"{text.rstrip()}\n{instruction}\n" if instruction else text
+
+
 def named_files(text: str, paths: Sequence[str]) -> list[str]:
     """The project files ``text`` names (``tests/test_main.py:47:53``, ``File "/work/game.py"``), in order."""
     found: list[tuple[int, str]] = []
@@ -215,8 +224,13 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
     assistant = ctx.company.role(phase.assistant).name
     system = persona(ctx, assistant)
     where = f"{phase.source}: prompt"
+    expected: list[str] = []
+    if phase.expects == "files" and isinstance(item, dict) and "path" in item:
+        expected = [str(item["path"])]
+    elif phase.expects == "files" and phase.writes:
+        expected = [phase.writes]
     prompt = _render_prompt(ctx, phase, cycle=cycle, item=item, assistant=assistant, system=system,
-                            source=phase.prompt, where=where)
+                            source=phase.prompt, where=where, expected=expected)
     revision = getattr(ctx, "revision", None)
     if revision and revision.get("phase") == phase.name:  # a checkpoint asked for a change: redo with it
         previous = revision.get("previous")
@@ -227,11 +241,6 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
         prompt += "\n\n" + prompts.render(ctx.company.messages.revise,
                                            {"previous": previous, "comment": revision.get("comment", "")},
                                            where="messages.yaml: revise")
-    expected: list[str] = []
-    if phase.expects == "files" and isinstance(item, dict) and "path" in item:
-        expected = [str(item["path"])]
-    elif phase.expects == "files" and phase.writes:
-        expected = [phase.writes]
     images = ctx.images_for(phase, assistant)
     conv = Conversation(ctx.model_for(assistant), system)
     boss: Conversation | None = None
@@ -341,9 +350,10 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
     expects = phase.expects if isinstance(phase, ChatPhase) else "json"
     schema = phase.json_schema
     request, shown, base = message, message, len(conv.history)
+    hint = formats.format_for(expects).retry_hint(expected=expected, schema=schema)
     if start and reason:  # the first tries were made already (the candidates): ask with their reason
         note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects, "attempt": start,
-                                                        "hint": formats.format_for(expects).hint},
+                                                        "hint": hint},
                               where="messages.yaml: retry")
         message = f"{request}\n\n{note.strip()}"
         shown = f"{note.strip()}\n(asked again under the original request; the unusable replies were dropped)"
@@ -366,7 +376,7 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             ctx.sink(events.Retry(phase=phase.name, role=receiver, reason=reason, attempt=attempt + 1))
             note = prompts.render(ctx.company.messages.retry, {"reason": reason, "expects": expects,
                                                                "attempt": attempt + 1,
-                                                               "hint": formats.format_for(expects).hint},
+                                                               "hint": hint},
                                   where="messages.yaml: retry")
             # Ask again from where the request was made: the unusable reply leaves the
             # conversation (a small model shown its own mistake repeats it, and a long bad
@@ -450,8 +460,8 @@ def _review_text(ctx: Context, reviewed: Any) -> str:
 def _clarify(ctx: Context, phase: HumanPhase, *, cycle: int) -> PhaseResult:
     result = PhaseResult()
     role = human.seat(phase, ctx.company)
-    prompt = prompts.render(str(phase.prompt), template_context(ctx, cycle=cycle, role=role),
-                            where=f"{phase.source}: prompt")
+    prompt = instructed(prompts.render(str(phase.prompt), template_context(ctx, cycle=cycle, role=role),
+                                       where=f"{phase.source}: prompt"), "json", schema=phase.json_schema)
     conv = Conversation(ctx.model_for(role), persona(ctx, role))
     data = _ask_until_valid(ctx, phase, conv, prompt, sender="chatdev", receiver=role, images=(), expected=[],
                             result=result, item=None, cycle=cycle)
@@ -484,8 +494,9 @@ def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
                             max_tokens=phase.max_tokens, result=result, turn="debate")
             proposals.append((name, reply.text.strip()))
     all_proposals = "\n\n".join(f"{who}:\n{text}" for who, text in proposals)
-    prompt = prompts.render(phase.judge_prompt, template_context(ctx, cycle=cycle, feedback=all_proposals, role=judge),
-                            where=f"{phase.source}: judge_prompt")
+    prompt = instructed(prompts.render(phase.judge_prompt,
+                                       template_context(ctx, cycle=cycle, feedback=all_proposals, role=judge),
+                                       where=f"{phase.source}: judge_prompt"), "json", schema=phase.json_schema)
     conv = Conversation(ctx.model_for(judge), persona(ctx, judge))
     decision = _ask_until_valid(ctx, phase, conv, prompt, sender=names[0], receiver=judge, images=(),
                                 expected=[], result=result, item=None)

@@ -1,0 +1,120 @@
+"""Reply formats own how a reply is asked for: the instruction closing each request, a
+one-shot example, the parser and the retry hint (chatdev/replies/formats.py).
+
+Phase YAMLs say what to write; the format named by ``expects:`` says how to reply.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chatdev import events
+from chatdev.company import config
+from chatdev.errors import ConfigError
+from chatdev.models.base import current_call, schema_errors
+from chatdev.replies import formats
+from chatdev.run import engine
+from tests.scripted_company import company_models, good_reply, scripted
+
+SHIPPED = Path(config.defaults_dir()) / "phases"
+
+
+def test_no_shipped_phase_spells_out_its_reply_format() -> None:
+    for path in sorted(SHIPPED.glob("*.yaml")):
+        text = path.read_text()
+        assert "```python block" not in text, path.name
+        assert "Reply with JSON" not in text, path.name
+
+
+def test_every_shipped_json_schema_has_an_example_that_fits_it() -> None:
+    company = config.load_company(None)
+    schemas = [(name, getattr(p, "json_schema", None)) for name, p in company.phases.items()]
+    with_json = [(name, s) for name, s in schemas if s]
+    assert {"design", "code_review", "change_plan"} <= {name for name, _ in with_json}
+    for name, schema in with_json:
+        example = schema.get("examples", [None])[0]
+        assert example is not None, name
+        assert schema_errors(example, schema) == [], name
+
+
+def test_the_files_format_names_the_one_file_or_asks_for_each_changed_file() -> None:
+    files = formats.format_for("files")
+    assert files.instruction(expected=["game.py"]) == (
+        "Reply with the line game.py and then the whole file in one ```python block.")
+    assert "```yaml block" in files.instruction(expected=["tests/scenarios.yaml"])
+    assert files.instruction().startswith("For each file you change, write its path on one line")
+    # the retry shows the shape of a reply, with the file asked for
+    hint = files.retry_hint(expected=["tests/test_main.py"])
+    assert hint.startswith(files.hint) and "tests/test_main.py\n```python\n" in hint
+    # what the example shows is itself a reply the parser takes
+    assert list(files.parse(files.example(expected=["game.py"]), expected=["game.py"])) == ["game.py"]
+
+
+def test_the_json_format_shows_the_schemas_example_or_a_skeleton() -> None:
+    fmt = formats.format_for("json")
+    schema = {"type": "object", "required": ["ok"], "properties": {"ok": {"type": "boolean"}},
+              "examples": [{"ok": False}]}
+    assert fmt.instruction(schema=schema) == 'Reply with JSON only, like:\n{"ok": false}'
+    bare = {"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"},
+                                             "tags": {"type": "array", "items": {"type": "string"}},
+                                             "mode": {"enum": ["fast", "slow"]}}}
+    assert json.loads(fmt.example(schema=bare)) == {"name": "...", "n": 0, "tags": ["..."], "mode": "fast"}
+    assert formats.format_for("text").instruction() == ""
+
+
+def test_each_request_ends_with_its_formats_instruction(tmp_path: Path) -> None:
+    asked: dict[str, str] = {}
+
+    def record(messages):
+        info = current_call()
+        if info is not None and info.turn == "answer":
+            asked.setdefault(info.phase, messages[-1].content)
+        return good_reply(messages, approve_after=1, counter=counter)
+
+    counter: dict = {}
+    options = engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True)
+    engine.build(options, sink=events.Recorder(), models=company_models(scripted(record)))
+    assert asked["coding"].rstrip().endswith(
+        "Write the complete file main.py (game logic and loop).\n"
+        "Reply with the line main.py and then the whole file in one ```python block.")
+    assert asked["test_writing"].rstrip().endswith(
+        "Reply with the line tests/test_main.py and then the whole file in one ```python block.")
+    assert asked["code_fix"].rstrip().endswith(
+        "Fix the problems.\nFor each file you change, write its path on one line and then the whole new file "
+        "in one ```python block.")
+    design = config.load_company(None).phases["design"].json_schema
+    assert asked["design"].rstrip().endswith(
+        "Do not list test files.\nReply with JSON only, like:\n" + json.dumps(design["examples"][0]))
+    assert "Reply with" not in asked["demand_analysis"]  # prose: the prompt says it all
+
+
+def test_a_files_retry_shows_an_example_reply(tmp_path: Path) -> None:
+    notes: list[str] = []
+    tries: list[int] = []
+
+    def sloppy_once(messages):
+        info = current_call()
+        if info is not None and info.phase == "coding":
+            tries.append(1)
+            if len(tries) == 1:
+                return "I like turtles."
+            notes.append(messages[-1].content)
+        return good_reply(messages)
+
+    options = engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True)
+    engine.build(options, sink=events.Recorder(), models=company_models(scripted(sloppy_once)))
+    note = notes[0].split("could not be used", 1)[1]
+    assert "Like this:\nmain.py\n```python\n(every line of main.py)\n```" in note
+
+
+def test_an_example_that_breaks_its_schema_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "phases").mkdir()
+    source = (SHIPPED / "code_review.yaml").read_text()
+    broken = source.replace('examples: [{"approved": true, "issues": []}]', 'examples: [{"approved": "yes"}]')
+    assert broken != source
+    (tmp_path / "phases" / "code_review.yaml").write_text(broken)
+    with pytest.raises(ConfigError, match=r"code_review.yaml: schema: examples\[0\] does not fit the schema"):
+        config.load_company(tmp_path)
