@@ -84,6 +84,55 @@ def test_triage_tells_test_defects_from_program_failures() -> None:
     assert [c.counts for c in got][8:] == [True, True]
 
 
+COPIED = '''import pytest
+
+
+def convert_length(value, frm, to):
+    if frm == "km" and to == "m":
+        return value * 1000
+    raise ValueError(frm)
+
+
+def test_convert_length():
+    assert convert_length(10, "C", "F") == 50
+
+
+def test_own_helper():
+    assert helper() == 1
+
+
+def helper():
+    return 1
+'''
+
+
+def test_a_test_of_the_test_files_own_copy_of_the_program_is_a_defect() -> None:
+    """The 1.5B's tester pasted main.py above its tests; the fixer then chased a test of the copy."""
+    program = {"main.py": "def convert_length(value, frm, to):\n    return value * 1000\n\n\ndef main():\n    pass\n"}
+    got = triage.triage([case(name="test_convert_length", text="tests/test_main.py:11: in test_convert_length\n"
+                                                                "tests/test_main.py:7: in convert_length\nE   ValueError: C"),
+                         case(outcome="passed", name="test_own_helper")],
+                        {"tests/test_main.py": COPIED}, program)
+    assert got[0].defect == ("the test checks the test file's own copy of 'convert_length', not the program's: "
+                             "import it with `from main import convert_length` and delete the copy")
+    assert got[1].defect is None  # a helper of the test's own, not a copy of the program's
+    assert triage.triage([case(name="test_convert_length", text="E   ValueError: C")],
+                         {"tests/test_main.py": COPIED})[0].defect is None  # without the program: not judged
+
+
+def test_a_fix_never_deletes_tests() -> None:
+    known = {"main.py": "def f():\n    return 1\n",
+             "tests/test_main.py": "from main import f\n\n\ndef test_f():\n    assert f() == 1\n"}
+    with pytest.raises(SchemaViolation, match=r"tests/test_main.py would keep 0 of its 1 tests: a fix changes the "
+                                              r"program, and never deletes tests"):
+        plans.map_fix_paths({"tests/test_main.py": "def f():\n    return 2\n"}, known, "")
+    # beside a program file, the test file is dropped and the program file kept
+    both = {"main.py": "def f():\n    return 2\n", "tests/test_main.py": "def f():\n    return 2\n"}
+    assert plans.map_fix_paths(both, known, "") == {"main.py": "def f():\n    return 2\n"}
+    more = "from main import f\n\n\ndef test_f():\n    assert f() == 1\n\n\ndef test_g():\n    assert f()\n"
+    assert plans.map_fix_paths({"tests/test_main.py": more}, known, "") == {"tests/test_main.py": more}
+
+
 def test_quarantine_marks_defective_tests_and_moves_unparsable_files() -> None:
     cases = triage.triage([case(name="test_nothing", outcome="passed"), case(name="test_random", text="E assert")],
                           {"tests/test_main.py": TEST_SRC})
@@ -133,7 +182,7 @@ def test_a_program_that_does_not_run_is_fixed_for_its_run_first() -> None:
     rep = report_for(clean, [failing], run=refused)
     assert rep.runs is False and rep.tests_pass is False
     assert rep.summary.splitlines()[1:4] == [
-        "`python3 main.py encode 3 hello` failed with exit code 1 after 0.0 s:",
+        "`python3 main.py encode 3 hello` printed only its usage (exit code 1): it refused the command line:",
         "Usage: python main.py <operation> <shift>",
         "Make `python3 main.py encode 3 hello` do what the task asks: it gives 3 arguments, so len(sys.argv) is 4."]
     assert "pytest: 1 failed, 0 passed (fix the program's run first)." in rep.summary
@@ -141,6 +190,26 @@ def test_a_program_that_does_not_run_is_fixed_for_its_run_first() -> None:
     assert rep.counts()["failed"] == 1  # the report itself still knows every test
     ok = report_for(clean, [failing])  # the program runs: the failing tests are the thing to fix, in full
     assert "nkrru" in ok.summary and "run first" not in ok.summary
+
+
+def test_a_command_line_answered_with_the_usage_alone_is_refused_even_with_exit_0() -> None:
+    """The 1.5B's converter checked ``len(sys.argv) != 5``: given ``10 km m`` it printed its usage, exit 0."""
+    from chatdev.sandbox.results import run_ok, usage_only
+
+    clean = {"ok": True, "errors": [], "warnings": [], "missing": []}
+    usage = "Usage: python main.py <value> <from_unit> <to_unit>\n"
+    refused = RunResult(0, usage, "", False, 0.1, args=("10", "km", "m"))
+    assert usage_only(refused) and not run_ok(refused)
+    rep = report_for(clean, [], run=refused)
+    assert rep.runs is False
+    assert rep.run_reason == "`python3 main.py 10 km m` printed only its usage (exit code 0): it refused the command line"
+    assert "it gives 3 arguments, so len(sys.argv) is 4." in rep.summary
+    # a bare run that shows its usage, asking for help, an answer that mentions usage later: not refusals
+    assert run_ok(RunResult(0, usage, "", False, 0.1))
+    assert run_ok(RunResult(0, usage, "", False, 0.1, args=("--help",)))
+    assert run_ok(RunResult(0, "10 km = 10000 m\nusage: python main.py VALUE FROM TO\n", "", False, 0.1,
+                            args=("10", "km", "m")))
+    assert run_ok(RunResult(None, usage, "", True, 5.0, args=("10", "km", "m")))  # still running: it waits
 
 
 def test_progress_says_what_got_worse() -> None:

@@ -9,7 +9,9 @@ defect*, never a program failure sent to the programmer:
 - it imports something the program does not define (an ``ImportError`` at the test's import);
 - it does not finish within its limit (it called into the endless main loop);
 - it compares two random values (``assert spawn() == spawn()``, ``random.x(...) == ...``);
-- it passes but asserts nothing (a comment and ``pass``): no oracle at all.
+- it passes but asserts nothing (a comment and ``pass``): no oracle at all;
+- it checks the test file's own copy of a program function (the tester pasted the
+  program above its tests), passing or failing: it says nothing about the program.
 
 A defect goes back to the tester once; after that the test is quarantined: kept in
 the repository under a marker (a ``pytest.mark.skip`` whose reason starts with
@@ -68,8 +70,11 @@ class TestCase:
         return cls(**{k: v for k, v in data.items() if k in names})
 
 
-def triage(cases: list[dict[str, Any]], sources: dict[str, str]) -> list[TestCase]:
-    """Each raw case from the sandbox, with its ``defect`` decided from its failure and its source."""
+def triage(cases: list[dict[str, Any]], sources: dict[str, str],
+           program: dict[str, str] | None = None) -> list[TestCase]:
+    """Each raw case from the sandbox, with its ``defect`` decided from its failure and its source
+    (``program``: the program's own files, to tell a test that checks a copy of them)."""
+    defined = _definitions(program or {})
     out: list[TestCase] = []
     for raw in cases:
         case = TestCase(id=str(raw.get("id", "")), file=str(raw.get("file", "")), name=str(raw.get("name", "")),
@@ -78,8 +83,47 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str]) -> list[TestCas
         if case.outcome == "skipped":
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
-        out.append(dataclasses.replace(case, defect=defect(case, sources)))
+        copied = _copied(case, sources.get(case.file, ""), defined)
+        out.append(dataclasses.replace(case, defect=copied or defect(case, sources)))
     return out
+
+
+def _definitions(program: dict[str, str]) -> dict[str, str]:
+    """Top-level function and class names of the program's files -> the module defining them."""
+    out: dict[str, str] = {}
+    for rel, text in sorted(program.items()):
+        if not rel.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        module = rel[:-3].replace("/", ".")
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                out.setdefault(node.name, module)
+    return out
+
+
+def _copied(case: TestCase, source: str, defined: dict[str, str]) -> str | None:
+    """Why ``case`` checks the test file's own copy of a program function (None: it does not)."""
+    if not defined or not source or not case.name:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+           and n.name in defined and not n.name.startswith("test")}
+    fn = _function(source, case.name)
+    if not own or fn is None:
+        return None
+    used = sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in own})
+    if not used:
+        return None
+    name = used[0]
+    return (f"the test checks the test file's own copy of {name!r}, not the program's: "
+            f"import it with `from {defined[name]} import {name}` and delete the copy")
 
 
 def defect(case: TestCase, sources: dict[str, str]) -> str | None:

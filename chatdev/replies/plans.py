@@ -119,7 +119,18 @@ def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) ->
         names = ", ".join(sorted(p for p in known if p.endswith(".py"))[:6])
         raise SchemaViolation(f"{', '.join(refused)} is not a file of this project: change the existing files "
                               f"({names}) and write each one under its own path", text)
-    return out
+    # a fix never deletes tests: a test file rewritten with fewer tests than it has is dropped
+    # (seen: the 1.5B's test_fix rewrote tests/test_main.py as a copy of main.py, no test left)
+    fewer = [p for p in out if p in known and is_test_path(p) and _tests_in(out[p]) < _tests_in(known[p])]
+    if fewer and len(fewer) == len(out):
+        path = fewer[0]
+        raise SchemaViolation(f"{path} would keep {_tests_in(out[path])} of its {_tests_in(known[path])} tests: "
+                              "a fix changes the program, and never deletes tests", text)
+    return {p: body for p, body in out.items() if p not in fewer}
+
+
+def _tests_in(source: str) -> int:
+    return len(re.findall(r"^\s*(?:async\s+)?def\s+test\w*\s*\(", source, re.MULTILINE))
 
 
 def _imported_modules(known: Mapping[str, str]) -> set[str]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatdev.checks import triage
+from chatdev.checks import crashes, triage
 from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE
 from chatdev.checks.triage import TestCase
 from chatdev.project.paths import SANDBOX_ROOT
@@ -147,10 +147,29 @@ class Progress:
 
 
 def run_ok(run: RunResult) -> bool:
-    """Exit 0, or still running at the end of its window, and no traceback (apps, games, servers)."""
+    """Exit 0, or still running at the end of its window, and no traceback (apps, games, servers);
+    a command line answered with the usage alone is refused, whatever the exit code."""
     if run.oom_killed or TRACEBACK in run.stderr:
         return False
+    if usage_only(run):
+        return False
     return run.timed_out or run.exit_code == 0
+
+
+_USAGE_FIRST = re.compile(r"\A\s*(usage|error: usage)\b", re.IGNORECASE)
+_HELP = frozenset({"-h", "--help", "help"})
+
+
+def usage_only(run: RunResult) -> bool:
+    """A run given arguments that printed only its usage and ended: it refused its command line.
+
+    (Seen: the 1.5B's converter checked ``len(sys.argv) != 5`` and, given the task's
+    ``python main.py 10 km m``, printed "Usage: ..." and exited 0.) Asking for help is not refusing.
+    """
+    if not run.args or run.timed_out or _HELP & set(run.args):
+        return False
+    text = f"{run.stdout}\n{run.stderr}".strip()
+    return bool(text) and len(text) <= 2000 and bool(_USAGE_FIRST.match(text))
 
 
 def tail(text: str, lines: int = 20, chars: int = 900) -> str:
@@ -241,13 +260,18 @@ def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, 
         last = [ln for ln in run.stderr.strip().splitlines() if ln.strip()][-1:] or ["a traceback"]
         code = "still running" if run.timed_out else f"exit code {run.exit_code}"
         return False, f"`{command}` crashed ({code}): {last[0].strip()[:200]}"
+    if usage_only(run):
+        return False, f"`{command}` printed only its usage (exit code {run.exit_code}): it refused the command line"
     return False, f"`{command}` failed with exit code {run.exit_code} after {run.duration:.1f} s"
 
 
 def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunResult | None,
                  allow_install: bool = False, static_only: bool = False,
-                 sources: dict[str, str] | None = None) -> ProgramReport:
-    """Turn the supervisor's verify payload into a ``ProgramReport`` with a plain-text summary."""
+                 sources: dict[str, str] | None = None, program: dict[str, str] | None = None) -> ProgramReport:
+    """Turn the supervisor's verify payload into a ``ProgramReport`` with a plain-text summary.
+
+    ``sources``: the test files (for triage); ``program``: the program's own files (for
+    naming a crash's cause, ``checks/crashes.py``)."""
     probe = payload.get("probe") or {}
     static = payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []}
     entry = probe.get("entry")
@@ -281,6 +305,9 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
     runs, reason = run_verdict(entry, run)
     if run is not None and not runs:
         parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
+        site = crash_site(run.stderr, list(program)) if program and TRACEBACK in run.stderr else None
+        if site is not None:  # the cause in the program's own terms, under the traceback
+            parts[1:1] = crashes.explain(site.path, site.line, site.code, site.error, program or {})
         if run.args and TRACEBACK not in run.stderr:  # refused its own command line: that is the thing to fix
             n = len(run.args)
             parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks: it gives "
@@ -289,7 +316,7 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         parts.insert(0, f"{reason}: ok." if runs else f"{reason}.")
     if run is not None and runs and run.stdout.startswith(SCREEN_HEADER):
         parts.append(tail(run.stdout, lines=25, chars=700))
-    cases = tuple(triage.triage(payload.get("cases") or [], sources or {}))
+    cases = tuple(triage.triage(payload.get("cases") or [], sources or {}, program or {}))
     tests_pass: bool | None = None
     if tests is not None:
         healthy = [c for c in cases if c.counts]

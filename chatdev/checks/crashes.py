@@ -1,0 +1,203 @@
+"""Why a program crashed, said in terms of its own code: one line the fixer reads under the traceback.
+
+A small model shown ``AttributeError: 'list' object has no attribute 'add'`` at
+``todo_list.add(text)`` sends the same code back (the 1.5B's todo list, three fix cycles in
+two benches): the traceback names the symptom, and the cause is in another file, where
+``load_todo_list()`` returns the JSON list. This module reads the program's sources (``ast``,
+nothing runs) and names that cause where it can:
+
+- an attribute a value lacks: where the value comes from (the assignment and the project
+  function that makes it), which project class has that attribute, and the method the
+  built-in type has instead (a list ``append``s);
+- a call with the wrong arguments: the definition it calls, with its parameters and place;
+- a name a project module does not have: what that module does define.
+
+Every line is a fact read from the code or Python's data model, never a guess at intent.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Mapping
+
+# what a built-in type has instead of a method small models reach for
+INSTEAD: dict[tuple[str, str], str] = {
+    ("list", "add"): "append", ("list", "push"): "append", ("list", "put"): "append",
+    ("list", "length"): "len()", ("list", "size"): "len()", ("list", "get"): "[index]",
+    ("list", "items"): "enumerate()", ("list", "remove_at"): "pop(index)", ("list", "delete"): "pop(index)",
+    ("dict", "add"): "[key] = value", ("dict", "append"): "[key] = value", ("dict", "has_key"): "key in d",
+    ("dict", "remove"): "pop(key)", ("dict", "length"): "len()",
+    ("str", "append"): "+", ("str", "contains"): "in", ("str", "length"): "len()", ("str", "reverse"): "[::-1]",
+    ("int", "append"): "a list", ("tuple", "append"): "a list", ("set", "append"): "add",
+}
+_ATTRIBUTE = re.compile(r"AttributeError: '(\w+)' object has no attribute '(\w+)'")
+_MODULE_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
+_CALL = re.compile(r"TypeError: ([\w.]+)\(\) (takes .*|missing .*|got an unexpected keyword argument .*)")
+_IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
+_TYPE_NAMES = {"NoneType": "None"}
+
+
+def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, str]) -> list[str]:
+    """Lines naming the cause of ``error`` raised at ``path``:``line`` (``code``), from ``sources``."""
+    trees = _parse(sources)
+    if m := _ATTRIBUTE.search(error):
+        return _missing_attribute(m.group(1), m.group(2), path, line, code, trees)
+    if m := _MODULE_ATTRIBUTE.search(error):
+        return _module_lacks(m.group(1), m.group(2), trees)
+    if m := _IMPORT.search(error):
+        return _module_lacks(m.group(2), m.group(1), trees)
+    if m := _CALL.search(error):
+        return _wrong_call(m.group(1), trees)
+    return []
+
+
+def _parse(sources: Mapping[str, str]) -> dict[str, ast.Module]:
+    trees: dict[str, ast.Module] = {}
+    for rel, text in sources.items():
+        if rel.endswith(".py"):
+            try:
+                trees[rel] = ast.parse(text)
+            except (SyntaxError, ValueError):
+                continue
+    return trees
+
+
+def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
+                       trees: dict[str, ast.Module]) -> list[str]:
+    m = re.search(r"([A-Za-z_][\w.]*)\s*\.\s*" + re.escape(attr) + r"\b", code)
+    receiver = m.group(1) if m else ""
+    subject = f"`{receiver}`" if receiver else "the value"
+    origin = _origin(receiver, path, line, trees) if receiver else ""
+    if kind == "NoneType":
+        returns = origin[:-1] + ", which returns None on this path: a missing `return`?)" if origin else ""
+        return [f"Why: {subject} is None here{returns}, and None has no `{attr}`."]
+    instead = INSTEAD.get((kind, attr))
+    owners = _classes_with(attr, trees)
+    if not (origin or instead or owners):
+        return []  # nothing the traceback does not say already
+    a = "an" if kind[:1].lower() in "aeiou" else "a"
+    text = (f"Why: {subject} is {a} {kind} here{origin}, and {a} {kind} has no `{attr}`"
+            + (f" ({a} {kind} uses `{instead}`)" if instead else "") + ".")
+    if owners:
+        names = " or ".join(f"`{cls}`" for _, cls in owners[:2])
+        where = ", ".join(sorted({rel for rel, _ in owners[:2]}))
+        text += (f" {names} ({where}) {'has' if len(owners) == 1 else 'have'} `{attr}`: "
+                 f"make {subject} {'a ' if len(owners) == 1 else 'one of those, a '}"
+                 f"{names if len(owners) == 1 else 'class instance'}, or use the {kind}'s own methods.")
+    return [text]
+
+
+def _origin(receiver: str, path: str, line: int, trees: dict[str, ast.Module]) -> str:
+    """`` (from `load()` in utils.py line 3)``: the last assignment to ``receiver`` before ``line``."""
+    tree = trees.get(path)
+    if tree is None:
+        return ""
+    scope = _enclosing(tree, line)
+    last: tuple[int, ast.expr | None] = (0, None)
+    for node in ast.walk(scope):
+        if isinstance(node, ast.Assign):
+            targets, value = list(node.targets), node.value
+        elif isinstance(node, ast.AnnAssign):
+            targets, value = [node.target], node.value
+        else:
+            continue
+        if last[0] < node.lineno < line and any(_dotted(t) == receiver for t in targets):
+            last = (node.lineno, value)
+    value = last[1]
+    if not isinstance(value, ast.Call):
+        return ""
+    called = _dotted(value.func)
+    if not called:
+        return ""
+    found = _definition(called.rsplit(".", 1)[-1], trees)
+    at = f" in {found[0]} line {found[1].lineno}" if found else ""
+    return f" (it comes from `{called}()`{at})"
+
+
+def _enclosing(tree: ast.Module, line: int) -> ast.AST:
+    best: ast.AST = tree
+    for node in ast.walk(tree):
+        inside = isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+            node.lineno <= line <= (node.end_lineno or node.lineno)
+        if inside and (best is tree or node.lineno >= getattr(best, "lineno", 0)):
+            best = node
+    return best
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else ""
+    return ""
+
+
+def _classes_with(attr: str, trees: dict[str, ast.Module]) -> list[tuple[str, str]]:
+    """(file, class) for each project class defining ``attr`` (a method, or ``self.attr = ...``)."""
+    out: list[tuple[str, str]] = []
+    for rel, tree in sorted(trees.items()):
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+            fields = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
+                      if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+            if attr in methods or attr in fields:
+                out.append((rel, node.name))
+    return out
+
+
+def _definition(name: str, trees: dict[str, ast.Module],
+                cls: str | None = None) -> tuple[str, ast.FunctionDef | ast.AsyncFunctionDef] | None:
+    """The project's ``def name`` (in class ``cls`` when given; top-level functions first)."""
+    for rel, tree in sorted(trees.items()):
+        if cls is None:
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+                    return rel, node
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and (cls is None or node.name == cls):
+                for item in node.body:
+                    if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name == name:
+                        return rel, item
+    return None
+
+
+def _wrong_call(qualified: str, trees: dict[str, ast.Module]) -> list[str]:
+    cls, _, name = qualified.rpartition(".")
+    found = _definition(name, trees, cls or None)
+    if found is None and not cls:  # `Snake() takes ...`: the class's __init__
+        found = _definition("__init__", trees, name)
+    if found is None:
+        return []
+    rel, node = found
+    params = ast.unparse(node.args)
+    owner = cls or (name if node.name == "__init__" else "")
+    called = f"`{owner}.{node.name}`" if owner else f"`{node.name}`"
+    text = (f"Why: {called} is defined at {rel} line {node.lineno} as `def {node.name}({params})`: "
+            "make the call match it, or change the definition.")
+    return [text]
+
+
+def _module_lacks(module: str, name: str, trees: dict[str, ast.Module]) -> list[str]:
+    rel = module.replace(".", "/") + ".py"
+    tree = trees.get(rel)
+    if tree is None:
+        return []
+    names = sorted(_top_level(tree))
+    listed = ", ".join(f"`{n}`" for n in names[:12]) or "nothing"
+    return [f"Why: {rel} defines {listed}, but no `{name}`: use what it defines, or add `{name}` to {rel}."]
+
+
+def _top_level(tree: ast.Module) -> set[str]:
+    out: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign):
+            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            out |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
+    return out

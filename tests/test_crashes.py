@@ -1,0 +1,114 @@
+"""A crash's cause named in the program's own terms (chatdev/checks/crashes.py).
+
+The programs are the 1.5B's own, cut down: the todo list whose ``load_todo_list()`` returns
+the JSON list that ``main.py`` then calls ``.add`` on (three fix cycles sent the same code
+back), a call that gives a class the wrong arguments, an import of a name a module lacks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatdev.checks.crashes import explain
+
+TODO = {
+    "main.py": '''import sys
+from todo import TodoList
+from utils import load_todo_list, save_todo_list
+
+
+def main():
+    if sys.argv[1] == "add":
+        todo_list = load_todo_list()
+        todo_list.add(sys.argv[2])
+        save_todo_list(todo_list)
+        print("added")
+
+
+if __name__ == "__main__":
+    main()
+''',
+    "todo.py": '''class TodoList:
+    def __init__(self):
+        self.tasks = []
+
+    def add(self, text):
+        self.tasks.append(text)
+''',
+    "utils.py": '''import json
+
+
+def load_todo_list():
+    try:
+        with open("todo.json") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return []
+
+
+def save_todo_list(todo_list):
+    with open("todo.json", "w") as f:
+        json.dump(todo_list, f)
+''',
+}
+ADD = "AttributeError: 'list' object has no attribute 'add'"
+
+
+def test_an_attribute_a_value_lacks_names_where_the_value_comes_from_and_who_has_it() -> None:
+    lines = explain("main.py", 9, "todo_list.add(sys.argv[2])", ADD, TODO)
+    assert lines == ["Why: `todo_list` is a list here (it comes from `load_todo_list()` in utils.py line 4), "
+                     "and a list has no `add` (a list uses `append`). `TodoList` (todo.py) has `add`: make "
+                     "`todo_list` a `TodoList`, or use the list's own methods."]
+
+
+def test_none_says_the_function_it_came_from_returns_nothing() -> None:
+    sources = {**TODO, "utils.py": "def load_todo_list():\n    pass\n\n\ndef save_todo_list(x):\n    pass\n"}
+    lines = explain("main.py", 9, "todo_list.add(sys.argv[2])",
+                    "AttributeError: 'NoneType' object has no attribute 'add'", sources)
+    assert lines == ["Why: `todo_list` is None here (it comes from `load_todo_list()` in utils.py line 1, "
+                     "which returns None on this path: a missing `return`?), and None has no `add`."]
+
+
+def test_a_wrong_call_shows_the_definition_it_calls() -> None:
+    assert explain("main.py", 3, "t = TodoList(5)", "TypeError: TodoList() takes no arguments", TODO) == [
+        "Why: `TodoList.__init__` is defined at todo.py line 2 as `def __init__(self)`: make the call match it, "
+        "or change the definition."]
+    missing = "TypeError: TodoList.add() missing 1 required positional argument: 'text'"
+    assert explain("main.py", 9, "t.add()", missing, TODO)[0].startswith(
+        "Why: `TodoList.add` is defined at todo.py line 5 as `def add(self, text)`")
+    assert explain("main.py", 9, "f()", "TypeError: save_todo_list() missing 1 required positional argument: "
+                   "'todo_list'", TODO)[0].startswith("Why: `save_todo_list` is defined at utils.py line 12")
+
+
+def test_a_name_a_project_module_lacks_lists_what_it_defines() -> None:
+    error = "ImportError: cannot import name 'Todo' from 'todo' (/work/app/todo.py)"
+    assert explain("main.py", 2, "from todo import Todo", error, TODO) == [
+        "Why: todo.py defines `TodoList`, but no `Todo`: use what it defines, or add `Todo` to todo.py."]
+    # a module that is not the project's (pygame's own) is not explained
+    assert explain("main.py", 2, "", "ImportError: cannot import name 'x' from 'pygame'", TODO) == []
+
+
+def test_nothing_is_said_when_the_code_tells_no_more_than_the_traceback() -> None:
+    assert explain("main.py", 9, "print(x.foo)", "AttributeError: 'str' object has no attribute 'foo'", TODO) == []
+    assert explain("main.py", 9, "x", "ZeroDivisionError: division by zero", TODO) == []
+    # sources that do not parse still get what a built-in type has instead
+    assert explain("main.py", 9, "x", ADD, {"main.py": "def broken(:\n"}) == [
+        "Why: the value is a list here, and a list has no `add` (a list uses `append`)."]
+
+
+@pytest.mark.docker
+def test_the_report_the_fixer_reads_names_the_cause_under_the_traceback(tmp_path: Path) -> None:
+    from chatdev.sandbox import container
+
+    try:
+        container.preflight()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no sandbox: {exc}")
+    for path, text in TODO.items():
+        (tmp_path / path).write_text(text)
+    report = container.verify_program(tmp_path, timeout=5, tests=False, gui=False, args=[["add", "milk"]])
+    assert report.runs is False and ADD in report.summary
+    after = report.summary.split(ADD, 1)[1]
+    assert "Why: `todo_list` is a list here (it comes from `load_todo_list()` in utils.py line 4)" in after
