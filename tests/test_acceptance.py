@@ -120,6 +120,25 @@ def test_a_test_of_the_test_files_own_copy_of_the_program_is_a_defect() -> None:
                          {"tests/test_main.py": COPIED})[0].defect is None  # without the program: not judged
 
 
+def test_a_test_that_calls_the_program_with_arguments_it_does_not_take_is_a_defect() -> None:
+    """The 1.5B's todo tests called ``main(["add", "Buy milk"])``; its main() reads argparse, no arguments."""
+    program = {"main.py": "def main():\n    pass\n\n\nclass Todo:\n    def __init__(self, path):\n        pass\n"}
+    tests = {"tests/test_main.py": "from main import main, Todo\n\n\ndef test_add():\n    main(['add'])\n"}
+    got = triage.triage([
+        case(name="test_add", text="tests/test_main.py:5: in test_add\n    main(['add'])\n"
+                                   "E   TypeError: main() takes 0 positional arguments but 1 was given"),
+        case(name="test_todo", text="tests/test_main.py:9: in test_todo\n"
+                                    "E   TypeError: Todo.__init__() missing 1 required positional argument: 'path'"),
+        case(name="test_inner", text="tests/test_main.py:9: in test_inner\nmain.py:7: in __init__\n"
+                                     "E   TypeError: f() takes 0 positional arguments but 1 was given"),
+    ], tests, program)
+    assert got[0].defect == ("the test calls main with arguments its definition does not take "
+                             "(`def main()` in main.py)")
+    assert got[1].defect == ("the test calls Todo with arguments its definition does not take "
+                             "(`class Todo: def __init__(self, path)` in main.py)")
+    assert got[2].defect is None  # raised inside the program: the program's failure
+
+
 def test_a_fix_never_deletes_tests() -> None:
     known = {"main.py": "def f():\n    return 1\n",
              "tests/test_main.py": "from main import f\n\n\ndef test_f():\n    assert f() == 1\n"}

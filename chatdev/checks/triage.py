@@ -11,7 +11,9 @@ defect*, never a program failure sent to the programmer:
 - it compares two random values (``assert spawn() == spawn()``, ``random.x(...) == ...``);
 - it passes but asserts nothing (a comment and ``pass``): no oracle at all;
 - it checks the test file's own copy of a program function (the tester pasted the
-  program above its tests), passing or failing: it says nothing about the program.
+  program above its tests), passing or failing: it says nothing about the program;
+- it calls a program function with arguments its definition does not take (a
+  ``TypeError`` raised at the test's own call: the program was written first).
 
 A defect goes back to the tester once; after that the test is quarantined: kept in
 the repository under a marker (a ``pytest.mark.skip`` whose reason starts with
@@ -83,8 +85,8 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
         if case.outcome == "skipped":
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
-        copied = _copied(case, sources.get(case.file, ""), defined)
-        out.append(dataclasses.replace(case, defect=copied or defect(case, sources)))
+        own = _copied(case, sources.get(case.file, ""), defined) or _miscalled(case, program or {}, defined)
+        out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
 
@@ -103,6 +105,43 @@ def _definitions(program: dict[str, str]) -> dict[str, str]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out.setdefault(node.name, module)
     return out
+
+
+_MISCALL = re.compile(r"TypeError: (?:\w+\.)?(\w+)\(\) (?:takes|missing|got an unexpected keyword)")
+
+
+def _miscalled(case: TestCase, program: dict[str, str], defined: dict[str, str]) -> str | None:
+    """Why ``case`` called a program function with arguments its ``def`` does not take (None: it did not)."""
+    if not case.failed:
+        return None
+    text = f"{case.message}\n{case.text}"
+    m = _MISCALL.search(text)
+    if not m or _frame_file(text) != case.file:  # raised inside the program: the program's failure
+        return None
+    name = m[1]
+    if name == "__init__":
+        cls = re.search(r"TypeError: (\w+)\.__init__\(\)", text)
+        name = cls[1] if cls else name
+    if name not in defined:
+        return None
+    path = defined[name].replace(".", "/") + ".py"
+    signature = _signature(program.get(path, ""), name)
+    shown = f"`{signature}` in {path}" if signature else path
+    return f"the test calls {name} with arguments its definition does not take ({shown})"
+
+
+def _signature(source: str, name: str) -> str:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ""
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return f"def {name}({ast.unparse(node.args)})"
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+            return f"class {name}: def __init__({ast.unparse(init.args)})" if init else f"class {name}"
+    return ""
 
 
 def _copied(case: TestCase, source: str, defined: dict[str, str]) -> str | None:
