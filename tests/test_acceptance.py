@@ -307,6 +307,10 @@ def test_scenarios_load_and_judge(tmp_path: Path) -> None:
     assert not crashed.passed and "ValueError: bad" in crashed.reason
     assert not scenarios.judge(keys, {"timed_out": True, "exit_code": None, "changed": False}).passed
     assert scenarios.judge(keys, {"timed_out": True, "exit_code": None, "changed": True}).passed
+    ended = scenarios.judge(keys, {"timed_out": False, "exit_code": 0, "duration": 0.9, "changed": None})
+    assert ended.reason == "the program ended by itself after 0.9 s, before any key"
+    assert scenarios.judge(keys, {"timed_out": True, "exit_code": None, "changed": None}).reason == (
+        "no screen was captured")
     for bad in ("- argv: 3\n  bogus: 1\n", "{}\n", "- timeout: -1\n", "- timeout: .nan\n"):
         path.write_text(bad)
         with pytest.raises(Exception, match="s.yaml"):

@@ -124,6 +124,11 @@ def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
         shown = f"it printed {printed[-120:]!r}" if printed else "it printed nothing"
         return ScenarioResult(scenario.name, False, f"the output lacks {missing[0]!r} ({shown})")
     if scenario.screen_changes and not run.get("changed"):
-        why = "no screen was captured" if run.get("changed") is None else "the screen did not change after the keys"
+        if run.get("changed") is not None:
+            why = "the screen did not change after the keys"
+        elif not run.get("timed_out"):  # a game that ends by itself at once (the snake runs into a wall)
+            why = f"the program ended by itself after {float(run.get('duration') or 0):.1f} s, before any key"
+        else:
+            why = "no screen was captured"
         return ScenarioResult(scenario.name, False, why)
     return ScenarioResult(scenario.name, True, "ok")
