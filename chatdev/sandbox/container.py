@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatdev.checks import assets
+from chatdev.checks import assets, entrypoint
 from chatdev.errors import SandboxError, UsageError
 from chatdev.events import EventSink, null_sink
 from chatdev.sandbox import image as sandbox_image
@@ -395,9 +395,13 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
     if outcome.payload is None:
         run = _run_result(None, outcome, box.memory)
     tests_src, program_src, known = _project_sources(project_dir)
-    if payload and (absent := assets.missing(program_src, known=known)):  # a file it loads that nobody wrote
+    found_entry = (payload.get("probe") or {}).get("entry") if payload else None
+    # files it loads that nobody wrote; an entry point that starts nothing
+    extra = [*assets.missing(program_src, known=known),
+             *(entrypoint.idle(found_entry, program_src[found_entry]) if found_entry in program_src else [])]
+    if payload and extra:
         static = dict(payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []})
-        payload = {**payload, "static": {**static, "ok": False, "errors": [*static.get("errors", []), *absent]}}
+        payload = {**payload, "static": {**static, "ok": False, "errors": [*static.get("errors", []), *extra]}}
     report = build_report(payload, run=run, tests=test_run, allow_install=box.allow_install, static_only=static_only,
                           sources=tests_src, program=program_src)
     if tests and not static_only and report.runs is not None:
