@@ -23,6 +23,7 @@ PERSONA_VARS = frozenset({"company", "role", "sandbox"})  # sandbox: what a prog
 PROMPT_VARS = frozenset({
     "company", "task", "role", "outputs", "item", "files", "code", "feedback",
     "cycle", "directive", "change", "images", "focus", "crash", "clarifications",
+    "importable",  # the program's public functions and classes as import lines (project/api.py)
 })
 DOCUMENT_VARS = frozenset({"output", "task", "company", "outputs"})
 COMMIT_VARS = frozenset({"phase", "files", "role", "outputs", "item", "cycle", "verdict", "task"})

@@ -21,6 +21,7 @@ from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
 from chatdev.models.base import Reply, SchemaViolation
+from chatdev.project import api
 from chatdev.repair.imports import add_missing_imports
 from chatdev.replies import formats
 from chatdev.run import human
@@ -56,7 +57,20 @@ def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = 
         "focus": list(focus),
         "crash": crash,
         "clarifications": human.clarifications(ctx.state.outputs, ctx.company),
+        "importable": api.importable(_program_texts(ctx)),
     }
+
+
+def _program_texts(ctx: Context) -> dict[str, str]:
+    """The project's Python files (path -> text) that read cleanly."""
+    texts: dict[str, str] = {}
+    for path in ctx.workspace.files():
+        if path.endswith(".py"):
+            try:
+                texts[path] = ctx.workspace.read(path)
+            except (UnicodeDecodeError, OSError, ChatDevError):
+                continue
+    return texts
 
 
 class _Outputs(dict):  # type: ignore[type-arg]
