@@ -118,3 +118,35 @@ def test_an_example_that_breaks_its_schema_is_a_config_error(tmp_path: Path) -> 
     (tmp_path / "phases" / "code_review.yaml").write_text(broken)
     with pytest.raises(ConfigError, match=r"code_review.yaml: schema: examples\[0\] does not fit the schema"):
         config.load_company(tmp_path)
+
+
+def test_a_reply_that_looped_to_its_token_limit_is_asked_again(tmp_path: Path) -> None:
+    """The 1.5B's snake main.py: the same constants again and again to the limit, no game."""
+    from tests.scripted_company import GAME
+
+    loop = "main.py\n```python\nimport pygame\npygame.init()\n" + "SNAKE_SPEED_MAX = 50\nSNAKE_SPEED_MIN = 5\n" * 400
+    notes: list[str] = []
+
+    def loops_once(messages):
+        info = current_call()
+        if info is not None and info.phase == "coding":
+            if not notes:
+                notes.append("")
+                return loop  # cut at max_tokens by the scripted model, like a real one
+            notes.append(messages[-1].content)
+        return good_reply(messages)
+
+    options = engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True)
+    summary = engine.build(options, sink=events.Recorder(), models=company_models(scripted(loops_once)))
+    assert "main.py repeats the line `SNAKE_SPEED_MAX = 50`" in notes[1]
+    assert "times and ran out of room before its end" in notes[1]
+    assert (Path(summary.project) / "main.py").read_text() == GAME
+
+
+def test_repeated_lines_in_a_finished_reply_are_fine() -> None:
+    from chatdev.replies.parsing import looped
+
+    assert looped({"main.py": "x = 1\n" + "    return False\n" * 3}) == ""
+    assert looped({"main.py": "else:\n" * 20}) == ""  # short lines repeat in real code
+    assert looped({"main.py": "# ---------- section\n" * 10}) == ""
+    assert looped({"main.py": "total += value\n" * 6}).startswith("main.py repeats the line `total += value` 6 times")

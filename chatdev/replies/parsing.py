@@ -250,6 +250,30 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
 LINE_NUMBER = re.compile(r"^ {0,6}\d{1,5}\| ?")
 
 
+LOOP_TIMES = 6  # the same line this often in a reply that hit its token limit: the model looped
+MIN_LOOP_LINE = 8  # shorter lines (`else:`, `break`, `pass`) repeat in real code
+
+
+def looped(files: Mapping[str, str]) -> str:
+    """Why a reply that ran out of tokens looped ("" when no file repeats a line ``LOOP_TIMES`` times).
+
+    Seen on the 1.5B snake (2026-12-02): main.py was `pygame.init()`, then the same four
+    constant assignments again and again until the token limit, and no game; it exited 0.
+    """
+    for path, text in files.items():
+        counts: dict[str, int] = {}
+        for line in text.splitlines():
+            key = line.strip()
+            if len(key) >= MIN_LOOP_LINE and not key.startswith("#"):
+                counts[key] = counts.get(key, 0) + 1
+        if counts:
+            line, times = max(counts.items(), key=lambda kv: kv[1])
+            if times >= LOOP_TIMES:
+                return (f"{path} repeats the line `{line[:80]}` {times} times and ran out of room before its end: "
+                        "write each line once, and keep the file short")
+    return ""
+
+
 def is_outline_echo(body: str, before: str = "") -> bool:
     """A block that repeats a numbered outline from the prompt (``   9| class Snake:``).
 

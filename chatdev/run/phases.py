@@ -23,7 +23,7 @@ from chatdev.errors import ChatDevError
 from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
 from chatdev.repair.imports import add_missing_imports
-from chatdev.replies import formats
+from chatdev.replies import formats, parsing
 from chatdev.run import human
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.run.conversation import Conversation
@@ -382,7 +382,11 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
             # show what is missing)
             cut = reply.finish_reason == "length" and not expected and attempt < phase.retries
             if expects == "files" and isinstance(phase, ChatPhase):
-                return _parse_files(ctx, phase, reply, expected, cut=cut)
+                files = _parse_files(ctx, phase, reply, expected, cut=cut)
+                loop = parsing.looped(files) if reply.finish_reason == "length" and attempt < phase.retries else ""
+                if loop:  # the model repeated itself to the limit: the file is not the program
+                    raise SchemaViolation(loop, reply.text)
+                return files
             return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
         except SchemaViolation as exc:
             reason = exc.reason
