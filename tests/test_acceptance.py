@@ -647,3 +647,13 @@ def test_refused_is_a_usage_line_without_a_traceback() -> None:
     assert examples.refused(None) == ""
     assert examples.for_run("t", {"run": "python main.py 5"}, {"run": "python main.py 20"}) == [["20"]]
     assert examples.for_run("use `python main.py 7`", None, {"run": "python main.py 20"}) == [["7"]]
+
+
+def test_the_same_failure_is_the_same_whatever_its_timings_and_addresses() -> None:
+    from chatdev.run.chain import _signature
+
+    first = ("`python3 main.py` was still running after 15 s\nE   assert 0 == (800 - 10)\n"
+             "E    +  where 0 = <ball.Ball object at 0x7f6ca5c197d0>.x (0.31s)")
+    again = first.replace("0x7f6ca5c197d0", "0x7f1e2fd38f50").replace("0.31s", "0.29s")
+    assert _signature(first) == _signature(again)
+    assert _signature(first) != _signature(first.replace("800 - 10", "600 - 10"))

@@ -375,12 +375,15 @@ def _verdict_role(phase: Any, company: Company) -> str:
 
 
 def _signature(output: Any) -> str:
-    """A failure without its timings, to tell "the same failure again"."""
+    """A failure without its timings and object addresses, to tell "the same failure again"
+    (``<ball.Ball object at 0x7f6ca5c197d0>`` differs in every run: the 1.5B breakout's
+    same two failing asserts did not count as repeated, and the loop ran all its cycles)."""
     import json
     import re
 
     text = output if isinstance(output, str) else json.dumps(output, sort_keys=True, default=str)
-    return re.sub(r"\d+(\.\d+)?\s*s\b", "", text or "")
+    text = re.sub(r"\b0x[0-9a-fA-F]{6,}\b", "0x…", text or "")
+    return re.sub(r"\d+(\.\d+)?\s*s\b", "", text)
 
 
 def _roles_of(phase: Any, company: Company) -> list[str]:
