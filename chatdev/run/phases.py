@@ -57,20 +57,8 @@ def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = 
         "focus": list(focus),
         "crash": crash,
         "clarifications": human.clarifications(ctx.state.outputs, ctx.company),
-        "importable": api.importable(_program_texts(ctx)),
+        "importable": api.importable(_project_texts(ctx, suffix=".py")),
     }
-
-
-def _program_texts(ctx: Context) -> dict[str, str]:
-    """The project's Python files (path -> text) that read cleanly."""
-    texts: dict[str, str] = {}
-    for path in ctx.workspace.files():
-        if path.endswith(".py"):
-            try:
-                texts[path] = ctx.workspace.read(path)
-            except (UnicodeDecodeError, OSError, ChatDevError):
-                continue
-    return texts
 
 
 class _Outputs(dict):  # type: ignore[type-arg]
@@ -407,10 +395,13 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Convers
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
 
 
-def _project_texts(ctx: Context) -> dict[str, str]:
-    """The project's text files (path -> content), for matching an unnamed block to one."""
+def _project_texts(ctx: Context, *, suffix: str = "") -> dict[str, str]:
+    """The project's text files (path -> content; only ``suffix`` files when given), for matching
+    an unnamed block to one, or for what the program offers to import."""
     texts: dict[str, str] = {}
     for path in ctx.workspace.files():
+        if not path.endswith(suffix):
+            continue
         try:
             texts[path] = ctx.workspace.read(path)
         except (UnicodeDecodeError, OSError, ChatDevError):
