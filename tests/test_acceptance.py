@@ -229,6 +229,7 @@ def test_a_command_line_answered_with_the_usage_alone_is_refused_even_with_exit_
     assert run_ok(RunResult(0, "10 km = 10000 m\nusage: python main.py VALUE FROM TO\n", "", False, 0.1,
                             args=("10", "km", "m")))
     assert run_ok(RunResult(None, usage, "", True, 5.0, args=("10", "km", "m")))  # still running: it waits
+    assert run_ok(RunResult(0, "Usage statistics for /: 42%\n", "", False, 0.1, args=("/",)))  # a word, not a usage
 
 
 def test_progress_says_what_got_worse() -> None:

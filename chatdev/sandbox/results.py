@@ -156,7 +156,7 @@ def run_ok(run: RunResult) -> bool:
     return run.timed_out or run.exit_code == 0
 
 
-_USAGE_FIRST = re.compile(r"\A\s*(usage|error: usage)\b", re.IGNORECASE)
+_USAGE_FIRST = re.compile(r"\A\s*(error: )?usage\s*:", re.IGNORECASE)  # argparse and hand-written alike
 _HELP = frozenset({"-h", "--help", "help"})
 
 
