@@ -316,3 +316,67 @@ def test_a_person_in_the_seat_writes_one_reply() -> None:
     ctx.model_for = lambda role: SimpleNamespace()
     assert candidates_for(ctx, company.phases["coding"]) == 4
     assert candidates_for(ctx, company.phases["design"]) == 1  # json: nothing to run
+
+
+# ----------------------------------------------------------------------------- a debate of candidates
+
+
+def test_a_files_debate_shows_the_judge_each_proposals_check_and_commits_the_choice(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """coding_debate: the programmer's proposal crashes, the tester's runs; the judge sees both
+    verdicts, may only pick a usable one, and what it picks is written and committed."""
+    import shutil
+
+    from chatdev.company.config import defaults_dir
+    from chatdev.models.base import current_call
+
+    company = tmp_path / "company"
+    company.mkdir()
+    text = (Path(defaults_dir()) / "company.yaml").read_text()
+    (company / "company.yaml").write_text(text.replace("  - coding\n", "  - coding_debate\n", 1))
+    shutil.copytree(Path(defaults_dir()) / "phases", company / "phases")
+    asked: dict[str, str] = {}
+
+    def company_fn(messages):
+        info = current_call()
+        if info is not None and info.phase == "coding_debate":
+            asked[info.role] = messages[-1].content
+            if info.role == "CTO":
+                return json.dumps({"choice": 2, "why": "it runs"})
+            body = CRASH if info.role == "Programmer" else GAME
+            return f"main.py\n```python\n{body}```"
+        return good_reply(messages)
+
+    verifier = fake_verifier(lambda files: ("crash_here" not in files.get("main.py", ""), set()))
+    monkeypatch.setattr(engine, "_verifier", verifier)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path / "out", company_dir=company),
+                           sink=recorder, models=company_models(scripted(company_fn)))
+    project = Path(summary.project)
+    assert (project / "main.py").read_text() == GAME and summary.runs is True
+    # each participant was asked for the design's files (here one); the judge saw both checks
+    assert asked["Programmer"].rstrip().endswith(
+        "Reply with the line main.py and then the whole file in one ```python block.")
+    judge = asked["CTO"]
+    assert "Proposal 1, by Programmer: does not run" in judge and "Proposal 2, by Tester: runs" in judge
+    assert '"choice": 2' in judge  # the example names the proposal the ranking puts first
+    pick = next(e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding_debate")
+    assert pick.winner == 1 and pick.ranking[0]["verdict"].endswith("chosen by CTO: it runs")
+    log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
+                         check=True).stdout
+    assert "|[coding_debate] Implement main.py (chosen by debate)" in log
+
+
+def test_a_files_debate_allows_one_round_and_no_schema(tmp_path: Path) -> None:
+    from chatdev.company.config import defaults_dir, load_company
+    from chatdev.errors import ConfigError
+
+    (tmp_path / "phases").mkdir()
+    source = (Path(defaults_dir()) / "phases" / "coding_debate.yaml").read_text()
+    for extra, key in (("rounds: 2\n", "rounds"), ("schema: {type: object}\n", "schema")):
+        (tmp_path / "phases" / "coding_debate.yaml").write_text(source + extra)
+        text = (Path(defaults_dir()) / "company.yaml").read_text().replace("  - coding\n", "  - coding_debate\n", 1)
+        (tmp_path / "company.yaml").write_text(text)
+        with pytest.raises(ConfigError, match=f"coding_debate.yaml: {key}: not with proposals: files"):
+            load_company(tmp_path)

@@ -46,6 +46,8 @@ def test_the_files_format_names_the_one_file_or_asks_for_each_changed_file() -> 
         "Reply with the line game.py and then the whole file in one ```python block.")
     assert "```yaml block" in files.instruction(expected=["tests/scenarios.yaml"])
     assert files.instruction().startswith("For each file you change, write its path on one line")
+    assert files.instruction(expected=["main.py", "game.py"]) == (
+        "For each of main.py, game.py: write its path on one line and then the whole file in one ```python block.")
     # the retry shows the shape of a reply, with the file asked for
     hint = files.retry_hint(expected=["tests/test_main.py"])
     assert hint.startswith(files.hint) and "tests/test_main.py\n```python\n" in hint

@@ -174,10 +174,21 @@ class LoopPhase(_PhaseBase):
 
 
 class DebatePhase(_PhaseBase):
+    """Participants propose, a judge decides (``run/phases.run_debate``).
+
+    ``proposals: text`` (the default): each proposes in prose, in ``rounds`` rounds, and the
+    judge writes the phase's JSON output. ``proposals: files``: each participant writes the
+    program (the files of ``files_from``, e.g. ``outputs.design.files``), every proposal is a
+    candidate checked in the sandbox like best-of-N's, and the judge sees each with its check
+    result and picks one by number; the chosen files are written and committed.
+    """
+
     kind: Literal["debate"] = "debate"
     participants: list[str] = Field(min_length=2)
     judge: str
     rounds: int = Field(default=1, ge=1, le=5)
+    proposals: Literal["text", "files"] = "text"
+    files_from: str | None = None  # proposals: files: the planned files, "outputs.<phase>.<list field>"
     prompt: str = Field(min_length=1)
     judge_prompt: str = Field(min_length=1)
     json_schema: dict[str, Any] | None = Field(default=None, alias="schema")
@@ -200,6 +211,15 @@ class DebatePhase(_PhaseBase):
         env.prompt(self, "prompt", self.prompt)
         env.prompt(self, "judge_prompt", self.judge_prompt)
         env.schema(self, self.json_schema)
+        if self.proposals == "files":
+            for key, value in (("rounds", self.rounds > 1), ("schema", self.json_schema is not None),
+                               ("writes", self.writes is not None), ("document", self.document is not None)):
+                if value:
+                    raise ConfigError(f"{self.source}: {key}: not with proposals: files (one round; the judge "
+                                      "picks a proposal by number, and the proposal's files are written)")
+        elif self.files_from:
+            raise ConfigError(f"{self.source}: files_from: only with proposals: files")
+        env.output_ref(self, "files_from", self.files_from, shape="a list output")
 
 
 # The verdicts each action sets. `runs`: the entry point exits 0, or is still alive at the

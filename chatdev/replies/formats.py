@@ -62,6 +62,9 @@ class FilesFormat(ReplyFormat):
     hint = "Write the file path on one line, then the whole file in one ``` block."
 
     def instruction(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
+        if len(expected) > 1:  # the whole program (a files debate)
+            return (f"For each of {', '.join(expected)}: write its path on one line and then the whole file "
+                    f"in one ```{fence_language(expected[0])} block.")
         if expected:  # one named file (a planned file, a phase's ``writes:``)
             path = expected[0]
             return f"Reply with the line {path} and then the whole file in one ```{fence_language(path)} block."

@@ -346,11 +346,13 @@ def _candidate_check(ctx: Context, phase: str, role: str) -> Callable[[], Any] |
     return check
 
 
-def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase, conv: Conversation, message: str, *,
-                     sender: str, receiver: str, images: Any, expected: list[str], result: PhaseResult,
-                     item: str | None, cycle: int = 0, start: int = 0, reason: str = "") -> Any:
-    expects = phase.expects if isinstance(phase, ChatPhase) else "json"
-    schema = phase.json_schema
+def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, conv: Conversation, message: str,
+                     *, sender: str, receiver: str, images: Any, expected: list[str], result: PhaseResult,
+                     item: str | None, cycle: int = 0, start: int = 0, reason: str = "",
+                     expects: str | None = None, schema: dict[str, Any] | None = None) -> Any:
+    """The reply, parsed by its format (``expects``/``schema`` default to the phase's own)."""
+    expects = expects or (phase.expects if isinstance(phase, ChatPhase) else "json")
+    schema = schema if schema is not None else phase.json_schema
     request, shown, base = message, message, len(conv.history)
     hint = formats.format_for(expects).retry_hint(expected=expected, schema=schema)
     if start and reason:  # the first tries were made already (the candidates): ask with their reason
@@ -489,6 +491,8 @@ def _clarify(ctx: Context, phase: HumanPhase, *, cycle: int) -> PhaseResult:
 
 
 def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
+    if phase.proposals == "files":
+        return _debate_files(ctx, phase, cycle=cycle)
     result = PhaseResult()
     judge = ctx.company.role(phase.judge).name
     names = [ctx.company.role(p).name for p in phase.participants]
@@ -513,6 +517,68 @@ def run_debate(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
     if phase.writes:
         result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, decision)})
     return result
+
+
+def _debate_files(ctx: Context, phase: DebatePhase, *, cycle: int) -> PhaseResult:
+    """Each participant writes the program; each proposal is checked in the sandbox (a candidate,
+    ``candidates.check_all``); the judge sees every proposal with its check and picks one by number."""
+    from chatdev.run import candidates as cands
+
+    result = PhaseResult()
+    judge = ctx.company.role(phase.judge).name
+    names = [ctx.company.role(p).name for p in phase.participants]
+    planned = _resolve(ctx, phase.files_from) if phase.files_from else None
+    expected = [str(f["path"]) for f in planned if isinstance(f, dict) and f.get("path")] \
+        if isinstance(planned, list) else []
+    pool: list[cands.Candidate] = []
+    for index, name in enumerate(names):
+        prompt = instructed(prompts.render(phase.prompt, template_context(ctx, cycle=cycle, role=name),
+                                           where=f"{phase.source}: prompt"), "files", expected=expected)
+        conv = Conversation(ctx.model_for(name), persona(ctx, name))
+        try:
+            files = _ask_until_valid(ctx, phase, conv, prompt, sender=judge, receiver=name, images=(),
+                                     expected=expected, result=result, item=None, cycle=cycle, expects="files")
+            pool.append(cands.Candidate(index, dict(files), text=conv.history[-1].content))
+        except PhaseFailed as exc:
+            pool.append(cands.Candidate(index, {}, problem=str(exc)))
+    usable = [c for c in pool if c.usable]
+    if not usable:
+        raise PhaseFailed(f"no participant gave a usable proposal: {pool[0].problem}")
+    cands.check_all(ctx.workspace, pool, _candidate_check(ctx, phase.name, names[0]))
+    if len(usable) == 1:
+        chosen, why = usable[0], "the only usable proposal"
+    else:
+        listing = "\n\n".join(f"Proposal {c.index + 1}, by {names[c.index]}: {c.verdict()}\n{_proposal_text(c)}"
+                               for c in pool)
+        schema = {"type": "object", "required": ["choice", "why"],
+                  "properties": {"choice": {"type": "integer", "enum": [c.index + 1 for c in usable]},
+                                 "why": {"type": "string", "maxLength": 200}},
+                  "examples": [{"choice": cands.rank(usable)[0].index + 1, "why": "it runs and its tests pass"}]}
+        prompt = instructed(prompts.render(phase.judge_prompt,
+                                           template_context(ctx, cycle=cycle, feedback=listing, role=judge),
+                                           where=f"{phase.source}: judge_prompt"), "json", schema=schema)
+        conv = Conversation(ctx.model_for(judge), persona(ctx, judge))
+        decision = _ask_until_valid(ctx, phase, conv, prompt, sender=names[0], receiver=judge, images=(),
+                                    expected=[], result=result, item=None, cycle=cycle, expects="json", schema=schema)
+        chosen = next(c for c in usable if c.index + 1 == decision["choice"])
+        why = " ".join(str(decision.get("why", "")).split())
+    rest = [c for c in cands.rank(pool) if c is not chosen]
+    first = {**chosen.row(), "verdict": f"{chosen.verdict()}; chosen by {judge}: {why}"[:300]}
+    ctx.sink(events.CandidatesRanked(phase=phase.name, winner=chosen.index,
+                                     ranking=[first, *(c.row() for c in rest)], cycle=cycle))
+    result.files += ctx.workspace.write(chosen.files)
+    result.output = {"choice": chosen.index + 1, "by": names[chosen.index], "why": why}
+    result.reason = f"{judge} chose proposal {chosen.index + 1}, by {names[chosen.index]}: {why}"
+    return result
+
+
+def _proposal_text(candidate: Any, *, whole_lines: int = 60) -> str:
+    """A proposal for the judge: each short file whole, a long one as its outline (its def/class lines)."""
+    parts = []
+    for path, text in sorted(candidate.files.items()):
+        shown = text.rstrip() if text.count("\n") <= whole_lines else outline(text)
+        parts.append(f"{path}\n```python\n{shown}\n```")
+    return "\n".join(parts) or f"(unusable: {candidate.problem})"
 
 
 # --------------------------------------------------------------------------- actions
