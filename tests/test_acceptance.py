@@ -139,6 +139,20 @@ def test_a_test_that_calls_the_program_with_arguments_it_does_not_take_is_a_defe
     assert got[2].defect is None  # raised inside the program: the program's failure
 
 
+def test_a_test_of_the_value_of_a_function_that_returns_nothing_is_a_defect() -> None:
+    """The 1.5B's todo test: ``assert list_tasks() == [...]``, and list_tasks() prints the list."""
+    program = {"main.py": "def list_tasks():\n    for t in ['a']:\n        print(t)\n\n\n"
+                          "def count():\n    if False:\n        return 1\n"}
+    text = ("tests/test_main.py:16: in test_list_tasks\nE   AssertionError: assert None == ['1. Buy milk']\n"
+            "E    +  where None = list_tasks()")
+    got = triage.triage([case(name="test_list_tasks", text=text),
+                         case(name="test_count", text=text.replace("list_tasks", "count"))],
+                        {"tests/test_main.py": "from main import list_tasks\n"}, program)
+    assert got[0].defect == ("the test checks what list_tasks() returns, but list_tasks in main.py returns nothing "
+                             "(it prints: check its output with pytest's capsys)")
+    assert got[1].defect is None  # count() returns a value on some path: the program's failure
+
+
 def test_a_fix_never_deletes_tests() -> None:
     known = {"main.py": "def f():\n    return 1\n",
              "tests/test_main.py": "from main import f\n\n\ndef test_f():\n    assert f() == 1\n"}

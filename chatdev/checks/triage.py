@@ -13,7 +13,9 @@ defect*, never a program failure sent to the programmer:
 - it checks the test file's own copy of a program function (the tester pasted the
   program above its tests), passing or failing: it says nothing about the program;
 - it calls a program function with arguments its definition does not take (a
-  ``TypeError`` raised at the test's own call: the program was written first).
+  ``TypeError`` raised at the test's own call: the program was written first);
+- it checks the value of a program function that returns nothing (pytest's
+  ``where None = list_tasks()``, and ``list_tasks`` has no ``return`` with a value: it prints).
 
 A defect goes back to the tester once; after that the test is quarantined: kept in
 the repository under a marker (a ``pytest.mark.skip`` whose reason starts with
@@ -85,7 +87,8 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
         if case.outcome == "skipped":
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
-        own = _copied(case, sources.get(case.file, ""), defined) or _miscalled(case, program or {}, defined)
+        own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, program or {}, defined)
+               or _checks_nothing_returned(case, program or {}, defined))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
@@ -128,6 +131,31 @@ def _miscalled(case: TestCase, program: dict[str, str], defined: dict[str, str])
     signature = _signature(program.get(path, ""), name)
     shown = f"`{signature}` in {path}" if signature else path
     return f"the test calls {name} with arguments its definition does not take ({shown})"
+
+
+_NONE_FROM = re.compile(r"where None = (?:\w+\.)?(\w+)\(")
+
+
+def _checks_nothing_returned(case: TestCase, program: dict[str, str], defined: dict[str, str]) -> str | None:
+    """Why ``case`` compares what a program function returns when it returns nothing (None: it does not)."""
+    if not case.failed:
+        return None
+    m = _NONE_FROM.search(f"{case.message}\n{case.text}")
+    if not m or m[1] not in defined:
+        return None
+    path = defined[m[1]].replace(".", "/") + ".py"
+    try:
+        tree = ast.parse(program.get(path, ""))
+    except (SyntaxError, ValueError):
+        return None
+    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == m[1]),
+              None)
+    if fn is None or any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(fn)):
+        return None
+    prints = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+                 for n in ast.walk(fn))
+    what = "it prints: check its output with pytest's capsys" if prints else "check what it changes instead"
+    return f"the test checks what {m[1]}() returns, but {m[1]} in {path} returns nothing ({what})"
 
 
 def _signature(source: str, name: str) -> str:
