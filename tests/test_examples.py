@@ -35,6 +35,18 @@ def test_the_tasks_examples_in_backticks_in_order_once() -> None:
     assert examples.for_run(task, {"run": "python main.py 7"}) == [["1994"], ["MCMXCIV"]]  # people's words first
 
 
+def test_the_subcommands_a_task_names_are_run_with_their_placeholders_filled() -> None:
+    """The todo list's task names `add TEXT`, `list` and `done N`; the design's run was a bare `python main.py`."""
+    task = "a command-line todo list that saves to a JSON file, with the commands `add TEXT`, `list` and `done N`"
+    assert examples.task_examples(task) == [["add", "buy milk"], ["list"], ["done", "1"]]
+    assert examples.for_run(task, {"run": "python main.py"}) == [["add", "buy milk"], ["list"], ["done", "1"]]
+    # the task's python lines come first; keys, shells and words outside a "commands" clause are not subcommands
+    assert examples.task_examples("notes with the command `python main.py add x`; commands `rm N`") == [["add", "x"]]
+    assert examples.task_examples("a game: the command `q` quits") == []
+    assert examples.task_examples("a tool, commands `ls | wc`, `Run`") == []
+    assert examples.task_examples("type `add TEXT` to add") == []
+
+
 def test_the_design_run_line_when_the_task_has_none() -> None:
     task = "a tool that prints every prime number up to the number given as its argument"
     assert examples.for_run(task, {"entry": "main.py", "run": "python main.py 20"}) == [["20"]]

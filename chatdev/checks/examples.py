@@ -93,8 +93,35 @@ def task_outputs(task: str) -> list[Scenario]:
 
 
 def task_examples(task: str) -> list[list[str]]:
-    """The task's own examples that pass arguments."""
-    return [args for args in from_text(task) if args]
+    """The task's own examples that pass arguments: its ``python main.py ARGS`` lines, else the
+    subcommands it names ("with the commands `add TEXT`, `list` and `done N`")."""
+    return [args for args in from_text(task) if args] or subcommands(task)
+
+
+_COMMANDS_CLAUSE = re.compile(r"\bcommands?\b(.*?)(?:\.(?:\s|$)|$)", re.IGNORECASE | re.DOTALL)
+_SUBCOMMAND = re.compile(r"^[a-z][a-z0-9_-]*$")
+_PLACEHOLDER = re.compile(r"^[A-Z][A-Z0-9_]*$")
+NUMBER_WORDS = frozenset({"N", "NUM", "NUMBER", "INDEX", "ID", "COUNT", "AMOUNT", "SHIFT", "LIMIT", "POS", "I"})
+SAMPLE_TEXT = "buy milk"
+
+
+def subcommands(task: str) -> list[list[str]]:
+    """Argument lists from the subcommands a task names in backticks after "command(s)", their
+    placeholders filled (``done N`` -> ``done 1``, ``add TEXT`` -> ``add 'buy milk'``), in order."""
+    found: list[list[str]] = []
+    for clause in _COMMANDS_CLAUSE.findall(task or ""):
+        for span in _BACKTICKS.findall(clause):
+            try:
+                words = shlex.split(span)
+            except ValueError:
+                continue
+            if (not words or not _SUBCOMMAND.match(words[0]) or words[0] in _PYTHON or _SHELL.search(span)
+                    or (len(words) == 1 and len(words[0]) == 1)):  # `q`: a key typed in, not a subcommand
+                continue
+            args = [("1" if w in NUMBER_WORDS else SAMPLE_TEXT) if _PLACEHOLDER.match(w) else w for w in words]
+            if args not in found and len(found) < MAX_EXAMPLES:
+                found.append(args)
+    return found
 
 
 def for_run(task: str, design: Mapping[str, Any] | None,
