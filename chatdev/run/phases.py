@@ -22,13 +22,14 @@ from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPha
 from chatdev.errors import ChatDevError
 from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
+from chatdev.repair.argv import fit_arity
 from chatdev.repair.imports import add_missing_imports
 from chatdev.replies import formats, parsing
 from chatdev.run import human
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.run.conversation import Conversation
 from chatdev.sandbox import catalogue
-from chatdev.sandbox.results import crash_site, defects_text, is_test_path, tests_record
+from chatdev.sandbox.results import crash_site, defects_text, is_test_path, tests_record, usage_only
 
 DONE = "<DONE>"
 SOURCE_SUFFIXES = (".py",)
@@ -599,7 +600,7 @@ def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
 
 def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """pyflakes over the program, and the program's own run (short window, no tests)."""
-    report, files = _verify_repairing_imports(ctx, phase, tests=False)
+    report, files = _verify_repairing(ctx, phase, tests=False)
     body = report.summary.split("\n", 1)[-1].strip()  # the run (its traceback), then any static errors
     verdicts = {"clean": report.static_ok}
     if report.runs is not None:
@@ -610,7 +611,7 @@ def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
 
 def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """The program's run, then its tests; test defects go to the tester, then to quarantine."""
-    report, files = _verify_repairing_imports(ctx, phase, tests=True)
+    report, files = _verify_repairing(ctx, phase, tests=True)
     report, moved = _quarantine(ctx, report)
     files = sorted(set(files) | set(moved))
     summary = report.summary
@@ -657,19 +658,32 @@ def _as_list(value: Any) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _verify_repairing_imports(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple[Any, list[str]]:
-    """Run the check; when it fails on names that only lack an import, add the imports and run it again."""
+def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple[Any, list[str]]:
+    """Run the check, repairing what needs no model: names that only lack an import (then the
+    check runs again), and an argument count test that refuses the command line it was given
+    (``repair/argv.py``; kept only when the program then runs)."""
     report = ctx.verify(phase, tests=tests)
+    files: list[str] = []
     names = report.static_output + "\n" + "\n".join(report.test_static)
-    if report.static_ok and not report.test_static:
-        return report, []
-    sources = {p: text for p, text in _project_texts(ctx).items() if p.endswith(".py")}
-    fixed = add_missing_imports(sources, names)
-    if not fixed:
-        return report, []
-    files = ctx.workspace.write(fixed)
-    ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
-    return ctx.verify(phase, tests=tests), files
+    if not (report.static_ok and not report.test_static):
+        fixed = add_missing_imports(_project_texts(ctx, suffix=".py"), names)
+        if fixed:
+            files = ctx.workspace.write(fixed)
+            ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
+            report = ctx.verify(phase, tests=tests)
+    run = getattr(report, "run", None)
+    if report.runs is False and run is not None and run.args and usage_only(run):
+        before = _project_texts(ctx, suffix=".py")
+        fitted = fit_arity({p: t for p, t in before.items() if not is_test_path(p)}, len(run.args))
+        if fitted:
+            ctx.workspace.write(fitted)
+            again = ctx.verify(phase, tests=tests)
+            if again.runs:
+                ctx.sink(events.Notice(level="info", text=f"fitted the argument count check in "
+                                                          f"{', '.join(fitted)} to {len(run.args)} arguments"))
+                return again, sorted({*files, *fitted})
+            ctx.workspace.write({p: before[p] for p in fitted})  # it did not help: as it was
+    return report, files
 
 
 def third_party_imports(sources: dict[str, str]) -> list[str]:
