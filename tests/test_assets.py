@@ -32,3 +32,13 @@ def test_paths_are_read_from_the_file_that_loads_them_and_broken_files_are_left_
     assert assets.missing(src, known={"game/sprites.py", "game/a.png", "bad.py"}) == []
     assert assets.missing(src, known={"game/sprites.py", "bad.py"})[0].startswith("game/sprites.py:2:5: loads 'a.png'")
     assert assets.missing({"main.py": "import pygame\nf = pygame.font.Font(name, 3)\n"}) == []  # not a literal
+
+
+def test_a_name_held_in_a_module_constant_counts_like_a_literal() -> None:
+    """The 1.5B snake: BACKGROUND_MUSIC = "background_music.mp3", then mixer.music.load(BACKGROUND_MUSIC)."""
+    src = ("import pygame\nBACKGROUND_MUSIC = 'background_music.mp3'\nWHO = 'x'\nWHO = 'y'\n\n\ndef play(path):\n"
+           "    local = 'inner.wav'\n    pygame.mixer.Sound(local)\n    pygame.mixer.Sound(WHO)\n\n\n"
+           "pygame.mixer.music.load(BACKGROUND_MUSIC)\n")
+    lines = assets.missing({"main.py": src})
+    assert lines == ["main.py:13:1: loads 'background_music.mp3', which the project does not have: draw it with "
+                     "shapes, use pygame.font.Font(None, size) for text, and play no sound files"]

@@ -37,7 +37,21 @@ def _name_parts(func: ast.expr) -> tuple[str, ...]:
     return tuple(reversed(parts))
 
 
-def _literal_file(call: ast.Call) -> str | None:
+def _constants(tree: ast.Module) -> dict[str, str]:
+    """Module-level names bound once to a string (``BACKGROUND_MUSIC = "background_music.mp3"``)."""
+    seen: dict[str, list[str | None]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            value = node.value.value if isinstance(node.value, ast.Constant) and isinstance(
+                node.value.value, str) else None
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    seen.setdefault(target.id, []).append(value if node in tree.body else None)
+    return {name: values[0] for name, values in seen.items() if len(values) == 1 and values[0]}
+
+
+def _literal_file(call: ast.Call, constants: Mapping[str, str] | None = None) -> str | None:
     parts = _name_parts(call.func)
     for tail, (position, keyword) in LOADERS.items():
         if parts[-len(tail):] != tail:
@@ -48,6 +62,8 @@ def _literal_file(call: ast.Call) -> str | None:
             arg = next((k.value for k in call.keywords if k.arg == keyword), None)
         if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.strip():
             return arg.value
+        if isinstance(arg, ast.Name) and constants and arg.id in constants:  # a constant holding the name
+            return constants[arg.id]
         return None
     return None
 
@@ -81,11 +97,12 @@ def missing(sources: Mapping[str, str], *, known: set[str] | None = None) -> lis
         except (SyntaxError, ValueError):
             continue  # pyflakes reports it
         made = _written_names(tree)
+        constants = _constants(tree)
         here = PurePosixPath(path).parent
         for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            name = _literal_file(node)
+            name = _literal_file(node, constants)
             if name is None or name in made or PurePosixPath(name).is_absolute():
                 continue
             candidates = {PurePosixPath(name).as_posix(), (here / name).as_posix()}
