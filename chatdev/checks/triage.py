@@ -87,15 +87,24 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
         if case.outcome == "skipped":
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
-        own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, program or {}, defined)
-               or _checks_nothing_returned(case, program or {}, defined))
+        own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, defined)
+               or _checks_nothing_returned(case, defined))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
 
-def _definitions(program: dict[str, str]) -> dict[str, str]:
-    """Top-level function and class names of the program's files -> the module defining them."""
-    out: dict[str, str] = {}
+@dataclass(frozen=True)
+class _Definition:
+    """A top-level function or class of the program, where it stands."""
+
+    path: str  # main.py
+    module: str  # main
+    node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
+
+
+def _definitions(program: dict[str, str]) -> dict[str, _Definition]:
+    """Top-level function and class names of the program's files (each file parsed once)."""
+    out: dict[str, _Definition] = {}
     for rel, text in sorted(program.items()):
         if not rel.endswith(".py"):
             continue
@@ -103,17 +112,16 @@ def _definitions(program: dict[str, str]) -> dict[str, str]:
             tree = ast.parse(text)
         except (SyntaxError, ValueError):
             continue
-        module = rel[:-3].replace("/", ".")
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                out.setdefault(node.name, module)
+                out.setdefault(node.name, _Definition(rel, rel[:-3].replace("/", "."), node))
     return out
 
 
 _MISCALL = re.compile(r"TypeError: (?:\w+\.)?(\w+)\(\) (?:takes|missing|got an unexpected keyword)")
 
 
-def _miscalled(case: TestCase, program: dict[str, str], defined: dict[str, str]) -> str | None:
+def _miscalled(case: TestCase, defined: dict[str, _Definition]) -> str | None:
     """Why ``case`` called a program function with arguments its ``def`` does not take (None: it did not)."""
     if not case.failed:
         return None
@@ -127,52 +135,39 @@ def _miscalled(case: TestCase, program: dict[str, str], defined: dict[str, str])
         name = cls[1] if cls else name
     if name not in defined:
         return None
-    path = defined[name].replace(".", "/") + ".py"
-    signature = _signature(program.get(path, ""), name)
-    shown = f"`{signature}` in {path}" if signature else path
-    return f"the test calls {name} with arguments its definition does not take ({shown})"
+    found = defined[name]
+    return (f"the test calls {name} with arguments its definition does not take "
+            f"(`{_signature(found.node)}` in {found.path})")
 
 
 _NONE_FROM = re.compile(r"where None = (?:\w+\.)?(\w+)\(")
 
 
-def _checks_nothing_returned(case: TestCase, program: dict[str, str], defined: dict[str, str]) -> str | None:
+def _checks_nothing_returned(case: TestCase, defined: dict[str, _Definition]) -> str | None:
     """Why ``case`` compares what a program function returns when it returns nothing (None: it does not)."""
     if not case.failed:
         return None
     m = _NONE_FROM.search(f"{case.message}\n{case.text}")
-    if not m or m[1] not in defined:
+    found = defined.get(m[1]) if m else None
+    if found is None or isinstance(found.node, ast.ClassDef):
         return None
-    path = defined[m[1]].replace(".", "/") + ".py"
-    try:
-        tree = ast.parse(program.get(path, ""))
-    except (SyntaxError, ValueError):
-        return None
-    fn = next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == m[1]),
-              None)
-    if fn is None or any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(fn)):
+    fn = found.node
+    if any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(fn)):
         return None
     prints = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
                  for n in ast.walk(fn))
     what = "it prints: check its output with pytest's capsys" if prints else "check what it changes instead"
-    return f"the test checks what {m[1]}() returns, but {m[1]} in {path} returns nothing ({what})"
+    return f"the test checks what {fn.name}() returns, but {fn.name} in {found.path} returns nothing ({what})"
 
 
-def _signature(source: str, name: str) -> str:
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return ""
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            return f"def {name}({ast.unparse(node.args)})"
-        if isinstance(node, ast.ClassDef) and node.name == name:
-            init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
-            return f"class {name}: def __init__({ast.unparse(init.args)})" if init else f"class {name}"
-    return ""
+def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
+    if not isinstance(node, ast.ClassDef):
+        return f"def {node.name}({ast.unparse(node.args)})"
+    init = next((n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"), None)
+    return f"class {node.name}: def __init__({ast.unparse(init.args)})" if init else f"class {node.name}"
 
 
-def _copied(case: TestCase, source: str, defined: dict[str, str]) -> str | None:
+def _copied(case: TestCase, source: str, defined: dict[str, _Definition]) -> str | None:
     """Why ``case`` checks the test file's own copy of a program function (None: it does not)."""
     if not defined or not source or not case.name:
         return None
@@ -182,7 +177,7 @@ def _copied(case: TestCase, source: str, defined: dict[str, str]) -> str | None:
         return None
     own = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
            and n.name in defined and not n.name.startswith("test")}
-    fn = _function(source, case.name)
+    fn = _function_in(tree, case.name)
     if not own or fn is None:
         return None
     used = sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and n.id in own})
@@ -190,7 +185,7 @@ def _copied(case: TestCase, source: str, defined: dict[str, str]) -> str | None:
         return None
     name = used[0]
     return (f"the test checks the test file's own copy of {name!r}, not the program's: "
-            f"import it with `from {defined[name]} import {name}` and delete the copy")
+            f"import it with `from {defined[name].module} import {name}` and delete the copy")
 
 
 def defect(case: TestCase, sources: dict[str, str]) -> str | None:
@@ -229,11 +224,16 @@ def _frame_file(text: str) -> str | None:
 
 
 def _function(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
-    base = name.split("[", 1)[0]
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
+    return _function_in(tree, name)
+
+
+def _function_in(tree: ast.AST, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The test function ``name`` (``test_x[param]`` is ``test_x``) anywhere in ``tree``."""
+    base = name.split("[", 1)[0]
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == base:
             return node
