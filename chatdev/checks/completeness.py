@@ -76,7 +76,7 @@ def _file_placeholders(text: str) -> list[tuple[int, str]]:
         elif isinstance(node, ast.ClassDef):
             if not node.bases and not node.keywords and _empty(node.body, allow_docstring=False):
                 out.append((node.lineno, f"class {node.name} has no body ({_what(node.body)})"))
-        elif isinstance(node, ast.If) and _is_main_guard(node.test) and _empty(node.body, allow_docstring=False):
+        elif isinstance(node, ast.If) and is_main_guard(node.test) and _empty(node.body, allow_docstring=False):
             out.append((node.lineno, f"the __main__ block does nothing ({_what(node.body)})"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Raise) and id(node) not in exempt and _is_not_implemented(node.exc):
@@ -139,7 +139,8 @@ def _is_method(tree: ast.AST, func: ast.AST) -> bool:
     return any(isinstance(node, ast.ClassDef) and func in node.body for node in ast.walk(tree))
 
 
-def _is_main_guard(test: ast.expr) -> bool:
+def is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
     if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
         return False
     sides = [test.left, *test.comparators]

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from chatdev.checks.completeness import is_main_guard
+
 _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Pass)
 
 
@@ -35,11 +37,7 @@ def _acts(node: ast.stmt) -> bool:
         return False  # a docstring
     if isinstance(node, (ast.Assign, ast.AnnAssign)):
         return node.value is not None and any(isinstance(n, ast.Call) for n in ast.walk(node.value))
-    if isinstance(node, ast.If) and _is_main_guard(node.test):
+    if isinstance(node, ast.If) and is_main_guard(node.test):
         return any(_acts(n) for n in node.body) or any(_acts(n) for n in node.orelse)
     return True
 
-
-def _is_main_guard(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Compare) and isinstance(test.left, ast.Name) and test.left.id == "__name__"
-            and any(isinstance(c, ast.Constant) and c.value == "__main__" for c in test.comparators))
