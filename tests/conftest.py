@@ -46,3 +46,14 @@ def small_model_path() -> Path:
         return registry.resolve("qwen2.5-coder-0.5b").model
     except ChatDevError as exc:  # the dev extra carries it; without it the llm tests cannot run
         pytest.skip(f"small model unavailable: {exc}")
+
+
+@pytest.fixture
+def sandbox_ready() -> None:
+    """The Docker engine answers and the runner image is current; else the test is skipped."""
+    from chatdev.sandbox import container
+
+    try:
+        container.preflight()
+    except Exception as exc:  # noqa: BLE001
+        pytest.skip(f"no sandbox: {exc}")

@@ -44,8 +44,7 @@ def test_a_check_that_already_lets_the_count_through_is_left_alone() -> None:
 
 
 @pytest.mark.docker
-def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Path, sandbox_ready: None) -> None:
     """The whole path with the real sandbox: the review loop's check, the repair, the commit."""
     import json
     import subprocess
@@ -53,13 +52,8 @@ def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Pat
     from chatdev import events
     from chatdev.models.base import current_call
     from chatdev.run import engine
-    from chatdev.sandbox import container
     from tests.scripted_company import company_models, good_reply, scripted
 
-    try:
-        container.preflight()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no sandbox: {exc}")
 
     def company(messages):
         info = current_call()

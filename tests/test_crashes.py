@@ -58,23 +58,23 @@ ADD = "AttributeError: 'list' object has no attribute 'add'"
 
 def test_an_attribute_a_value_lacks_names_where_the_value_comes_from_and_who_has_it() -> None:
     lines = explain("main.py", 9, "todo_list.add(sys.argv[2])", ADD, TODO)
-    assert lines == ["Why: `todo_list` is a list here (it comes from `load_todo_list()` in utils.py line 4), "
-                     "and a list has no `add` (a list uses `append`). `TodoList` (todo.py) has `add`: make "
-                     "`todo_list` a `TodoList`, or use the list's own methods."]
+    assert lines == [("Why: `todo_list` is a list here (it comes from `load_todo_list()` in utils.py line 4), "
+                      "and a list has no `add` (a list uses `append`). `TodoList` (todo.py) has `add`: make "
+                      "`todo_list` a `TodoList`, or use the list's own methods.")]
 
 
 def test_none_says_the_function_it_came_from_returns_nothing() -> None:
     sources = {**TODO, "utils.py": "def load_todo_list():\n    pass\n\n\ndef save_todo_list(x):\n    pass\n"}
     lines = explain("main.py", 9, "todo_list.add(sys.argv[2])",
                     "AttributeError: 'NoneType' object has no attribute 'add'", sources)
-    assert lines == ["Why: `todo_list` is None here (it comes from `load_todo_list()` in utils.py line 1, "
-                     "which returns None on this path: a missing `return`?), and None has no `add`."]
+    assert lines == [("Why: `todo_list` is None here (it comes from `load_todo_list()` in utils.py line 1, "
+                      "which returns None on this path: a missing `return`?), and None has no `add`.")]
 
 
 def test_a_wrong_call_shows_the_definition_it_calls() -> None:
     assert explain("main.py", 3, "t = TodoList(5)", "TypeError: TodoList() takes no arguments", TODO) == [
-        "Why: `TodoList.__init__` is defined at todo.py line 2 as `def __init__(self)`: make the call match it, "
-        "or change the definition."]
+        ("Why: `TodoList.__init__` is defined at todo.py line 2 as `def __init__(self)`: make the call match it, "
+         "or change the definition.")]
     missing = "TypeError: TodoList.add() missing 1 required positional argument: 'text'"
     assert explain("main.py", 9, "t.add()", missing, TODO)[0].startswith(
         "Why: `TodoList.add` is defined at todo.py line 5 as `def add(self, text)`")
@@ -99,13 +99,9 @@ def test_nothing_is_said_when_the_code_tells_no_more_than_the_traceback() -> Non
 
 
 @pytest.mark.docker
-def test_the_report_the_fixer_reads_names_the_cause_under_the_traceback(tmp_path: Path) -> None:
+def test_the_report_the_fixer_reads_names_the_cause_under_the_traceback(tmp_path: Path, sandbox_ready: None) -> None:
     from chatdev.sandbox import container
 
-    try:
-        container.preflight()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no sandbox: {exc}")
     for path, text in TODO.items():
         (tmp_path / path).write_text(text)
     report = container.verify_program(tmp_path, timeout=5, tests=False, gui=False, args=[["add", "milk"]])

@@ -42,13 +42,9 @@ def test_what_does_not_parse_or_is_empty_is_left_to_pyflakes() -> None:
 
 
 @pytest.mark.docker
-def test_the_static_check_reports_an_idle_entry(tmp_path: Path) -> None:
+def test_the_static_check_reports_an_idle_entry(tmp_path: Path, sandbox_ready: None) -> None:
     from chatdev.sandbox import container
 
-    try:
-        container.preflight()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no sandbox: {exc}")
     (tmp_path / "main.py").write_text(CAESAR)
     report = container.verify_program(tmp_path, timeout=5, tests=False, gui=False, args=[["encode", "3", "hello"]])
     assert report.runs is True and not report.static_ok  # it "runs": exit 0, nothing printed

@@ -39,19 +39,14 @@ def test_nothing_to_do() -> None:
 
 
 @pytest.mark.docker
-def test_static_check_adds_the_import_and_commits_it(tmp_path: Path) -> None:
+def test_static_check_adds_the_import_and_commits_it(tmp_path: Path, sandbox_ready: None) -> None:
     """Scripted company, real sandbox, real git: the forgotten `import random` costs no model call."""
     import subprocess
 
     from chatdev import events
     from chatdev.run import engine
-    from chatdev.sandbox import container
     from tests.scripted_company import GAME, company_models, good_reply, scripted
 
-    try:
-        container.preflight()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no sandbox: {exc}")
     forgetful = GAME.replace("import random\n", "")
 
     def reply(messages):
@@ -90,13 +85,10 @@ def test_a_local_that_hides_its_module_is_made_from_the_class_instead() -> None:
 
 
 @pytest.mark.docker
-def test_the_real_static_check_names_the_hidden_module_and_the_repair_makes_it_run(tmp_path: Path) -> None:
+def test_the_real_static_check_names_the_hidden_module_and_the_repair_makes_it_run(tmp_path: Path,
+                                                                                   sandbox_ready: None) -> None:
     from chatdev.sandbox import container
 
-    try:
-        container.preflight()
-    except Exception as exc:  # noqa: BLE001
-        pytest.skip(f"no sandbox: {exc}")
     for path, text in BREAKOUT.items():
         (tmp_path / path).write_text(text)
     before = container.verify_program(tmp_path, timeout=5, tests=False, gui=False)
