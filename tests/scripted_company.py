@@ -112,3 +112,23 @@ def scripted(fn: Callable[[Sequence[Message]], str] = good_reply, **kwargs: obje
 
 def company_models(model) -> dict:
     return {role: model for role in ("CEO", "CTO", "Programmer", "Tester", "Documenter")}
+
+
+def first_requests(out, **reply_kwargs: object) -> dict[str, str]:
+    """A --no-run build of "a snake game" by the cooperative company; the first request each
+    phase sent (its last user message), by phase. ``reply_kwargs`` go to ``good_reply``."""
+    from chatdev import events
+    from chatdev.models.base import current_call
+    from chatdev.run import engine
+
+    asked: dict[str, str] = {}
+
+    def record(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.turn == "answer":
+            asked.setdefault(info.phase, messages[-1].content)
+        return good_reply(messages, **reply_kwargs)  # type: ignore[arg-type]
+
+    options = engine.BuildOptions(task="a snake game", out=out, no_run=True)
+    engine.build(options, sink=events.Recorder(), models=company_models(scripted(record)))
+    return asked

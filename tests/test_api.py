@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chatdev import events
-from chatdev.models.base import current_call
 from chatdev.project.api import importable
-from chatdev.run import engine
-from tests.scripted_company import company_models, good_reply, scripted
+from tests.scripted_company import first_requests
 
 
 def test_each_program_module_becomes_one_import_line_with_its_shapes() -> None:
@@ -30,16 +27,7 @@ def test_each_program_module_becomes_one_import_line_with_its_shapes() -> None:
 
 
 def test_the_testers_request_names_what_it_can_import(tmp_path: Path) -> None:
-    asked: dict[str, str] = {}
-
-    def record(messages):
-        info = current_call()
-        if info is not None and info.turn == "answer":
-            asked.setdefault(info.phase, messages[-1].content)
-        return good_reply(messages)
-
-    options = engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True)
-    engine.build(options, sink=events.Recorder(), models=company_models(scripted(record)))
+    asked = first_requests(tmp_path)
     assert ("Begin the file with the imports, then the tests; do not copy the program:\n"
             "from main import new_food, step  # new_food(width, height, snake); step(snake, direction)\n"
             ) in asked["test_writing"]

@@ -17,7 +17,7 @@ from chatdev.errors import ConfigError
 from chatdev.models.base import current_call, schema_errors
 from chatdev.replies import formats
 from chatdev.run import engine
-from tests.scripted_company import company_models, good_reply, scripted
+from tests.scripted_company import company_models, first_requests, good_reply, scripted
 
 SHIPPED = Path(config.defaults_dir()) / "phases"
 
@@ -68,17 +68,7 @@ def test_the_json_format_shows_the_schemas_example_or_a_skeleton() -> None:
 
 
 def test_each_request_ends_with_its_formats_instruction(tmp_path: Path) -> None:
-    asked: dict[str, str] = {}
-
-    def record(messages):
-        info = current_call()
-        if info is not None and info.turn == "answer":
-            asked.setdefault(info.phase, messages[-1].content)
-        return good_reply(messages, approve_after=1, counter=counter)
-
-    counter: dict = {}
-    options = engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True)
-    engine.build(options, sink=events.Recorder(), models=company_models(scripted(record)))
+    asked = first_requests(tmp_path, approve_after=1, counter={})
     assert asked["coding"].rstrip().endswith(
         "Write the complete file main.py (game logic and loop).\n"
         "Reply with the line main.py and then the whole file in one ```python block.")
