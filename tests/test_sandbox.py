@@ -523,6 +523,67 @@ def test_what_the_task_says_a_command_prints_is_checked_beside_the_tests(box: co
     assert right.passed and right.tests_pass is True and "Acceptance scenarios: 2 pass." in right.summary
 
 
+TODO = """import json, os, sys
+
+FILE = "todo.json"
+
+
+def load():
+    return json.load(open(FILE)) if os.path.exists(FILE) else []
+
+
+def add(text):
+    items = load() + [text]
+    json.dump(items, open(FILE, "w"))
+    os.makedirs("backup", exist_ok=True)
+    open("backup/last.txt", "w").write(text)
+    return items
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["add"]:
+        add(" ".join(sys.argv[2:]))
+    print(load())
+"""
+
+
+def test_each_test_starts_from_the_delivered_folder(box: container.Sandbox, tmp_path: Path) -> None:
+    """The 1.5B's todo tests shared todo.json: "Left contains 3 more items" in the second test."""
+    project(tmp_path, {
+        "main.py": TODO, "notes.txt": "kept\n",
+        "tests/test_main.py": "import os\nfrom main import add, load\n\n"
+                              "def test_add_one():\n    assert add('a') == ['a']\n\n"
+                              "def test_add_another():\n    assert add('b') == ['b']\n\n"
+                              "def test_delete_notes():\n    os.remove('notes.txt')\n\n"
+                              "def test_notes_are_there():\n    assert open('notes.txt').read() == 'kept\\n'\n"
+                              "    assert not os.path.exists('backup')\n",
+    })
+    report = container.verify_program(tmp_path, sandbox=box, timeout=5, args=[["add", "buy", "milk"]])
+    assert report.runs and report.run is not None and "buy milk" in report.run.stdout
+    assert [c.outcome for c in report.cases] == ["passed"] * 4, report.summary
+    assert report.tests_pass is True and not (tmp_path / "todo.json").exists()
+
+
+def test_fresh_folder_puts_back_what_a_test_changed(tmp_path: Path) -> None:
+    from chatdev.sandbox.runner import chatdev_fresh
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "words.txt").write_text("one\n")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "__pycache__").mkdir()
+    kept = chatdev_fresh.snapshot(tmp_path)
+    (tmp_path / "data" / "words.txt").write_text("changed\n")
+    (tmp_path / "empty").rmdir()
+    (tmp_path / "made" / "deep").mkdir(parents=True)
+    (tmp_path / "made" / "deep" / "x.json").write_text("[]")
+    (tmp_path / "__pycache__" / "main.pyc").write_bytes(b"x")
+    touched = chatdev_fresh.restore(tmp_path, kept)
+    assert sorted(touched) == ["data/words.txt", "empty", "made", "made/deep", "made/deep/x.json"]
+    assert (tmp_path / "data" / "words.txt").read_text() == "one\n" and (tmp_path / "empty").is_dir()
+    assert not (tmp_path / "made").exists() and (tmp_path / "__pycache__" / "main.pyc").exists()
+    assert chatdev_fresh.restore(tmp_path, kept) == []
+
+
 def test_verify_accepts_a_long_running_program_and_reports_failing_tests(box: container.Sandbox,
                                                                          tmp_path: Path) -> None:
     project(tmp_path, {

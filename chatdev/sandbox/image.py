@@ -25,7 +25,7 @@ from chatdev.errors import SandboxError
 from chatdev.events import EventSink, Notice, Progress, null_sink
 
 RUNNER_DIR = Path(__file__).parent / "runner"
-RUNNER_FILES = ("Dockerfile", "packages.txt", "supervisor.py", "probe.py")
+RUNNER_FILES = ("Dockerfile", "packages.txt", "supervisor.py", "probe.py", "chatdev_fresh.py")
 IMAGE_REPO = "chatdev-runner"
 BASE_REPO = "chatdev-base"
 DIGEST_LABEL = "org.chatdev.runner.digest"

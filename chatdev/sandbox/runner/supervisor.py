@@ -28,10 +28,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-try:  # on the host (tests): the package; in the image: the file next to this one
-    from chatdev.sandbox.runner import probe
+try:  # on the host (tests): the package; in the image: the files next to this one
+    from chatdev.sandbox.runner import chatdev_fresh, probe
 except ImportError:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:0] = [_here, os.path.join(_here, "pytest")]
+    import chatdev_fresh  # type: ignore[no-redef]
     import probe  # type: ignore[no-redef]
 
 WORK = Path("/work")
@@ -371,6 +373,7 @@ def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
         return result
     gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
     result["gui"] = gui
+    delivered = chatdev_fresh.snapshot(APP)
     for args in spec.get("args") or [[]]:  # the examples, one run each, until one fails or waits
         args = [str(a) for a in args]
         run = execute([*probe.entry_argv(info["entry"]), *args], timeout=spec["timeout"], gui=gui, cap=cap,
@@ -379,11 +382,13 @@ def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
         if run["timed_out"] or run["exit_code"] != 0:
             break
     if info["tests"] and spec.get("tests", True):
+        chatdev_fresh.restore(APP, delivered)  # what the runs saved is not the tests' starting point
         result["tests"], result["cases"] = run_tests(spec, info["entry"], gui=gui, cap=cap)
     return result
 
 
 JUNIT = "/tmp/chatdev-junit.xml"
+PLUGINS = os.path.dirname(os.path.abspath(chatdev_fresh.__file__))  # /opt/chatdev/pytest in the image
 MAX_CASES = 40
 
 
@@ -392,10 +397,12 @@ def run_tests(spec: dict[str, Any], entry: str, *, gui: bool, cap: int) -> tuple
 
     If the session itself dies (a test calls ``os._exit``, crashes the interpreter, or the
     whole window runs out) each collected test runs alone, so one bad test cannot hide the rest.
+    Each test starts from the delivered folder (the ``chatdev_fresh`` plugin puts it back).
     """
     per_test = int(spec.get("test_timeout") or 10)
-    env = {"PYTHONPATH": f"{APP}:{(APP / entry).parent}"}
-    base = ["python3", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", "-o", "addopts=",
+    env = {"PYTHONPATH": f"{APP}:{(APP / entry).parent}:{PLUGINS}"}
+    base = ["python3", "-m", "pytest", "-q", "--color=no", "-p", "no:cacheprovider", "-p", "chatdev_fresh",
+            "-o", "addopts=",
             "--tb=short", f"--timeout={per_test}", "-o", "timeout_method=signal", "-o", "junit_family=xunit1"]
     window = float(spec["tests_timeout"])
     run = execute([*base, f"--junitxml={JUNIT}"], timeout=window, gui=gui, cap=cap, extra_env=env)
