@@ -246,6 +246,27 @@ def test_a_command_line_answered_with_the_usage_alone_is_refused_even_with_exit_
     assert run_ok(RunResult(0, "Usage statistics for /: 42%\n", "", False, 0.1, args=("/",)))  # a word, not a usage
 
 
+def test_a_command_line_answered_by_waiting_for_typed_input_is_refused() -> None:
+    """The 1.5B's primes tool, given ``python main.py 30``, printed "Enter a number: " and waited on input()."""
+    from chatdev.sandbox.results import asks_instead, run_ok
+
+    clean = {"ok": True, "errors": [], "warnings": [], "missing": []}
+    waits = RunResult(None, "Enter a number: ", "", True, 5.0, args=("30",), waiting_input=True)
+    assert asks_instead(waits) and not run_ok(waits)
+    rep = report_for(clean, [], run=waits)
+    assert rep.runs is False
+    assert rep.run_reason == ("`python3 main.py 30` waited for typed input (it printed 'Enter a number:') "
+                              "instead of using its arguments")
+    assert ("Make `python3 main.py 30` do what the task asks with no typing: read the values from sys.argv "
+            "(sys.argv[1:] is ['30']), not from input(), and end when done.") in rep.summary
+    assert "len(sys.argv)" not in rep.summary
+    # no arguments (a game reading moves), a board or menu shown first, busy rather than reading: not refusals
+    assert run_ok(RunResult(None, "Guess a number: ", "", True, 5.0, waiting_input=True))
+    assert run_ok(RunResult(None, " 1 | 2 | 3\n 4 | 5 | 6\nPlayer X: ", "", True, 5.0, args=("--size", "3"),
+                            waiting_input=True))
+    assert run_ok(RunResult(None, "", "", True, 5.0, args=("30",)))
+
+
 def test_progress_says_what_got_worse() -> None:
     before = Progress(runs=True, static_errors=0, tests_passed=2, tests_failed=1)
     assert Progress(False, 0, 2, 1).worse_than(before) == "the program no longer runs"

@@ -502,6 +502,24 @@ def test_verify_runs_the_program_with_each_example_until_one_fails(box: containe
     assert "`python3 main.py x` crashed (exit code 1): ValueError" in bad.run_reason
 
 
+def test_a_tool_that_asks_for_what_its_arguments_gave_does_not_run(box: container.Sandbox, tmp_path: Path) -> None:
+    """The 1.5B's primes tool read its number with input() although the task gives it as the argument."""
+    project(tmp_path, {"main.py": "n = int(input('Enter a number: '))\nprint([p for p in range(2, n + 1)])\n",
+                       "game.py": "print(' 1 | 2 | 3')\nprint(' 4 | 5 | 6')\nwhile True:\n    input('Move: ')\n",
+                       "busy.py": "while True:\n    pass\n"})
+    asks = container.verify_program(tmp_path, sandbox=box, timeout=2, tests=False, args=[["30"]])
+    assert asks.runs is False and asks.run is not None and asks.run.waiting_input
+    assert asks.run_reason == ("`python3 main.py 30` waited for typed input (it printed 'Enter a number:') "
+                               "instead of using its arguments")
+    assert "read the values from sys.argv (sys.argv[1:] is ['30'])" in asks.summary
+    bare = container.verify_program(tmp_path, sandbox=box, timeout=2, tests=False)  # no arguments: it may ask
+    assert bare.runs is True and bare.run is not None and bare.run.waiting_input
+    board = container.verify_program(tmp_path, sandbox=box, entry="game.py", timeout=2, tests=False, args=[["x"]])
+    assert board.runs is True and board.run is not None and board.run.waiting_input  # it showed a board first
+    busy = container.verify_program(tmp_path, sandbox=box, entry="busy.py", timeout=2, tests=False, args=[["30"]])
+    assert busy.runs is True and busy.run is not None and not busy.run.waiting_input
+
+
 def test_what_the_task_says_a_command_prints_is_checked_beside_the_tests(box: container.Sandbox,
                                                                          tmp_path: Path) -> None:
     """The 1.5B's Caesar tool exited 0 on `decode 3 khoor` and printed nkrru: it ran, and did not do the task."""

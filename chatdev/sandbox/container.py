@@ -356,7 +356,7 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
     shot = base64.b64decode(data["screenshot"]) if data.get("screenshot") else None
     return RunResult(exit_code=data["exit_code"], stdout=data["stdout"], stderr=stderr, timed_out=data["timed_out"],
                      duration=data["duration"], screenshot=shot, oom_killed=oom, truncated=data["truncated"],
-                     args=tuple(str(a) for a in data.get("args") or ()))
+                     args=tuple(str(a) for a in data.get("args") or ()), waiting_input=bool(data.get("waiting_input")))
 
 
 # ----------------------------------------------------------------------------- what "it works" means

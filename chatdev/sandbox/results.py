@@ -40,6 +40,7 @@ class RunResult:
     oom_killed: bool = False
     truncated: bool = False
     args: tuple[str, ...] = ()  # the example arguments the program was given (chatdev.checks.examples)
+    waiting_input: bool = False  # still running at the end, blocked reading its standard input
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -151,7 +152,7 @@ def run_ok(run: RunResult) -> bool:
     a command line answered with the usage alone is refused, whatever the exit code."""
     if run.oom_killed or TRACEBACK in run.stderr:
         return False
-    if usage_only(run):
+    if usage_only(run) or asks_instead(run):
         return False
     return run.timed_out or run.exit_code == 0
 
@@ -170,6 +171,24 @@ def usage_only(run: RunResult) -> bool:
         return False
     text = f"{run.stdout}\n{run.stderr}".strip()
     return bool(text) and len(text) <= 2000 and bool(_USAGE_FIRST.match(text))
+
+
+def asks_instead(run: RunResult) -> bool:
+    """A run given arguments that printed at most a prompt line and then sat waiting for typed
+    input: it ignored its command line.
+
+    (Seen: the 1.5B's primes tool, given the task's ``python main.py 30``, printed "Enter a
+    number: " and waited on ``input()``; so did its Caesar tool, after checking ``sys.argv``.)
+    A program that shows more first (a board, a menu) and then reads moves is not refused.
+    """
+    if not run.args or not run.timed_out or not run.waiting_input or _HELP & set(run.args):
+        return False
+    return len(run.stdout.strip().splitlines()) <= 1 and TRACEBACK not in run.stderr
+
+
+def _prompt(run: RunResult) -> str:
+    text = run.stdout.strip()
+    return f" (it printed {text[:80]!r})" if text else " (it printed nothing)"
 
 
 def tail(text: str, lines: int = 20, chars: int = 900) -> str:
@@ -262,6 +281,8 @@ def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, 
         return False, f"`{command}` crashed ({code}): {last[0].strip()[:200]}"
     if usage_only(run):
         return False, f"`{command}` printed only its usage (exit code {run.exit_code}): it refused the command line"
+    if asks_instead(run):
+        return False, f"`{command}` waited for typed input{_prompt(run)} instead of using its arguments"
     return False, f"`{command}` failed with exit code {run.exit_code} after {run.duration:.1f} s"
 
 
@@ -308,7 +329,11 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         site = crash_site(run.stderr, list(program)) if program and TRACEBACK in run.stderr else None
         if site is not None:  # the cause in the program's own terms, under the traceback
             parts[1:1] = crashes.explain(site.path, site.line, site.code, site.error, program or {})
-        if run.args and TRACEBACK not in run.stderr:  # refused its own command line: that is the thing to fix
+        if asks_instead(run):  # the input is on the command line: input() must go
+            parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks with no typing: "
+                            f"read the values from sys.argv (sys.argv[1:] is {list(run.args)!r}), "
+                            f"not from input(), and end when done.")
+        elif run.args and TRACEBACK not in run.stderr:  # refused its own command line: that is the thing to fix
             n = len(run.args)
             parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks: it gives "
                             f"{n} argument{'s' * (n != 1)}, so len(sys.argv) is {n + 1}.")

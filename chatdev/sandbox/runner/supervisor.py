@@ -20,6 +20,7 @@ import base64
 import io
 import json
 import os
+import platform
 import selectors
 import signal
 import subprocess
@@ -161,6 +162,28 @@ def kill_everything() -> None:
         time.sleep(0.01)
 
 
+_READS = {"x86_64": {"0", "17", "19"}, "aarch64": {"63", "65", "67"}}  # read, pread64, readv
+
+
+def reading_stdin(session: int) -> bool:
+    """Whether a process of ``session`` is blocked reading its standard input (``input()``,
+    ``sys.stdin.read()``): ``/proc/<pid>/syscall`` is a read and its first argument fd 0."""
+    reads = _READS.get(platform.machine(), set())
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            if int(fields[3]) != session:  # state ppid pgrp session
+                continue
+            with open(f"/proc/{pid}/syscall") as fh:
+                call = fh.read().split()
+        except (OSError, ValueError, IndexError):
+            continue
+        if len(call) > 1 and call[0] in reads and int(call[1], 16) == 0:
+            return True
+    return False
+
+
 def reap() -> None:
     while True:
         try:
@@ -204,7 +227,8 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     """Run ``argv`` in /work/app for at most ``timeout`` seconds; never raises for the program's sake.
 
     ``tty``: stdin and stdout are a pseudo-terminal (curses); stdout is then the final screen.
-    ``stdin``: typed at the start (stdin then stays open and silent). ``keys`` (with ``gui``):
+    ``stdin``: typed at the start (stdin then stays open and silent; ``waiting_input`` says the
+    program was still waiting to read it when its window ended). ``keys`` (with ``gui``):
     sent to the program's window once it shows; ``changed`` then says whether the screen
     differs after them.
     """
@@ -287,6 +311,7 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     duration = time.monotonic() - start
     if gui and proc.poll() is None:
         shot = grab() or shot
+    waiting = timed_out and not gui and reading_stdin(proc.pid)  # its own session (start_new_session)
     changed = None
     if keys and gui and before is not None and shot is not None:
         changed = before.tobytes() != shot.tobytes()
@@ -316,6 +341,7 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
         "screenshot": png(shot) if gui else None,
         "signal": -code if code < 0 and not timed_out else None,
         "changed": changed,
+        "waiting_input": waiting,
     }
 
 
