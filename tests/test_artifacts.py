@@ -111,14 +111,21 @@ def test_an_unnamed_rewrite_is_matched_by_its_definitions_alone() -> None:
     assert list(parse_files(reply, known=PROJECT).files) == ["game.py"]
 
 
-def test_a_fragment_is_not_taken_for_a_file() -> None:
+def test_a_fragment_that_is_no_file_s_part_is_not_taken_for_a_file() -> None:
+    loose = "```python\ngame = Game()\ngame.start()\n```"  # module code: whose? nobody can tell
+    parsed = parse_files("Here is the fix for main.py's ending:\n\n" + loose, known=PROJECT)
+    assert parsed.files == {} and "no file path" in parsed.problems[0]
+    # the ending alone, where one file has one: it replaces that file's ending
     fragment = "```python\nif __name__ == \"__main__\":\n    game = Game()\n    game.start()\n```"
     parsed = parse_files("Here is the fix for main.py's ending:\n\n" + fragment, known=PROJECT)
-    assert parsed.files == {} and "no file path" in parsed.problems[0]
+    assert parsed.files == {"main.py": "from game import Game\n\nif __name__ == \"__main__\":\n"
+                                       "    game = Game()\n    game.start()\n"}
     # a script with no definitions is taken only when the reply names it and the block is the whole of it
     whole = "```python\nfrom game import Game\n\nif __name__ == '__main__':\n    Game().run()\n```"
     assert list(parse_files("The corrected main.py:\n\n" + whole, known=PROJECT).files) == ["main.py"]
-    assert parse_files(whole, known=PROJECT).files == {}
+    # unnamed, it is still the one file's ending: spliced there, the same file
+    assert parse_files(whole, known=PROJECT).files == {"main.py": "from game import Game\n\n"
+                                                                  "if __name__ == '__main__':\n    Game().run()\n"}
 
 
 def test_an_unnamed_block_that_fits_two_files_is_refused() -> None:
@@ -161,3 +168,53 @@ def test_one_path_rule_for_replies_and_the_workspace(path: str) -> None:
         safe_relpath(path)
     with pytest.raises(WorkspaceError, match=problem.split(" ")[0].replace(".", r"\.")):
         clean_relpath(path)
+
+
+CONVERTER = ('"""Units."""\nimport sys\n\nFACTORS = {"km": 1000}\n\n\ndef convert_length(value, a, b):\n'
+             '    return value * FACTORS[a]\n\n\ndef convert_temperature(value, a, b):\n    return value * 9 / 5 + 32\n'
+             '\n\ndef main():\n    print(convert_length(float(sys.argv[1]), sys.argv[2], sys.argv[3]))\n\n\n'
+             'if __name__ == "__main__":\n    main()\n')
+
+
+def test_a_fix_that_sends_one_function_has_it_put_in_place() -> None:
+    """The 1.5B's converter fix answered with ``def convert_temperature`` alone and no path: asked again, ~55 s."""
+    reply = ("The formula for Fahrenheit is wrong. Here is the corrected function:\n\n```python\nimport math\n\n"
+             "def convert_temperature(value, a, b):\n    if a == 'F':\n        return (value - 32) * 5 / 9\n"
+             "    return value * 9 / 5 + 32\n\n\ndef round_to(value):\n    return math.floor(value)\n```\n")
+    parsed = parse_files(reply, known={"main.py": CONVERTER, "README.md": "# Units\n"})
+    body = parsed.files["main.py"]
+    assert list(parsed.files) == ["main.py"]
+    assert body.startswith('"""Units."""\nimport sys\nimport math\n\nFACTORS = {"km": 1000}\n')
+    assert "return (value - 32) * 5 / 9" in body and body.count("def convert_temperature") == 1
+    assert body.index("def round_to") < body.index("def convert_temperature")  # above the first replaced one
+    assert "def convert_length" in body and body.rstrip().endswith("main()")
+    compile(body, "main.py", "exec")
+
+
+def test_a_named_file_written_as_a_few_of_its_functions_keeps_the_rest() -> None:
+    """Written as the whole file, the one function would delete the rest (a fix once removed pygame.init())."""
+    from chatdev.replies.formats import FilesFormat
+
+    fix = "main.py\n```python\ndef convert_temperature(value, a, b):\n    return (value - 32) * 5 / 9\n```\n"
+    files = FilesFormat().parse(fix, known=lambda: {"main.py": CONVERTER})
+    assert 'FACTORS = {"km": 1000}' in files["main.py"] and "def main():" in files["main.py"]
+    assert "return (value - 32) * 5 / 9" in files["main.py"] and "9 / 5 + 32" not in files["main.py"]
+    # a whole rewrite (module-level code of its own) is written as it is
+    whole = "main.py\n```python\nimport sys\nprint(sys.argv)\n```\n"
+    assert FilesFormat().parse(whole, known=lambda: {"main.py": CONVERTER}) == {"main.py": "import sys\nprint(sys.argv)\n"}
+    # a test file sent as its one changed test keeps its other tests instead of being dropped
+    tests = "def test_a():\n    assert 1\n\n\ndef test_b():\n    assert 2 == 3\n"
+    sent = "tests/test_main.py\n```python\ndef test_b():\n    assert 2 == 2\n```\n"
+    kept = FilesFormat().parse(sent, known=lambda: {"main.py": CONVERTER, "tests/test_main.py": tests})
+    assert kept == {"tests/test_main.py": "def test_a():\n    assert 1\n\n\ndef test_b():\n    assert 2 == 2\n"}
+
+
+def test_splice_keeps_decorators_and_refuses_what_it_cannot_place() -> None:
+    from chatdev.replies.splice import splice
+
+    whole = "import functools\n\n\n@functools.cache\ndef f(n):\n    return n\n"
+    assert splice("def f(n):\n    return n + 1\n", whole) == ("import functools\n\n\n@functools.cache\n"
+                                                            "def f(n):\n    return n + 1\n")
+    assert splice("def g():\n    pass\n", whole) is None  # names nothing of the file
+    assert splice("def f(:\n", whole) is None and splice("X = 2\ndef f():\n    pass\n", whole) is None
+    assert splice('if __name__ == "__main__":\n    f(1)\n', whole) is None  # the file has no ending to replace

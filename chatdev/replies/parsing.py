@@ -3,7 +3,8 @@
 Small local models are sloppy with formats, so the file parser accepts the
 shapes they actually produce (a path line before the fence, a path in the
 fence's info string, a ``# path`` first line inside it, a single unnamed block
-when exactly one file is expected) and refuses every path that could escape
+when exactly one file is expected, an unnamed block of one file's functions,
+put in place by ``splice``) and refuses every path that could escape
 the project. What cannot be parsed is reported as a reason the conversation
 sends back to the model.
 """
@@ -235,6 +236,12 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
             path = infer_path(block.body, info=block.info, before=block.before, known=known, taken=list(files))
             if path is not None:
                 files[path] = block.body if block.body.endswith("\n") else block.body + "\n"
+                continue
+            from chatdev.replies import splice  # a few of one file's functions: put in place
+
+            placed = splice.place(block.body, {p: files.get(p, c) for p, c in known.items()})
+            if placed is not None and _kind(block.info.split()[0] if block.info.split() else "py") == "py":
+                files[placed[0]] = placed[1]
     if not files and not problems:
         if not blocks:
             problems.append("no fenced code block found: put each file in ```...``` after a line with its path")

@@ -22,6 +22,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev.models.base import SchemaViolation
+from chatdev.replies import splice
 from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import is_test_path
 
@@ -119,6 +120,10 @@ def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) ->
         names = ", ".join(sorted(p for p in known if p.endswith(".py"))[:6])
         raise SchemaViolation(f"{', '.join(refused)} is not a file of this project: change the existing files "
                               f"({names}) and write each one under its own path", text)
+    # a file written as a few of its functions keeps the rest (replies/splice.py)
+    for path, body in list(out.items()):
+        if path in known and path.endswith(".py") and splice.partial(body, known[path]):
+            out[path] = splice.splice(body, known[path]) or body
     # a fix never deletes tests: a test file rewritten with fewer tests than it has is dropped
     # (seen: the 1.5B's test_fix rewrote tests/test_main.py as a copy of main.py, no test left)
     fewer = [p for p in out if p in known and is_test_path(p) and _tests_in(out[p]) < _tests_in(known[p])]

@@ -1,0 +1,169 @@
+"""A fix that sends only the functions it changed: put them in place in the file.
+
+A small model asked for "the whole new file" often answers a failing test with the one
+function it changed (the 1.5B's converter fix: ``def convert_temperature`` alone, with
+no path line, so the reply was refused and the whole file asked for again: a second
+call of ~55 s on 2 cores). Written as the file, such a fragment would delete everything
+else in it (the 1.5B's snake lost ``pygame.init()`` in a fix). Spliced, it replaces
+exactly the definitions it names and keeps the rest of the file as it was.
+
+A reply is a *fragment* of a file when its top-level statements are only imports,
+functions and classes (and at most an ``if __name__ == "__main__":`` block, where the file
+has one), and at least one of its definitions is one of the file's own. New definitions
+go right above the first replaced one (so module-level code below can call them); new
+imports go below the file's last top-level import. The spliced file must parse.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from chatdev.checks.completeness import is_main_guard
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """What a block holds, when it is a fragment of some file."""
+
+    tree: ast.Module
+    names: frozenset[str]  # the functions and classes it defines
+    guard: bool  # it has an ``if __name__ == "__main__":`` block
+
+
+def fragment(block: str) -> Fragment | None:
+    """The block as a fragment (only imports, definitions, a docstring, a main guard), else None."""
+    try:
+        tree = ast.parse(block)
+    except SyntaxError:
+        return None
+    names: set[str] = set()
+    guard = False
+    for node in tree.body:
+        if isinstance(node, _DEFS):
+            names.add(node.name)
+        elif isinstance(node, ast.If) and is_main_guard(node.test) and not guard:
+            guard = True
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            continue
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            continue  # a docstring or a stray string
+        else:
+            return None
+    return Fragment(tree, frozenset(names), guard) if names or guard else None
+
+
+def _defs(tree: ast.Module) -> dict[str, ast.stmt]:
+    return {node.name: node for node in tree.body if isinstance(node, _DEFS)}
+
+
+def _guard(tree: ast.Module) -> ast.stmt | None:
+    return next((n for n in tree.body if isinstance(n, ast.If) and is_main_guard(n.test)), None)
+
+
+def _start(node: ast.stmt) -> int:
+    """0-based first line of a statement, its decorators included."""
+    decorators = getattr(node, "decorator_list", [])
+    return min([d.lineno for d in decorators] + [node.lineno]) - 1
+
+
+def lines_of(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines
+
+
+def partial(block: str, whole: str) -> bool:
+    """A block written as a whole file that is a fragment of it: written as it is, it would delete
+    definitions or module-level code (``pygame.init()``) that it does not mention."""
+    frag = fragment(block)
+    if frag is None or not replaces(frag, whole):
+        return False
+    tree = ast.parse(whole)
+    rest = [n for n in tree.body if not isinstance(n, (*_DEFS, ast.Import, ast.ImportFrom))
+            and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+            and not (frag.guard and isinstance(n, ast.If) and is_main_guard(n.test))]
+    return bool(set(_defs(tree)) - frag.names or rest)
+
+
+def replaces(frag: Fragment, whole: str) -> bool:
+    """Whether the fragment names at least one definition of ``whole`` (or its main guard)."""
+    try:
+        tree = ast.parse(whole)
+    except SyntaxError:
+        return False
+    return bool(frag.names & set(_defs(tree))) or (frag.guard and _guard(tree) is not None)
+
+
+def splice(block: str, whole: str) -> str | None:
+    """``whole`` with the fragment ``block`` put in place; None when ``block`` is not a fragment of it."""
+    frag = fragment(block)
+    if frag is None:
+        return None
+    try:
+        tree = ast.parse(whole)
+    except SyntaxError:
+        return None
+    own = _defs(tree)
+    guard = _guard(tree)
+    if frag.guard and guard is None or not (frag.names & set(own) or frag.guard):
+        return None
+    new_lines = lines_of(block)
+
+    def text(node: ast.stmt) -> list[str]:
+        return new_lines[_start(node):node.end_lineno]
+
+    swaps: list[tuple[int, int, list[str]]] = []  # (start, end, lines) in whole, 0-based, end exclusive
+    added: list[str] = []
+    for node in frag.tree.body:
+        if isinstance(node, _DEFS):
+            if node.name in own:
+                old = own[node.name]
+                body = text(node)
+                if not getattr(node, "decorator_list", None) and getattr(old, "decorator_list", None):
+                    body = [*lines_of(whole)[_start(old):old.lineno - 1], *body]  # its decorators, kept
+                swaps.append((_start(old), old.end_lineno or old.lineno, body))
+            else:
+                added += ["\n", *text(node), "\n"] if added else [*text(node), "\n", "\n"]
+        elif isinstance(node, ast.If) and guard is not None:
+            swaps.append((_start(guard), guard.end_lineno or guard.lineno, text(node)))
+    lines = lines_of(whole)
+    swaps.sort(key=lambda s: s[0])
+    if any(a[1] > b[0] for a, b in zip(swaps, swaps[1:])):
+        return None
+    first = swaps[0][0] if swaps else len(lines)
+    for start, end, body in reversed(swaps):
+        lines[start:end] = body
+    if added:
+        lines[first:first] = added
+    present = {ast.unparse(n) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))}
+    imports = [ast.unparse(n) + "\n" for n in frag.tree.body
+               if isinstance(n, (ast.Import, ast.ImportFrom)) and ast.unparse(n) not in present]
+    if imports:  # below the file's last import above the first change, else below its docstring
+        tops = [n.end_lineno or 0 for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+        head = tree.body[0] if tree.body else None
+        doc = (head.end_lineno or 0) if isinstance(head, ast.Expr) and isinstance(head.value, ast.Constant) else 0
+        at = max([t for t in tops if t <= first], default=doc if doc <= first else 0)
+        lines[at:at] = imports
+    result = "".join(lines)
+    try:
+        ast.parse(result)
+    except SyntaxError:
+        return None
+    return result
+
+
+def place(block: str, known: Mapping[str, str]) -> tuple[str, str] | None:
+    """(path, spliced file) for an unnamed fragment that names definitions of exactly one Python file."""
+    frag = fragment(block)
+    if frag is None:
+        return None
+    fits = [path for path, content in known.items() if path.endswith(".py") and replaces(frag, content)]
+    if len(fits) != 1:
+        return None
+    spliced = splice(block, known[fits[0]])
+    return (fits[0], spliced) if spliced is not None else None
