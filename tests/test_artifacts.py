@@ -218,3 +218,36 @@ def test_splice_keeps_decorators_and_refuses_what_it_cannot_place() -> None:
     assert splice("def g():\n    pass\n", whole) is None  # names nothing of the file
     assert splice("def f(:\n", whole) is None and splice("X = 2\ndef f():\n    pass\n", whole) is None
     assert splice('if __name__ == "__main__":\n    f(1)\n', whole) is None  # the file has no ending to replace
+
+
+SNAKE = ("import pygame\n\npygame.init()\nW = 800\n\n\ndef step(x):\n    return x + 1\n\n\ndef draw():\n    pass\n\n\n"
+         "def main():\n    x = 0\n    while True:\n        x = step(x)\n        draw()\n\n\n"
+         "if __name__ == '__main__':\n    main()\n")
+
+
+def test_a_fix_cut_at_its_limit_inside_a_file_keeps_what_it_rewrote() -> None:
+    """The 1.5B snake's code_fix rewrote the 128-line main.py and met its 1400-token limit, three 135 s calls a cycle."""
+    from chatdev.replies.formats import FilesFormat
+
+    cut = ("main.py\n```python\nimport pygame\n\npygame.init()\nW = 800\n\n\ndef step(x):\n    return x + 2\n\n\n"
+           "def draw():\n    pygame.display.flip()\n\n\ndef main():\n    x = 0\n    while Tr")
+    files = FilesFormat().parse(cut, known=lambda: {"main.py": SNAKE}, cut=True)
+    body = files["main.py"]
+    assert "return x + 2" in body and "pygame.display.flip()" in body  # what it rewrote before the cut
+    assert body.count("def main():") == 1 and "        x = step(x)\n" in body  # the rest as it was
+    assert body.rstrip().endswith("main()") and body.count("pygame.init()") == 1
+    compile(body, "main.py", "exec")
+    # cut inside the first function: nothing whole to keep, so it is asked again, for the functions only
+    with pytest.raises(SchemaViolation, match="send only the functions and classes you change"):
+        FilesFormat().parse("main.py\n```python\nimport pygame\n\npygame.ini", known=lambda: {"main.py": SNAKE},
+                            cut=True)
+
+
+def test_salvage_does_not_bring_back_what_the_rewrite_already_has() -> None:
+    from chatdev.replies.splice import salvage
+
+    reordered = "import pygame\n\n\ndef main():\n    draw()\n\n\ndef step(x):\n    return x\n\n\ndef dr"
+    body = salvage(reordered, SNAKE)
+    assert body is not None and body.count("def main():") == 1 and body.count("def step(") == 1
+    assert "def draw():" in body and "pygame.init()" not in body.split("def main")[0][20:]
+    assert salvage("x = (", SNAKE) is None and salvage("def other():\n    pass\n\n\ndef z", SNAKE) is None

@@ -26,6 +26,7 @@ import contextlib
 import ctypes
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -218,7 +219,8 @@ class LlamaModel:
         llama_backend.recent_errors.clear()
         extra = llama_backend.extra_buffers_default() if extra_buffers is None else extra_buffers
         try:
-            with llama_backend.model_params(llama_cpp, extra_buffers=extra):
+            with llama_backend.model_params(llama_cpp, extra_buffers=extra,
+                                            repack=os.environ.get("CHATDEV_LLAMA_REPACK") == "1"):
                 self._llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._load_error(exc) from None

@@ -131,30 +131,83 @@ def extra_buffers_default() -> bool:
 
 _params_lock = threading.Lock()
 
+# The layers' weight matrices: the tensors llama.cpp's CPU_REPACK buffer can interleave (Q4_0,
+# Q4_K, Q5_K, Q6_K, Q8_0, IQ4_NL, rows a multiple of 8) and that only a MUL_MAT reads. The
+# embedding table (read by GET_ROWS) and the norms and biases (F32) are never matched.
+REPACK_WEIGHTS = rb"^blk\.[0-9]+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$"
+REPACK_TYPES = frozenset({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "IQ4_NL"})
 
-def _without_extra_buffers(original: Callable[[], Any]) -> Callable[[], Any]:
+
+class _BuftOverride(ctypes.Structure):  # struct llama_model_tensor_buft_override
+    _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
+
+
+_overrides: Any = None  # kept alive: llama.cpp reads the array while it loads
+
+
+def repack_buffer_type(llama_cpp: Any) -> int | None:
+    """llama.cpp's ``CPU_REPACK`` buffer type, looked up the way llama.cpp does (the CPU device's
+    ``ggml_backend_dev_get_extra_bufts``); None when this build has none."""
+    try:
+        from llama_cpp import _ggml
+
+        lib = _ggml.libggml
+        lib.ggml_backend_dev_by_type.restype = ctypes.c_void_p
+        lib.ggml_backend_dev_by_type.argtypes = [ctypes.c_int]
+        lib.ggml_backend_dev_backend_reg.restype = ctypes.c_void_p
+        lib.ggml_backend_dev_backend_reg.argtypes = [ctypes.c_void_p]
+        lib.ggml_backend_reg_get_proc_address.restype = ctypes.c_void_p
+        lib.ggml_backend_reg_get_proc_address.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+        lib.ggml_backend_buft_name.restype = ctypes.c_char_p
+        lib.ggml_backend_buft_name.argtypes = [ctypes.c_void_p]
+        dev = lib.ggml_backend_dev_by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
+        if not dev:
+            return None
+        address = lib.ggml_backend_reg_get_proc_address(lib.ggml_backend_dev_backend_reg(dev),
+                                                        b"ggml_backend_dev_get_extra_bufts")
+        if not address:
+            return None
+        get_extra = ctypes.CFUNCTYPE(ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)(address)
+        bufts = get_extra(dev)
+        i = 0
+        while bufts and bufts[i]:
+            if lib.ggml_backend_buft_name(bufts[i]) == b"CPU_REPACK":
+                return int(bufts[i])
+            i += 1
+    except (AttributeError, OSError, ImportError):
+        return None
+    return None
+
+
+def _without_extra_buffers(original: Callable[[], Any], repack: int | None = None) -> Callable[[], Any]:
     def params() -> Any:
         value = original()
         value.use_extra_bufts = False
+        if repack is not None:
+            global _overrides
+            _overrides = (_BuftOverride * 2)(_BuftOverride(REPACK_WEIGHTS, repack), _BuftOverride(None, None))
+            value.tensor_buft_overrides = ctypes.cast(_overrides, ctypes.c_void_p)
         return value
 
     return params
 
 
 @contextlib.contextmanager
-def model_params(llama_cpp: Any, *, extra_buffers: bool) -> Iterator[None]:
-    """While a Llama is constructed, its model params get ``use_extra_bufts = extra_buffers``.
+def model_params(llama_cpp: Any, *, extra_buffers: bool, repack: bool = False) -> Iterator[None]:
+    """While a Llama is constructed, its model params get ``use_extra_bufts = extra_buffers``;
+    with ``repack`` (and extra buffers off) the layers' weights still go to ``CPU_REPACK``.
 
-    llama-cpp-python has no argument for it, so its default-params function is
+    llama-cpp-python has no argument for either, so its default-params function is
     wrapped for the duration (under a lock: two loads at once see the same).
     """
     if extra_buffers:
         yield
         return
     module = llama_cpp.llama_cpp
+    buft = repack_buffer_type(llama_cpp) if repack else None
     with _params_lock:
         original = module.llama_model_default_params
-        module.llama_model_default_params = _without_extra_buffers(original)
+        module.llama_model_default_params = _without_extra_buffers(original, buft)
         try:
             yield
         finally:

@@ -80,7 +80,10 @@ class FilesFormat(ReplyFormat):
 
     def parse(self, text: str, *, schema: dict[str, Any] | None = None, expected: Sequence[str] = (),
               known: Known | None = None, cut: bool = False) -> dict[str, str]:
-        parsed = parsing.parse_files(text, expected=list(expected), cut=cut)
+        fix = known is not None and not expected
+        # a fix cut at its limit inside a project file keeps what it rewrote (``splice.salvage``)
+        parsed = parsing.parse_files(text, expected=list(expected), cut=cut,
+                                     known=known() if fix and cut and known is not None else None)
         if not parsed.ok and known is not None and not expected:
             parsed = parsing.parse_files(text, known=known(), cut=cut)
         if not parsed.ok:

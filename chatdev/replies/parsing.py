@@ -209,10 +209,16 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
     # an outline of another file echoed from the prompt (``  23| class Food:``) is context, never a file
     blocks = [b for b in _blocks(text) if b.body.strip() and not is_outline_echo(b.body, b.before)]
     if cut and blocks and not blocks[-1].closed:
-        blocks.pop()
+        whole = _salvaged(blocks[-1], known) if known else None
+        if whole is not None:  # a rewrite of a project file cut short: the rest is the file as it was
+            blocks[-1] = _Block(info=blocks[-1].info, body=whole, before=blocks[-1].before)
+        else:
+            blocks.pop()
         if not blocks:
             return FileParse(problems=[("the reply reached its length limit inside the file, so the file is "
-                                        "incomplete: send only the files you change, and keep each one short")])
+                                        "incomplete: send only the functions and classes you change, each one "
+                                        "whole, after the line with its file's path (they replace the ones of "
+                                        "the same name)")])
     unnamed: list[_Block] = []
     for block in blocks:
         name, body = _name_for(block)
@@ -252,6 +258,20 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
         # would overwrite files that other steps wrote
         files = {expected[0]: files[expected[0]]}
     return FileParse(files=files, problems=problems)
+
+
+def _salvaged(block: _Block, known: Mapping[str, str]) -> str | None:
+    """The cut block made whole from the project file it rewrites (``splice.salvage``), or None."""
+    from chatdev.replies import splice
+
+    name, body = _name_for(block)
+    try:
+        path = safe_relpath(name) if name else None
+    except UnsafePath:
+        return None
+    if path is None or not path.endswith(".py") or path not in known:
+        return None
+    return splice.salvage(body, known[path])
 
 
 LINE_NUMBER = re.compile(r"^ {0,6}\d{1,5}\| ?")

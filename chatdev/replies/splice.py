@@ -17,6 +17,7 @@ imports go below the file's last top-level import. The spliced file must parse.
 from __future__ import annotations
 
 import ast
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -133,7 +134,7 @@ def splice(block: str, whole: str) -> str | None:
             swaps.append((_start(guard), guard.end_lineno or guard.lineno, text(node)))
     lines = lines_of(whole)
     swaps.sort(key=lambda s: s[0])
-    if any(a[1] > b[0] for a, b in zip(swaps, swaps[1:])):
+    if any(a[1] > b[0] for a, b in itertools.pairwise(swaps)):
         return None
     first = swaps[0][0] if swaps else len(lines)
     for start, end, body in reversed(swaps):
@@ -167,3 +168,64 @@ def place(block: str, known: Mapping[str, str]) -> tuple[str, str] | None:
         return None
     spliced = splice(block, known[fits[0]])
     return (fits[0], spliced) if spliced is not None else None
+
+
+def salvage(prefix: str, whole: str) -> str | None:
+    """A rewrite of ``whole`` cut at the reply's token limit, made whole again: its complete
+    top-level statements up to the last one ``whole`` also has, then the rest of ``whole``.
+
+    (Seen on the 1.5B snake, 2026-12-03: every code_fix reply rewrote the 128-line main.py, met
+    its 1400-token limit inside it and was asked again, three 135 s calls a cycle.) What the
+    rewrite changed before the cut is kept; what it did not reach is the file as it was. A
+    definition the rewrite already holds is not taken again from the old rest.
+    """
+    lines = lines_of(prefix)
+    tree, end = None, len(lines)
+    for end in range(len(lines), 0, -1):  # the longest prefix that parses
+        try:
+            tree = ast.parse("".join(lines[:end]))
+            break
+        except SyntaxError:
+            continue
+    if tree is None or not tree.body:
+        return None
+    last = tree.body[-1]
+    after = [ln for ln in lines[last.end_lineno or end:] if ln.strip()]
+    # the last statement is whole only when a new top-level one began after it
+    done = tree.body if after and not ln_indented(after[0]) else tree.body[:-1]
+    if not done:
+        return None
+    try:
+        old = ast.parse(whole)
+    except SyntaxError:
+        return None
+    names = {n.name: i for i, n in enumerate(old.body) if isinstance(n, _DEFS)}
+    dumps = {ast.dump(n): i for i, n in enumerate(old.body)}
+    for k in range(len(done) - 1, -1, -1):  # the last complete statement the old file also has
+        node = done[k]
+        j = names.get(node.name) if isinstance(node, _DEFS) else dumps.get(ast.dump(node))
+        if j is not None:
+            break
+    else:
+        return None
+    kept = done[:k + 1]
+    have = {n.name for n in kept if isinstance(n, _DEFS)} | {ast.dump(n) for n in kept}
+    old_lines = lines_of(whole)
+    tail: list[str] = []
+    for node in old.body[j + 1:]:
+        key = node.name if isinstance(node, _DEFS) else ast.dump(node)
+        if key in have:
+            continue
+        start = _start(node)
+        tail += ["\n\n" if isinstance(node, _DEFS) else "\n", *old_lines[start:node.end_lineno]]
+    head = lines[:kept[-1].end_lineno]
+    result = "".join(head) + "".join(tail)
+    try:
+        same = ast.dump(ast.parse(result)) == ast.dump(old)
+    except SyntaxError:
+        return None
+    return None if same else result  # it had changed nothing before the cut: ask again
+
+
+def ln_indented(line: str) -> bool:
+    return line[:1] in (" ", "\t")
