@@ -15,7 +15,8 @@ Reported per variant: aggregate decode tokens/s (tokens sampled after each
 sequence's first, over the wall time from the first sampled token to the last),
 prompt-evaluation seconds and tokens/s (kept apart from decoding), and the
 ratio B/A of the medians (and the median of the per-round ratios). Target for
-issue 14: B/A >= 2.0 with N = 4 on 2 CPU cores.
+issue 14: B/A >= 2.0 with N = 4 on 2 CPU cores. ``--repack`` (default: what a build
+with ``--candidates N`` loads) puts the Q4_K layers in llama.cpp's CPU_REPACK buffer.
 """
 
 from __future__ import annotations
@@ -85,8 +86,9 @@ def _summary(runs: list[dict[str, Any]], prompt_tokens: int) -> dict[str, Any]:
 
 
 def bench(path: Path, *, n_ctx: int, rounds: int, tokens: int, n: int, threads: int, temperature: float,
-          seed: int, reference: bool) -> dict[str, Any]:
-    model = chat_llama.LlamaModel(path, n_ctx=n_ctx, n_threads=threads, seed=seed, prefix_cache_bytes=0)
+          seed: int, reference: bool, repack: bool | None = None) -> dict[str, Any]:
+    model = chat_llama.LlamaModel(path, n_ctx=n_ctx, n_threads=threads, seed=seed, prefix_cache_bytes=0,
+                                  repack=chat_backend.repack_default(n) if repack is None else repack)
     try:
         payload = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": TASK}]
         found = model._chat_prompt(payload)
@@ -134,6 +136,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=chat_backend.default_threads())
     parser.add_argument("--no-chat", action="store_true", help="skip the chat() reference runs")
+    parser.add_argument("--repack", choices=("auto", "on", "off"), default="auto",
+                        help="Q4_K layers in llama.cpp's CPU_REPACK buffer (auto: as a build with --candidates N)")
     parser.add_argument("--json", action="store_true", help="print only the JSON result")
     args = parser.parse_args()
 
@@ -142,7 +146,8 @@ def main() -> None:
                               "backend": chat_backend.backend_info()["version"], "n_ctx": args.n_ctx}
     result.update(bench(path, n_ctx=args.n_ctx, rounds=args.rounds, tokens=args.tokens, n=args.n,
                         threads=args.threads, temperature=args.temperature, seed=args.seed,
-                        reference=not args.no_chat))
+                        reference=not args.no_chat, repack={"auto": None, "on": True, "off": False}[args.repack]))
+    result["repack"] = args.repack
     if args.json:
         print(json.dumps(result, indent=2))
         return

@@ -255,3 +255,35 @@ def test_load_model_endpoint_down() -> None:
     with pytest.raises(ModelEnvironmentError, match="unreachable") as err:
         load_model(f"http://127.0.0.1:{port}/v1", n_ctx=2048)
     assert err.value.exit_code == 3
+
+
+def test_the_q4_k_layers_go_to_the_repack_buffer_and_candidates_still_decode() -> None:
+    """Where AMX turns llama.cpp's extra buffers off, best-of-N still gets the repacked Q4_K kernels
+    (the 1.5B's 4 sequences: 21.3 -> 34.1 tok/s); a Q6_K or Q5_0 tensor forced there crashes, so the
+    GGUF header decides which layers go."""
+    from chatdev.models import gguf_info, llama_backend
+
+    info = gguf_info.read(small_model_path())
+    assert info.repack_layers == (("ffn_down", (2, 4, 5, 11, 12, 14, 15, 17, 18, 20, 22, 23)),)  # its Q4_K ones
+    assert llama_backend.repack_patterns(info.repack_layers) == [
+        rb"^blk\.(2|4|5|11|12|14|15|17|18|20|22|23)\.ffn_down\.weight$"]
+    assert llama_backend.repack_buffer_type(llama_backend.load()) is not None
+    model = LlamaModel(small_model_path(), n_ctx=1024, seed=0, name="qwen2.5-coder-0.5b", extra_buffers=False,
+                       repack=True)
+    try:
+        replies = model.chat_many([Message("user", "Write a Python function that adds two numbers.")], 2,
+                                  max_tokens=16, temperature=0.2, seed=0)
+        assert len(replies) == 2 and all(r.usage.completion_tokens > 0 and r.text.strip() for r in replies)
+    finally:
+        model.close()
+
+
+def test_repack_is_for_runs_that_decode_candidates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev.models.llama_backend import repack_default
+
+    monkeypatch.delenv("CHATDEV_LLAMA_REPACK", raising=False)
+    assert repack_default(4) and not repack_default(1)
+    monkeypatch.setenv("CHATDEV_LLAMA_REPACK", "0")
+    assert not repack_default(4)
+    monkeypatch.setenv("CHATDEV_LLAMA_REPACK", "1")
+    assert repack_default(1)

@@ -61,6 +61,7 @@ def load_model(
     seed: int | None = None,
     mmproj: str | Path | None = None,
     sink: EventSink = null_sink,
+    parallel: int = 1,
 ) -> ChatModel:
     """A ready ChatModel for a registry name, GGUF path, ``hf://`` / ``ollama://`` reference or endpoint URL.
 
@@ -74,4 +75,4 @@ def load_model(
     if not ref:
         raise ModelError("no model given", hint="pass --model NAME|FILE.gguf or --endpoint URL")
     return backends.load(backends.LoadRequest(ref=ref, n_ctx=n_ctx, gpu_layers=gpu_layers, seed=seed,
-                                              mmproj=mmproj, sink=sink))
+                                              mmproj=mmproj, sink=sink, parallel=parallel))

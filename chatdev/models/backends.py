@@ -47,6 +47,7 @@ class LoadRequest:
     seed: int | None = None
     mmproj: str | Path | None = None
     sink: EventSink = null_sink
+    parallel: int = 1  # the most candidates the run decodes at once
 
 
 class Backend(ABC):

@@ -12,6 +12,8 @@ GPU offload planner and the registry.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import struct
 import sys
 from collections import Counter
@@ -56,6 +58,8 @@ class GGUFInfo:
     projection_dim: int | None = None
     image_size: int | None = None
     patch_size: int | None = None
+    # the layers' weight matrices llama.cpp's CPU_REPACK buffer can take: (kind, layer numbers)
+    repack_layers: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     @property
     def image_tokens(self) -> int | None:
@@ -95,7 +99,7 @@ def _reader_class() -> Any:
     from gguf import GGUFReader, GGUFValueType
 
     class Reader(GGUFReader):  # type: ignore[misc]
-        tensor_table: list[tuple[int, int, int]]  # (ggml type id, elements, offset in the data section)
+        tensor_table: list[tuple[int, int, int, str, tuple[int, ...]]]  # (type id, elements, offset, name, dims)
 
         def _get(self, offset: int, dtype: Any, count: int = 1, override_order: Any = None) -> Any:
             if int(offset) + np.dtype(dtype).itemsize * int(count) > len(self.data):
@@ -137,11 +141,13 @@ def _reader_class() -> Any:
         def _build_tensors(self, start_offs: int, fields: list[Any]) -> None:
             self.tensor_table = []
             for field in fields:
-                _name_len, _name, _n_dims, dims, raw_dtype, offset_tensor = field.parts
+                _name_len, name, _n_dims, dims, raw_dtype, offset_tensor = field.parts
+                shape = tuple(int(d) for d in dims.tolist())
                 n_elems = 1
-                for d in dims.tolist():
-                    n_elems *= int(d)
-                self.tensor_table.append((int(raw_dtype[0]), n_elems, int(offset_tensor[0])))
+                for d in shape:
+                    n_elems *= d
+                label = bytes(name).decode("utf-8", errors="replace")
+                self.tensor_table.append((int(raw_dtype[0]), n_elems, int(offset_tensor[0]), label, shape))
 
     _READER = Reader
     return Reader
@@ -211,6 +217,13 @@ def _metadata(reader: Any) -> dict[str, Any]:
     return meta
 
 
+# Weight matrices of the layers (read only by MUL_MAT) in the one type whose repacking this
+# llama.cpp does safely on x86: Q4_K (8x8). Q6_K and Q5_0 tensors crash or are refused when
+# forced into CPU_REPACK (seen 2026-12-03, llama-cpp-python 0.3.36), so they stay where they are.
+REPACK_NAME = re.compile(r"^blk\.([0-9]+)\.(attn_q|attn_k|attn_v|attn_output|ffn_gate|ffn_up|ffn_down)\.weight$")
+REPACK_TYPES = frozenset({"Q4_K"})
+
+
 def _parse(path: Path, file_size: int) -> GGUFInfo:
     with path.open("rb") as fh:
         version = _preamble(path, fh.read(24))
@@ -231,7 +244,8 @@ def _parse(path: Path, file_size: int) -> GGUFInfo:
 
     tensor_types: Counter[str] = Counter()
     data_end = 0  # relative to the start of the data section
-    for ttype, n_elems, offset in table:
+    repack: dict[str, list[int]] = {}
+    for ttype, n_elems, offset, name, shape in table:
         try:
             qtype = GGMLQuantizationType(ttype)
             block, block_bytes = GGML_QUANT_SIZES[qtype]
@@ -239,12 +253,16 @@ def _parse(path: Path, file_size: int) -> GGUFInfo:
             data_end = max(data_end, offset)
             continue
         tensor_types[qtype.name] += n_elems
+        layer = REPACK_NAME.match(name)
+        if layer and qtype.name in REPACK_TYPES and len(shape) == 2 and shape[1] % 8 == 0:
+            repack.setdefault(layer.group(2), []).append(int(layer.group(1)))
         data_end = max(data_end, offset + (n_elems // block) * block_bytes)
     expected = data_start + data_end
     if table and expected > file_size:
         raise ModelError(f"{path}: truncated GGUF: its tensor table needs {expected:,} bytes, "
                          f"the file has {file_size:,}", hint=_TRUNC_HINT)
-    return _summarise(path, meta, version, len(table), tensor_types, data_end, file_size)
+    info = _summarise(path, meta, version, len(table), tensor_types, data_end, file_size)
+    return dataclasses.replace(info, repack_layers=tuple((k, tuple(sorted(v))) for k, v in sorted(repack.items())))
 
 
 def _int(meta: dict[str, Any], key: str, default: int = 0) -> int:

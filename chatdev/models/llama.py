@@ -26,7 +26,6 @@ import contextlib
 import ctypes
 import json
 import logging
-import os
 import re
 import threading
 import time
@@ -152,7 +151,8 @@ class GGUFBackend(Backend):
 
         files = resolve_ref(request.ref, mmproj=request.mmproj, sink=request.sink)
         return LlamaModel(files.model, mmproj=files.mmproj, n_ctx=request.n_ctx, gpu_layers=request.gpu_layers,
-                          chat_format=files.chat_format, seed=request.seed, name=files.name)
+                          chat_format=files.chat_format, seed=request.seed, name=files.name,
+                          repack=llama_backend.repack_default(request.parallel))
 
 
 class LlamaModel:
@@ -173,6 +173,7 @@ class LlamaModel:
         prefix_cache_bytes: int = DEFAULT_CACHE_BYTES,
         flash_attn: bool = False,
         extra_buffers: bool | None = None,
+        repack: bool | None = None,
     ) -> None:
         if n_ctx < 64:
             raise ModelError(f"n_ctx {n_ctx} is too small", hint="use a context of at least 2048 tokens")
@@ -219,8 +220,10 @@ class LlamaModel:
         llama_backend.recent_errors.clear()
         extra = llama_backend.extra_buffers_default() if extra_buffers is None else extra_buffers
         try:
-            with llama_backend.model_params(llama_cpp, extra_buffers=extra,
-                                            repack=os.environ.get("CHATDEV_LLAMA_REPACK") == "1"):
+            if repack is None:
+                repack = llama_backend.repack_default(1)
+            layers = self.info.repack_layers if repack and not extra and not gpu_layers else ()
+            with llama_backend.model_params(llama_cpp, extra_buffers=extra, repack=layers):
                 self._llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:
             raise self._load_error(exc) from None

@@ -13,7 +13,7 @@ import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,12 +131,20 @@ def extra_buffers_default() -> bool:
 
 _params_lock = threading.Lock()
 
-# The layers' weight matrices: the tensors llama.cpp's CPU_REPACK buffer can interleave (Q4_0,
-# Q4_K, Q5_K, Q6_K, Q8_0, IQ4_NL, rows a multiple of 8) and that only a MUL_MAT reads. The
-# embedding table (read by GET_ROWS) and the norms and biases (F32) are never matched.
-REPACK_WEIGHTS = rb"^blk\.[0-9]+\.(attn_(q|k|v|output)|ffn_(gate|up|down))\.weight$"
-REPACK_TYPES = frozenset({"Q4_0", "Q4_K", "Q5_K", "Q6_K", "Q8_0", "IQ4_NL"})
 
+def repack_default(parallel: int) -> bool:
+    """Whether a CPU model's Q4_K layer weights go to llama.cpp's ``CPU_REPACK`` buffer where the
+    extra buffers are off (AMX): on when the run decodes candidates together.
+
+    Measured 2026-12-03 on 2 cores, the 1.5B (`bench/parallel.py --rounds 3 --no-chat`): 4
+    sequences 21.3 -> 34.1 aggregate tok/s, 1 sequence 12.1 -> 14.9; but a 942-token prompt
+    is evaluated in 10.3 s instead of 7.3 s. One reply at a time gains less than it loses
+    on long prompts, so it stays off for N = 1. ``CHATDEV_LLAMA_REPACK=1`` / ``0`` decides.
+    """
+    env = os.environ.get("CHATDEV_LLAMA_REPACK")
+    if env is not None and env.strip():
+        return env.strip().lower() not in ("0", "false", "no", "off")
+    return parallel > 1
 
 class _BuftOverride(ctypes.Structure):  # struct llama_model_tensor_buft_override
     _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
@@ -179,13 +187,21 @@ def repack_buffer_type(llama_cpp: Any) -> int | None:
     return None
 
 
-def _without_extra_buffers(original: Callable[[], Any], repack: int | None = None) -> Callable[[], Any]:
+def repack_patterns(layers: Sequence[tuple[str, Sequence[int]]]) -> list[bytes]:
+    """One llama.cpp tensor-name pattern per kind of weight: ``^blk\\.(0|2|5)\\.attn_v\\.weight$``."""
+    return [f"^blk\\.({'|'.join(str(n) for n in numbers)})\\.{kind}\\.weight$".encode()
+            for kind, numbers in layers if numbers]
+
+
+def _without_extra_buffers(original: Callable[[], Any], repack: int | None = None,
+                           patterns: Sequence[bytes] = ()) -> Callable[[], Any]:
     def params() -> Any:
         value = original()
         value.use_extra_bufts = False
-        if repack is not None:
+        if repack is not None and patterns:
             global _overrides
-            _overrides = (_BuftOverride * 2)(_BuftOverride(REPACK_WEIGHTS, repack), _BuftOverride(None, None))
+            entries = [_BuftOverride(p, repack) for p in patterns] + [_BuftOverride(None, None)]
+            _overrides = (_BuftOverride * len(entries))(*entries)
             value.tensor_buft_overrides = ctypes.cast(_overrides, ctypes.c_void_p)
         return value
 
@@ -193,9 +209,11 @@ def _without_extra_buffers(original: Callable[[], Any], repack: int | None = Non
 
 
 @contextlib.contextmanager
-def model_params(llama_cpp: Any, *, extra_buffers: bool, repack: bool = False) -> Iterator[None]:
+def model_params(llama_cpp: Any, *, extra_buffers: bool,
+                 repack: Sequence[tuple[str, Sequence[int]]] = ()) -> Iterator[None]:
     """While a Llama is constructed, its model params get ``use_extra_bufts = extra_buffers``;
-    with ``repack`` (and extra buffers off) the layers' weights still go to ``CPU_REPACK``.
+    with extra buffers off, the ``repack`` layers' weights (``GGUFInfo.repack_layers``) still go
+    to ``CPU_REPACK``: its Q4_K kernels without the AMX buffer that crashes.
 
     llama-cpp-python has no argument for either, so its default-params function is
     wrapped for the duration (under a lock: two loads at once see the same).
@@ -207,7 +225,7 @@ def model_params(llama_cpp: Any, *, extra_buffers: bool, repack: bool = False) -
     buft = repack_buffer_type(llama_cpp) if repack else None
     with _params_lock:
         original = module.llama_model_default_params
-        module.llama_model_default_params = _without_extra_buffers(original, buft)
+        module.llama_model_default_params = _without_extra_buffers(original, buft, repack_patterns(repack))
         try:
             yield
         finally:

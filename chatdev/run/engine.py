@@ -174,9 +174,21 @@ def role_model_refs(company: Company, *, model: str | None, endpoint: str | None
     return refs
 
 
+def most_candidates(company: Company, chain: Sequence[str], wanted: int | None) -> int:
+    """The most replies any phase of ``chain`` decodes at once (1 without best-of-N)."""
+    from chatdev.company.config import ChatPhase
+
+    return max([phase.candidates_for(wanted) for phase in company.walk(list(chain))
+                if isinstance(phase, ChatPhase)] or [1])
+
+
 def load_models(refs: dict[str, str], *, n_ctx: int, gpu_layers: int | None, seed: int | None,
-                mmproj: Path | None, sink: events.EventSink, skip: Sequence[str] = ()) -> dict[str, ChatModel]:
-    """One model per distinct reference, shared by the roles that use it (``skip``: the person's roles)."""
+                mmproj: Path | None, sink: events.EventSink, skip: Sequence[str] = (),
+                parallel: int = 1) -> dict[str, ChatModel]:
+    """One model per distinct reference, shared by the roles that use it (``skip``: the person's roles).
+
+    ``parallel``: the most candidates a phase decodes at once, so a backend can lay its weights
+    out for batches (``LlamaModel``'s repacked weights on CPU)."""
     from chatdev.models import load_model
 
     loaded: dict[str, ChatModel] = {}
@@ -185,7 +197,8 @@ def load_models(refs: dict[str, str], *, n_ctx: int, gpu_layers: int | None, see
         if role in skip:
             continue
         if ref not in loaded:
-            loaded[ref] = load_model(ref, n_ctx=n_ctx, gpu_layers=gpu_layers, seed=seed, mmproj=mmproj, sink=sink)
+            loaded[ref] = load_model(ref, n_ctx=n_ctx, gpu_layers=gpu_layers, seed=seed, mmproj=mmproj, sink=sink,
+                                     parallel=parallel)
         by_role[role] = loaded[ref]
     return by_role
 
@@ -279,7 +292,8 @@ def build(opts: BuildOptions, *, sink: events.EventSink = events.null_sink,
     if models is None:
         refs = role_model_refs(company, model=opts.model, endpoint=opts.endpoint, sink=sink_early)
         models = load_models(refs, n_ctx=opts.n_ctx or company.spec.n_ctx, gpu_layers=opts.gpu_layers,
-                             seed=opts.seed, mmproj=opts.mmproj, sink=sink_early, skip=humans)
+                             seed=opts.seed, mmproj=opts.mmproj, sink=sink_early, skip=humans,
+                             parallel=most_candidates(company, company.chain, opts.candidates))
     else:
         refs = {role: m.name for role, m in models.items()}
     try:
@@ -332,7 +346,8 @@ def resume(project: Path, *, sink: events.EventSink = events.null_sink,
         models = load_models(state.models, n_ctx=options.get("n_ctx") or company.spec.n_ctx,
                              gpu_layers=options.get("gpu_layers"), seed=options.get("seed"),
                              mmproj=Path(options["mmproj"]) if options.get("mmproj") else None,
-                             sink=events.Fanout([sink, early]), skip=people_now)
+                             sink=events.Fanout([sink, early]), skip=people_now,
+                             parallel=most_candidates(company, company.chain, options.get("candidates")))
     try:
         if state.status == "failed":  # answers given in the step that failed are asked again
             for record in state.outputs.get(human.RECORD) or []:
@@ -385,7 +400,8 @@ def improve(project: Path, change: str, *, model: str | None = None, endpoint: s
             refs = role_model_refs(company, model=model, endpoint=endpoint, sink=events.Fanout([sink, early]))
         opts = state.options if state else {}
         models = load_models(refs, n_ctx=opts.get("n_ctx") or company.spec.n_ctx, gpu_layers=opts.get("gpu_layers"),
-                             seed=opts.get("seed"), mmproj=None, sink=events.Fanout([sink, early]), skip=people_now)
+                             seed=opts.get("seed"), mmproj=None, sink=events.Fanout([sink, early]), skip=people_now,
+                             parallel=most_candidates(company, company.improve, candidates))
     else:
         refs = {role: m.name for role, m in models.items()}
     try:
