@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 # the last parts of a call's name -> which argument holds the file (position, keyword)
@@ -83,14 +84,34 @@ def _written_names(tree: ast.AST) -> set[str]:
     return out
 
 
+@dataclass(frozen=True)
+class Missing:
+    """One load of a file the project does not have."""
+
+    path: str  # the program file
+    line: int
+    col: int
+    name: str  # the file name it loads
+    loader: tuple[str, ...]  # the loader's last name parts: ("music", "load")
+
+    def __str__(self) -> str:
+        return (f"{self.path}:{self.line}:{self.col}: loads '{self.name}', which the project does not have: "
+                f"{WHAT}")
+
+
 def missing(sources: Mapping[str, str], *, known: set[str] | None = None) -> list[str]:
     """``path:line:col: loads 'x', which the project does not have: ...`` for each program file.
 
     ``sources``: the program's files (relative path -> text; test files are skipped by the
     caller). ``known``: every file of the project, relative paths (data, images, sounds).
     """
+    return [str(m) for m in missing_files(sources, known=known)]
+
+
+def missing_files(sources: Mapping[str, str], *, known: set[str] | None = None) -> list[Missing]:
+    """Each load of a file that is neither in the project nor made by the program."""
     have = {PurePosixPath(p).as_posix() for p in (known if known is not None else set(sources))}
-    lines: list[str] = []
+    found: list[Missing] = []
     for path, text in sorted(sources.items()):
         try:
             tree = ast.parse(text)
@@ -108,6 +129,7 @@ def missing(sources: Mapping[str, str], *, known: set[str] | None = None) -> lis
             candidates = {PurePosixPath(name).as_posix(), (here / name).as_posix()}
             if candidates & have:
                 continue
-            lines.append(f"{path}:{node.lineno}:{node.col_offset + 1}: loads '{name}', which the project does not "
-                         f"have: {WHAT}")
-    return lines
+            parts = _name_parts(node.func)
+            loader = next(tail for tail in LOADERS if parts[-len(tail):] == tail)
+            found.append(Missing(path, node.lineno, node.col_offset + 1, name, loader))
+    return found

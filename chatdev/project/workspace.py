@@ -278,14 +278,18 @@ class Workspace:
             raise WorkspaceError(f"refused file path {rel!r}: it is a folder")
         return cur
 
-    def write(self, files: Mapping[str, str]) -> list[str]:
-        """Write text files atomically; return the relative paths whose content changed."""
+    def write(self, files: Mapping[str, str | bytes]) -> list[str]:
+        """Write files atomically (text as UTF-8, bytes as they are); return the relative paths whose
+        content changed."""
         plan: dict[str, tuple[Path, bytes]] = {}
         for rel, text in files.items():
             clean = clean_relpath(rel)
             target = self._check_on_disk(clean)
             if clean in plan:
                 raise WorkspaceError(f"refused file path {rel!r}: the same file is given twice")
+            if isinstance(text, bytes):
+                plan[clean] = (target, text)
+                continue
             if not isinstance(text, str):
                 raise WorkspaceError(f"{clean}: content is not text")
             try:

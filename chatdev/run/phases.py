@@ -23,6 +23,7 @@ from chatdev.errors import ChatDevError
 from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
 from chatdev.repair.argv import fit_arity
+from chatdev.repair.assets import stand_ins
 from chatdev.repair.imports import add_missing_imports
 from chatdev.replies import formats, parsing
 from chatdev.run import human
@@ -660,8 +661,9 @@ def _as_list(value: Any) -> list[str]:
 
 def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple[Any, list[str]]:
     """Run the check, repairing what needs no model: names that only lack an import (then the
-    check runs again), and an argument count test that refuses the command line it was given
-    (``repair/argv.py``; kept only when the program then runs)."""
+    check runs again), sounds and images the program loads and nobody wrote (``repair/assets.py``:
+    silent and blank stand-ins), and an argument count test that refuses the command line it
+    was given (``repair/argv.py``; kept only when the program then runs)."""
     report = ctx.verify(phase, tests=tests)
     files: list[str] = []
     names = report.static_output + "\n" + "\n".join(report.test_static)
@@ -670,6 +672,18 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
         if fixed:
             files = ctx.workspace.write(fixed)
             ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
+            report = ctx.verify(phase, tests=tests)
+    if not report.static_ok and "which the project does not have" in report.static_output:
+        program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+        made = stand_ins(program, known=set(ctx.workspace.files()))
+        try:
+            added = ctx.workspace.write(made) if made else []
+        except ChatDevError:
+            added = []  # a name the workspace refuses: the static error stays for the fixer
+        if added:
+            files = sorted({*files, *added})
+            ctx.sink(events.Notice(level="info", text=f"added stand-ins for the files the program loads: "
+                                                      f"{', '.join(added)}"))
             report = ctx.verify(phase, tests=tests)
     run = getattr(report, "run", None)
     if report.runs is False and run is not None and run.args and usage_only(run):
