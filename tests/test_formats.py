@@ -142,3 +142,7 @@ def test_repeated_lines_in_a_finished_reply_are_fine() -> None:
     assert looped({"main.py": "else:\n" * 20}) == ""  # short lines repeat in real code
     assert looped({"main.py": "# ---------- section\n" * 10}) == ""
     assert looped({"main.py": "total += value\n" * 6}).startswith("main.py repeats the line `total += value` 6 times")
+    branches = "".join(f"    if unit == 'u{i}':\n        print('converting to u{i}')\n        value = value * {i}\n"
+                       f"        value = round(value, {i})\n        log(unit, {i})\n        return value\n"
+                       for i in range(11))
+    assert looped({"main.py": "def convert(value, unit):\n" + branches}) == ""  # 11 of 67 lines: code

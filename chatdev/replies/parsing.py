@@ -279,6 +279,7 @@ LINE_NUMBER = re.compile(r"^ {0,6}\d{1,5}\| ?")
 
 LOOP_TIMES = 6  # the same line this often in a reply that hit its token limit: the model looped
 MIN_LOOP_LINE = 8  # shorter lines (`else:`, `break`, `pass`) repeat in real code
+LOOP_SHARE = 0.2  # and that often among the file's lines: a converter's 11 `return value` in 120 lines is code
 
 
 def looped(files: Mapping[str, str]) -> str:
@@ -286,16 +287,20 @@ def looped(files: Mapping[str, str]) -> str:
 
     Seen on the 1.5B snake (2026-12-02): main.py was `pygame.init()`, then the same four
     constant assignments again and again until the token limit, and no game; it exited 0.
+    The line must also be a fifth of the file's lines: the 1.5B converter's long main.py
+    (2026-12-03) had `return value` 11 times in its branches and was refused as a loop.
     """
     for path, text in files.items():
         counts: dict[str, int] = {}
+        filled = 0
         for line in text.splitlines():
             key = line.strip()
+            filled += bool(key)
             if len(key) >= MIN_LOOP_LINE and not key.startswith("#"):
                 counts[key] = counts.get(key, 0) + 1
         if counts:
             line, times = max(counts.items(), key=lambda kv: kv[1])
-            if times >= LOOP_TIMES:
+            if times >= LOOP_TIMES and times >= LOOP_SHARE * filled:
                 return (f"{path} repeats the line `{line[:80]}` {times} times and ran out of room before its end: "
                         "write each line once, and keep the file short")
     return ""

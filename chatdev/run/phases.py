@@ -374,7 +374,9 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
             # show what is missing)
             cut = reply.finish_reason == "length" and not expected and attempt < phase.retries
             if expects == "files" and isinstance(phase, ChatPhase):
-                files = _parse_files(ctx, phase, reply, expected, cut=cut)
+                files = _parse_last_try(ctx, phase, reply, expected) if (
+                    reply.finish_reason == "length" and not expected and not cut) else None
+                files = files or _parse_files(ctx, phase, reply, expected, cut=cut)
                 loop = parsing.looped(files) if reply.finish_reason == "length" and attempt < phase.retries else ""
                 if loop:  # the model repeated itself to the limit: the file is not the program
                     raise SchemaViolation(loop, reply.text)
@@ -397,6 +399,14 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
             shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
     what = f" for {item}" if item else ""
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _parse_last_try(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[str]) -> dict[str, str] | None:
+    """The last try of a fix cut at its limit: what it rewrote, made whole (``splice.salvage``), if it can be."""
+    try:
+        return _parse_files(ctx, phase, reply, expected, cut=True)
+    except SchemaViolation:
+        return None
 
 
 def _project_texts(ctx: Context, *, suffix: str = "") -> dict[str, str]:
