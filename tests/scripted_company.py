@@ -110,6 +110,25 @@ def scripted(fn: Callable[[Sequence[Message]], str] = good_reply, **kwargs: obje
     return ScriptedModel(fn, **kwargs)
 
 
+def one_file_program(main: str, *, summary: str, run: str) -> Callable[[Sequence[Message]], str]:
+    """The cooperative company, whose design is main.py alone (``run`` its command line), whose
+    coding writes ``main`` and whose tester writes no tests."""
+    from chatdev.models.base import current_call
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.phase == "design":
+            return json.dumps({"summary": summary, "entry": "main.py", "run": run,
+                               "files": [{"path": "main.py", "purpose": summary}]})
+        if info is not None and info.phase == "coding":
+            return f"main.py\n```python\n{main}```"
+        if info is not None and info.phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    return company
+
+
 def company_models(model) -> dict:
     return {role: model for role in ("CEO", "CTO", "Programmer", "Tester", "Documenter")}
 

@@ -46,26 +46,13 @@ def test_a_check_that_already_lets_the_count_through_is_left_alone() -> None:
 @pytest.mark.docker
 def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Path, sandbox_ready: None) -> None:
     """The whole path with the real sandbox: the review loop's check, the repair, the commit."""
-    import json
     import subprocess
 
     from chatdev import events
-    from chatdev.models.base import current_call
     from chatdev.run import engine
-    from tests.scripted_company import company_models, good_reply, scripted
+    from tests.scripted_company import company_models, one_file_program, scripted
 
-
-    def company(messages):
-        info = current_call()
-        if info is not None and info.phase == "design":
-            return json.dumps({"summary": "A converter.", "entry": "main.py", "run": "python main.py 10 km m",
-                               "files": [{"path": "main.py", "purpose": "the converter"}]})
-        if info is not None and info.phase == "coding":
-            return f"main.py\n```python\n{CONVERTER}```"
-        if info is not None and info.phase == "test_writing":
-            return "no tests"
-        return good_reply(messages)
-
+    company = one_file_program(CONVERTER, summary="A converter.", run="python main.py 10 km m")
     summary = engine.build(engine.BuildOptions(task="a unit converter, used as `python main.py 10 km m`",
                                                out=tmp_path), sink=events.Recorder(),
                            models=company_models(scripted(company)))

@@ -65,26 +65,14 @@ def test_with_its_stand_ins_the_game_runs_in_the_sandbox(sandbox_ready: None, tm
 @pytest.mark.docker
 def test_the_static_check_adds_the_stand_ins_and_commits_them(tmp_path: Path, sandbox_ready: None) -> None:
     """The whole path: the review loop's check finds the missing music, writes a stand-in, commits it."""
-    import json
     import subprocess
 
     from chatdev import events
-    from chatdev.models.base import current_call
     from chatdev.run import engine
-    from tests.scripted_company import company_models, good_reply, scripted
+    from tests.scripted_company import company_models, one_file_program, scripted
 
     game = GAME.replace('font = pygame.font.Font("arial.ttf", 20)\n', "")
-
-    def company(messages):
-        info = current_call()
-        if info is not None and info.phase == "design":
-            return json.dumps({"summary": "A game.", "entry": "main.py", "run": "python main.py",
-                               "files": [{"path": "main.py", "purpose": "the game"}]})
-        if info is not None and info.phase == "coding":
-            return f"main.py\n```python\n{game}```"
-        if info is not None and info.phase == "test_writing":
-            return "no tests"
-        return good_reply(messages)
+    company = one_file_program(game, summary="A game.", run="python main.py")
 
     summary = engine.build(engine.BuildOptions(task="a game with music", out=tmp_path), sink=events.Recorder(),
                            models=company_models(scripted(company)))

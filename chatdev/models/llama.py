@@ -219,10 +219,10 @@ class LlamaModel:
             kwargs["chat_format"] = chat_format
         llama_backend.recent_errors.clear()
         extra = llama_backend.extra_buffers_default() if extra_buffers is None else extra_buffers
+        if repack is None:
+            repack = llama_backend.repack_default(1)
+        layers = self.info.repack_layers if repack and not extra and not gpu_layers else ()
         try:
-            if repack is None:
-                repack = llama_backend.repack_default(1)
-            layers = self.info.repack_layers if repack and not extra and not gpu_layers else ()
             with llama_backend.model_params(llama_cpp, extra_buffers=extra, repack=layers):
                 self._llm = llama_cpp.Llama(**kwargs)
         except (ValueError, RuntimeError, OSError) as exc:

@@ -192,7 +192,7 @@ def salvage(prefix: str, whole: str) -> str | None:
     last = tree.body[-1]
     after = [ln for ln in lines[last.end_lineno or end:] if ln.strip()]
     # the last statement is whole only when a new top-level one began after it
-    done = tree.body if after and not ln_indented(after[0]) else tree.body[:-1]
+    done = tree.body if after and after[0][:1] not in (" ", "\t") else tree.body[:-1]
     if not done:
         return None
     try:
@@ -225,7 +225,3 @@ def salvage(prefix: str, whole: str) -> str | None:
     except SyntaxError:
         return None
     return None if same else result  # it had changed nothing before the cut: ask again
-
-
-def ln_indented(line: str) -> bool:
-    return line[:1] in (" ", "\t")

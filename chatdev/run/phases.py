@@ -683,7 +683,7 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             files = ctx.workspace.write(fixed)
             ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
             report = ctx.verify(phase, tests=tests)
-    if not report.static_ok and "which the project does not have" in report.static_output:
+    if not report.static_ok:
         program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
         made = stand_ins(program, known=set(ctx.workspace.files()))
         try:
