@@ -8,6 +8,7 @@ real sandbox are in tests/test_sandbox.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 from pathlib import Path
@@ -23,7 +24,7 @@ from chatdev.replies import plans
 from chatdev.run import engine
 from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import ProgramReport, Progress, RunResult, build_report
-from tests.scripted_company import GAME, company_models, good_reply, scripted
+from tests.scripted_company import GAME, TESTS, company_models, good_reply, scripted
 
 # ----------------------------------------------------------------------------- triage
 
@@ -693,3 +694,96 @@ def test_the_same_failure_is_the_same_whatever_its_timings_and_addresses() -> No
     again = first.replace("0x7f6ca5c197d0", "0x7f1e2fd38f50").replace("0.31s", "0.29s")
     assert _signature(first) == _signature(again)
     assert _signature(first) != _signature(first.replace("800 - 10", "600 - 10"))
+
+
+# ----------------------------------------------------------------------------- disputed tests
+
+WRONG_EXPECTATION = '''from main import convert
+
+
+def test_convert():
+    assert convert(10) == 50.0
+'''
+
+
+def own_failure(name: str = "test_convert", got: str = "-12.2", file: str = "tests/test_main.py") -> triage.TestCase:
+    return triage.TestCase(id=f"{file}::{name}", file=file, name=name, outcome="failed",
+                           message=f"AssertionError: assert {got} == 50.0",
+                           text=f"{file}:5: in {name}\n    assert convert(10) == 50.0\nE   AssertionError: assert "
+                                f"{got} == 50.0\nE    +  where {got} = convert(10)")
+
+
+def test_a_test_the_fix_left_failing_word_for_word_is_disputed_once() -> None:
+    from chatdev.checks import disputes
+
+    sources = {"tests/test_main.py": WRONG_EXPECTATION}
+    first, record = disputes.mark([own_failure()], disputes.Record(), sources=sources, program="a", runs=True)
+    assert not first[0].disputed and record.seen  # the first failure goes to the programmer
+    same, _ = disputes.mark([own_failure()], record, sources=sources, program="a", runs=True)
+    assert not same[0].disputed  # the program did not change: no fix was made for it
+    again, after = disputes.mark([own_failure()], record, sources=sources, program="b", runs=True)
+    assert "still fails the same way (AssertionError: assert -12.2 == 50.0" in again[0].disputed
+    assert after.sent == ["tests/test_main.py::test_convert"]
+    kept, _ = disputes.mark([own_failure()], after, sources=sources, program="c", runs=True)
+    assert not kept[0].disputed  # the tester kept it: a program failure from now on
+    moved, _ = disputes.mark([own_failure(got="-11.0")], record, sources=sources, program="b", runs=True)
+    assert not moved[0].disputed  # the fix moved the result: the programmer is on it
+    crashed, _ = disputes.mark([own_failure()], record, sources=sources, program="b", runs=False)
+    assert not crashed[0].disputed  # while the program does not run, the fix was about its run
+    inside = dataclasses.replace(own_failure(), text="main.py:3: in convert\nE   AssertionError: bad unit")
+    deep, _ = disputes.mark([inside], disputes.Record(seen={inside.id: [disputes.fingerprint(inside, WRONG_EXPECTATION),
+                                                                         "a"]}), sources=sources, program="b", runs=True)
+    assert not deep[0].disputed  # raised in the program, not the test's own assertion
+
+
+def test_a_disputed_test_still_counts_and_leaves_the_programmer_with_nothing_to_do() -> None:
+    from chatdev.sandbox.results import defects_text, program_failures, with_disputes
+
+    report = report_for({"ok": True, "errors": [], "warnings": [], "missing": []},
+                        [case(name="test_convert", text=own_failure().text, message=own_failure().message)],
+                        run=RunResult(0, "", "", False, 0.1))
+    assert report.runs and report.tests_pass is False and "test_convert" in program_failures(report)
+    marked = [dataclasses.replace(c, disputed="it still fails the same way") for c in report.cases]
+    disputed = with_disputes(report, marked)
+    assert disputed.tests_pass is False and not disputed.passed  # it counts until it passes
+    assert "went to the tester to check its expected values" in disputed.summary
+    assert "E   AssertionError" not in disputed.summary
+    assert program_failures(disputed) == ""  # test_fix has nothing to do
+    assert defects_text(disputed) == "- tests/test_main.py::test_convert: it still fails the same way"
+
+
+def test_a_test_that_calls_an_input_loop_is_a_defect() -> None:
+    got = triage.triage([case(text="tests/test_main.py:8: in test_x\n    run_game()\nguessing_game.py:13: in run_game\n"
+                                   "    guess = int(input('Guess: '))\nE   OSError: pytest: reading from stdin while "
+                                   "output is captured!  Consider using `-s`.")], {"tests/test_main.py": TEST_SRC})
+    assert "waits for typed input" in str(got[0].defect)
+
+
+def test_the_tester_is_asked_about_a_test_the_fix_could_not_move(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The converter's test expected 10 °F = 50 °C: two fix cycles could not move it. The second
+    run sends it to the tester, test_fix is not asked again, and the tester's repair passes."""
+    from chatdev.models.base import current_call
+
+    fixes = {"n": 0}
+
+    def company(messages):
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if phase == "test_writing":
+            return f"tests/test_main.py\n```python\n{TESTS.replace('(2, 1)', '(9, 9)')}```"
+        if phase == "test_fix":
+            fixes["n"] += 1
+            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
+        return good_reply(messages)  # test_repair: the right expectation
+
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company,
+                                           lambda files: (True, {"test_step_moves_head"}
+                                                          if "(9, 9)" in files.get("tests/test_main.py", "") else set()))
+    ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
+           if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
+    assert ran == [("test_fix", 1), ("test_repair", 2)]  # cycle 2: the tester alone
+    asked = next(e.text for e in recorder.of(events.Message) if e.phase == "test_repair" and e.receiver == "Tester")
+    assert "test_step_moves_head: the programmer changed the program and it still fails the same way" in asked
+    assert summary.runs is True and summary.tests_pass is True and summary.status == "passed"
+    assert any("to the tester to check" in e.text for e in recorder.of(events.Notice))

@@ -251,3 +251,16 @@ def test_salvage_does_not_bring_back_what_the_rewrite_already_has() -> None:
     assert body is not None and body.count("def main():") == 1 and body.count("def step(") == 1
     assert "def draw():" in body and "pygame.init()" not in body.split("def main")[0][20:]
     assert salvage("x = (", SNAKE) is None and salvage("def other():\n    pass\n\n\ndef z", SNAKE) is None
+
+
+def test_a_test_file_cut_inside_a_test_keeps_the_tests_it_finished() -> None:
+    """The 1.5B's primes tester met its 700-token limit at ``    assert is``: the file did not parse."""
+    from chatdev.replies.splice import cut_tests
+
+    cut = ("from main import is_prime\n\n\ndef test_small():\n    assert is_prime(2)\n    assert not is_prime(4)\n\n\n"
+           "def test_big():\n    assert is_prime(97)\n    assert is")
+    kept = cut_tests(cut)
+    assert kept is not None and kept.endswith("    assert is_prime(97)\n")
+    compile(kept, "tests/test_main.py", "exec")
+    assert cut_tests("def test_x():\n    assert True\n") is None  # whole already
+    assert cut_tests("from main import is_prime\n\n\ndef test_small():\n    assert is") is None  # no test whole

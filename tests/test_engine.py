@@ -341,3 +341,21 @@ def test_a_fix_cut_at_its_token_limit_never_writes_half_a_file(tmp_path: Path) -
     fix = next(e for e in recorder.of(events.PhaseEnded) if e.phase == "code_fix")
     assert fix.files == ["main.py"]  # the half test file was never written
     assert not recorder.of(events.Retry)
+
+
+def test_a_test_file_cut_at_its_token_limit_is_written_with_the_tests_it_finished(tmp_path: Path) -> None:
+    from chatdev.models.base import current_call
+
+    def long_tester(messages):
+        info = current_call()
+        if info is not None and info.phase == "test_writing":  # 60 asserts run past max_tokens (700)
+            return ("tests/test_main.py\n```python\nfrom main import step\n\n\ndef test_moves():\n"
+                    + "    assert step([(1, 1), (0, 1)], (1, 0))[0] == (2, 1)\n" * 60)
+        return good_reply(messages)
+
+    summary, recorder, _ = build(tmp_path, long_tester)
+    written = (Path(summary.project) / "tests/test_main.py").read_text()
+    compile(written, "tests/test_main.py", "exec")
+    assert written.startswith("from main import step") and written.count("assert step(") > 20
+    ended = next(e for e in recorder.of(events.PhaseEnded) if e.phase == "test_writing")
+    assert ended.files == ["tests/test_main.py"]

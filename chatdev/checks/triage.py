@@ -8,6 +8,8 @@ defect*, never a program failure sent to the programmer:
 - it uses a name it never defined or imported (a ``NameError`` raised in the test itself);
 - it imports something the program does not define (an ``ImportError`` at the test's import);
 - it does not finish within its limit (it called into the endless main loop);
+- it calls a function that reads typed input (pytest: "reading from stdin while output is
+  captured": the game's ``input()`` loop, called from a unit test);
 - it compares two random values (``assert spawn() == spawn()``, ``random.x(...) == ...``);
 - it passes but asserts nothing (a comment and ``pass``): no oracle at all;
 - it checks the test file's own copy of a program function (the tester pasted the
@@ -53,6 +55,7 @@ class TestCase:
     text: str = ""
     defect: str | None = None
     quarantined: bool = False
+    disputed: str = ""  # why the tester looks at it again (``checks/disputes.py``); it still counts
 
     __test__ = False  # not a pytest class
 
@@ -127,7 +130,7 @@ def _miscalled(case: TestCase, defined: dict[str, _Definition]) -> str | None:
         return None
     text = f"{case.message}\n{case.text}"
     m = _MISCALL.search(text)
-    if not m or _frame_file(text) != case.file:  # raised inside the program: the program's failure
+    if not m or frame_file(text) != case.file:  # raised inside the program: the program's failure
         return None
     name = m[1]
     if name == "__init__":
@@ -193,18 +196,21 @@ def defect(case: TestCase, sources: dict[str, str]) -> str | None:
     text = f"{case.message}\n{case.text}"
     source = sources.get(case.file, "")
     if case.failed:
-        if re.search(r"\b(SyntaxError|IndentationError|TabError)\b", text) and _frame_file(text) in (case.file, None):
+        if re.search(r"\b(SyntaxError|IndentationError|TabError)\b", text) and frame_file(text) in (case.file, None):
             return "the test file does not parse"
         if re.search(r"Timeout|Failed: Timeout", case.message + case.text[:300]) or "timed out" in case.message:
             return "the test does not finish in time (does it start the main loop or wait for input?)"
+        if "reading from stdin while output is captured" in text:
+            return ("the test calls a function that waits for typed input (input()): test the functions "
+                    "that compute, or give the input with monkeypatch.setattr('builtins.input', ...)")
         name = re.search(r"NameError: name '(\w+)' is not defined", text)
-        if name and _frame_file(text) == case.file:
+        if name and frame_file(text) == case.file:
             return f"the test uses {name[1]!r}, which it never defines or imports"
         missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)
         if missing:
             return f"the test imports {missing[1]!r} from {missing[2]}, which does not define it"
         module = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", text)
-        if module and _frame_file(text) in (case.file, None):
+        if module and frame_file(text) in (case.file, None):
             return f"the test imports {module[1]!r}, which does not exist"
         if source and _compares_random(source, case.name):
             return "the test compares two random values"
@@ -214,7 +220,7 @@ def defect(case: TestCase, sources: dict[str, str]) -> str | None:
     return None
 
 
-def _frame_file(text: str) -> str | None:
+def frame_file(text: str) -> str | None:
     """The file of the innermost frame pytest printed (``tests/test_main.py:12: in test_x``)."""
     frames = [m["file"] for m in FRAME.finditer(text)]
     for file in reversed(frames):
@@ -223,7 +229,7 @@ def _frame_file(text: str) -> str | None:
     return None
 
 
-def _function(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+def find_test(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -242,7 +248,7 @@ def _function_in(tree: ast.AST, name: str) -> ast.FunctionDef | ast.AsyncFunctio
 
 def _asserts(source: str, name: str) -> bool:
     """Whether the test function checks anything (assert, pytest.raises, unittest asserts)."""
-    fn = _function(source, name)
+    fn = find_test(source, name)
     if fn is None:
         return True  # cannot tell: give it the benefit of the doubt
     for node in ast.walk(fn):
@@ -257,7 +263,7 @@ def _asserts(source: str, name: str) -> bool:
 
 def _compares_random(source: str, name: str) -> bool:
     """``assert f() == f()`` (two separate draws) or a comparison with a fresh ``random`` call."""
-    fn = _function(source, name)
+    fn = find_test(source, name)
     if fn is None:
         return False
     for node in ast.walk(fn):

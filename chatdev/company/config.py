@@ -227,8 +227,11 @@ class DebatePhase(_PhaseBase):
 # `works`: both; `clean`: no static errors in the program's own files.
 ACTION_VERDICTS: dict[str, tuple[str, ...]] = {"run_tests": ("works", "runs", "tests_pass"),
                                                "static_check": ("clean", "runs"), "write_requirements": ()}
-# Outputs an action stores besides its own (``outputs.test_defects``: the tests at fault themselves).
-ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {"run_tests": ("test_defects",), "static_check": (), "write_requirements": ()}
+# Outputs an action stores besides its own (``outputs.test_defects``: the tests at fault themselves,
+# and the disputed ones; ``outputs.program_failures``: what the programmer has to fix, empty when
+# only disputed tests fail; ``test_disputes``: the disputes' memory). A loop clears them when it starts.
+ACTION_OUTPUTS: dict[str, tuple[str, ...]] = {"run_tests": ("test_defects", "program_failures", "test_disputes"),
+                                              "static_check": (), "write_requirements": ()}
 
 
 class ActionPhase(_PhaseBase):

@@ -225,3 +225,28 @@ def salvage(prefix: str, whole: str) -> str | None:
     except SyntaxError:
         return None
     return None if same else result  # it had changed nothing before the cut: ask again
+
+
+def cut_tests(text: str) -> str | None:
+    """A test file cut at the reply's token limit, as its longest line prefix that parses and still
+    holds a test function (None: it parses already, or no test is whole).
+
+    (Seen on the 1.5B primes tool, 2026-12-03: the tester listed 60 ``assert is_prime(n)`` lines,
+    met its 700-token limit at ``    assert is`` and the file was quarantined as one that does
+    not parse: no test counted.) The unfinished statement is dropped; the finished ones stay.
+    """
+    try:
+        ast.parse(text)
+        return None
+    except SyntaxError:
+        pass
+    lines = lines_of(text)
+    for end in range(len(lines) - 1, 0, -1):
+        try:
+            tree = ast.parse("".join(lines[:end]))
+        except SyntaxError:
+            continue
+        tests = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name.startswith("test")]
+        return "".join(lines[:end]).rstrip() + "\n" if tests else None
+    return None

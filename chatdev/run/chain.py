@@ -15,7 +15,7 @@ from typing import Any
 
 from chatdev import events
 from chatdev.company import prompts
-from chatdev.company.config import ActionPhase, ChatPhase, Company, DebatePhase, HumanPhase, LoopPhase
+from chatdev.company.config import ACTION_OUTPUTS, ActionPhase, ChatPhase, Company, DebatePhase, HumanPhase, LoopPhase
 from chatdev.models.base import SchemaViolation, Usage
 from chatdev.project.gitlog import tokens_trailer
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, RunState, SkipLoop
@@ -181,7 +181,9 @@ class Chain:
             self.state.directive = ""
             self.state.checks.pop(key.text, None)
             for sub in loop.phases:
-                self.state.outputs.pop(self.ctx.company.phases[sub].output_name, None)
+                found = self.ctx.company.phases[sub]
+                for name in (found.output_name, *(ACTION_OUTPUTS[found.action] if isinstance(found, ActionPhase) else ())):
+                    self.state.outputs.pop(name, None)
         max_cycles = loop.max_cycles
         escalated = key.was_escalated(self.state.completed)
         if escalated:

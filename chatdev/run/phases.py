@@ -26,11 +26,20 @@ from chatdev.repair.argv import fit_arity
 from chatdev.repair.assets import stand_ins
 from chatdev.repair.imports import add_missing_imports
 from chatdev.replies import formats, parsing
+from chatdev.replies.splice import cut_tests
 from chatdev.run import human
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.run.conversation import Conversation
 from chatdev.sandbox import catalogue
-from chatdev.sandbox.results import crash_site, defects_text, is_test_path, tests_record, usage_only
+from chatdev.sandbox.results import (
+    crash_site,
+    defects_text,
+    is_test_path,
+    program_failures,
+    tests_record,
+    usage_only,
+    with_disputes,
+)
 
 DONE = "<DONE>"
 SOURCE_SUFFIXES = (".py",)
@@ -288,7 +297,12 @@ def candidates_for(ctx: Context, phase: ChatPhase) -> int:
 
 
 def _parse_files(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[str], *, cut: bool) -> dict[str, str]:
-    parsed = _parse(reply, "files", None, expected, known=lambda: _project_texts(ctx), cut=cut)
+    parsed = dict(_parse(reply, "files", None, expected, known=lambda: _project_texts(ctx), cut=cut))
+    if reply.finish_reason == "length":  # a test file cut inside a test: the tests it finished
+        for path, text in list(parsed.items()):
+            whole = cut_tests(text) if is_test_path(path) and path.endswith(".py") else None
+            if whole is not None:
+                parsed[path] = whole
     if phase.foreach and expected and expected[0] not in parsed:
         # one planned file per step: another file's name here would overwrite that file
         raise SchemaViolation(f"the reply writes {', '.join(sorted(parsed))}, but this step is for "
@@ -624,11 +638,13 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """The program's run, then its tests; test defects go to the tester, then to quarantine."""
     report, files = _verify_repairing(ctx, phase, tests=True)
     report, moved = _quarantine(ctx, report)
+    report = _disputes(ctx, report)
     files = sorted(set(files) | set(moved))
     summary = report.summary
     if report.screenshot is not None:
         summary += ctx.look_at_screenshot(phase, report.screenshot)
     ctx.state.outputs["test_defects"] = defects_text(report)
+    ctx.state.outputs["program_failures"] = summary if program_failures(report) else ""
     verdicts = {"runs": bool(report.runs), "tests_pass": report.tests_pass is not False, "works": report.passed}
     return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress())
 
@@ -663,6 +679,24 @@ def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
     report = dataclasses.replace(report, cases=cases, summary="\n".join(lines)[:1500])
     ctx.state.tests = tests_record(report, ran_tests=True, before=ctx.state.tests)
     return report, sorted(set(changed))
+
+
+def _disputes(ctx: Context, report: Any) -> Any:
+    """Failing tests the programmer's last fix left word for word as they were go to the tester."""
+    from chatdev.checks import disputes
+
+    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in ctx.workspace.files()}
+    record = disputes.Record.from_value(ctx.state.outputs.get(disputes.OUTPUT))
+    cases, record = disputes.mark(report.cases, record, sources=sources, program=disputes.program_digest(program),
+                                  runs=report.runs)
+    ctx.state.outputs[disputes.OUTPUT] = record.to_dict()
+    new = [c.id for c in cases if c.disputed]
+    if not new:
+        return report
+    ctx.sink(events.Notice(level="info", text=f"sent {len(new)} test(s) the last fix left as they were to the "
+                                              "tester to check: " + ", ".join(new)[:300]))
+    return with_disputes(report, cases)
 
 
 def _as_list(value: Any) -> list[str]:

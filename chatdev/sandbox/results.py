@@ -89,6 +89,11 @@ class ProgramReport:
     def quarantined(self) -> list[TestCase]:
         return [c for c in self.cases if c.quarantined]
 
+    @property
+    def disputed(self) -> list[TestCase]:
+        """Failing tests the tester checks again (``checks/disputes.py``); they still count."""
+        return [c for c in self.cases if c.disputed and c.counts]
+
     def counts(self) -> dict[str, int]:
         """Tests that count (passed, failed), the tester's acceptance scenarios apart, defects, quarantined."""
         healthy = [c for c in self.cases if c.counts and c.file != SCENARIOS_FILE]
@@ -410,12 +415,39 @@ def _case_text(case: TestCase) -> str:
 
 
 def defects_text(report: ProgramReport) -> str:
-    """What the tester is told about their own tests."""
+    """What the tester is told about their own tests: defects, then disputes."""
     defects = report.defects
     files = {c.file for c in defects}
     lines = [f"- {c.id}: {c.defect}" for c in defects]
     lines += [f"- {ln}" for ln in report.test_static[:10] if ln.split(":", 1)[0] in files]
+    lines += [f"- {c.id}: {c.disputed}" for c in report.disputed]
     return "\n".join(dict.fromkeys(lines))
+
+
+def with_disputes(report: ProgramReport, cases: Sequence[TestCase]) -> ProgramReport:
+    """The report with ``cases`` (disputes marked): a disputed test still counts, but its failure
+    is no longer listed for the programmer, whose fix left it as it was; one line says so."""
+    disputed = [c for c in cases if c.disputed]
+    if not disputed:
+        return report
+    summary = report.summary
+    for case in disputed:
+        summary = summary.replace(f"\n{case.id}: {_case_text(case)}", "")
+    n = len(disputed)
+    summary += (f"\n{n} failing test{'s' * (n != 1)} the last fix left as {'they were' if n != 1 else 'it was'} "
+                f"went to the tester to check {'their' if n != 1 else 'its'} expected values (not to you): "
+                + ", ".join(c.id for c in disputed))
+    return dataclasses.replace(report, cases=tuple(cases), summary=_clip(summary))
+
+
+def program_failures(report: ProgramReport) -> str:
+    """What the programmer has to fix ("" when nothing: it works, or only disputed tests fail)."""
+    if report.passed:
+        return ""
+    failing = [c for c in report.cases if c.counts and c.failed]
+    if report.runs and failing and all(c.disputed for c in failing):
+        return ""
+    return report.summary
 
 
 def _entry_argv(entry: str) -> list[str]:

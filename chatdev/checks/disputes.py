@@ -1,0 +1,108 @@
+"""A test the programmer's fix left failing word for word: the tester looks at it again.
+
+The 1.5B's tests often expect a wrong value (``convert_temperature(10, 'F', 'C') == 50.0``,
+``caesar_cipher("khoor", 3) == "hello"``). Sent to the programmer, such a test costs a fix
+cycle that cannot make it pass, then another, until the loop stalls on "the same failure came
+back". So a test is *disputed* when it fails on its own assertion (the program returned, the
+test expected something else), and the next run, after the programmer changed the program,
+fails in the same words with the same test. A dispute goes to the tester once, with the
+program's value, to correct the expectation if the task makes the program right or to keep
+the test if not; it is not sent to the programmer again meanwhile.
+
+A disputed test still counts: ``tests_pass`` stays false until it passes, and it is never
+quarantined for being disputed. A test the tester kept fails on as a program failure, sent
+to the programmer, and is not disputed again. Pure functions: no Docker, no git.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from chatdev.checks.triage import TestCase, find_test, frame_file
+
+# where the record lives in ``state.outputs`` (one per test loop: the loop clears it when it starts)
+OUTPUT = "test_disputes"
+_OWN_FAILURE = re.compile(r"^E\s+(AssertionError\b|assert\b)|Failed: DID NOT RAISE", re.MULTILINE)
+
+
+@dataclass
+class Record:
+    """What the disputes of one test loop remember between its runs."""
+
+    seen: dict[str, list[str]] = field(default_factory=dict)  # test id -> [its last own failure, the program then]
+    sent: list[str] = field(default_factory=list)  # test ids already sent to the tester as disputed
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_value(cls, value: object) -> Record:
+        if not isinstance(value, Mapping):
+            return cls()
+        seen = value.get("seen")
+        sent = value.get("sent")
+        return cls(seen={str(k): [str(x) for x in v] for k, v in seen.items() if isinstance(v, list) and len(v) == 2}
+                   if isinstance(seen, Mapping) else {},
+                   sent=[str(s) for s in sent] if isinstance(sent, list) else [])
+
+
+def fails_on_own_assertion(case: TestCase) -> bool:
+    """The test ran the program to its end and disagreed with the result in its own file."""
+    if not case.failed or not case.counts:
+        return False
+    text = f"{case.message}\n{case.text}"
+    return bool(_OWN_FAILURE.search(text)) and frame_file(text) == case.file
+
+
+def program_digest(program: Mapping[str, str]) -> str:
+    """One hash of the program's own files: did a fix change them?"""
+    h = hashlib.sha256()
+    for path in sorted(program):
+        h.update(path.encode() + b"\0" + program[path].encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def fingerprint(case: TestCase, test_source: str) -> str:
+    """The failure's words (no object addresses) and the test's own source, hashed."""
+    words = re.sub(r"\b0x[0-9a-fA-F]{6,}\b", "0x…", f"{case.message}\n{case.text}")
+    body = _test_source(test_source, case.name)
+    return hashlib.sha256(f"{words}\0{body}".encode()).hexdigest()[:16]
+
+
+def mark(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, str], program: str,
+         runs: bool | None) -> tuple[list[TestCase], Record]:
+    """The cases with the new disputes marked (``disputed``: what the tester is told), and the record.
+
+    Only a program that runs disputes: while it does not, the programmer's fix was about the run.
+    """
+    out: list[TestCase] = []
+    seen: dict[str, list[str]] = {}
+    sent = list(record.sent)
+    for case in cases:
+        if runs and fails_on_own_assertion(case):
+            now = fingerprint(case, sources.get(case.file, ""))
+            seen[case.id] = [now, program]
+            before = record.seen.get(case.id)
+            if before and before[0] == now and before[1] != program and case.id not in sent:
+                sent.append(case.id)
+                case = dataclasses.replace(case, disputed=_why(case))
+        out.append(case)
+    return out, Record(seen=seen, sent=sent)
+
+
+def _why(case: TestCase) -> str:
+    got = [" ".join(ln[1:].split()) for ln in case.text.splitlines() if ln.startswith("E ")][:2]
+    shown = "; ".join(got)[:300] or case.message[:200]
+    return (f"the programmer changed the program and it still fails the same way ({shown}). "
+            "If the task makes the program's result right, correct the expected value; "
+            "if the program is wrong, keep the test as it is")
+
+
+def _test_source(source: str, name: str) -> str:
+    fn = find_test(source, name)
+    return (ast.get_source_segment(source, fn) or "") if fn is not None else source
