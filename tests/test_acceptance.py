@@ -787,3 +787,28 @@ def test_the_tester_is_asked_about_a_test_the_fix_could_not_move(tmp_path: Path,
     assert "test_step_moves_head: the programmer changed the program and it still fails the same way" in asked
     assert summary.runs is True and summary.tests_pass is True and summary.status == "passed"
     assert any("to the tester to check" in e.text for e in recorder.of(events.Notice))
+
+
+def test_fixes_that_go_back_to_a_failure_seen_before_end_the_loop(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B snake's fixes swapped `Snake()` and `Food()` and back: three cycles of 130 s each."""
+    from chatdev.models.base import current_call
+
+    fixes = {"n": 0}
+
+    def company(messages):
+        info = current_call()
+        if info is not None and info.phase == "test_fix" and info.turn == "answer":
+            fixes["n"] += 1
+            swap = "# B\n" if fixes["n"] % 2 else "# A\n"
+            return f"main.py\n```python\n{GAME}{swap}```"
+        return good_reply(messages)
+
+    def rules(files):
+        return True, {"test_step_moves_head"} if "# B" in files.get("main.py", "") else {"test_food_is_free"}
+
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, rules)
+    loop = next(p for p in summary.phases if p["name"] == "test_loop")
+    assert loop["status"] == "stalled" and loop["reason"] == "the same failure came back"
+    runs = [e.cycle for e in recorder.of(events.PhaseEnded) if e.phase == "test_run"]
+    assert fixes["n"] == 2 and runs[:3] == [1, 2, 3]  # A, B, A again: no third fix before the escalation

@@ -108,3 +108,20 @@ def test_the_report_the_fixer_reads_names_the_cause_under_the_traceback(tmp_path
     assert report.runs is False and ADD in report.summary
     after = report.summary.split(ADD, 1)[1]
     assert "Why: `todo_list` is a list here (it comes from `load_todo_list()` in utils.py line 4)" in after
+
+
+def test_a_value_that_is_the_class_its_name_says_is_told_to_get_the_method_not_another_type() -> None:
+    """The 1.5B snake, told "make `self.snake` a `Food`", swapped Snake and Food for three cycles."""
+    game = ("class Snake:\n    def __init__(self):\n        self.body = [(1, 1)]\n\n    def move(self):\n        pass\n\n\n"
+            "class Food:\n    def draw(self, screen):\n        pass\n\n\n"
+            "class Game:\n    def __init__(self):\n        self.snake = Snake()\n\n    def run(self):\n"
+            "        self.snake.draw()\n")
+    lines = explain("main.py", 19, "self.snake.draw()", "AttributeError: 'Snake' object has no attribute 'draw'",
+                    {"main.py": game})
+    assert lines == [("Why: `self.snake` is a Snake here, as it should be, and class Snake (main.py line 1) defines "
+                      "no `draw` (its methods: move). Add a `draw` method to class Snake, written like `Food.draw` "
+                      "(main.py), or call one of Snake's own methods instead; keep `self.snake` a Snake.")]
+    swapped = game.replace("self.snake = Snake()", "self.food = Snake()").replace("self.snake.draw", "self.food.draw")
+    other = explain("main.py", 19, "self.food.draw()", "AttributeError: 'Snake' object has no attribute 'draw'",
+                    {"main.py": swapped})
+    assert "make `self.food` a `Food`" in other[0]  # a value of another class than its name says

@@ -8,7 +8,8 @@ nothing runs) and names that cause where it can:
 
 - an attribute a value lacks: where the value comes from (the assignment and the project
   function that makes it), which project class has that attribute, and the method the
-  built-in type has instead (a list ``append``s);
+  built-in type has instead (a list ``append``s); when the value is the project class its
+  name says (``self.snake`` a ``Snake``), that class lacks the method: add it there;
 - a call with the wrong arguments: the definition it calls, with its parameters and place;
 - a name a project module does not have: what that module does define.
 
@@ -74,6 +75,9 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
         return [f"Why: {subject} is None here{returns}, and None has no `{attr}`."]
     instead = INSTEAD.get((kind, attr))
     owners = _classes_with(attr, trees)
+    own = _class_named(kind, trees)
+    if own is not None and receiver.rsplit(".", 1)[-1].lower() == kind.lower():
+        return [_lacks_method(subject, kind, attr, own, owners)]
     if not (origin or instead or owners):
         return []  # nothing the traceback does not say already
     a = "an" if kind[:1].lower() in "aeiou" else "a"
@@ -86,6 +90,30 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
                  f"make {subject} {'a ' if len(owners) == 1 else 'one of those, a '}"
                  f"{names if len(owners) == 1 else 'class instance'}, or use the {kind}'s own methods.")
     return [text]
+
+
+def _lacks_method(subject: str, kind: str, attr: str, own: tuple[str, ast.ClassDef],
+                  owners: list[tuple[str, str]]) -> str:
+    """A value that is the project class its name says (``self.snake`` a Snake) lacks ``attr``:
+    the class needs it, not another type (seen on the 1.5B snake, 2026-12-03: told "make
+    `self.snake` a `Food`", its fixes swapped Snake and Food for three cycles)."""
+    rel, node = own
+    methods = [n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+               and not n.name.startswith("__")]
+    others = [f"`{cls}.{attr}` ({where})" for where, cls in owners[:2] if cls != kind]
+    text = (f"Why: {subject} is a {kind} here, as it should be, and class {kind} ({rel} line {node.lineno}) "
+            f"defines no `{attr}`" + (f" (its methods: {', '.join(methods[:6])})" if methods else "") + ". "
+            f"Add a `{attr}` method to class {kind}" + (f", written like {' or '.join(others)}" if others else "")
+            + f", or call one of {kind}'s own methods instead; keep {subject} a {kind}.")
+    return text
+
+
+def _class_named(name: str, trees: dict[str, ast.Module]) -> tuple[str, ast.ClassDef] | None:
+    for rel, tree in sorted(trees.items()):
+        for node in tree.body:
+            if isinstance(node, ast.ClassDef) and node.name == name:
+                return rel, node
+    return None
 
 
 def _origin(receiver: str, path: str, line: int, trees: dict[str, ast.Module]) -> str:

@@ -9,6 +9,7 @@ run skips exactly the steps whose commits exist.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -209,7 +210,7 @@ class Chain:
                     if self._escalate(loop, key=key, cycles=cycle):
                         max_cycles = max(max_cycles, cycle) + 1
                         cycle += 1
-                        self.state.checks.get(key.text, {}).pop("signature", None)  # the directive is new
+                        self.state.checks.get(key.text, {}).pop("signatures", None)  # the directive is new
                         continue
                 if status == "stalled":
                     outcome = "stalled"
@@ -264,11 +265,14 @@ class Chain:
         return getattr(phase, "verdict", None) == verdict or verdict in getattr(phase, "verdicts", ())
 
     def _repeated(self, key: StepKey, phase: Any) -> bool:
-        """Whether the verdict phase's failure is word for word the one of the cycle before."""
+        """Whether the verdict phase's failure is word for word one of an earlier cycle of the loop
+        (since its escalation): the cycle before, or one the fixes went back to (the 1.5B snake's
+        fixes swapped `Snake()` and `Food()` and back, three cycles of 130 s)."""
         record = self.state.checks.setdefault(key.text, {})
-        signature = _signature(self.state.outputs.get(phase.output_name))
-        repeated = record.get("signature") == signature
-        record["signature"] = signature
+        signature = hashlib.sha256(_signature(self.state.outputs.get(phase.output_name)).encode()).hexdigest()[:16]
+        seen = record.setdefault("signatures", [])
+        repeated = signature in seen
+        seen.append(signature)
         return repeated
 
     def _after_check(self, loop: LoopPhase, phase: ActionPhase, result: PhaseResult, *, key: StepKey,
