@@ -264,3 +264,36 @@ def test_a_test_file_cut_inside_a_test_keeps_the_tests_it_finished() -> None:
     compile(kept, "tests/test_main.py", "exec")
     assert cut_tests("def test_x():\n    assert True\n") is None  # whole already
     assert cut_tests("from main import is_prime\n\n\ndef test_small():\n    assert is") is None  # no test whole
+
+
+GAME_CLASSES = ("import pygame\n\n\nclass Snake:\n    def __init__(self):\n        self.body = [(1, 1)]\n\n"
+                "    def move(self):\n        self.body.insert(0, self.body[0])\n\n\n"
+                "class Game:\n    def __init__(self):\n        self.snake = Snake()\n\n    def run(self):\n"
+                "        self.snake.draw()\n\n\nif __name__ == '__main__':\n    pygame.init()\n    Game().run()\n")
+
+
+def test_a_class_sent_with_one_new_method_keeps_the_methods_it_left_out() -> None:
+    """Told "add a `draw` method to class Snake", a fix sends `class Snake:` with `draw` alone."""
+    from chatdev.replies.plans import map_fix_paths
+
+    block = "class Snake:\n    def draw(self, screen=None):\n        print(self.body)\n"
+    files = map_fix_paths({"main.py": block}, {"main.py": GAME_CLASSES}, block)
+    body = files["main.py"]
+    compile(body, "main.py", "exec")
+    assert "def move(self):" in body and "def draw(self, screen=None):" in body
+    assert body.index("def draw") < body.index("class Game")  # inside Snake, at its end
+    assert "self.body = [(1, 1)]" in body and "pygame.init()" in body
+
+
+def test_a_method_sent_without_its_class_replaces_that_method_and_a_placeholder_replaces_nothing() -> None:
+    from chatdev.replies.splice import splice
+
+    body = splice("def run(self):\n    self.snake.move()\n", GAME_CLASSES)
+    assert body is not None and "    def run(self):\n        self.snake.move()\n" in body
+    assert "self.snake.draw()" not in body and body.count("def run") == 1
+    compile(body, "main.py", "exec")
+    stubbed = splice("class Snake:\n    def move(self):\n        ...\n\n    def grow(self):\n        self.body.append(0)\n",
+                     GAME_CLASSES)
+    assert stubbed is not None and "self.body.insert(0, self.body[0])" in stubbed  # `...` did not replace move
+    assert "def grow(self):" in stubbed
+    assert splice("def run():\n    pass\n", GAME_CLASSES) is None  # no `self`: not a method, names nothing

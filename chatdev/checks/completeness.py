@@ -70,13 +70,13 @@ def _file_placeholders(text: str) -> list[tuple[int, str]]:
             if _decorator_names(node) & EXEMPT_DECORATORS:
                 exempt.update(id(sub) for sub in ast.walk(node))
                 continue
-            if _empty(node.body, allow_docstring=True):
+            if empty_body(node.body, allow_docstring=True):
                 kind = "method" if _is_method(tree, node) else "function"
                 out.append((node.lineno, f"{kind} {node.name}() has no body ({_what(node.body)})"))
         elif isinstance(node, ast.ClassDef):
-            if not node.bases and not node.keywords and _empty(node.body, allow_docstring=False):
+            if not node.bases and not node.keywords and empty_body(node.body, allow_docstring=False):
                 out.append((node.lineno, f"class {node.name} has no body ({_what(node.body)})"))
-        elif isinstance(node, ast.If) and is_main_guard(node.test) and _empty(node.body, allow_docstring=False):
+        elif isinstance(node, ast.If) and is_main_guard(node.test) and empty_body(node.body, allow_docstring=False):
             out.append((node.lineno, f"the __main__ block does nothing ({_what(node.body)})"))
     for node in ast.walk(tree):
         if isinstance(node, ast.Raise) and id(node) not in exempt and _is_not_implemented(node.exc):
@@ -102,7 +102,7 @@ def _comment_placeholders(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def _empty(body: list[ast.stmt], *, allow_docstring: bool) -> bool:
+def empty_body(body: list[ast.stmt], *, allow_docstring: bool) -> bool:
     for i, stmt in enumerate(body):
         if isinstance(stmt, ast.Pass):
             continue

@@ -68,8 +68,11 @@ class FilesFormat(ReplyFormat):
         if expected:  # one named file (a planned file, a phase's ``writes:``)
             path = expected[0]
             return f"Reply with the line {path} and then the whole file in one ```{fence_language(path)} block."
-        return ("For each file you change, write its path on one line and then the whole new file "
-                "in one ```python block.")
+        # a fix may send only what it changes (``replies/splice.py`` puts it in place): the 1.5B
+        # snake's one-line fixes were 1300-token rewrites of its 128-line main.py, 130 s each
+        return ("For each file you change, write its path on one line and then, in one ```python block, "
+                "the whole new file, or only the functions and classes you change, each complete "
+                "(what you leave out stays as it is).")
 
     def example(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
         path = expected[0] if expected else "main.py"

@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from chatdev.checks.completeness import is_main_guard
+from chatdev.checks.completeness import empty_body, is_main_guard
 
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
@@ -88,16 +88,24 @@ def partial(block: str, whole: str) -> bool:
     rest = [n for n in tree.body if not isinstance(n, (*_DEFS, ast.Import, ast.ImportFrom))
             and not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
             and not (frag.guard and isinstance(n, ast.If) and is_main_guard(n.test))]
-    return bool(set(_defs(tree)) - frag.names or rest)
+    own = _defs(tree)
+    classes = [n for n in frag.tree.body if isinstance(n, ast.ClassDef) and isinstance(own.get(n.name), ast.ClassDef)
+               and _omits_methods(n, own[n.name])]  # type: ignore[arg-type]
+    methods = [n for n in frag.tree.body if n.__class__ is not ast.ClassDef and getattr(n, "name", None) not in own
+               and _method_of_one_class(n, tree) is not None]
+    stubs = [n for n in frag.tree.body if _stub(n) and getattr(n, "name", None) in own]
+    return bool(set(own) - frag.names or rest or classes or methods or stubs)
 
 
 def replaces(frag: Fragment, whole: str) -> bool:
-    """Whether the fragment names at least one definition of ``whole`` (or its main guard)."""
+    """Whether the fragment names at least one definition of ``whole`` (or one of its classes'
+    methods, or its main guard)."""
     try:
         tree = ast.parse(whole)
     except SyntaxError:
         return False
-    return bool(frag.names & set(_defs(tree))) or (frag.guard and _guard(tree) is not None)
+    methods = any(_method_of_one_class(n, tree) is not None for n in frag.tree.body)
+    return bool(frag.names & set(_defs(tree))) or methods or (frag.guard and _guard(tree) is not None)
 
 
 def splice(block: str, whole: str) -> str | None:
@@ -111,7 +119,7 @@ def splice(block: str, whole: str) -> str | None:
         return None
     own = _defs(tree)
     guard = _guard(tree)
-    if frag.guard and guard is None or not (frag.names & set(own) or frag.guard):
+    if frag.guard and guard is None or not replaces(frag, whole):
         return None
     new_lines = lines_of(block)
 
@@ -120,14 +128,25 @@ def splice(block: str, whole: str) -> str | None:
 
     swaps: list[tuple[int, int, list[str]]] = []  # (start, end, lines) in whole, 0-based, end exclusive
     added: list[str] = []
+    whole_lines = lines_of(whole)
     for node in frag.tree.body:
         if isinstance(node, _DEFS):
             if node.name in own:
                 old = own[node.name]
-                body = text(node)
+                if _stub(node) and not _stub(old):
+                    continue  # a placeholder for a definition the file has: the file's stays
+                if isinstance(node, ast.ClassDef) and isinstance(old, ast.ClassDef) and _omits_methods(node, old):
+                    body = _merged_class(old, node, whole_lines, new_lines)
+                else:
+                    body = text(node)
                 if not getattr(node, "decorator_list", None) and getattr(old, "decorator_list", None):
-                    body = [*lines_of(whole)[_start(old):old.lineno - 1], *body]  # its decorators, kept
+                    body = [*whole_lines[_start(old):old.lineno - 1], *body]  # its decorators, kept
                 swaps.append((_start(old), old.end_lineno or old.lineno, body))
+            elif (method := _method_of_one_class(node, tree)) is not None:  # a method sent without its class
+                if not (_stub(node) and not _stub(method)):
+                    indent = " " * method.col_offset
+                    swaps.append((_start(method), method.end_lineno or method.lineno,
+                                  _reindented(text(node), node.col_offset, indent)))
             else:
                 added += ["\n", *text(node), "\n"] if added else [*text(node), "\n", "\n"]
         elif isinstance(node, ast.If) and guard is not None:
@@ -156,6 +175,69 @@ def splice(block: str, whole: str) -> str | None:
     except SyntaxError:
         return None
     return result
+
+
+def _methods(node: ast.ClassDef) -> dict[str, ast.FunctionDef | ast.AsyncFunctionDef]:
+    return {n.name: n for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+
+
+def _omits_methods(new: ast.ClassDef, old: ast.ClassDef) -> bool:
+    """A class sent with only some of the file's methods: the ones it leaves out stay."""
+    return bool(set(_methods(old)) - set(_methods(new)))
+
+
+def _stub(node: ast.stmt) -> bool:
+    """A definition with a placeholder body (``pass``, ``...``, a docstring alone)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return empty_body(node.body, allow_docstring=True)
+    return False
+
+
+def _reindented(lines: list[str], column: int, indent: str) -> list[str]:
+    """``lines`` (a statement at ``column``) moved to ``indent``."""
+    out = []
+    for line in lines:
+        if not line.strip():
+            out.append(line)
+        elif not line[:column].strip():
+            out.append(indent + line[column:])
+        else:
+            out.append(line)
+    return out
+
+
+def _merged_class(old: ast.ClassDef, new: ast.ClassDef, whole_lines: list[str], new_lines: list[str]) -> list[str]:
+    """The file's class with the methods ``new`` sends put in place (by name; new ones at its end,
+    placeholders not taken); the methods it leaves out stay as they were."""
+    start, end = _start(old), old.end_lineno or old.lineno
+    lines = whole_lines[start:end]
+    have = _methods(old)
+    indent = " " * (old.body[0].col_offset if old.body else old.col_offset + 4)
+    swaps: list[tuple[int, int, list[str]]] = []
+    added: list[str] = []
+    for name, method in _methods(new).items():
+        body = _reindented(new_lines[_start(method):method.end_lineno], method.col_offset, indent)
+        if name in have:
+            if _stub(method) and not _stub(have[name]):
+                continue
+            swaps.append((_start(have[name]) - start, (have[name].end_lineno or have[name].lineno) - start, body))
+        elif not _stub(method):
+            added += ["\n", *body]
+    for a, b, body in sorted(swaps, reverse=True):
+        lines[a:b] = body
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    return lines + added
+
+
+def _method_of_one_class(node: ast.stmt, tree: ast.Module) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The method a top-level ``def name(self, ...)`` rewrites: the one class of the file that has it."""
+    if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return None
+    if not node.args.args or node.args.args[0].arg != "self":
+        return None
+    found = [m for c in tree.body if isinstance(c, ast.ClassDef) for n, m in _methods(c).items() if n == node.name]
+    return found[0] if len(found) == 1 else None
 
 
 def place(block: str, known: Mapping[str, str]) -> tuple[str, str] | None:
