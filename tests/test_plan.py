@@ -261,3 +261,20 @@ def test_a_real_load_carries_its_plan(tmp_path: Path, monkeypatch: pytest.Monkey
         assert "CPU" in model.offload.reason
     with llama.LlamaModel(path, n_ctx=512, gpu_layers=-1) as model:  # an explicit value travels unchanged
         assert model.gpu_layers == -1 and model.offload.explicit
+
+
+def test_a_program_file_that_imports_itself_is_refused() -> None:
+    """The 0.5B primes tool's test_fix wrote its tests under the name main.py."""
+    from chatdev.models.base import SchemaViolation
+    from chatdev.replies.formats import FilesFormat
+
+    reply = ("main.py\n```python\nfrom main import is_prime\n\n\ndef test_is_prime():\n    assert is_prime(2)\n```")
+    with pytest.raises(SchemaViolation, match=r"main.py imports itself \(`from main import is_prime`\) and holds "
+                                              r"tests: they belong in tests/test_main.py"):
+        FilesFormat().parse(reply, known=lambda: {"main.py": "def is_prime(n):\n    return n > 1\n"})
+    with pytest.raises(SchemaViolation, match="game/board.py imports itself"):
+        FilesFormat().parse("game/board.py\n```python\nimport game.board\n```", expected=["game/board.py"])
+    ok = FilesFormat().parse("tests/test_main.py\n```python\nfrom main import is_prime\n```",
+                             expected=["tests/test_main.py"])
+    assert ok == {"tests/test_main.py": "from main import is_prime\n"}  # a test imports the program
+    assert FilesFormat().parse("main.py\n```python\nimport mainframe\n```", expected=["main.py"])

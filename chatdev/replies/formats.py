@@ -91,9 +91,11 @@ class FilesFormat(ReplyFormat):
             parsed = parsing.parse_files(text, known=known(), cut=cut)
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
+        files = parsed.files
         if known is not None and not expected:  # a fix: each file on the project file it rewrites
-            return plans.map_fix_paths(parsed.files, known(), text)
-        return parsed.files
+            files = plans.map_fix_paths(files, known(), text)
+        plans.check_self_imports(files, text)
+        return files
 
 
 class JsonFormat(ReplyFormat):

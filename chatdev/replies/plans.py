@@ -1,6 +1,6 @@
 """A plan that cannot work is refused where it is made.
 
-Two checks on what a model proposes to write, both pure:
+Checks on what a model proposes to write, all pure:
 
 - ``check_plan``: a file plan (the design, a change plan: ``files: [{path, purpose}]``)
   must not name a file after a module the program imports (``tkinter.py``,
@@ -11,6 +11,8 @@ Two checks on what a model proposes to write, both pure:
 - ``map_fix_paths``: a fix reply that writes a file nobody planned
   (``path/to/main.py``, the placeholder copied) is mapped to the project file it
   rewrites, or refused.
+- ``check_self_imports``: a program file that imports itself (a test file written
+  under the program's name) is refused.
 """
 
 from __future__ import annotations
@@ -132,6 +134,27 @@ def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) ->
         raise SchemaViolation(f"{path} would keep {_tests_in(out[path])} of its {_tests_in(known[path])} tests: "
                               "a fix changes the program, and never deletes tests", text)
     return {p: body for p, body in out.items() if p not in fewer}
+
+
+def check_self_imports(files: Mapping[str, str], text: str) -> None:
+    """A program file that imports itself is refused (a ``SchemaViolation``, asked again).
+
+    Seen on the 0.5B primes tool (2026-12-03): its test_fix wrote the test file under the name
+    main.py, ``from main import is_prime`` first; the program then died of a circular import
+    and the next fix went to the tests.
+    """
+    for path, body in files.items():
+        if not path.endswith(".py") or is_test_path(path):
+            continue
+        module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".")
+        if module.endswith(".__init__") or module == "__main__":
+            continue
+        m = re.search(rf"^\s*(?:from\s+{re.escape(module)}\s+import\b.*|import\s+{re.escape(module)}\s*)$",
+                      body, re.MULTILINE)
+        if m:
+            tests = " and holds tests: they belong in tests/test_main.py" if _tests_in(body) else ""
+            raise SchemaViolation(f"{path} imports itself (`{m[0].strip()}`){tests}; send the program's own "
+                                  f"{path}", text)
 
 
 def _tests_in(source: str) -> int:
