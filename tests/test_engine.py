@@ -83,6 +83,9 @@ def test_loop_that_never_succeeds_escalates_to_the_manager(tmp_path: Path) -> No
     assert counter["review"] == 2  # the same findings came back: the loop stopped early, the manager accepted
     transcript = (Path(summary.project) / ".chatdev/transcript.jsonl").read_text()
     assert '"kind": "escalation"' in transcript
+    asked = next(e.text for e in recorder.of(events.Message) if e.receiver == "CEO" and "Decide:" in e.text)
+    assert 'ended after 2 cycles without "approved" (the same failure came back)' in asked
+    assert "what to change in the code (a function, a line), not a command to run" in asked
 
 
 def test_nonsense_model_fails_the_phase_and_keeps_history(tmp_path: Path) -> None:

@@ -357,7 +357,7 @@ class Messages(Strict):
 MESSAGE_VARS = {
     "retry": frozenset({"reason", "expects", "attempt", "hint"}),  # hint: the reply format's retry_hint (replies/formats.py)
     "continue_": frozenset({"reply"}),
-    "escalation": frozenset({"loop", "cycles", "until", "outcome"}),
+    "escalation": frozenset({"loop", "cycles", "until", "outcome", "why"}),
     "screenshot": frozenset({"task"}),
     "revise": frozenset({"previous", "comment"}),
     "usage": frozenset({"task", "entry", "usage"}),

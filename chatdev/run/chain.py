@@ -207,7 +207,8 @@ class Chain:
                     break
                 if loop.escalate and not escalated:
                     escalated = True
-                    if self._escalate(loop, key=key, cycles=cycle):
+                    why = self._stall_reason if status == "stalled" else "it ran out of cycles"
+                    if self._escalate(loop, key=key, cycles=cycle, why=why):
                         max_cycles = max(max_cycles, cycle) + 1
                         cycle += 1
                         self.state.checks.get(key.text, {}).pop("signatures", None)  # the directive is new
@@ -328,8 +329,8 @@ class Chain:
             self.ctx.final_check = False
         return bool(self.state.verdicts.get(loop.until))
 
-    def _escalate(self, loop: LoopPhase, *, key: StepKey, cycles: int) -> bool:
-        """The manager decides: accept as it is, or one more cycle with a directive."""
+    def _escalate(self, loop: LoopPhase, *, key: StepKey, cycles: int, why: str = "") -> bool:
+        """The manager decides: accept as it is, or one more cycle with a directive (``why``: the stall)."""
         ctx = self.ctx
         instructor = next((ctx.company.role(p.instructor).name for p in ctx.company.walk(loop.phases)
                            if isinstance(p, ChatPhase)), None)
@@ -341,7 +342,8 @@ class Chain:
             return False
         outcome = _last_outcome(ctx, loop)
         text = prompts.render(ctx.company.messages.escalation,
-                              {"loop": loop.name, "cycles": cycles, "until": loop.until, "outcome": outcome},
+                              {"loop": loop.name, "cycles": cycles, "until": loop.until, "outcome": outcome,
+                               "why": why},
                               where="messages.yaml: escalation")
         schema = {"type": "object", "required": ["decision"],
                   "properties": {"decision": {"type": "string", "enum": ["accept", "retry"]},
