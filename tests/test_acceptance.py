@@ -726,6 +726,9 @@ def test_a_test_the_fix_left_failing_word_for_word_is_disputed_once() -> None:
     assert after.sent == ["tests/test_main.py::test_convert"]
     kept, _ = disputes.mark([own_failure()], after, sources=sources, program="c", runs=True)
     assert not kept[0].disputed  # the tester kept it: a program failure from now on
+    assert disputes.upheld(kept, after, sources=sources) == ["tests/test_main.py::test_convert"]
+    changed = {"tests/test_main.py": WRONG_EXPECTATION.replace("50.0", "-12.2")}
+    assert disputes.upheld(kept, after, sources=changed) == []  # the tester changed it
     moved, _ = disputes.mark([own_failure(got="-11.0")], record, sources=sources, program="b", runs=True)
     assert not moved[0].disputed  # the fix moved the result: the programmer is on it
     crashed, _ = disputes.mark([own_failure()], record, sources=sources, program="b", runs=False)
@@ -812,3 +815,35 @@ def test_fixes_that_go_back_to_a_failure_seen_before_end_the_loop(tmp_path: Path
     assert loop["status"] == "stalled" and loop["reason"] == "the same failure came back"
     runs = [e.cycle for e in recorder.of(events.PhaseEnded) if e.phase == "test_run"]
     assert fixes["n"] == 2 and runs[:3] == [1, 2, 3]  # A, B, A again: no third fix before the escalation
+
+
+def test_a_disputed_test_the_tester_keeps_goes_back_to_the_programmer_as_standing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev.models.base import current_call
+
+    wrong = TESTS.replace("(2, 1)", "(9, 9)")
+    fixes = {"n": 0}
+
+    def company(messages):
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if phase in ("test_writing", "test_repair"):  # the tester keeps its test
+            return f"tests/test_main.py\n```python\n{wrong}```"
+        if phase == "test_fix":
+            fixes["n"] += 1
+            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
+        if info is not None and info.turn == "escalate":
+            return json.dumps({"decision": "retry", "directive": "make step move the head"})
+        return good_reply(messages)
+
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company,
+                                           lambda files: (True, {"test_step_moves_head"}
+                                                          if "(9, 9)" in files.get("tests/test_main.py", "") else set()))
+    ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
+           if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
+    # the tester's repair changed nothing: that cycle stalls, and the manager's extra cycle
+    # sends the standing test to the programmer
+    assert ran[:3] == [("test_fix", 1), ("test_repair", 2), ("test_fix", 3)]
+    third = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"][1]
+    assert "The tester looked again at tests/test_main.py::test_step_moves_head and kept the expected values" in third
+    assert summary.tests_pass is False  # never quarantined for being disputed

@@ -95,6 +95,17 @@ def mark(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, str
     return out, Record(seen=seen, sent=sent)
 
 
+def upheld(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, str]) -> list[str]:
+    """The disputed tests (``record``: before this run) the tester kept: they fail as they did."""
+    out = []
+    for case in cases:
+        before = record.seen.get(case.id)
+        if (case.id in record.sent and before and fails_on_own_assertion(case)
+                and before[0] == fingerprint(case, sources.get(case.file, ""))):
+            out.append(case.id)
+    return out
+
+
 def _why(case: TestCase) -> str:
     got = [" ".join(ln[1:].split()) for ln in case.text.splitlines() if ln.startswith("E ")][:2]
     shown = "; ".join(got)[:300] or case.message[:200]

@@ -683,15 +683,21 @@ def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
 
 def _disputes(ctx: Context, report: Any) -> Any:
     """Failing tests the programmer's last fix left word for word as they were go to the tester."""
+    import dataclasses
+
     from chatdev.checks import disputes
 
     program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
     sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in ctx.workspace.files()}
-    record = disputes.Record.from_value(ctx.state.outputs.get(disputes.OUTPUT))
-    cases, record = disputes.mark(report.cases, record, sources=sources, program=disputes.program_digest(program),
+    before = disputes.Record.from_value(ctx.state.outputs.get(disputes.OUTPUT))
+    cases, record = disputes.mark(report.cases, before, sources=sources, program=disputes.program_digest(program),
                                   runs=report.runs)
     ctx.state.outputs[disputes.OUTPUT] = record.to_dict()
     new = [c.id for c in cases if c.disputed]
+    kept = disputes.upheld(cases, before, sources=sources)
+    if kept:  # the programmer hears that the test stands
+        report = dataclasses.replace(report, summary=report.summary + "\nThe tester looked again at "
+                                     + ", ".join(kept) + " and kept the expected values: the program must meet them.")
     if not new:
         return report
     ctx.sink(events.Notice(level="info", text=f"sent {len(new)} test(s) the last fix left as they were to the "
