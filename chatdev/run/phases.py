@@ -688,7 +688,8 @@ def _disputes(ctx: Context, report: Any) -> Any:
     from chatdev.checks import disputes
 
     program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
-    sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in ctx.workspace.files()}
+    present = set(ctx.workspace.files())
+    sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in present}
     before = disputes.Record.from_value(ctx.state.outputs.get(disputes.OUTPUT))
     cases, record = disputes.mark(report.cases, before, sources=sources, program=disputes.program_digest(program),
                                   runs=report.runs)
