@@ -847,3 +847,18 @@ def test_a_disputed_test_the_tester_keeps_goes_back_to_the_programmer_as_standin
     third = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"][1]
     assert "The tester looked again at tests/test_main.py::test_step_moves_head and kept the expected values" in third
     assert summary.tests_pass is False  # never quarantined for being disputed
+
+
+def test_a_test_that_gives_a_program_function_another_type_than_it_uses_is_a_defect() -> None:
+    """The 1.5B's Caesar tool takes its shift as the command line's string; its test gave an int."""
+    program = {"main.py": "import sys\n\n\ndef caesar_cipher(text, shift, mode):\n    if not shift.isdigit():\n"
+                          "        raise SystemExit('shift must be a number')\n    return text\n"}
+    text = ('tests/test_main.py:5: in test_encode\n    assert caesar_cipher("hello", 3, "encode") == "khoor"\n'
+            "main.py:5: in caesar_cipher\n    if not shift.isdigit():\n"
+            "E   AttributeError: 'int' object has no attribute 'isdigit'")
+    got = triage.triage([case(name="test_encode", text=text)], {"tests/test_main.py": ""}, program)
+    assert got[0].defect == ("the test gives caesar_cipher an int for `shift`, but caesar_cipher in main.py uses "
+                             "`shift.isdigit`, a str method: pass `shift` as a str, as the program does")
+    deeper = text.replace("main.py:5: in caesar_cipher", "main.py:9: in main\n    caesar_cipher(a, b, c)\n"
+                                                        "main.py:5: in caesar_cipher")
+    assert triage.triage([case(name="test_encode", text=deeper)], {}, program)[0].defect is None  # via main

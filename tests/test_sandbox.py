@@ -904,19 +904,23 @@ def test_scenarios_drive_terminal_and_gui_programs(box: container.Sandbox, tmp_p
 
 def test_a_wrong_expectation_the_fix_left_as_it_was_is_disputed_and_an_input_loop_test_is_a_defect(
         box: container.Sandbox, tmp_path: Path) -> None:
-    from chatdev.checks import disputes
+    from chatdev.checks import disputes, triage
 
     program = ("import sys\n\ndef to_celsius(f):\n    return (f - 32) * 5 / 9\n\ndef unit(name):\n"
                "    if name not in ('C', 'F'):\n        raise ValueError(name)\n    return name\n\n"
                "def play():\n    while True:\n        print(int(input('Degrees? ')))\n\n"
+               "def scale(name):\n    return name.upper()\n\n"
                "if __name__ == '__main__':\n    print(to_celsius(float(sys.argv[1])) if sys.argv[1:] else 0)\n")
-    tests = ("from main import play, to_celsius, unit\n\ndef test_celsius():\n    assert to_celsius(10) == 50.0\n\n"
-             "def test_play():\n    play()\n\ndef test_unit():\n    assert unit('K') == 'K'\n")
+    tests = ("from main import play, scale, to_celsius, unit\n\ndef test_celsius():\n    assert to_celsius(10) == 50.0\n\n"
+             "def test_play():\n    play()\n\ndef test_unit():\n    assert unit('K') == 'K'\n\n"
+             "def test_scale():\n    assert scale(1) == 'C'\n")
     project(tmp_path, {"main.py": program, "tests/test_main.py": tests})
     record, reports = disputes.Record(), []
     for digest in ("before the fix", "after the fix"):  # the same failures, read from two real runs
         report = container.verify_program(tmp_path, sandbox=box, timeout=3)
-        cases, record = disputes.mark(report.cases, record, sources={"tests/test_main.py": tests}, program=digest,
+        judged = triage.triage([c.to_dict() for c in report.cases], {"tests/test_main.py": tests},
+                               {"main.py": program})
+        cases, record = disputes.mark(judged, record, sources={"tests/test_main.py": tests}, program=digest,
                                       runs=report.runs)
         reports.append({c.name: c for c in cases})
     first, second = reports
@@ -924,3 +928,4 @@ def test_a_wrong_expectation_the_fix_left_as_it_was_is_disputed_and_an_input_loo
     assert "still fails the same way (assert -12.2222" in second["test_celsius"].disputed
     assert not second["test_unit"].disputed  # raised inside the program: the programmer's to fix
     assert "waits for typed input" in str(second["test_play"].defect)
+    assert "the test gives scale an int for `name`" in str(second["test_scale"].defect)

@@ -16,6 +16,8 @@ defect*, never a program failure sent to the programmer:
   program above its tests), passing or failing: it says nothing about the program;
 - it calls a program function with arguments its definition does not take (a
   ``TypeError`` raised at the test's own call: the program was written first);
+- it gives a program function a value of another type than the function uses (an int
+  shift where the function calls ``shift.isdigit()``: the program was written first);
 - it checks the value of a program function that returns nothing (pytest's
   ``where None = list_tasks()``, and ``list_tasks`` has no ``return`` with a value: it prints).
 
@@ -91,7 +93,7 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
         own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, defined)
-               or _checks_nothing_returned(case, defined))
+               or _mistyped(case, defined) or _checks_nothing_returned(case, defined))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
@@ -141,6 +143,40 @@ def _miscalled(case: TestCase, defined: dict[str, _Definition]) -> str | None:
     found = defined[name]
     return (f"the test calls {name} with arguments its definition does not take "
             f"(`{_signature(found.node)}` in {found.path})")
+
+
+_WRONG_TYPE = re.compile(r"AttributeError: '(int|float|str|list|dict|tuple|set|bytes)' object has no attribute '(\w+)'")
+_BUILTINS: dict[str, type] = {"str": str, "int": int, "float": float, "list": list, "dict": dict, "tuple": tuple,
+                              "set": set, "bytes": bytes}
+_CALLED_IN = re.compile(r"^(?P<file>[^\s:][^:\n]*\.py):\d+: in (?P<fn>\w+)\n\s+(?P<code>[^\n]*)", re.MULTILINE)
+
+
+def _mistyped(case: TestCase, defined: dict[str, _Definition]) -> str | None:
+    """Why ``case`` gave a program function a value of another type than the function uses
+    (``caesar_cipher("hello", 3, ...)`` where the function calls ``shift.isdigit()``: the
+    1.5B's Caesar tool takes its shift as the command line's string); None when it did not."""
+    if not case.failed:
+        return None
+    text = f"{case.message}\n{case.text}"
+    m = _WRONG_TYPE.search(text)
+    frames = [f for f in _CALLED_IN.finditer(text) if "/usr/lib/" not in f["file"] and "-packages" not in f["file"]]
+    if not m or len(frames) != 2 or frames[0]["file"] != case.file:
+        return None  # only a program function the test called itself
+    fn, code = frames[1]["fn"], frames[1]["code"]
+    found = defined.get(fn)
+    if found is None or isinstance(found.node, ast.ClassDef):
+        return None
+    given, attr = m[1], m[2]
+    params = [a.arg for a in (*found.node.args.posonlyargs, *found.node.args.args, *found.node.args.kwonlyargs)]
+    used = re.search(r"\b(\w+)\s*\.\s*" + re.escape(attr) + r"\b", code)
+    if not used or used[1] not in params:
+        return None
+    wanted = [name for name, kind in _BUILTINS.items() if name != given and hasattr(kind, attr)]
+    if not wanted:
+        return None
+    an = "an" if given == "int" else "a"
+    return (f"the test gives {fn} {an} {given} for `{used[1]}`, but {fn} in {found.path} uses `{used[1]}.{attr}`, "
+            f"a {wanted[0]} method: pass `{used[1]}` as a {wanted[0]}, as the program does")
 
 
 _NONE_FROM = re.compile(r"where None = (?:\w+\.)?(\w+)\(")
