@@ -862,3 +862,43 @@ def test_a_test_that_gives_a_program_function_another_type_than_it_uses_is_a_def
     deeper = text.replace("main.py:5: in caesar_cipher", "main.py:9: in main\n    caesar_cipher(a, b, c)\n"
                                                         "main.py:5: in caesar_cipher")
     assert triage.triage([case(name="test_encode", text=deeper)], {}, program)[0].defect is None  # via main
+
+
+def test_a_bare_run_that_waits_for_input_where_the_task_says_argument_is_tried_with_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B's primes tool read `int(input(...))`, its design ran it bare, and waiting counts as running."""
+    from chatdev.checks import examples
+    from chatdev.models.base import current_call
+
+    calls: list[list[list[str]]] = []
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+        calls.append([list(a) for a in args])
+        given = tuple(args[0]) if args else ()
+        run = RunResult(None, "Enter a positive integer: ", "", True, 10.0, args=given, waiting_input=True)
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
+        return build_report(payload, run=run, tests=None)
+
+    asked: list[str] = []
+
+    def company(messages):
+        call = current_call()
+        if call is not None and call.turn == "usage":
+            asked.append(messages[-1].content)
+            return json.dumps({"run": "python main.py 30"})
+        return good_reply(messages)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a tool that prints every prime up to the number given as its "
+                                                    "argument", out=tmp_path),
+                           sink=recorder, models=company_models(scripted(company)))
+    assert len(asked) == 1 and "Enter a positive integer:" in asked[0] and "waited for typed input" in asked[0]
+    assert calls[0] == [[]] and calls[1] == [["30"]]
+    assert summary.runs is False  # with its argument it still asks: it does not run
+    fixes = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"]
+    assert fixes and "read the values from sys.argv (sys.argv[1:] is ['30'])" in fixes[0]
+    bare = RunResult(None, "Enter: ", "", True, 10.0, waiting_input=True)
+    assert examples.prompted("a snake game", bare) == ""  # no argument in the task: a waiting game runs

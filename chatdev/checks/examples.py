@@ -149,6 +149,22 @@ def refused(run: Any) -> str:
     return text[:MAX_USAGE_CHARS]
 
 
+_TAKES_ARGUMENTS = re.compile(r"\b(?:as|its|an|the|one|two|three)\s+(?:command[- ]line\s+)?arguments?\b",
+                              re.IGNORECASE)
+
+
+def prompted(task: str, run: Any) -> str:
+    """What a bare run printed before it sat waiting for typed input, when the task says the
+    program takes its input as arguments ("every prime number up to the number given as its
+    argument": the 1.5B's primes tool did ``int(input(...))``, and a bare run that waits counts
+    as running); "" otherwise. Like a usage line, it asks for the command line to try."""
+    if (run is None or getattr(run, "args", ()) or not getattr(run, "waiting_input", False)
+            or not _TAKES_ARGUMENTS.search(task or "")):
+        return ""
+    shown = (getattr(run, "stdout", "") or "").strip()[-MAX_USAGE_CHARS:] or "(nothing)"
+    return f"{shown}\n(and then waited for typed input, though the task gives the program its input as arguments)"
+
+
 def for_project(project: Path) -> list[list[str]]:
     """``for_run`` for a project folder chatdev made (its task and design in .chatdev/state.json)."""
     try:

@@ -219,8 +219,9 @@ class Context:
     def check_program(self, *, timeout: float, tests: bool, phase: str = "", role: str | None = None) -> Any:
         """The verifier on the project as it is now (its design's entry point).
 
-        A tool that refuses a bare run with its usage is tried again with the command line
-        ``role`` writes from that usage (asked once per usage text, kept in ``examples.TRIED``);
+        A tool that refuses a bare run with its usage, or waits for typed input where the task
+        says it takes arguments (``examples.prompted``), is tried again with the command line
+        ``role`` writes from what it printed (asked once per text, kept in ``examples.TRIED``);
         that question is the only thing recorded here.
         """
         assert self.verifier is not None, "the caller checks for a sandbox first"
@@ -230,7 +231,8 @@ class Context:
         tried = self.state.outputs.get(examples.TRIED)
         args = examples.for_run(self.state.task, design, tried if isinstance(tried, dict) else None)
         report = self._check(entry, timeout=timeout, tests=tests, args=args)
-        usage = examples.refused(getattr(report, "run", None))
+        run = getattr(report, "run", None)
+        usage = examples.refused(run) or examples.prompted(self.state.task, run)
         if not usage or not role or examples.task_examples(self.state.task):
             return report
         if isinstance(tried, dict) and tried.get("usage") == usage:
