@@ -119,9 +119,18 @@ def test_a_value_that_is_the_class_its_name_says_is_told_to_get_the_method_not_a
     lines = explain("main.py", 19, "self.snake.draw()", "AttributeError: 'Snake' object has no attribute 'draw'",
                     {"main.py": game})
     assert lines == [("Why: `self.snake` is a Snake here, as it should be, and class Snake (main.py line 1) defines "
-                      "no `draw` (its methods: move). Add a `draw` method to class Snake, written like `Food.draw` "
-                      "(main.py), or call one of Snake's own methods instead; keep `self.snake` a Snake.")]
+                      "no `draw` (its methods: move). Add a `draw` method to class Snake, written like `Food.draw`, "
+                      "or call one of Snake's own methods instead; keep `self.snake` a Snake.")]
     swapped = game.replace("self.snake = Snake()", "self.food = Snake()").replace("self.snake.draw", "self.food.draw")
     other = explain("main.py", 19, "self.food.draw()", "AttributeError: 'Snake' object has no attribute 'draw'",
                     {"main.py": swapped})
     assert "make `self.food` a `Food`" in other[0]  # a value of another class than its name says
+
+
+def test_the_class_that_lacks_the_method_is_the_crashing_files_own_copy() -> None:
+    """The 1.5B snake had a Snake in main.py, snake.py and food.py; the crash ran main.py's."""
+    main = ("class Snake:\n    def move(self):\n        pass\n\n\nclass Game:\n    def __init__(self):\n"
+            "        self.snake = Snake()\n\n    def run(self):\n        self.snake.draw()\n")
+    lines = explain("main.py", 11, "self.snake.draw()", "AttributeError: 'Snake' object has no attribute 'draw'",
+                    {"food.py": "class Snake:\n    def move(self):\n        pass\n", "main.py": main})
+    assert "class Snake (main.py line 1) defines no `draw`" in lines[0]

@@ -75,7 +75,7 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
         return [f"Why: {subject} is None here{returns}, and None has no `{attr}`."]
     instead = INSTEAD.get((kind, attr))
     owners = _classes_with(attr, trees)
-    own = _class_named(kind, trees)
+    own = _class_named(kind, trees, prefer=path)
     if own is not None and receiver.rsplit(".", 1)[-1].lower() == kind.lower():
         return [_lacks_method(subject, kind, attr, own, owners)]
     if not (origin or instead or owners):
@@ -100,7 +100,7 @@ def _lacks_method(subject: str, kind: str, attr: str, own: tuple[str, ast.ClassD
     rel, node = own
     methods = [n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                and not n.name.startswith("__")]
-    others = [f"`{cls}.{attr}` ({where})" for where, cls in owners[:2] if cls != kind]
+    others = list(dict.fromkeys(f"`{cls}.{attr}`" for _, cls in owners if cls != kind))[:2]
     text = (f"Why: {subject} is a {kind} here, as it should be, and class {kind} ({rel} line {node.lineno}) "
             f"defines no `{attr}`" + (f" (its methods: {', '.join(methods[:6])})" if methods else "") + ". "
             f"Add a `{attr}` method to class {kind}" + (f", written like {' or '.join(others)}" if others else "")
@@ -108,8 +108,11 @@ def _lacks_method(subject: str, kind: str, attr: str, own: tuple[str, ast.ClassD
     return text
 
 
-def _class_named(name: str, trees: dict[str, ast.Module]) -> tuple[str, ast.ClassDef] | None:
-    for rel, tree in sorted(trees.items()):
+def _class_named(name: str, trees: dict[str, ast.Module], *, prefer: str = "") -> tuple[str, ast.ClassDef] | None:
+    """The project's class ``name``: the one in ``prefer`` (the crashing file) first, where a
+    file's copy of a class stands for the one the crash ran (the 1.5B snake had a Snake in
+    main.py, snake.py and food.py, and the fixes went to food.py's)."""
+    for rel, tree in sorted(trees.items(), key=lambda item: (item[0] != prefer, item[0])):
         for node in tree.body:
             if isinstance(node, ast.ClassDef) and node.name == name:
                 return rel, node
