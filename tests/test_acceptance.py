@@ -902,3 +902,34 @@ def test_a_bare_run_that_waits_for_input_where_the_task_says_argument_is_tried_w
     assert fixes and "read the values from sys.argv (sys.argv[1:] is ['30'])" in fixes[0]
     bare = RunResult(None, "Enter: ", "", True, 10.0, waiting_input=True)
     assert examples.prompted("a snake game", bare) == ""  # no argument in the task: a waiting game runs
+
+
+def test_while_the_tester_answers_a_dispute_the_programmer_waits(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B Caesar build: the tester repaired five disputed tests, the programmer's fix in the
+    same cycle broke the program, and the rollback of that fix undid the tester's repair too."""
+    from chatdev.models.base import current_call
+
+    fixes = {"n": 0}
+
+    def company(messages):
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if phase == "test_writing":
+            return f"tests/test_main.py\n```python\n{TESTS.replace('(2, 1)', '(9, 9)')}```"
+        if phase == "test_fix":
+            fixes["n"] += 1
+            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
+        return good_reply(messages)
+
+    def rules(files):  # another test fails for the program's own reasons until the second fix
+        failing = {"test_food_is_free"} if "# fix 2" not in files.get("main.py", "") else set()
+        if "(9, 9)" in files.get("tests/test_main.py", ""):
+            failing.add("test_step_moves_head")
+        return True, failing
+
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, rules)
+    ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
+           if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
+    assert ran[:3] == [("test_fix", 1), ("test_repair", 2), ("test_fix", 3)]
+    assert summary.tests_pass is True and summary.status == "passed"

@@ -644,7 +644,9 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     if report.screenshot is not None:
         summary += ctx.look_at_screenshot(phase, report.screenshot)
     ctx.state.outputs["test_defects"] = defects_text(report)
-    ctx.state.outputs["program_failures"] = summary if program_failures(report) else ""
+    # the tester answers new disputes first: the programmer waits for the tests it repairs (a
+    # rollback of a bad fix in the same cycle would undo the repair too)
+    ctx.state.outputs["program_failures"] = summary if program_failures(report) and not report.disputed else ""
     verdicts = {"runs": bool(report.runs), "tests_pass": report.tests_pass is not False, "works": report.passed}
     return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress())
 
