@@ -1,13 +1,15 @@
-"""A test the programmer's fix left failing word for word: the tester looks at it again.
+"""A test the programmer was asked about and that fails word for word again: the tester looks at it again.
 
 The 1.5B's tests often expect a wrong value (``convert_temperature(10, 'F', 'C') == 50.0``,
 ``caesar_cipher("khoor", 3) == "hello"``). Sent to the programmer, such a test costs a fix
 cycle that cannot make it pass, then another, until the loop stalls on "the same failure came
-back". So a test is *disputed* when it fails on its own assertion (the program returned, the
-test expected something else), and the next run, after the programmer changed the program,
-fails in the same words with the same test. A dispute goes to the tester once, with the
-program's value, to correct the expectation if the task makes the program right or to keep
-the test if not; it is not sent to the programmer again meanwhile.
+back" or "the fix changed nothing". So a test is *disputed* when it fails on its own assertion
+(the program returned, the test expected something else), its failure was in the programmer's
+report at the run before (``Record.asked``), and it fails in the same words with the same test
+source again: whether the programmer's fix left it as it was or changed nothing at all, the
+programmer has in effect disputed it. A dispute goes to the tester once, with the program's
+value, to correct the expectation if the task makes the program right or to keep the test if
+not; it is not sent to the programmer again meanwhile.
 
 A disputed test still counts: ``tests_pass`` stays false until it passes, and it is never
 quarantined for being disputed. A test the tester kept fails on as a program failure, sent
@@ -34,8 +36,9 @@ _OWN_FAILURE = re.compile(r"^E\s+(AssertionError\b|assert\b)|Failed: DID NOT RAI
 class Record:
     """What the disputes of one test loop remember between its runs."""
 
-    seen: dict[str, list[str]] = field(default_factory=dict)  # test id -> [its last own failure, the program then]
+    seen: dict[str, str] = field(default_factory=dict)  # test id -> fingerprint of its last own failure
     sent: list[str] = field(default_factory=list)  # test ids already sent to the tester as disputed
+    asked: list[str] = field(default_factory=list)  # test ids in the programmer's report at the last run
 
     def to_dict(self) -> dict[str, object]:
         return dataclasses.asdict(self)
@@ -44,11 +47,10 @@ class Record:
     def from_value(cls, value: object) -> Record:
         if not isinstance(value, Mapping):
             return cls()
-        seen = value.get("seen")
-        sent = value.get("sent")
-        return cls(seen={str(k): [str(x) for x in v] for k, v in seen.items() if isinstance(v, list) and len(v) == 2}
-                   if isinstance(seen, Mapping) else {},
-                   sent=[str(s) for s in sent] if isinstance(sent, list) else [])
+        seen, sent, asked = value.get("seen"), value.get("sent"), value.get("asked")
+        return cls(seen={str(k): v for k, v in seen.items() if isinstance(v, str)} if isinstance(seen, Mapping) else {},
+                   sent=[str(s) for s in sent] if isinstance(sent, list) else [],
+                   asked=[str(s) for s in asked] if isinstance(asked, list) else [])
 
 
 def fails_on_own_assertion(case: TestCase) -> bool:
@@ -59,14 +61,6 @@ def fails_on_own_assertion(case: TestCase) -> bool:
     return bool(_OWN_FAILURE.search(text)) and frame_file(text) == case.file
 
 
-def program_digest(program: Mapping[str, str]) -> str:
-    """One hash of the program's own files: did a fix change them?"""
-    h = hashlib.sha256()
-    for path in sorted(program):
-        h.update(path.encode() + b"\0" + program[path].encode() + b"\0")
-    return h.hexdigest()[:16]
-
-
 def fingerprint(case: TestCase, test_source: str) -> str:
     """The failure's words (no object addresses) and the test's own source, hashed."""
     words = re.sub(r"\b0x[0-9a-fA-F]{6,}\b", "0x…", f"{case.message}\n{case.text}")
@@ -74,21 +68,21 @@ def fingerprint(case: TestCase, test_source: str) -> str:
     return hashlib.sha256(f"{words}\0{body}".encode()).hexdigest()[:16]
 
 
-def mark(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, str], program: str,
+def mark(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, str],
          runs: bool | None) -> tuple[list[TestCase], Record]:
-    """The cases with the new disputes marked (``disputed``: what the tester is told), and the record.
+    """The cases with the new disputes marked (``disputed``: what the tester is told), and the
+    record (its ``asked`` is the caller's to fill: what this run's report sends the programmer).
 
     Only a program that runs disputes: while it does not, the programmer's fix was about the run.
     """
     out: list[TestCase] = []
-    seen: dict[str, list[str]] = {}
+    seen: dict[str, str] = {}
     sent = list(record.sent)
     for case in cases:
         if runs and fails_on_own_assertion(case):
             now = fingerprint(case, sources.get(case.file, ""))
-            seen[case.id] = [now, program]
-            before = record.seen.get(case.id)
-            if before and before[0] == now and before[1] != program and case.id not in sent:
+            seen[case.id] = now
+            if record.seen.get(case.id) == now and case.id in record.asked and case.id not in sent:
                 sent.append(case.id)
                 case = dataclasses.replace(case, disputed=_why(case))
         out.append(case)
@@ -101,7 +95,7 @@ def upheld(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, s
     for case in cases:
         before = record.seen.get(case.id)
         if (case.id in record.sent and before and fails_on_own_assertion(case)
-                and before[0] == fingerprint(case, sources.get(case.file, ""))):
+                and before == fingerprint(case, sources.get(case.file, ""))):
             out.append(case.id)
     return out
 
@@ -109,7 +103,7 @@ def upheld(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, s
 def _why(case: TestCase) -> str:
     got = [" ".join(ln[1:].split()) for ln in case.text.splitlines() if ln.startswith("E ")][:2]
     shown = "; ".join(got)[:300] or case.message[:200]
-    return (f"the programmer changed the program and it still fails the same way ({shown}). "
+    return (f"the programmer was told of this failure and it still fails the same way ({shown}). "
             "If the task makes the program's result right, correct the expected value; "
             "if the program is wrong, keep the test as it is")
 

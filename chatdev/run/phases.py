@@ -684,26 +684,26 @@ def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
 
 
 def _disputes(ctx: Context, report: Any) -> Any:
-    """Failing tests the programmer's last fix left word for word as they were go to the tester."""
+    """Failing tests the programmer was told of and that fail word for word again go to the tester."""
     import dataclasses
 
     from chatdev.checks import disputes
 
-    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
     present = set(ctx.workspace.files())
     sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in present}
     before = disputes.Record.from_value(ctx.state.outputs.get(disputes.OUTPUT))
-    cases, record = disputes.mark(report.cases, before, sources=sources, program=disputes.program_digest(program),
-                                  runs=report.runs)
-    ctx.state.outputs[disputes.OUTPUT] = record.to_dict()
+    cases, record = disputes.mark(report.cases, before, sources=sources, runs=report.runs)
     new = [c.id for c in cases if c.disputed]
+    if not new:  # the programmer is sent this run's failures (``_run_tests``): what it was asked about
+        record.asked = [c.id for c in cases if c.counts and c.failed]
+    ctx.state.outputs[disputes.OUTPUT] = record.to_dict()
     kept = disputes.upheld(cases, before, sources=sources)
     if kept:  # the programmer hears that the test stands
         report = dataclasses.replace(report, summary=report.summary + "\nThe tester looked again at "
                                      + ", ".join(kept) + " and kept the expected values: the program must meet them.")
     if not new:
         return report
-    ctx.sink(events.Notice(level="info", text=f"sent {len(new)} test(s) the last fix left as they were to the "
+    ctx.sink(events.Notice(level="info", text=f"sent {len(new)} test(s) that failed again as they did to the "
                                               "tester to check: " + ", ".join(new)[:300]))
     return with_disputes(report, cases)
 
