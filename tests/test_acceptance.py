@@ -633,18 +633,17 @@ def test_the_crash_site_is_the_innermost_project_frame() -> None:
     assert crash_site(text, ["other.py"]) is None  # only the project's own files
 
 
-def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.checks import examples
+def usage_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, run_for, line: str):
+    """A build whose verifier runs the program as ``run_for(args) -> RunResult`` (no tests) and
+    whose roles answer the usage question with ``line``. Returns (summary, recorder, the
+    argument lists of each check, the usage questions asked)."""
     from chatdev.models.base import current_call
 
     calls: list[list[list[str]]] = []
 
     def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
         calls.append([list(a) for a in args])
-        given = list(args[0]) if args else []
-        run = (RunResult(0, "2 3 5 7 11 13 17 19\n", "", False, 0.1, args=tuple(given)) if given == ["20"] else
-               RunResult(1, "Usage: python main.py <limit>\n", "", False, 0.1, args=tuple(given)))
+        run = run_for(tuple(args[0]) if args else ())
         payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
                    "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
         return build_report(payload, run=run, tests=None)
@@ -655,13 +654,27 @@ def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes
         call = current_call()
         if call is not None and call.turn == "usage":
             asked.append(messages[-1].content)
-            return json.dumps({"run": "python main.py 20"})
+            return json.dumps({"run": line})
         return good_reply(messages)
 
     monkeypatch.setattr(engine, "_verifier", verify)
     monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    summary = engine.build(engine.BuildOptions(task="primes up to its argument", out=tmp_path),
-                           sink=events.Recorder(), models=company_models(scripted(company)))
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task=task, out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    return summary, recorder, calls, asked
+
+
+def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev.checks import examples
+
+    def run_for(given):
+        return (RunResult(0, "2 3 5 7 11 13 17 19\n", "", False, 0.1, args=given) if given == ("20",) else
+                RunResult(1, "Usage: python main.py <limit>\n", "", False, 0.1, args=given))
+
+    summary, _, calls, asked = usage_build(tmp_path, monkeypatch, "primes up to its argument", run_for,
+                                           "python main.py 20")
     assert summary.runs is True
     assert len(asked) == 1 and "Usage: python main.py <limit>" in asked[0]  # asked once, shown the usage
     assert calls[0] == [[]] and calls[1] == [["20"]]  # the bare run, then the line it wrote
@@ -765,27 +778,42 @@ def test_a_test_that_calls_an_input_loop_is_a_defect() -> None:
     assert "waits for typed input" in str(got[0].defect)
 
 
-def test_the_tester_is_asked_about_a_test_the_fix_could_not_move(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """The converter's test expected 10 °F = 50 °C: two fix cycles could not move it. The second
-    run sends it to the tester, test_fix is not asked again, and the tester's repair passes."""
-    from chatdev.models.base import current_call
+WRONG_TEST = TESTS.replace("(2, 1)", "(9, 9)")  # test_step_moves_head expects the wrong cell
 
-    fixes = {"n": 0}
+
+def wrong_test_company(*, counted_fixes: dict | None = None, tester_keeps: bool = False, retry: bool = False):
+    """The cooperative company whose tester writes ``WRONG_TEST``: ``counted_fixes`` (a counter)
+    makes each test_fix change main.py (else it sends main.py as it was), ``tester_keeps`` makes
+    test_repair send the wrong test again (else the right one), ``retry`` makes the manager grant
+    an escalation's extra cycle."""
+    from chatdev.models.base import current_call
 
     def company(messages):
         info = current_call()
         phase = info.phase if info is not None else ""
-        if phase == "test_writing":
-            return f"tests/test_main.py\n```python\n{TESTS.replace('(2, 1)', '(9, 9)')}```"
-        if phase == "test_fix":
-            fixes["n"] += 1
-            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
-        return good_reply(messages)  # test_repair: the right expectation
+        if phase == "test_writing" or (phase == "test_repair" and tester_keeps):
+            return f"tests/test_main.py\n```python\n{WRONG_TEST}```"
+        if phase == "test_fix" and counted_fixes is not None:
+            counted_fixes["n"] = counted_fixes.get("n", 0) + 1
+            return f"main.py\n```python\n{GAME}# fix {counted_fixes['n']}\n```"
+        if retry and info is not None and info.turn == "escalate":
+            return json.dumps({"decision": "retry", "directive": "make step move the head"})
+        return good_reply(messages)
 
-    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company,
-                                           lambda files: (True, {"test_step_moves_head"}
-                                                          if "(9, 9)" in files.get("tests/test_main.py", "") else set()))
+    return company
+
+
+def wrong_test_fails(files: dict[str, str]) -> tuple[bool, set[str]]:
+    """The program runs; test_step_moves_head fails while the test file is ``WRONG_TEST``'s."""
+    return True, {"test_step_moves_head"} if "(9, 9)" in files.get("tests/test_main.py", "") else set()
+
+
+def test_the_tester_is_asked_about_a_test_the_fix_could_not_move(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The converter's test expected 10 °F = 50 °C: two fix cycles could not move it. The second
+    run sends it to the tester, test_fix is not asked again, and the tester's repair passes."""
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, wrong_test_company(counted_fixes={}),
+                                           wrong_test_fails)
     ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
            if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
     assert ran == [("test_fix", 1), ("test_repair", 2)]  # cycle 2: the tester alone
@@ -822,26 +850,8 @@ def test_fixes_that_go_back_to_a_failure_seen_before_end_the_loop(tmp_path: Path
 
 def test_a_disputed_test_the_tester_keeps_goes_back_to_the_programmer_as_standing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chatdev.models.base import current_call
-
-    wrong = TESTS.replace("(2, 1)", "(9, 9)")
-    fixes = {"n": 0}
-
-    def company(messages):
-        info = current_call()
-        phase = info.phase if info is not None else ""
-        if phase in ("test_writing", "test_repair"):  # the tester keeps its test
-            return f"tests/test_main.py\n```python\n{wrong}```"
-        if phase == "test_fix":
-            fixes["n"] += 1
-            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
-        if info is not None and info.turn == "escalate":
-            return json.dumps({"decision": "retry", "directive": "make step move the head"})
-        return good_reply(messages)
-
-    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company,
-                                           lambda files: (True, {"test_step_moves_head"}
-                                                          if "(9, 9)" in files.get("tests/test_main.py", "") else set()))
+    company = wrong_test_company(counted_fixes={}, tester_keeps=True, retry=True)
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, wrong_test_fails)
     ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
            if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
     # the tester's repair changed nothing: that cycle stalls, and the manager's extra cycle
@@ -871,33 +881,13 @@ def test_a_bare_run_that_waits_for_input_where_the_task_says_argument_is_tried_w
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1.5B's primes tool read `int(input(...))`, its design ran it bare, and waiting counts as running."""
     from chatdev.checks import examples
-    from chatdev.models.base import current_call
 
-    calls: list[list[list[str]]] = []
+    def run_for(given):
+        return RunResult(None, "Enter a positive integer: ", "", True, 10.0, args=given, waiting_input=True)
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
-        calls.append([list(a) for a in args])
-        given = tuple(args[0]) if args else ()
-        run = RunResult(None, "Enter a positive integer: ", "", True, 10.0, args=given, waiting_input=True)
-        payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
-                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
-        return build_report(payload, run=run, tests=None)
-
-    asked: list[str] = []
-
-    def company(messages):
-        call = current_call()
-        if call is not None and call.turn == "usage":
-            asked.append(messages[-1].content)
-            return json.dumps({"run": "python main.py 30"})
-        return good_reply(messages)
-
-    monkeypatch.setattr(engine, "_verifier", verify)
-    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    recorder = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a tool that prints every prime up to the number given as its "
-                                                    "argument", out=tmp_path),
-                           sink=recorder, models=company_models(scripted(company)))
+    summary, recorder, calls, asked = usage_build(
+        tmp_path, monkeypatch, "a tool that prints every prime up to the number given as its argument", run_for,
+        "python main.py 30")
     assert len(asked) == 1 and "Enter a positive integer:" in asked[0] and "waited for typed input" in asked[0]
     assert calls[0] == [[]] and calls[1] == [["30"]]
     assert summary.runs is False  # with its argument it still asks: it does not run
@@ -911,27 +901,11 @@ def test_while_the_tester_answers_a_dispute_the_programmer_waits(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1.5B Caesar build: the tester repaired five disputed tests, the programmer's fix in the
     same cycle broke the program, and the rollback of that fix undid the tester's repair too."""
-    from chatdev.models.base import current_call
-
-    fixes = {"n": 0}
-
-    def company(messages):
-        info = current_call()
-        phase = info.phase if info is not None else ""
-        if phase == "test_writing":
-            return f"tests/test_main.py\n```python\n{TESTS.replace('(2, 1)', '(9, 9)')}```"
-        if phase == "test_fix":
-            fixes["n"] += 1
-            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
-        return good_reply(messages)
-
     def rules(files):  # another test fails for the program's own reasons until the second fix
-        failing = {"test_food_is_free"} if "# fix 2" not in files.get("main.py", "") else set()
-        if "(9, 9)" in files.get("tests/test_main.py", ""):
-            failing.add("test_step_moves_head")
-        return True, failing
+        runs, failing = wrong_test_fails(files)
+        return runs, failing | ({"test_food_is_free"} if "# fix 2" not in files.get("main.py", "") else set())
 
-    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, rules)
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, wrong_test_company(counted_fixes={}), rules)
     ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
            if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
     assert ran[:3] == [("test_fix", 1), ("test_repair", 2), ("test_fix", 3)]
@@ -941,20 +915,8 @@ def test_while_the_tester_answers_a_dispute_the_programmer_waits(tmp_path: Path,
 def test_a_test_the_programmer_changed_nothing_for_is_disputed_after_the_escalation(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1.5B primes tool: two fixes changed nothing for a wrong expectation (145 s, 136 s)."""
-    from chatdev.models.base import current_call
-
-    def company(messages):
-        info = current_call()
-        phase = info.phase if info is not None else ""
-        if phase == "test_writing":
-            return f"tests/test_main.py\n```python\n{TESTS.replace('(2, 1)', '(9, 9)')}```"
-        if info is not None and info.turn == "escalate":
-            return json.dumps({"decision": "retry", "directive": "make step move the head"})
-        return good_reply(messages)  # test_fix: main.py as it was; test_repair: the right test
-
-    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company,
-                                           lambda files: (True, {"test_step_moves_head"}
-                                                          if "(9, 9)" in files.get("tests/test_main.py", "") else set()))
+    # test_fix: main.py as it was; test_repair: the right test
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, wrong_test_company(retry=True), wrong_test_fails)
     ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
            if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
     assert ran == [("test_fix", 1), ("test_repair", 2)]  # stalled, escalated, then the tester

@@ -159,7 +159,7 @@ def _mistyped(case: TestCase, defined: dict[str, _Definition]) -> str | None:
         return None
     text = f"{case.message}\n{case.text}"
     m = _WRONG_TYPE.search(text)
-    frames = [f for f in _CALLED_IN.finditer(text) if "/usr/lib/" not in f["file"] and "-packages" not in f["file"]]
+    frames = [f for f in _CALLED_IN.finditer(text) if not _library(f["file"])]
     if not m or len(frames) != 2 or frames[0]["file"] != case.file:
         return None  # only a program function the test called itself
     fn, code = frames[1]["fn"], frames[1]["code"]
@@ -260,9 +260,14 @@ def frame_file(text: str) -> str | None:
     """The file of the innermost frame pytest printed (``tests/test_main.py:12: in test_x``)."""
     frames = [m["file"] for m in FRAME.finditer(text)]
     for file in reversed(frames):
-        if "/usr/lib/" not in file and "site-packages" not in file and "dist-packages" not in file:
+        if not _library(file):
             return file.removeprefix(SANDBOX_ROOT)
     return None
+
+
+def _library(file: str) -> bool:
+    """A frame in Python's or an installed package's code, not the project's."""
+    return "/usr/lib/" in file or "site-packages" in file or "dist-packages" in file
 
 
 def find_test(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:

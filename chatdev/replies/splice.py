@@ -133,7 +133,7 @@ def splice(block: str, whole: str) -> str | None:
         if isinstance(node, _DEFS):
             if node.name in own:
                 old = own[node.name]
-                if _stub(node) and not _stub(old):
+                if _placeholder_for(node, old):
                     continue  # a placeholder for a definition the file has: the file's stays
                 if isinstance(node, ast.ClassDef) and isinstance(old, ast.ClassDef) and _omits_methods(node, old):
                     body = _merged_class(old, node, whole_lines, new_lines)
@@ -143,7 +143,7 @@ def splice(block: str, whole: str) -> str | None:
                     body = [*whole_lines[_start(old):old.lineno - 1], *body]  # its decorators, kept
                 swaps.append((_start(old), old.end_lineno or old.lineno, body))
             elif (method := _method_of_one_class(node, tree)) is not None:  # a method sent without its class
-                if not (_stub(node) and not _stub(method)):
+                if not _placeholder_for(node, method):
                     indent = " " * method.col_offset
                     swaps.append((_start(method), method.end_lineno or method.lineno,
                                   _reindented(text(node), node.col_offset, indent)))
@@ -193,6 +193,11 @@ def _stub(node: ast.stmt) -> bool:
     return False
 
 
+def _placeholder_for(new: ast.stmt, old: ast.stmt) -> bool:
+    """``new`` is a placeholder where ``old`` has a real body: ``old`` stays."""
+    return _stub(new) and not _stub(old)
+
+
 def _reindented(lines: list[str], column: int, indent: str) -> list[str]:
     """``lines`` (a statement at ``column``) moved to ``indent``."""
     out = []
@@ -218,7 +223,7 @@ def _merged_class(old: ast.ClassDef, new: ast.ClassDef, whole_lines: list[str], 
     for name, method in _methods(new).items():
         body = _reindented(new_lines[_start(method):method.end_lineno], method.col_offset, indent)
         if name in have:
-            if _stub(method) and not _stub(have[name]):
+            if _placeholder_for(method, have[name]):
                 continue
             swaps.append((_start(have[name]) - start, (have[name].end_lineno or have[name].lineno) - start, body))
         elif not _stub(method):
@@ -262,13 +267,7 @@ def salvage(prefix: str, whole: str) -> str | None:
     definition the rewrite already holds is not taken again from the old rest.
     """
     lines = lines_of(prefix)
-    tree, end = None, len(lines)
-    for end in range(len(lines), 0, -1):  # the longest prefix that parses
-        try:
-            tree = ast.parse("".join(lines[:end]))
-            break
-        except SyntaxError:
-            continue
+    tree, end = _longest_parsing_prefix(lines)
     if tree is None or not tree.body:
         return None
     last = tree.body[-1]
@@ -323,12 +322,19 @@ def cut_tests(text: str) -> str | None:
     except SyntaxError:
         pass
     lines = lines_of(text)
-    for end in range(len(lines) - 1, 0, -1):
+    tree, end = _longest_parsing_prefix(lines[:-1])
+    if tree is None or not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
+                               for n in ast.walk(tree)):
+        return None
+    return "".join(lines[:end]).rstrip() + "\n"
+
+
+def _longest_parsing_prefix(lines: list[str]) -> tuple[ast.Module | None, int]:
+    """The parse of the longest prefix of ``lines`` that parses, and its length in lines
+    ((None, 0) when none does)."""
+    for end in range(len(lines), 0, -1):
         try:
-            tree = ast.parse("".join(lines[:end]))
+            return ast.parse("".join(lines[:end])), end
         except SyntaxError:
             continue
-        tests = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
-                 and n.name.startswith("test")]
-        return "".join(lines[:end]).rstrip() + "\n" if tests else None
-    return None
+    return None, 0
