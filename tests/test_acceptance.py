@@ -563,8 +563,8 @@ def test_a_plan_naming_one_file_three_times_writes_it_once_with_every_purpose() 
             "files": [{"path": "main.py", "purpose": "length"}, {"path": "main.py", "purpose": "weight"},
                       {"path": "units.py", "purpose": "tables"}, {"path": "main.py", "purpose": "temperature"}]}
     got = plans.check_plan(plan, "")
-    assert got["files"] == [{"path": "main.py", "purpose": "length; weight; temperature"},
-                            {"path": "units.py", "purpose": "tables"}]
+    assert got["files"] == [{"path": "units.py", "purpose": "tables"},  # the entry is written last
+                            {"path": "main.py", "purpose": "length; weight; temperature"}]
     sound = {"summary": "s", "entry": "main.py", "files": [{"path": "main.py", "purpose": "all"}]}
     assert plans.check_plan(sound, "") is sound
 

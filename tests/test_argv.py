@@ -61,4 +61,4 @@ def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Pat
     assert summary.runs is True, summary
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout
-    assert "Programmer|[static_check] Repair main.py without a model (missing imports, stand-ins for missing sounds and images, the argument count)" in log
+    assert "Programmer|[static_check] Repair main.py without a model (imports, stand-in sounds and images, globals, the argument count)" in log

@@ -61,7 +61,7 @@ def test_static_check_adds_the_import_and_commits_it(tmp_path: Path, sandbox_rea
     assert (project / "main.py").read_text().startswith("import random\n")
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout
-    assert "Programmer|[static_check] Repair main.py without a model (missing imports, stand-ins for missing sounds and images, the argument count)" in log
+    assert "Programmer|[static_check] Repair main.py without a model (imports, stand-in sounds and images, globals, the argument count)" in log
     assert summary.tests["ran"] and summary.tests["passed"] and summary.status == "passed"
 
 

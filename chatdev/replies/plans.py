@@ -13,6 +13,10 @@ Checks on what a model proposes to write, all pure:
   rewrites, or refused.
 - ``check_self_imports``: a program file that imports itself (a test file written
   under the program's name) is refused.
+
+A sound plan is put in writing order (``entry_last``): the files are written one by one,
+each seeing the ones before it, so the entry point goes last and imports what the others
+define.
 """
 
 from __future__ import annotations
@@ -73,7 +77,21 @@ def check_plan(output: Any, text: str) -> Any:
     problems = plan_problems(files)
     if problems:
         raise SchemaViolation("the file plan cannot work: " + "; ".join(problems[:3]), text)
-    return merge_duplicates(output)
+    return entry_last(merge_duplicates(output))
+
+
+def entry_last(output: dict[str, Any]) -> dict[str, Any]:
+    """The plan with its entry point written last, after the modules it imports.
+
+    Written first, the 1.5B's ``main.py`` held the whole snake game; asked next for
+    ``snake.py`` ("Snake class") and ``food.py`` with main.py shown, it copied the whole game
+    into each (three Snakes), and fixes then went to a copy that never ran. Written last,
+    the entry sees the modules whole and has only to import them."""
+    entry, files = output.get("entry"), output["files"]
+    at = [i for i, f in enumerate(files) if isinstance(f, dict) and f.get("path") == entry]
+    if len(at) != 1 or at[0] == len(files) - 1:
+        return output
+    return {**output, "files": [f for i, f in enumerate(files) if i != at[0]] + [files[at[0]]]}
 
 
 def merge_duplicates(output: dict[str, Any]) -> dict[str, Any]:

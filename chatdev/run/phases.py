@@ -24,7 +24,9 @@ from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
 from chatdev.repair.argv import fit_arity
 from chatdev.repair.assets import stand_ins
+from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports
+from chatdev.repair.scopes import declare_outer, unbound_name
 from chatdev.replies import formats, parsing
 from chatdev.replies.splice import cut_tests
 from chatdev.run import human
@@ -713,12 +715,18 @@ def _as_list(value: Any) -> list[str]:
 
 
 def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple[Any, list[str]]:
-    """Run the check, repairing what needs no model: names that only lack an import (then the
-    check runs again), sounds and images the program loads and nobody wrote (``repair/assets.py``:
-    silent and blank stand-ins), and an argument count test that refuses the command line it
-    was given (``repair/argv.py``; kept only when the program then runs)."""
-    report = ctx.verify(phase, tests=tests)
+    """Run the check, repairing what needs no model: an entry file that starts the program when
+    its tests import it (``repair/guard.py``: its closing calls under a main guard, before the
+    run), names that only lack an import (then the check runs again), sounds and images the
+    program loads and nobody wrote (``repair/assets.py``: silent and blank stand-ins), a
+    variable a function reads before assigning it where the module has it (``repair/scopes.py``:
+    declared ``global``, kept while the crash moves on), and an argument count test that
+    refuses the command line it was given (``repair/argv.py``; kept only when the program then
+    runs)."""
     files: list[str] = []
+    if tests:
+        files += _guard_entry(ctx)
+    report = ctx.verify(phase, tests=tests)
     names = report.static_output + "\n" + "\n".join(report.test_static)
     if not (report.static_ok and not report.test_static):
         fixed = add_missing_imports(_project_texts(ctx, suffix=".py"), names)
@@ -738,6 +746,8 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             ctx.sink(events.Notice(level="info", text=f"added stand-ins for the files the program loads: "
                                                       f"{', '.join(added)}"))
             report = ctx.verify(phase, tests=tests)
+    report, declared = _declare_outer(ctx, phase, report, tests=tests)
+    files = sorted({*files, *declared})
     run = getattr(report, "run", None)
     if report.runs is False and run is not None and run.args and usage_only(run):
         before = _project_texts(ctx, suffix=".py")
@@ -750,6 +760,55 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
                                                           f"{', '.join(fitted)} to {len(run.args)} arguments"))
                 return again, sorted({*files, *fitted})
             ctx.workspace.write({p: before[p] for p in fitted})  # it did not help: as it was
+    return report, files
+
+
+def _guard_entry(ctx: Context) -> list[str]:
+    """The design's entry file, its closing calls under a main guard when a test imports it."""
+    design = ctx.state.outputs.get("design")
+    entry = design.get("entry") if isinstance(design, dict) else None
+    texts = _project_texts(ctx, suffix=".py")
+    if not isinstance(entry, str) or entry not in texts:
+        return []
+    guarded = guard_entry(texts, entry, {p: t for p, t in texts.items() if is_test_path(p)})
+    if not guarded:
+        return []
+    written = ctx.workspace.write(guarded)
+    ctx.sink(events.Notice(level="info", text=f"{entry} started the program when the tests imported it: "
+                                              "its closing calls are under `if __name__ == \"__main__\":` now"))
+    return written
+
+
+SCOPE_REPAIRS = 4  # variables declared global in one check, one crash (and one run) each
+
+
+def _declare_outer(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
+    """While the program crashes with ``UnboundLocalError`` on a variable its module binds,
+    declare it ``global`` in that function and run again; a declaration after which the same
+    variable fails again is taken back."""
+    files: list[str] = []
+    for _ in range(SCOPE_REPAIRS):
+        run = getattr(report, "run", None)
+        if report.runs is not False or run is None:
+            break
+        program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+        site = crash_site(run.stderr, list(program))
+        name = unbound_name(site.error) if site else None
+        fixed = declare_outer(program, site.path, site.line, site.function, site.error) if site and name else {}
+        if not fixed:
+            break
+        ctx.workspace.write(fixed)
+        again = ctx.verify(phase, tests=tests)
+        later = getattr(again, "run", None)
+        if later is not None and re.search(rf"(?:UnboundLocalError|NameError)\b.*'{name}'", later.stderr):
+            ctx.workspace.write({p: program[p] for p in fixed})  # it did not help: as it was
+            break
+        assert site is not None
+        keyword = "nonlocal" if re.search(rf"^\s*nonlocal\b.*\b{name}\b", fixed[site.path], re.M) else "global"
+        ctx.sink(events.Notice(level="info", text=f"declared `{name}` {keyword} in {site.function}() "
+                                                  f"({site.path}): it read that variable before assigning it"))
+        files = sorted({*files, *fixed})
+        report = again
     return report, files
 
 
