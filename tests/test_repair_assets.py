@@ -83,4 +83,4 @@ def test_the_static_check_adds_the_stand_ins_and_commits_them(tmp_path: Path, sa
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout
     assert ("Programmer|[static_check] Repair apple.png, background_music.mp3, sounds/eat.wav without a model "
-            "(missing imports, stand-ins") in log
+            "(imports, stand-in sounds") in log
