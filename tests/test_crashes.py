@@ -82,6 +82,33 @@ def test_a_wrong_call_shows_the_definition_it_calls() -> None:
                    "'todo_list'", TODO)[0].startswith("Why: `save_todo_list` is defined at utils.py line 12")
 
 
+BREAKOUT = {
+    "ball.py": "import pygame\n\n\nclass Ball:\n    def __init__(self, x, y, radius):\n        self.x = x\n\n"
+               "    def move(self):\n        self.x += 5\n",
+    "main.py": "import ball\nimport paddle\n\nwhile True:\n    ball.move()\n    paddle.draw(None)\n",
+}
+
+
+def test_a_module_used_as_the_object_its_class_makes_is_told_to_make_the_object() -> None:
+    """The 1.5B breakout's main.py did ``import ball`` and ``ball.move()``; told "add `move` to
+    ball.py", three fixes sent ball.py back as it was (bench of 2026-12-03)."""
+    error = "AttributeError: module 'ball' has no attribute 'move'"
+    assert explain("main.py", 5, "ball.move()", error, BREAKOUT) == [
+        "Why: `ball` here is the module ball.py, not an object: `move` belongs to its class `Ball` (ball.py "
+        "line 4). Make the object once, before it is used: `from ball import Ball`, then `ball = Ball(x, y, "
+        "radius)` with those values, and call `ball.move()` on it."]
+    # paddle.py is a copy of ball.py's class: it has no class of its own
+    copied = {**BREAKOUT, "paddle.py": BREAKOUT["ball.py"].replace("def move", "def draw")}
+    assert explain("main.py", 6, "paddle.draw(None)", "AttributeError: module 'paddle' has no attribute 'draw'",
+                   copied) == [
+        "Why: `paddle` here is the module paddle.py, not an object: `draw` belongs to its class `Ball` (paddle.py "
+        "line 4). That class is a copy of ball.py's `Ball`: paddle.py has no class of its own. Write paddle.py's "
+        "own class, then make one object of it before it is used."]
+    # a name no class of the module has: what the module defines, as before
+    assert explain("main.py", 5, "ball.jump()", "AttributeError: module 'ball' has no attribute 'jump'",
+                   BREAKOUT)[0].startswith("Why: ball.py defines `Ball`, `pygame`, but no `jump`")
+
+
 def test_a_name_a_project_module_lacks_lists_what_it_defines() -> None:
     error = "ImportError: cannot import name 'Todo' from 'todo' (/work/app/todo.py)"
     assert explain("main.py", 2, "from todo import Todo", error, TODO) == [

@@ -236,6 +236,34 @@ def test_review_approval_does_not_outvote_a_failed_static_check(tmp_path: Path) 
     assert recorder.of(events.Escalation)  # never approved: the manager decided
 
 
+def test_review_approval_does_not_outvote_a_program_that_crashes(tmp_path: Path) -> None:
+    """The 1.5B breakout died at `ball.move()` and its review approved it (bench of 2026-12-03):
+    no code_fix ran, and the test loop's three fixes came too late. A clean lint is not enough."""
+    from chatdev.company.config import load_company
+    from chatdev.project.workspace import Workspace
+    from chatdev.run.chain import Chain
+    from chatdev.run.context import Context, RunOptions, RunState
+    from chatdev.sandbox.results import ProgramReport
+
+    company = load_company()
+    workspace = Workspace.create(tmp_path / "p", company_name=company.name)
+    workspace.write({"main.py": "import ball\nball.move()\n", "ball.py": "class Ball:\n    def move(self):\n"
+                                                                          "        pass\n"})
+    state = RunState(task="a breakout game", project="p", company=company.name, models={})
+    state.outputs["design"] = {"entry": "main.py", "files": [{"path": "main.py", "purpose": "x"}], "summary": "s"}
+    report = ProgramReport(static_ok=True, static_output="", entry="main.py", run=None, tests=None, tests_found=False,
+                           runs=False, tests_pass=None, summary="`python3 main.py` crashed (exit code 1): "
+                           "AttributeError: module 'ball' has no attribute 'move'", screenshot=None)
+    recorder = events.Recorder()
+    ctx = Context(company=company, models=company_models(scripted()), workspace=workspace, state=state,
+                  sink=recorder, options=RunOptions(seed=1), verifier=lambda *a, **k: report)
+    Chain(ctx, ["review_loop"]).run()
+    reviews = [e for e in recorder.of(events.PhaseEnded) if e.phase == "code_review"]
+    assert reviews and all(e.verdict == {"approved": False} for e in reviews)
+    assert "approved overruled: runs failed" in reviews[0].reason
+    assert [e for e in recorder.of(events.PhaseEnded) if e.phase == "code_fix"]  # the programmer was asked
+
+
 def test_optional_phase_failure_is_recorded_and_the_chain_goes_on(tmp_path: Path) -> None:
     def no_tests(messages):
         last = messages[-1].content

@@ -11,7 +11,8 @@ nothing runs) and names that cause where it can:
   built-in type has instead (a list ``append``s); when the value is the project class its
   name says (``self.snake`` a ``Snake``), that class lacks the method: add it there;
 - a call with the wrong arguments: the definition it calls, with its parameters and place;
-- a name a project module does not have: what that module does define.
+- a name a project module does not have: what that module does define; a module used as
+  the object its class makes (``ball.move()`` after ``import ball``): make the object.
 
 Every line is a fact read from the code or Python's data model, never a guess at intent.
 """
@@ -45,7 +46,7 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
     if m := _ATTRIBUTE.search(error):
         return _missing_attribute(m.group(1), m.group(2), path, line, code, trees)
     if m := _MODULE_ATTRIBUTE.search(error):
-        return _module_lacks(m.group(1), m.group(2), trees)
+        return _module_not_object(m.group(1), m.group(2), trees) or _module_lacks(m.group(1), m.group(2), trees)
     if m := _IMPORT.search(error):
         return _module_lacks(m.group(2), m.group(1), trees)
     if m := _CALL.search(error):
@@ -172,10 +173,7 @@ def _classes_with(attr: str, trees: dict[str, ast.Module]) -> list[tuple[str, st
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
                 continue
-            methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-            fields = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
-                      if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
-            if attr in methods or attr in fields:
+            if attr in _members(node):
                 out.append((rel, node.name))
     return out
 
@@ -220,6 +218,40 @@ def _module_lacks(module: str, name: str, trees: dict[str, ast.Module]) -> list[
     names = sorted(_top_level(tree))
     listed = ", ".join(f"`{n}`" for n in names[:12]) or "nothing"
     return [f"Why: {rel} defines {listed}, but no `{name}`: use what it defines, or add `{name}` to {rel}."]
+
+
+def _module_not_object(module: str, attr: str, trees: dict[str, ast.Module]) -> list[str]:
+    """``ball.move()`` after ``import ball``, where ``move`` is a method of ball.py's class: the
+    module was used as the object. Seen on the 1.5B breakout (2026-12-03): told "ball.py
+    defines `Ball`, but no `move`: add `move` to ball.py", three fixes sent ball.py back as it was."""
+    rel = module.replace(".", "/") + ".py"
+    tree = trees.get(rel)
+    if tree is None or attr in _top_level(tree):
+        return []
+    owners = [node for node in tree.body if isinstance(node, ast.ClassDef) and attr in _members(node)]
+    if not owners:
+        return []
+    cls = owners[0]
+    short = module.rsplit(".", 1)[-1]
+    init = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name == "__init__"), None)
+    args = ", ".join(a.arg for a in init.args.args[1:]) if init else ""
+    text = (f"Why: `{short}` here is the module {rel}, not an object: `{attr}` belongs to its class "
+            f"`{cls.name}` ({rel} line {cls.lineno}).")
+    copies = sorted(other for other, t in trees.items() if other != rel
+                    and any(isinstance(n, ast.ClassDef) and n.name == cls.name for n in t.body))
+    if cls.name.lower() != short.lower() and copies:
+        return [text + f" That class is a copy of {copies[0]}'s `{cls.name}`: {rel} has no class of its own. "
+                       f"Write {rel}'s own class, then make one object of it before it is used."]
+    return [text + f" Make the object once, before it is used: `from {module} import {cls.name}`, then "
+                   f"`{short} = {cls.name}({args})` with those values, and call `{short}.{attr}()` on it."]
+
+
+def _members(node: ast.ClassDef) -> set[str]:
+    methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    fields = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
+              if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+    return methods | fields
 
 
 def _top_level(tree: ast.Module) -> set[str]:

@@ -13,6 +13,8 @@ Checks on what a model proposes to write, all pure:
   rewrites, or refused.
 - ``check_self_imports``: a program file that imports itself (a test file written
   under the program's name) is refused.
+- ``check_repeats``: a planned file that writes again a class a file written before it
+  defines (the 1.5B's paddle.py, a copy of ball.py's ``Ball``) is refused.
 
 A sound plan is put in writing order (``entry_last``): the files are written one by one,
 each seeing the ones before it, so the entry point goes last and imports what the others
@@ -173,6 +175,36 @@ def check_self_imports(files: Mapping[str, str], text: str) -> None:
             tests = " and holds tests: they belong in tests/test_main.py" if _tests_in(body) else ""
             raise SchemaViolation(f"{path} imports itself (`{m[0].strip()}`){tests}; send the program's own "
                                   f"{path}", text)
+
+
+def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str) -> None:
+    """A program file that defines again a class another project file defines is refused.
+
+    For the coding phase, which writes the planned files one by one, each shown those before
+    it. Seen on the 1.5B (2026-12-03): the breakout's paddle.py was ball.py's ``class Ball``
+    again, with no Paddle, and main.py died at ``paddle.draw``; earlier snakes had a Snake in
+    snake.py, food.py and main.py, and the fixes went to a copy that never ran. Asked again
+    with the reason; the caller keeps the last try whatever it holds.
+    """
+    written: dict[str, str] = {}
+    for path, source in known.items():
+        if path.endswith(".py") and not is_test_path(path) and path not in files:
+            for name in _classes(source):
+                written.setdefault(name, path)
+    for path, body in files.items():
+        if not path.endswith(".py") or is_test_path(path):
+            continue
+        repeats = [(name, written[name]) for name in _classes(body) if name in written]
+        if repeats:
+            names = ", ".join(f"class {name} ({where})" for name, where in repeats[:3])
+            imports = "; ".join(f"from {PurePosixPath(where).with_suffix('').as_posix().replace('/', '.')} "
+                                f"import {name}" for name, where in repeats[:3])
+            raise SchemaViolation(f"{path} writes again {names}, already written: import it (`{imports}`) "
+                                  f"and write only what {path} is for", text)
+
+
+def _classes(source: str) -> list[str]:
+    return re.findall(r"^class\s+(\w+)\s*[(:]", source, re.MULTILINE)
 
 
 def _tests_in(source: str) -> int:

@@ -329,6 +329,32 @@ def cut_tests(text: str) -> str | None:
     return "".join(lines[:end]).rstrip() + "\n"
 
 
+CUT_NOTE = "# chatdev: the reply that wrote this file stopped here at its length limit; what followed is missing\n"
+
+
+def cut_program(text: str) -> str | None:
+    """A program file cut at the reply's token limit, as its complete top-level statements, closed
+    by ``CUT_NOTE`` (None: no top-level statement is whole). Its last line is taken as cut even
+    when it parses: ``    r`` of ``return`` is a name.
+
+    (Seen on the 1.5B converter, 2026-12-03: coding met its limit at line 156, inside ``main``; the
+    file did not parse, so neither a fix sent as a few functions nor the salvage of a cut rewrite
+    could be put in place, and six fix cycles rewrote the whole file into the same limit.) A
+    statement is whole only when a new top-level one began after it: half a function never stays.
+    """
+    lines = lines_of(text)
+    tree, end = _longest_parsing_prefix(lines[:-1])
+    if tree is None or not tree.body:
+        return None
+    last = tree.body[-1]
+    after = [ln for ln in lines[last.end_lineno or end:] if ln.strip()]  # the cut line shows an end too
+    done = tree.body if after and after[0][:1] not in (" ", "\t") else tree.body[:-1]
+    if not any(isinstance(n, _DEFS) for n in done):
+        return None
+    stop = done[-1].end_lineno or end
+    return "".join(lines[:stop]).rstrip() + "\n\n" + CUT_NOTE
+
+
 def _longest_parsing_prefix(lines: list[str]) -> tuple[ast.Module | None, int]:
     """The parse of the longest prefix of ``lines`` that parses, and its length in lines
     ((None, 0) when none does)."""

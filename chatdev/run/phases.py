@@ -27,8 +27,8 @@ from chatdev.repair.assets import stand_ins
 from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports
 from chatdev.repair.scopes import declare_outer, unbound_name
-from chatdev.replies import formats, parsing
-from chatdev.replies.splice import cut_tests
+from chatdev.replies import formats, parsing, plans
+from chatdev.replies.splice import cut_program, cut_tests
 from chatdev.run import human
 from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.run.conversation import Conversation
@@ -46,6 +46,7 @@ from chatdev.sandbox.results import (
 DONE = "<DONE>"
 SOURCE_SUFFIXES = (".py",)
 MIN_CODE_BUDGET = 200
+ANSWER_RESERVE = 1400  # tokens the code shown leaves for the answer (a files phase may allow more)
 CANDIDATE_RUN_S = 5.0  # a candidate's run window: as long as the review loop's static check
 
 
@@ -208,7 +209,9 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
     if focus:
         bare = render("", focus, crash)
     model = ctx.model_for(assistant)
-    budget = model.n_ctx - phase.max_tokens - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
+    # the code shown leaves room for a usual answer; a longer one gets what is left (``Conversation.fit``)
+    reserve = min(phase.max_tokens, ANSWER_RESERVE)
+    budget = model.n_ctx - reserve - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
     first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else tuple(focus)
     tests = phase.expects != "files" or phase.foreach is None  # writing code file by file: tests are noise
     return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus, crash)
@@ -303,6 +306,8 @@ def _parse_files(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[st
     if reply.finish_reason == "length":  # a test file cut inside a test: the tests it finished
         for path, text in list(parsed.items()):
             whole = cut_tests(text) if is_test_path(path) and path.endswith(".py") else None
+            if whole is None and expected and path.endswith(".py") and not is_test_path(path):
+                whole = cut_program(text)  # one planned file cut short: its whole statements, said so
             if whole is not None:
                 parsed[path] = whole
     if phase.foreach and expected and expected[0] not in parsed:
@@ -396,6 +401,8 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                 loop = parsing.looped(files) if reply.finish_reason == "length" and attempt < phase.retries else ""
                 if loop:  # the model repeated itself to the limit: the file is not the program
                     raise SchemaViolation(loop, reply.text)
+                if phase.foreach and expected and attempt < phase.retries:  # one planned file a step
+                    plans.check_repeats(files, _project_texts(ctx, suffix=".py"), reply.text)
                 return files
             return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
         except SchemaViolation as exc:

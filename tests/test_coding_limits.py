@@ -1,0 +1,147 @@
+"""Coding replies that cannot work as written: a planned file that writes again a class a file
+before it wrote (the 1.5B breakout's paddle.py was ball.py's Ball), and a file cut at the
+reply's token limit (the 1.5B converter's main.py, cut at line 156)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from chatdev import events
+from chatdev.models.base import Message, SchemaViolation, current_call
+from chatdev.replies import plans
+from chatdev.replies.splice import CUT_NOTE, cut_program
+from chatdev.run import engine
+from tests.scripted_company import company_models, good_reply, scripted
+
+BALL = '''import pygame
+
+
+class Ball:
+    def __init__(self, x, y, radius):
+        self.x, self.y, self.radius = x, y, radius
+
+    def move(self):
+        self.x += 5
+'''
+PADDLE = '''import pygame
+
+
+class Paddle:
+    def __init__(self, x):
+        self.x = x
+
+    def draw(self, screen):
+        pygame.draw.rect(screen, (255, 255, 255), (self.x, 580, 100, 10))
+'''
+
+
+def test_a_file_that_writes_again_a_class_written_before_it_is_refused() -> None:
+    with pytest.raises(SchemaViolation, match=r"paddle.py writes again class Ball \(ball.py\), already written: "
+                                              r"import it \(`from ball import Ball`\) and write only what "
+                                              r"paddle.py is for"):
+        plans.check_repeats({"paddle.py": BALL}, {"ball.py": BALL}, "reply")
+    with pytest.raises(SchemaViolation, match=r"class Snake \(game/snake.py\)"):
+        plans.check_repeats({"main.py": "class Snake:\n    pass\n"}, {"game/snake.py": "class Snake(object):\n    x = 1\n"},
+                            "reply")
+    # its own classes, an import of the others, a test file, or the file itself written again: fine
+    plans.check_repeats({"paddle.py": PADDLE}, {"ball.py": BALL}, "reply")
+    plans.check_repeats({"main.py": "from ball import Ball\n\nball = Ball(1, 2, 3)\n"}, {"ball.py": BALL}, "reply")
+    plans.check_repeats({"tests/test_ball.py": BALL}, {"ball.py": BALL}, "reply")
+    plans.check_repeats({"ball.py": BALL}, {"ball.py": BALL}, "reply")
+    plans.check_repeats({"paddle.py": "    class Ball:\n        pass\n"}, {"ball.py": BALL}, "reply")  # nested
+
+
+def _converter(n: int) -> str:
+    parts = ["import sys\n\n"]
+    for i in range(n):
+        parts.append(f"def convert_{i}(value):\n    \"\"\"Unit pair {i}.\"\"\"\n    return value * {i + 2}\n\n\n")
+    parts.append("def main():\n    value = float(sys.argv[1])\n    print(convert_0(value))\n\n\n"
+                 "if __name__ == \"__main__\":\n    main()\n")
+    return "".join(parts)
+
+
+def test_a_program_cut_at_the_limit_keeps_its_whole_statements_and_says_so() -> None:
+    whole = _converter(3)
+    cut = whole[: whole.index("    print(convert_0")] + "    print(f\"{value} km = {convert_0(val"
+    kept = cut_program(cut)
+    assert kept is not None and kept.endswith("\n\n" + CUT_NOTE)
+    tree = ast.parse(kept)
+    assert [getattr(n, "name", "") for n in tree.body][-1] == "convert_2"  # half of main never stays
+    assert "def main" not in kept
+    assert cut_program("def f(:\n") is None  # nothing whole
+    # a cut right after a whole function: the function counts only when something top-level followed
+    assert "convert_1" in cut_program(whole[: whole.index("def convert_2")] + "def convert_2(va")
+    assert "convert_2" not in cut_program(whole[: whole.index("    return value * 4")] + "    return value *")
+
+
+def _three_files(copies: int, log: list[str]):
+    """Design ball.py, paddle.py, main.py; paddle.py is a copy of ball.py's Ball ``copies`` times."""
+    asked = {"paddle.py": 0}
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.phase == "design":
+            return json.dumps({"summary": "A breakout game.", "entry": "main.py", "run": "python main.py",
+                               "files": [{"path": "main.py", "purpose": "the game loop"},
+                                         {"path": "ball.py", "purpose": "the Ball class"},
+                                         {"path": "paddle.py", "purpose": "the Paddle class"}]})
+        if info is not None and info.phase == "coding":
+            log.append(str(info.item))
+            if info.item == "ball.py":
+                return f"ball.py\n```python\n{BALL}```"
+            if info.item == "paddle.py":
+                asked["paddle.py"] += 1
+                body = BALL if asked["paddle.py"] <= copies else PADDLE
+                return f"paddle.py\n```python\n{body}```"
+            return ("main.py\n```python\nfrom ball import Ball\nfrom paddle import Paddle\n\n"
+                    "ball, paddle = Ball(1, 2, 3), Paddle(4)\n```")
+        if info is not None and info.phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    return company
+
+
+def test_coding_asks_again_for_a_file_that_copies_a_class_and_keeps_the_answer(tmp_path: Path) -> None:
+    log: list[str] = []
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a breakout game", out=tmp_path, no_run=True), sink=recorder,
+                           models=company_models(scripted(_three_files(1, log))))
+    project = Path(summary.project)
+    assert log == ["ball.py", "paddle.py", "paddle.py", "main.py"]  # the entry last, paddle.py asked twice
+    assert "class Paddle" in (project / "paddle.py").read_text()
+    retries = [e for e in recorder.events if isinstance(e, events.Retry) and e.phase == "coding"]
+    assert len(retries) == 1 and "paddle.py writes again class Ball (ball.py)" in retries[0].reason
+
+
+def test_a_file_that_keeps_copying_is_written_on_the_last_try(tmp_path: Path) -> None:
+    """The refusal never stops a build: the last try is kept, and the checks show what it lacks."""
+    log: list[str] = []
+    summary = engine.build(engine.BuildOptions(task="a breakout game", out=tmp_path, no_run=True),
+                           sink=events.Recorder(), models=company_models(scripted(_three_files(9, log))))
+    assert log.count("paddle.py") == 3  # retries: 2
+    assert "class Ball" in (Path(summary.project) / "paddle.py").read_text()
+
+
+def test_a_coding_reply_cut_at_its_limit_is_written_as_its_whole_statements(tmp_path: Path) -> None:
+    program = _converter(160)  # well past coding's 2400 tokens
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.phase == "coding":
+            return f"main.py\n```python\n{program}```"
+        if info is not None and info.phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    summary = engine.build(engine.BuildOptions(task="a unit converter", out=tmp_path, no_run=True),
+                           sink=events.Recorder(), models=company_models(scripted(company)))
+    written = (Path(summary.project) / "main.py").read_text()
+    assert written.endswith(CUT_NOTE) and "def main" not in written
+    tree = ast.parse(written)  # a file a fix can be put into, a function at a time
+    assert len([n for n in tree.body if isinstance(n, ast.FunctionDef)]) > 20
