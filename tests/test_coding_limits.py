@@ -145,3 +145,27 @@ def test_a_coding_reply_cut_at_its_limit_is_written_as_its_whole_statements(tmp_
     assert written.endswith(CUT_NOTE) and "def main" not in written
     tree = ast.parse(written)  # a file a fix can be put into, a function at a time
     assert len([n for n in tree.body if isinstance(n, ast.FunctionDef)]) > 20
+
+
+def test_a_file_holding_only_the_class_another_planned_file_is_for_is_refused() -> None:
+    """Seen on the 1.5B breakout (2026-12-04): paddle.py was written first, as ``class Ball``."""
+    plan = ["paddle.py", "ball.py", "main.py"]
+    with pytest.raises(SchemaViolation, match=r"paddle.py writes class Ball, which ball.py is planned for, and "
+                                              r"nothing of its own: write paddle.py's own code"):
+        plans.check_repeats({"paddle.py": BALL}, {}, "reply", planned=plan)
+    plans.check_repeats({"paddle.py": PADDLE}, {}, "reply", planned=plan)  # its own class
+    plans.check_repeats({"paddle.py": PADDLE + BALL}, {}, "reply", planned=plan)  # its own, and one more
+    plans.check_repeats({"main.py": "def main():\n    pass\n"}, {}, "reply", planned=plan)  # no class at all
+    plans.check_repeats({"paddle.py": BALL}, {}, "reply")  # no plan given: nothing to say
+    plans.check_repeats({"game_state.py": "class GameState:\n    pass\n"}, {}, "reply",
+                        planned=["game_state.py", "state.py"])
+
+
+def test_of_two_unnamed_blocks_the_one_the_file_is_named_for_is_that_file() -> None:
+    from chatdev.replies.parsing import parse_files
+
+    reply = f"```python\n{PADDLE}```\n\n```python\n{BALL}    def longer(self):\n        return 1\n```"
+    assert "class Paddle" in parse_files(reply, expected=["paddle.py"]).files["paddle.py"]
+    assert "class Ball" in parse_files(reply, expected=["ball.py"]).files["ball.py"]
+    # none named for it: the longest, as before
+    assert "class Ball" in parse_files(reply, expected=["main.py"]).files["main.py"]

@@ -234,7 +234,7 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
             path = expected[0]
         files[path] = body if body.endswith("\n") else body + "\n"
     if not files and len(expected) == 1 and unnamed:
-        best = max(unnamed, key=lambda b: len(b.body))
+        best = _for_file(unnamed, expected[0])
         files[safe_relpath(expected[0])] = best.body if best.body.endswith("\n") else best.body + "\n"
         unnamed = []
     if known and not expected:
@@ -258,6 +258,16 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
         # would overwrite files that other steps wrote
         files = {expected[0]: files[expected[0]]}
     return FileParse(files=files, problems=problems)
+
+
+def _for_file(blocks: Sequence[_Block], path: str) -> _Block:
+    """Of several unnamed blocks, the one that is ``path``: the block that defines what the file is
+    named for (``class Paddle`` for paddle.py), else the longest. Seen on the 1.5B breakout
+    (2026-12-04): asked for paddle.py, it sent ``class Paddle`` and then ``class Ball``, and the
+    longer Ball became paddle.py."""
+    own = PurePosixPath(path).stem.replace("_", "").lower()
+    named = [b for b in blocks if any(d.replace("_", "").lower() == own for d in _TOP_DEF.findall(b.body))]
+    return max(named or blocks, key=lambda b: len(b.body))
 
 
 def _salvaged(block: _Block, known: Mapping[str, str]) -> str | None:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -177,7 +177,8 @@ def check_self_imports(files: Mapping[str, str], text: str) -> None:
                                   f"{path}", text)
 
 
-def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str) -> None:
+def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
+                  planned: Sequence[str] = ()) -> None:
     """A program file that defines again a class another project file defines is refused.
 
     For the coding phase, which writes the planned files one by one, each shown those before
@@ -185,6 +186,10 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str)
     again, with no Paddle, and main.py died at ``paddle.draw``; earlier snakes had a Snake in
     snake.py, food.py and main.py, and the fixes went to a copy that never ran. Asked again
     with the reason; the caller keeps the last try whatever it holds.
+
+    ``planned``: the plan's files. A file whose classes are all named for another planned file
+    and none for itself (paddle.py holding only ``class Ball`` while ball.py is planned) is
+    refused too, before the file it belongs to is written.
     """
     written: dict[str, str] = {}
     for path, source in known.items():
@@ -201,6 +206,27 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str)
                                 f"import {name}" for name, where in repeats[:3])
             raise SchemaViolation(f"{path} writes again {names}, already written: import it (`{imports}`) "
                                   f"and write only what {path} is for", text)
+        misplaced = _misplaced(path, _classes(body), planned)
+        if misplaced:
+            names = ", ".join(f"class {name}" for name, _ in misplaced[:3])
+            owners = ", ".join(sorted({owner for _, owner in misplaced}))
+            raise SchemaViolation(f"{path} writes {names}, which {owners} is planned for, and nothing of its "
+                                  f"own: write {path}'s own code", text)
+
+
+def _misplaced(path: str, classes: Sequence[str], planned: Sequence[str]) -> list[tuple[str, str]]:
+    """(class, the planned file named for it) when every class of ``path`` belongs to another file."""
+    def key(name: str) -> str:
+        return name.replace("_", "").lower()
+
+    if not classes:
+        return []
+    own = key(PurePosixPath(path).stem)
+    others = {key(PurePosixPath(p).stem): p for p in planned if p != path and p.endswith(".py")}
+    if any(key(name) == own for name in classes):
+        return []
+    found = [(name, others[key(name)]) for name in classes if key(name) in others]
+    return found if len(found) == len(classes) else []
 
 
 def _classes(source: str) -> list[str]:

@@ -26,6 +26,7 @@ from chatdev.repair.argv import fit_arity
 from chatdev.repair.assets import stand_ins
 from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports
+from chatdev.repair.objects import make_objects
 from chatdev.repair.scopes import declare_outer, unbound_name
 from chatdev.replies import formats, parsing, plans
 from chatdev.replies.splice import cut_program, cut_tests
@@ -402,7 +403,8 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                 if loop:  # the model repeated itself to the limit: the file is not the program
                     raise SchemaViolation(loop, reply.text)
                 if phase.foreach and expected and attempt < phase.retries:  # one planned file a step
-                    plans.check_repeats(files, _project_texts(ctx, suffix=".py"), reply.text)
+                    plans.check_repeats(files, _project_texts(ctx, suffix=".py"), reply.text,
+                                        planned=_planned_paths(ctx, phase))
                 return files
             return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
         except SchemaViolation as exc:
@@ -422,6 +424,12 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
             shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
     what = f" for {item}" if item else ""
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _planned_paths(ctx: Context, phase: ChatPhase) -> list[str]:
+    """The paths of the plan a ``foreach`` phase writes, one a step."""
+    items = _resolve(ctx, phase.foreach) if phase.foreach else None
+    return [str(i["path"]) for i in items if isinstance(i, dict) and "path" in i] if isinstance(items, list) else []
 
 
 def _parse_last_try(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[str]) -> dict[str, str] | None:
@@ -727,7 +735,8 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     run), names that only lack an import (then the check runs again), sounds and images the
     program loads and nobody wrote (``repair/assets.py``: silent and blank stand-ins), a
     variable a function reads before assigning it where the module has it (``repair/scopes.py``:
-    declared ``global``, kept while the crash moves on), and an argument count test that
+    declared ``global``, kept while the crash moves on; ``repair/objects.py``: a module called as
+    the one object of its class, the object made), and an argument count test that
     refuses the command line it was given (``repair/argv.py``; kept only when the program then
     runs)."""
     files: list[str] = []
@@ -753,7 +762,7 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             ctx.sink(events.Notice(level="info", text=f"added stand-ins for the files the program loads: "
                                                       f"{', '.join(added)}"))
             report = ctx.verify(phase, tests=tests)
-    report, declared = _declare_outer(ctx, phase, report, tests=tests)
+    report, declared = _repair_crashes(ctx, phase, report, tests=tests)
     files = sorted({*files, *declared})
     run = getattr(report, "run", None)
     if report.runs is False and run is not None and run.args and usage_only(run):
@@ -786,37 +795,54 @@ def _guard_entry(ctx: Context) -> list[str]:
     return written
 
 
-SCOPE_REPAIRS = 4  # variables declared global in one check, one crash (and one run) each
+RUN_REPAIRS = 4  # crashes repaired without a model in one check, one crash (and one run) each
 
 
-def _declare_outer(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
-    """While the program crashes with ``UnboundLocalError`` on a variable its module binds,
-    declare it ``global`` in that function and run again; a declaration after which the same
-    variable fails again is taken back."""
+def _repair_crashes(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
+    """While the program crashes where a repair needs no model, repair it and run again: a
+    variable read before it is assigned where the module has it (``UnboundLocalError``: declared
+    ``global``), a module used as the one object of its class (``module 'ball' has no attribute
+    'move'``: the object made). A repair after which the same crash comes back is taken back."""
     files: list[str] = []
-    for _ in range(SCOPE_REPAIRS):
+    for _ in range(RUN_REPAIRS):
         run = getattr(report, "run", None)
         if report.runs is not False or run is None:
             break
         program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
         site = crash_site(run.stderr, list(program))
-        name = unbound_name(site.error) if site else None
-        fixed = declare_outer(program, site.path, site.line, site.function, site.error) if site and name else {}
-        if not fixed:
+        repaired = _crash_repair(program, site) if site else None
+        if repaired is None:
             break
+        fixed, again_pattern, notice = repaired
         ctx.workspace.write(fixed)
         again = ctx.verify(phase, tests=tests)
         later = getattr(again, "run", None)
-        if later is not None and re.search(rf"(?:UnboundLocalError|NameError)\b.*'{name}'", later.stderr):
+        if later is not None and re.search(again_pattern, later.stderr):
             ctx.workspace.write({p: program[p] for p in fixed})  # it did not help: as it was
             break
-        assert site is not None
-        keyword = "nonlocal" if re.search(rf"^\s*nonlocal\b.*\b{name}\b", fixed[site.path], re.M) else "global"
-        ctx.sink(events.Notice(level="info", text=f"declared `{name}` {keyword} in {site.function}() "
-                                                  f"({site.path}): it read that variable before assigning it"))
+        ctx.sink(events.Notice(level="info", text=notice))
         files = sorted({*files, *fixed})
         report = again
     return report, files
+
+
+def _crash_repair(program: dict[str, str], site: Any) -> tuple[dict[str, str], str, str] | None:
+    """(files, what the same crash again looks like, what to tell) for a crash a rule mends; None else."""
+    name = unbound_name(site.error)
+    if name:
+        fixed = declare_outer(program, site.path, site.line, site.function, site.error)
+        if not fixed:
+            return None
+        keyword = "nonlocal" if re.search(rf"^\s*nonlocal\b.*\b{name}\b", fixed[site.path], re.M) else "global"
+        return (fixed, rf"(?:UnboundLocalError|NameError)\b.*'{name}'",
+                f"declared `{name}` {keyword} in {site.function}() ({site.path}): it read that variable "
+                "before assigning it")
+    made = make_objects(program, site.path, site.error)
+    if made is None:
+        return None
+    return (made.files, rf"module '{made.module}' has no attribute",
+            f"made one {made.cls} in {site.path} (`{made.module} = {made.call}`): it called the module "
+            f"{made.module}.py as if it were that object")
 
 
 def third_party_imports(sources: dict[str, str]) -> list[str]:
