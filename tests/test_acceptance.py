@@ -154,6 +154,29 @@ def test_a_test_of_the_value_of_a_function_that_returns_nothing_is_a_defect() ->
     assert got[1].defect is None  # count() returns a value on some path: the program's failure
 
 
+def test_a_test_that_checks_its_own_copies_of_the_programs_variables_is_a_defect() -> None:
+    """The 1.5B's breakout tests (2026-12-04): ``from main import *``, then the test's own
+    ``paddle_x`` moved by its own arithmetic; the program's loop never ran."""
+    program = {"main.py": "screen_width = 800\npaddle_width = 100\npaddle_x = 350\nscore = 0\n\n\n"
+                          "def move(x, dx):\n    return x + dx\n", "ball.py": "class Ball:\n    pass\n"}
+    source = ("from main import *\nimport main\n\n\ndef test_paddle():\n"
+              "    paddle_x = (screen_width - paddle_width) // 2\n    paddle_x -= 10\n"
+              "    assert paddle_x == (screen_width - paddle_width) // 2 + 10\n\n\n"
+              "def test_move():\n    paddle_x = 350\n    assert move(paddle_x, 10) == 360\n\n\n"
+              "def test_module():\n    score = 1\n    assert main.score + score == 1\n\n\n"
+              "def test_ball():\n    paddle_x = Ball()\n    assert paddle_x\n\n\n"
+              "def test_width():\n    assert screen_width == 800\n\n\n"
+              "def test_fixture(game):\n    score = game.score\n    assert score == 0\n")
+    names = ["test_paddle", "test_move", "test_module", "test_ball", "test_width", "test_fixture"]
+    got = triage.triage([case(name=n, outcome="failed" if n == "test_paddle" else "passed", text="E assert")
+                         for n in names], {"tests/test_main.py": source}, program)
+    assert got[0].defect == ("the test sets its own `paddle_x` and checks what it computed: it calls nothing of the "
+                             "program, so it says nothing about it (call the program's functions and check what "
+                             "they return or change)")
+    # a program function, its module, a class, a program constant checked as it is, a fixture: the program's
+    assert [c.defect for c in got[1:]] == [None] * 5
+
+
 def test_a_fix_never_deletes_tests() -> None:
     known = {"main.py": "def f():\n    return 1\n",
              "tests/test_main.py": "from main import f\n\n\ndef test_f():\n    assert f() == 1\n"}

@@ -20,6 +20,9 @@ defect*, never a program failure sent to the programmer:
   shift where the function calls ``shift.isdigit()``: the program was written first);
 - it checks the value of a program function that returns nothing (pytest's
   ``where None = list_tasks()``, and ``list_tasks`` has no ``return`` with a value: it prints).
+- it sets its own copies of the program's variables (``paddle_x = ...``, ``paddle_x -= 10``)
+  and checks what it computed from them, calling no program function, class or module:
+  passing or failing, it says nothing about the program.
 
 A defect goes back to the tester once; after that the test is quarantined: kept in
 the repository under a marker (a ``pytest.mark.skip`` whose reason starts with
@@ -84,6 +87,7 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
     """Each raw case from the sandbox, with its ``defect`` decided from its failure and its source
     (``program``: the program's own files, to tell a test that checks a copy of them)."""
     defined = _definitions(program or {})
+    state = _state(program or {})
     out: list[TestCase] = []
     for raw in cases:
         case = TestCase(id=str(raw.get("id", "")), file=str(raw.get("file", "")), name=str(raw.get("name", "")),
@@ -93,7 +97,8 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
         own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, defined)
-               or _mistyped(case, defined) or _checks_nothing_returned(case, defined))
+               or _mistyped(case, defined) or _checks_nothing_returned(case, defined)
+               or _checks_own_values(case, sources.get(case.file, ""), defined, state))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
@@ -121,6 +126,64 @@ def _definitions(program: dict[str, str]) -> dict[str, _Definition]:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out.setdefault(node.name, _Definition(rel, rel[:-3].replace("/", "."), node))
     return out
+
+
+def _state(program: dict[str, str]) -> _State:
+    """The names the program's files assign at their top level, and the modules they are."""
+    names: set[str] = set()
+    for rel, text in program.items():
+        if not rel.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    modules = {rel[:-3].replace("/", ".").split(".")[0] for rel in program if rel.endswith(".py")}
+    return _State(frozenset(names), frozenset(modules))
+
+
+@dataclass(frozen=True)
+class _State:
+    names: frozenset[str]  # what the program's files assign at their top level (paddle_x, score)
+    modules: frozenset[str]  # main, ball
+
+
+FIXTURES_KNOWN = {"monkeypatch", "capsys", "capfd", "tmp_path", "tmpdir", "caplog", "request"}
+
+
+def _checks_own_values(case: TestCase, source: str, defined: dict[str, _Definition], state: _State) -> str | None:
+    """Why ``case`` checks only values it set itself where the program keeps its own (None: it uses
+    the program). Seen on the 1.5B breakout (2026-12-04): ``paddle_x = (screen_width - paddle_width)
+    // 2``, then ``paddle_x -= 10`` and an assert on ``paddle_x``: the program's loop was never run,
+    its functions never called; two such tests failed on their own arithmetic and went to the
+    programmer as the program's failures."""
+    if not source or not case.name or not state.names:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    fn = _function_in(tree, case.name)
+    if fn is None or not any(isinstance(n, ast.Assert) for n in ast.walk(fn)):
+        return None
+    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self"}
+    if params - FIXTURES_KNOWN:
+        return None  # a fixture may hand it the program's objects
+    program = set(defined) | state.modules
+    if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in program for n in ast.walk(fn)):
+        return None  # it calls or names a program function, class or module
+    own = sorted({n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                  and n.id in state.names})
+    if not own:
+        return None
+    checked = {n.id for a in ast.walk(fn) if isinstance(a, ast.Assert) for n in ast.walk(a) if isinstance(n, ast.Name)}
+    names = ", ".join(f"`{n}`" for n in sorted(own, key=lambda n: (n not in checked, n))[:3])
+    return (f"the test sets its own {names} and checks what it computed: it calls nothing of the program, so "
+            "it says nothing about it (call the program's functions and check what they return or change)")
 
 
 _MISCALL = re.compile(r"TypeError: (?:\w+\.)?(\w+)\(\) (?:takes|missing|got an unexpected keyword)")
