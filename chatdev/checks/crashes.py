@@ -173,7 +173,7 @@ def _classes_with(attr: str, trees: dict[str, ast.Module]) -> list[tuple[str, st
         for node in ast.walk(tree):
             if not isinstance(node, ast.ClassDef):
                 continue
-            if attr in _members(node):
+            if attr in members(node):
                 out.append((rel, node.name))
     return out
 
@@ -228,7 +228,7 @@ def _module_not_object(module: str, attr: str, trees: dict[str, ast.Module]) -> 
     tree = trees.get(rel)
     if tree is None or attr in _top_level(tree):
         return []
-    owners = [node for node in tree.body if isinstance(node, ast.ClassDef) and attr in _members(node)]
+    owners = [node for node in tree.body if isinstance(node, ast.ClassDef) and attr in members(node)]
     if not owners:
         return []
     cls = owners[0]
@@ -247,7 +247,8 @@ def _module_not_object(module: str, attr: str, trees: dict[str, ast.Module]) -> 
                    f"`{short} = {cls.name}({args})` with those values, and call `{short}.{attr}()` on it."]
 
 
-def _members(node: ast.ClassDef) -> set[str]:
+def members(node: ast.ClassDef) -> set[str]:
+    """A class's methods and the ``self.x = ...`` fields its code assigns."""
     methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     fields = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
               if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}

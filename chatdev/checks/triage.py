@@ -86,8 +86,9 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
            program: dict[str, str] | None = None) -> list[TestCase]:
     """Each raw case from the sandbox, with its ``defect`` decided from its failure and its source
     (``program``: the program's own files, to tell a test that checks a copy of them)."""
-    defined = _definitions(program or {})
-    state = _state(program or {})
+    trees = _trees(program or {})
+    defined = _definitions(trees)
+    state = _state(trees, program or {})
     out: list[TestCase] = []
     for raw in cases:
         case = TestCase(id=str(raw.get("id", "")), file=str(raw.get("file", "")), name=str(raw.get("name", "")),
@@ -112,32 +113,34 @@ class _Definition:
     node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
 
 
-def _definitions(program: dict[str, str]) -> dict[str, _Definition]:
-    """Top-level function and class names of the program's files (each file parsed once)."""
-    out: dict[str, _Definition] = {}
+def _trees(program: dict[str, str]) -> dict[str, ast.Module]:
+    """The program's Python files, each parsed once (path -> tree; those that do not parse left out)."""
+    trees: dict[str, ast.Module] = {}
     for rel, text in sorted(program.items()):
         if not rel.endswith(".py"):
             continue
         try:
-            tree = ast.parse(text)
+            trees[rel] = ast.parse(text)
         except (SyntaxError, ValueError):
             continue
+    return trees
+
+
+def _definitions(trees: dict[str, ast.Module]) -> dict[str, _Definition]:
+    """Top-level function and class names of the program's files."""
+    out: dict[str, _Definition] = {}
+    for rel, tree in trees.items():
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out.setdefault(node.name, _Definition(rel, rel[:-3].replace("/", "."), node))
     return out
 
 
-def _state(program: dict[str, str]) -> _State:
-    """The names the program's files assign at their top level, and the modules they are."""
+def _state(trees: dict[str, ast.Module], program: dict[str, str]) -> _State:
+    """The names the program's files assign at their top level, and the modules they are (every
+    Python file of ``program``, whether it parses or not)."""
     names: set[str] = set()
-    for rel, text in program.items():
-        if not rel.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
+    for tree in trees.values():
         for node in tree.body:
             if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]

@@ -25,6 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from chatdev.checks.crashes import members
+
 _MODULE_ATTR = re.compile(r"AttributeError: module '(\w+)' has no attribute '(\w+)'")
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -67,7 +69,7 @@ def make_objects(sources: Mapping[str, str], path: str, error: str) -> Made | No
     attrs = {u.attr for u in uses}
     if attr not in attrs or attrs & _module_names(mod_tree):
         return None  # the module is used as a module somewhere too
-    owners = [c for c in mod_tree.body if isinstance(c, ast.ClassDef) and attrs <= _members(c)]
+    owners = [c for c in mod_tree.body if isinstance(c, ast.ClassDef) and attrs <= members(c)]
     if len(owners) != 1:
         return None
     cls = owners[0]
@@ -93,14 +95,6 @@ def make_objects(sources: Mapping[str, str], path: str, error: str) -> Made | No
     except (SyntaxError, ValueError):
         return None
     return Made(files={path: new}, module=module, cls=cls.name, call=call)
-
-
-def _members(node: ast.ClassDef) -> set[str]:
-    methods = {n.name for n in node.body if isinstance(n, _FUNCTIONS)}
-    fields = {t.attr for n in ast.walk(node) if isinstance(n, (ast.Assign, ast.AugAssign, ast.AnnAssign))
-              for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
-              if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
-    return methods | fields
 
 
 def _module_names(tree: ast.Module) -> set[str]:
