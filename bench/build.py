@@ -4,6 +4,7 @@
     .venv/bin/python bench/build.py --limit 3 --model qwen2.5-coder-1.5b
     .venv/bin/python bench/build.py --only 2,3,7 --company my-company   # a subset, a changed company
     .venv/bin/python bench/build.py --only 2,3,7 --candidates 1,4       # best-of-N against one reply
+    .venv/bin/python bench/build.py --only 2,3,7 --candidates 1,coding=4  # best-of-N in coding only
 
 The same measurement as `chatdev bench bench/tasks.txt` (runs, tests_pass, complete,
 does_task from bench/checks/, time, tokens, calls, time per phase), with --limit.
@@ -13,7 +14,9 @@ complete >= 0.9; qwen2.5-coder-0.5b runs >= 0.6 and a median build <= 5 minutes.
 
 With several --candidates values the builds run side by side: each task with each value in
 turn, on one loaded model, and the table compares them (issue 14's target: runs at least
-15 points above N=1 at no more than 1.5x its median wall time).
+15 points above N=1 at no more than 1.5x its median wall time). A value PHASE=N (several joined
+with +, as in coding=4+test_writing=2) gives only those phases N candidates, as `candidates: N`
+in their YAML would; every other phase asks for one reply.
 """
 
 from __future__ import annotations
@@ -37,7 +40,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print results.json instead of the table")
     parser.add_argument("--company", type=Path, default=None, help="a company folder over the shipped one")
     parser.add_argument("--only", default="", help="comma-separated 1-based task numbers (after --limit)")
-    parser.add_argument("--candidates", default="", help="best-of-N; several values (1,4) compare side by side")
+    parser.add_argument("--candidates", default="",
+                        help="best-of-N; several values (1,4 or 1,coding=4) compare side by side")
     args = parser.parse_args()
 
     from chatdev.tools import bench as benchmark
@@ -53,17 +57,45 @@ def main() -> int:
         tmp.write_text("\n".join(lines) + "\n")
         tasks = tmp
     out = args.out or Path(tempfile.mkdtemp(prefix="chatdev-bench-"))
-    values = [int(v) for v in args.candidates.split(",") if v.strip()]
+    values = [v.strip() for v in args.candidates.split(",") if v.strip()]
     if len(values) > 1:
         return compare(tasks, out, values, args)
+    company, count = variant(values[0], args.company, out) if values else (args.company, None)
     results = benchmark.run(tasks, out=out, model=args.model, no_run=args.no_run, checks=args.checks,
-                            company_dir=args.company, candidates=values[0] if values else None)
+                            company_dir=company, candidates=count)
     summary.show_bench(results, as_json=args.json)
     print(f"results: {out / 'results.json'}")
     return 0
 
 
-def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace) -> int:
+def variant(value: str, company: Path | None, out: Path) -> tuple[Path | None, int | None]:
+    """(company folder, --candidates) for one --candidates value: ``4`` is every files phase;
+    ``coding=4+test_writing=2`` is a company folder over ``company`` whose named phases say
+    ``candidates: N`` (the others ask for one reply)."""
+    import shutil
+
+    from chatdev.company.config import defaults_dir
+
+    if "=" not in value:
+        return company, int(value)
+    folder = out / f"company-{value.replace('=', '').replace('+', '-')}"
+    if folder.exists():
+        shutil.rmtree(folder)
+    if company is not None:
+        shutil.copytree(company, folder)
+    (folder / "phases").mkdir(parents=True, exist_ok=True)
+    for part in value.split("+"):
+        name, _, count = part.partition("=")
+        own = folder / "phases" / f"{name}.yaml"
+        shipped = own if own.is_file() else defaults_dir() / "phases" / f"{name}.yaml"
+        if not shipped.is_file():
+            raise SystemExit(f"--candidates {value}: no phase {name!r} (phases/{name}.yaml)")
+        lines = [line for line in shipped.read_text().splitlines() if not line.startswith("candidates:")]
+        own.write_text("\n".join(lines) + f"\ncandidates: {int(count)}\n")
+    return folder, None
+
+
+def compare(tasks: Path, out: Path, values: list[str], args: argparse.Namespace) -> int:
     """Each task with each --candidates value in turn, on one loaded model; then the comparison."""
     import json
     import statistics
@@ -79,14 +111,16 @@ def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace)
                                 sink=events.null_sink)
     lines = benchmark.read_tasks(tasks)
     out.mkdir(parents=True, exist_ok=True)
-    by_value: dict[int, list] = {v: [] for v in values}
+    by_value: dict[str, list] = {v: [] for v in values}
+    variants = {v: variant(v, args.company, out) for v in values}
     try:
         for index, task in enumerate(lines, 1):
             one = out / f"task{index:02d}.txt"
             one.write_text(task + "\n")
             for value in values:
-                got = benchmark.run(one, out=out / f"n{value}", no_run=args.no_run, checks=args.checks,
-                                    models=models, company_dir=args.company, candidates=value, first=index)
+                company_dir, count = variants[value]
+                got = benchmark.run(one, out=out / f"n{_label(value)}", no_run=args.no_run, checks=args.checks,
+                                    models=models, company_dir=company_dir, candidates=count, first=index)
                 by_value[value] += got.results
                 r = got.results[0]
                 print(f"task {index} N={value}: runs={r.runs} tests_pass={r.tests_pass} {r.wall_s:.0f} s "
@@ -95,8 +129,8 @@ def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace)
         engine.close_models(models)
     table = {}
     for value, results in by_value.items():
-        bench = benchmark.BenchResults(model=args.model, results=results, candidates=value)
-        (out / f"results-n{value}.json").write_text(json.dumps(bench.to_dict(), indent=2) + "\n")
+        bench = benchmark.BenchResults(model=args.model, results=results, candidates=variants[value][1] or 1)
+        (out / f"results-n{_label(value)}.json").write_text(json.dumps(bench.to_dict(), indent=2) + "\n")
         table[value] = {"runs": bench.shares()["runs"], "counts": bench.counts(),
                         "tests_pass": bench.shares()["tests_pass"],
                         "median_wall_s": statistics.median(r.wall_s for r in results),
@@ -117,6 +151,11 @@ def compare(tasks: Path, out: Path, values: list[int], args: argparse.Namespace)
                   f"{row['median_wall_s']:.0f} s, {row['median_tokens']:.0f} tokens{extra}")
     print(f"results: {out}")
     return 0
+
+
+def _label(value: str) -> str:
+    """A --candidates value as a file name: 4, coding4-test_writing2."""
+    return value.replace("=", "").replace("+", "-")
 
 
 if __name__ == "__main__":

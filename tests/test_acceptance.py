@@ -759,7 +759,8 @@ def test_a_test_the_programmer_was_told_of_that_fails_word_for_word_again_is_dis
     assert not same[0].disputed  # the programmer was not sent it (record.asked is empty)
     record.asked = [own_failure().id]
     again, after = disputes.mark([own_failure()], record, sources=sources, runs=True)
-    assert "still fails the same way (AssertionError: assert -12.2 == 50.0" in again[0].disputed
+    assert ("still fails the same way: `assert convert(10) == 50.0` (AssertionError: assert -12.2 == 50.0"
+            in again[0].disputed)
     assert after.sent == ["tests/test_main.py::test_convert"]
     after.asked = [own_failure().id]
     kept, _ = disputes.mark([own_failure()], after, sources=sources, runs=True)
@@ -944,3 +945,47 @@ def test_a_test_the_programmer_changed_nothing_for_is_disputed_after_the_escalat
            if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
     assert ran == [("test_fix", 1), ("test_repair", 2)]  # stalled, escalated, then the tester
     assert summary.tests_pass is True and summary.status == "passed"
+
+
+def test_a_test_that_uses_what_a_method_returning_nothing_returns_is_a_defect() -> None:
+    """The 1.5B's tic-tac-toe test (2026-12-04): ``assert " | X | O |" in game.print_board()``,
+    and print_board prints the board; pytest says only ``argument of type 'NoneType'``."""
+    program = {"main.py": "class TicTacToe:\n    def print_board(self):\n        print('x')\n\n"
+                          "    def winner(self):\n        if self.done:\n            return 'X'\n"}
+    tests = {"tests/test_main.py": "from main import TicTacToe\n"}
+    iterable = ("tests/test_main.py:8: in test_print_board\n    assert ' | X | O |' in game.print_board()\n"
+                "E   TypeError: argument of type 'NoneType' is not iterable")
+    bound = ("tests/test_main.py:9: in test_board\nE   AssertionError: assert None == 'x'\n"
+             "E    +  where None = <bound method TicTacToe.print_board of <main.TicTacToe object at 0x7f>>()")
+    returns = iterable.replace("print_board", "winner")
+    inside = ("tests/test_main.py:8: in test_inner\n    game.print_board()\nmain.py:3: in print_board\n"
+              "    len(None)\nE   TypeError: object of type 'NoneType' has no len()")
+    got = triage.triage([case(name="test_print_board", text=iterable), case(name="test_board", text=bound),
+                         case(name="test_winner", text=returns), case(name="test_inner", text=inside)],
+                        tests, program)
+    assert got[0].defect == ("the test checks what print_board() returns, but print_board in main.py returns "
+                             "nothing (it prints: check its output with pytest's capsys)")
+    assert got[1].defect == got[0].defect
+    assert got[2].defect is None  # winner() returns a value on some path: the program's failure
+    assert got[3].defect is None  # the program's own line failed
+
+
+def test_a_disputed_method_shows_its_line_and_the_method_without_its_object() -> None:
+    """The 1.5B's tic-tac-toe (2026-12-04): pytest wrote ``<bound method TicTacToe.make_move of
+    <main.TicTacToe object at 0x7f30de9a4790>>(3)`` twice; the tester kept `== False` for cell 3."""
+    from chatdev.checks import disputes
+
+    text = ("tests/test_main.py:21: in test_make_move\n    assert game.make_move(3) == False\n"
+            "E   assert True == False\n"
+            "E    +  where True = <bound method TicTacToe.make_move of <main.TicTacToe object at 0x7f30de9a4790>>(3)\n"
+            "E    +    where <bound method TicTacToe.make_move of <main.TicTacToe object at 0x7f30de9a4790>> = "
+            "<main.TicTacToe object at 0x7f30de9a4790>.make_move")
+    failing = triage.TestCase(id="tests/test_main.py::test_make_move", file="tests/test_main.py",
+                              name="test_make_move", outcome="failed", message="assert True == False", text=text)
+    sources = {"tests/test_main.py": "def test_make_move():\n    assert game.make_move(3) == False\n"}
+    _, record = disputes.mark([failing], disputes.Record(), sources=sources, runs=True)
+    record.asked = [failing.id]
+    again, _ = disputes.mark([failing], record, sources=sources, runs=True)
+    assert again[0].disputed.startswith(
+        "the programmer was told of this failure and it still fails the same way: "
+        "`assert game.make_move(3) == False` (assert True == False; + where True = TicTacToe.make_move(3)).")

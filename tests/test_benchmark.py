@@ -298,3 +298,25 @@ def test_a_missing_checks_folder_is_refused(tmp_path: Path) -> None:
     tasks.write_text("a snake game\n")
     with pytest.raises(UsageError, match="no such folder"):
         benchmark.run(tasks, out=tmp_path / "out", checks=tmp_path / "nope", models={})
+
+
+def test_a_bench_variant_gives_only_the_named_phases_candidates(tmp_path: Path) -> None:
+    """`bench/build.py --candidates 1,coding=4`: a company folder whose coding phase says
+    `candidates: 4`, every other files phase one reply; a plain number is --candidates itself."""
+    import importlib.util
+
+    from chatdev.company.config import load_company
+
+    spec = importlib.util.spec_from_file_location("bench_build", REPO / "bench" / "build.py")
+    assert spec and spec.loader
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert build.variant("4", None, tmp_path) == (None, 4)
+    folder, count = build.variant("coding=4+test_writing=2", None, tmp_path)
+    assert count is None and folder is not None
+    company = load_company(folder)
+    assert company.phases["coding"].candidates_for(None) == 4
+    assert company.phases["test_writing"].candidates_for(None) == 2
+    assert company.phases["test_fix"].candidates_for(None) == 1
+    with pytest.raises(SystemExit, match="no phase 'codign'"):
+        build.variant("codign=4", None, tmp_path)

@@ -925,7 +925,8 @@ def test_a_wrong_expectation_the_fix_left_as_it_was_is_disputed_and_an_input_loo
         reports.append({c.name: c for c in cases})
     first, second = reports
     assert not first["test_celsius"].disputed and first["test_celsius"].counts
-    assert "still fails the same way (assert -12.2222" in second["test_celsius"].disputed
+    assert ("still fails the same way: `assert to_celsius(10) == 50.0` (assert -12.2222"
+            in second["test_celsius"].disputed)  # the failing line, read from the real run
     assert not second["test_unit"].disputed  # raised inside the program: the programmer's to fix
     assert "waits for typed input" in str(second["test_play"].defect)
     assert "the test gives scale an int for `name`" in str(second["test_scale"].defect)

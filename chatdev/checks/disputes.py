@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from chatdev.checks.triage import TestCase, find_test, frame_file
+from chatdev.checks.triage import TestCase, find_test, frame_file, test_lines
 
 # where the record lives in ``state.outputs`` (one per test loop: the loop clears it when it starts)
 OUTPUT = "test_disputes"
@@ -100,10 +100,19 @@ def upheld(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, s
     return out
 
 
+_BOUND = re.compile(r"<bound method (\w+)\.(\w+) of <[^<>]*>>")
+
+
 def _why(case: TestCase) -> str:
-    got = [" ".join(ln[1:].split()) for ln in case.text.splitlines() if ln.startswith("E ")][:2]
+    """What the tester is told: the test's failing line, and pytest's words with a bound method's
+    ``<bound method C.m of <main.C object at 0x...>>`` written ``C.m`` (and its ``where <bound
+    method ...> = <obj>.m`` line left out): what the small model has to weigh."""
+    got = [" ".join(_BOUND.sub(r"\1.\2", ln[1:]).split()) for ln in case.text.splitlines()
+           if ln.startswith("E ") and not re.match(r"E\s+\+\s+where <bound method", ln)][:2]
     shown = "; ".join(got)[:300] or case.message[:200]
-    return (f"the programmer was told of this failure and it still fails the same way ({shown}). "
+    line = next((ln.strip() for ln in reversed(test_lines(case)) if ln.strip()), "")
+    at = f"`{line[:160]}` " if line else ""
+    return (f"the programmer was told of this failure and it still fails the same way: {at}({shown}). "
             "If the task makes the program's result right, correct the expected value; "
             "if the program is wrong, keep the test as it is")
 

@@ -98,7 +98,7 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
             out.append(dataclasses.replace(case, quarantined=QUARANTINE in case.message))
             continue
         own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, defined)
-               or _mistyped(case, defined) or _checks_nothing_returned(case, defined)
+               or _mistyped(case, defined) or _checks_nothing_returned(case, trees)
                or _checks_own_values(case, sources.get(case.file, ""), defined, state))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
@@ -245,24 +245,63 @@ def _mistyped(case: TestCase, defined: dict[str, _Definition]) -> str | None:
             f"a {wanted[0]} method: pass `{used[1]}` as a {wanted[0]}, as the program does")
 
 
-_NONE_FROM = re.compile(r"where None = (?:\w+\.)?(\w+)\(")
+_NONE_FROM = re.compile(r"where None = (?:<bound method \w+\.(\w+) of .*?>|(?:\w+\.)?(\w+))\(")
+_NONE_USED = re.compile(r"^E\s+(?:TypeError|AttributeError): .*'NoneType'", re.MULTILINE)
+_CALLED = re.compile(r"\b(\w+)\s*\(")
 
 
-def _checks_nothing_returned(case: TestCase, defined: dict[str, _Definition]) -> str | None:
-    """Why ``case`` compares what a program function returns when it returns nothing (None: it does not)."""
+def _returns_nothing(name: str, trees: dict[str, ast.Module]) -> tuple[str, ast.FunctionDef | ast.AsyncFunctionDef] | None:
+    """The program's function or method ``name`` and its file, when every definition of that name
+    (top level, or a method of a top-level class) returns no value on any path (None: some does,
+    or the program has no such function)."""
+    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+    for rel, tree in trees.items():
+        for node in tree.body:
+            members = node.body if isinstance(node, ast.ClassDef) else [node]
+            found += [(rel, fn) for fn in members
+                      if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name == name]
+    if not found or any(isinstance(n, ast.Return) and n.value is not None
+                        or isinstance(n, (ast.Yield, ast.YieldFrom)) for _, fn in found for n in ast.walk(fn)):
+        return None
+    return found[0]
+
+
+def test_lines(case: TestCase) -> list[str]:
+    """The source lines pytest printed for the test's own frame (between ``file:N: in test`` and ``E``)."""
+    lines, inside = [], False
+    for line in case.text.splitlines():
+        if re.match(rf"(?:\S*/)?{re.escape(case.file)}:\d+: in ", line):
+            inside, lines = True, []
+        elif inside and line.startswith("E "):
+            break
+        elif inside and re.match(r"\S", line):  # another frame
+            inside = False
+        elif inside:
+            lines.append(line)
+    return lines
+
+
+def _checks_nothing_returned(case: TestCase, trees: dict[str, ast.Module]) -> str | None:
+    """Why ``case`` uses what a program function or method returns when it returns nothing: an
+    ``assert f() == x`` pytest explains as ``where None = f()``, or ``x in game.print_board()``
+    failing on ``'NoneType'`` in the test's own line (None: it does not)."""
     if not case.failed:
         return None
-    m = _NONE_FROM.search(f"{case.message}\n{case.text}")
-    found = defined.get(m[1]) if m else None
-    if found is None or isinstance(found.node, ast.ClassDef):
-        return None
-    fn = found.node
-    if any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(fn)):
-        return None
-    prints = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
-                 for n in ast.walk(fn))
-    what = "it prints: check its output with pytest's capsys" if prints else "check what it changes instead"
-    return f"the test checks what {fn.name}() returns, but {fn.name} in {found.path} returns nothing ({what})"
+    text = f"{case.message}\n{case.text}"
+    m = _NONE_FROM.search(text)
+    names = [m[1] or m[2]] if m else []
+    if not names and _NONE_USED.search(text) and frame_file(text) == case.file:
+        names = [n for line in test_lines(case) for n in _CALLED.findall(line)]
+    for name in names:
+        found = _returns_nothing(name, trees)
+        if found is None:
+            continue
+        path, fn = found
+        prints = any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "print"
+                     for n in ast.walk(fn))
+        what = "it prints: check its output with pytest's capsys" if prints else "check what it changes instead"
+        return f"the test checks what {fn.name}() returns, but {fn.name} in {path} returns nothing ({what})"
+    return None
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> str:
