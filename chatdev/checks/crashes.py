@@ -23,6 +23,8 @@ import ast
 import re
 from collections.abc import Mapping
 
+from chatdev.checks.bindings import bindings
+
 # what a built-in type has instead of a method small models reach for
 INSTEAD: dict[tuple[str, str], str] = {
     ("list", "add"): "append", ("list", "push"): "append", ("list", "put"): "append",
@@ -215,7 +217,7 @@ def _module_lacks(module: str, name: str, trees: dict[str, ast.Module]) -> list[
     tree = trees.get(rel)
     if tree is None:
         return []
-    names = sorted(_top_level(tree))
+    names = sorted(bindings(tree).all())
     listed = ", ".join(f"`{n}`" for n in names[:12]) or "nothing"
     return [f"Why: {rel} defines {listed}, but no `{name}`: use what it defines, or add `{name}` to {rel}."]
 
@@ -226,7 +228,7 @@ def _module_not_object(module: str, attr: str, trees: dict[str, ast.Module]) -> 
     defines `Ball`, but no `move`: add `move` to ball.py", three fixes sent ball.py back as it was."""
     rel = module.replace(".", "/") + ".py"
     tree = trees.get(rel)
-    if tree is None or attr in _top_level(tree):
+    if tree is None or attr in bindings(tree).all():
         return []
     owners = [node for node in tree.body if isinstance(node, ast.ClassDef) and attr in members(node)]
     if not owners:
@@ -253,15 +255,3 @@ def members(node: ast.ClassDef) -> set[str]:
     fields = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
               if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
     return methods | fields
-
-
-def _top_level(tree: ast.Module) -> set[str]:
-    out: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            out.add(node.name)
-        elif isinstance(node, ast.Assign):
-            out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            out |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
-    return out

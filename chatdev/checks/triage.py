@@ -38,6 +38,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from chatdev.checks.bindings import bindings
 from chatdev.project.paths import SANDBOX_ROOT
 
 QUARANTINE = "chatdev quarantine"
@@ -139,12 +140,7 @@ def _definitions(trees: dict[str, ast.Module]) -> dict[str, _Definition]:
 def _state(trees: dict[str, ast.Module], program: dict[str, str]) -> _State:
     """The names the program's files assign at their top level, and the modules they are (every
     Python file of ``program``, whether it parses or not)."""
-    names: set[str] = set()
-    for tree in trees.values():
-        for node in tree.body:
-            if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-                names |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+    names = {name for tree in trees.values() for name in bindings(tree).assigned}
     modules = {rel[:-3].replace("/", ".").split(".")[0] for rel in program if rel.endswith(".py")}
     return _State(frozenset(names), frozenset(modules))
 

@@ -12,6 +12,7 @@ import ast
 import re
 from pathlib import PurePosixPath
 
+from chatdev.checks.bindings import bindings
 from chatdev.sandbox import catalogue
 
 UNDEFINED = re.compile(r"^(?P<file>[^:\n]+\.py):\d+:\d+: undefined name '(?P<name>\w+)'$", re.MULTILINE)
@@ -28,24 +29,9 @@ def _definitions(sources: dict[str, str]) -> dict[str, list[str]]:
             tree = ast.parse(text)
         except SyntaxError:
             continue
-        for name in _top_level_names(tree):
+        for name in bindings(tree).public():
             found.setdefault(name, []).append(PurePosixPath(path).stem)
     return found
-
-
-def _top_level_names(tree: ast.Module) -> list[str]:
-    """Classes, functions and module-level constants (``SCREEN_WIDTH = 640``) a module defines."""
-    names: list[str] = []
-    for node in tree.body:
-        if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            names.append(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                for leaf in ast.walk(target):
-                    if isinstance(leaf, ast.Name) and not leaf.id.startswith("_"):
-                        names.append(leaf.id)
-    return names
 
 
 def _import_line(name: str, file: str, definitions: dict[str, list[str]]) -> str | None:

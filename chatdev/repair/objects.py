@@ -25,11 +25,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from chatdev.checks.bindings import DEFINITIONS, bindings
 from chatdev.checks.crashes import members
 
 _MODULE_ATTR = re.compile(r"AttributeError: module '(\w+)' has no attribute '(\w+)'")
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
-_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_DEFINITIONS = DEFINITIONS
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ def make_objects(sources: Mapping[str, str], path: str, error: str) -> Made | No
     uses = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
             and n.value.id == module]
     attrs = {u.attr for u in uses}
-    if attr not in attrs or attrs & _module_names(mod_tree):
+    if attr not in attrs or attrs & bindings(mod_tree).all():
         return None  # the module is used as a module somewhere too
     owners = [c for c in mod_tree.body if isinstance(c, ast.ClassDef) and attrs <= members(c)]
     if len(owners) != 1:
@@ -77,7 +78,7 @@ def make_objects(sources: Mapping[str, str], path: str, error: str) -> Made | No
                and any(a.name == module and a.asname is None for a in n.names)]
     if len(imports) != 1 or len(imports[0].names) != 1 or imports[0].lineno != imports[0].end_lineno:
         return None
-    if _rebinds(tree, module, imports[0]) or cls.name in _module_names(tree):
+    if _rebinds(tree, module, imports[0]) or cls.name in bindings(tree).all():
         return None
     placed = _place(tree, uses, _required(cls), module, cls.name)
     if placed is None:
@@ -95,20 +96,6 @@ def make_objects(sources: Mapping[str, str], path: str, error: str) -> Made | No
     except (SyntaxError, ValueError):
         return None
     return Made(files={path: new}, module=module, cls=cls.name, call=call)
-
-
-def _module_names(tree: ast.Module) -> set[str]:
-    """The names a module defines at its top level."""
-    out: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, _DEFINITIONS):
-            out.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            out |= {n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)}
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            out |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"}
-    return out
 
 
 def _required(cls: ast.ClassDef) -> list[str]:
