@@ -13,7 +13,8 @@ Targets (issue 18): qwen2.5-coder-1.5b runs >= 0.8, does_task >= 0.5, tests_pass
 complete >= 0.9; qwen2.5-coder-0.5b runs >= 0.6 and a median build <= 5 minutes.
 
 With several --candidates values the builds run side by side: each task with each value in
-turn, on one loaded model, and the table compares them (issue 14's target: runs at least
+turn, on the model loaded as a build with that value loads it (best-of-N on CPU: repacked Q4_K
+layers; one reply: not), each layout loaded once, and the table compares them (issue 14's target: runs at least
 15 points above N=1 at no more than 1.5x its median wall time). A value PHASE=N (several joined
 with +, as in coding=4+test_writing=2) gives only those phases N candidates, as `candidates: N`
 in their YAML would; every other phase asks for one reply.
@@ -96,7 +97,9 @@ def variant(value: str, company: Path | None, out: Path) -> tuple[Path | None, i
 
 
 def compare(tasks: Path, out: Path, values: list[str], args: argparse.Namespace) -> int:
-    """Each task with each --candidates value in turn, on one loaded model; then the comparison."""
+    """Each task with each --candidates value in turn; then the comparison. A value is built on a
+    model loaded as a build with it would load it (``parallel``: the most candidates a phase asks,
+    so repacked layers on CPU for best-of-N), one load per distinct layout, kept for every task."""
     import json
     import statistics
 
@@ -105,14 +108,20 @@ def compare(tasks: Path, out: Path, values: list[str], args: argparse.Namespace)
     from chatdev.run import engine
     from chatdev.tools import bench as benchmark
 
-    company = load_company(args.company)
-    refs = engine.role_model_refs(company, model=args.model, endpoint=None, sink=events.null_sink)
-    models = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0, mmproj=None,
-                                sink=events.null_sink)
-    lines = benchmark.read_tasks(tasks)
     out.mkdir(parents=True, exist_ok=True)
-    by_value: dict[str, list] = {v: [] for v in values}
     variants = {v: variant(v, args.company, out) for v in values}
+    loads: dict[int, dict] = {}  # parallel -> role -> model
+    by_parallel: dict[str, int] = {}
+    for value, (company_dir, count) in variants.items():
+        company = load_company(company_dir)
+        parallel = engine.most_candidates(company, company.chain, count)
+        by_parallel[value] = parallel
+        if parallel not in loads:
+            refs = engine.role_model_refs(company, model=args.model, endpoint=None, sink=events.null_sink)
+            loads[parallel] = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0,
+                                                 mmproj=None, sink=events.null_sink, parallel=parallel)
+    lines = benchmark.read_tasks(tasks)
+    by_value: dict[str, list] = {v: [] for v in values}
     try:
         for index, task in enumerate(lines, 1):
             one = out / f"task{index:02d}.txt"
@@ -120,13 +129,15 @@ def compare(tasks: Path, out: Path, values: list[str], args: argparse.Namespace)
             for value in values:
                 company_dir, count = variants[value]
                 got = benchmark.run(one, out=out / f"n{_label(value)}", no_run=args.no_run, checks=args.checks,
-                                    models=models, company_dir=company_dir, candidates=count, first=index)
+                                    models=loads[by_parallel[value]], company_dir=company_dir, candidates=count,
+                                    first=index)
                 by_value[value] += got.results
                 r = got.results[0]
                 print(f"task {index} N={value}: runs={r.runs} tests_pass={r.tests_pass} {r.wall_s:.0f} s "
                       f"{r.tokens} tokens", flush=True)
     finally:
-        engine.close_models(models)
+        for models in loads.values():
+            engine.close_models(models)
     table = {}
     for value, results in by_value.items():
         bench = benchmark.BenchResults(model=args.model, results=results, candidates=variants[value][1] or 1)

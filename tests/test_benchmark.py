@@ -320,3 +320,24 @@ def test_a_bench_variant_gives_only_the_named_phases_candidates(tmp_path: Path) 
     assert company.phases["test_fix"].candidates_for(None) == 1
     with pytest.raises(SystemExit, match="no phase 'codign'"):
         build.variant("codign=4", None, tmp_path)
+
+
+def test_the_bench_loads_the_model_as_a_build_with_its_candidates_would(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build with best-of-N loads its CPU model with repacked layers (``parallel``); the bench must
+    load it the same way, or its best-of-N figures are not what a user's build costs."""
+    from chatdev.errors import UsageError
+
+    seen: list[int] = []
+
+    def load(refs, **kw):
+        seen.append(kw.get("parallel", 1))
+        raise UsageError("loaded")  # what was asked is all this test needs
+
+    monkeypatch.setattr(engine, "load_models", load)
+    tasks = tmp_path / "tasks.txt"
+    tasks.write_text("a snake game\n")
+    for candidates in (None, 4):
+        with pytest.raises(UsageError, match="loaded"):
+            benchmark.run(tasks, out=tmp_path / "out", model="qwen2.5-coder-0.5b", candidates=candidates)
+    assert seen == [1, 4]

@@ -148,6 +148,35 @@ def test_the_candidate_that_runs_is_committed(tmp_path: Path, monkeypatch: pytes
     assert "Candidates for main.py" in html and "candidate 2 of 3 was kept" in html
 
 
+def test_the_first_clean_candidate_is_kept_and_the_rest_are_not_asked(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Candidates are checked as they end: candidate 1 runs with nothing against it, so candidates 2
+    and 3 are never written (one model after another: never asked; on llama.cpp: stopped)."""
+    summary, recorder, model = candidate_build(tmp_path, monkeypatch, 4, good=1)
+    assert summary.runs is True and "crash_here" not in (Path(summary.project) / "main.py").read_text()
+    coding = [c for c in model.calls if c.info is not None and c.info.phase == "coding"]
+    assert [c.info.candidate for c in coding] == [0, 1]
+    pick = next(e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding")
+    assert pick.winner == 1
+    assert [r["index"] for r in pick.ranking] == [1, 0, 2, 3]
+    assert pick.ranking[0]["verdict"].startswith("runs") and pick.ranking[1]["verdict"].startswith("does not run")
+    assert [r["verdict"] for r in pick.ranking[2:]] == ["not asked: candidate 1 was clean first"] * 2
+    # the transcript holds the two replies written, not the two never asked
+    replies = [e for e in recorder.of(events.Message) if e.phase == "coding" and e.sender == "Programmer"]
+    assert [e.candidate for e in replies] == [0, 1]
+
+
+def test_clean_is_the_best_a_candidate_can_be_but_for_its_passing_count() -> None:
+    files = {"main.py": "x"}
+    assert candidates.Candidate(0, files, report=report(runs=True, passed=1)).clean()
+    assert candidates.Candidate(0, files, report=report(runs=True)).clean()  # no tests yet: its run decides
+    assert not candidates.Candidate(0, files, report=report(runs=False)).clean()
+    assert not candidates.Candidate(0, files, report=report(runs=True, passed=3, failed=1)).clean()
+    assert not candidates.Candidate(0, files, report=report(runs=True, static=["main.py:1: undefined name 'x'"])).clean()
+    assert not candidates.Candidate(0, files).clean()  # not checked (no sandbox)
+    assert not candidates.Candidate(0, {}, problem="no code block").clean()
+
+
 def test_the_fix_phases_pick_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One candidate fix breaks the start, one keeps it: the one that runs wins."""
     def reply(messages, info: CallInfo) -> str:

@@ -110,6 +110,38 @@ def test_prefix_cache_of_chat_survives_and_feeds_chat_many(qwen: LlamaModel) -> 
     assert again.usage.cached_prompt_tokens >= first.usage.prompt_tokens - 1
 
 
+COUNT = [Message("system", "You are terse."),
+         Message("user", "Name a colour, then count from one to twenty in words.")]
+
+
+@pytest.mark.llm
+def test_an_accepted_candidate_stops_the_others_where_they_are(qwen: LlamaModel) -> None:
+    """``accept`` sees each sequence as it ends; True stops the rest: they come back cancelled, with
+    the start of what they would have written and no more tokens spent on them."""
+    whole = qwen.chat_many(COUNT, 3, max_tokens=60, temperature=0.9, seed=5, stop=["\n"])
+    ended: list[tuple[int, str]] = []
+    declined = qwen.chat_many(COUNT, 3, max_tokens=60, temperature=0.9, seed=5, stop=["\n"],
+                              accept=lambda i, reply: ended.append((i, reply.finish_reason)) is not None)
+    assert [r.text for r in declined] == [r.text for r in whole]  # declining changes nothing
+    assert ended and all(finish in ("stop", "length") for _, finish in ended)
+    shortest = min(range(3), key=lambda i: (whole[i].usage.completion_tokens, i))
+    assert ended[0][0] == shortest
+    taken: list[int] = []
+    stopped = qwen.chat_many(COUNT, 3, max_tokens=60, temperature=0.9, seed=5, stop=["\n"],
+                             accept=lambda i, reply: not taken.append(i))
+    assert taken == [shortest]
+    assert stopped[shortest].text == whole[shortest].text and stopped[shortest].finish_reason != "cancelled"
+    for i, reply in enumerate(stopped):
+        if i == shortest:
+            continue
+        assert reply.finish_reason == "cancelled"
+        assert whole[i].text.startswith(reply.text)
+        assert reply.usage.completion_tokens <= whole[shortest].usage.completion_tokens
+    # the parallel context is usable again at once
+    again = qwen.chat_many(COUNT, 2, max_tokens=6, temperature=0.9, seed=5)
+    assert all(r.finish_reason in ("stop", "length") for r in again)
+
+
 # ----------------------------------------------------------------------------- the sequential fallback
 
 
@@ -127,6 +159,17 @@ def test_a_model_without_chat_many_answers_one_candidate_after_another() -> None
     assert "".join(p for i, p in pieces if i == 1) == "second"
     with pytest.raises(ValueError):
         chat_many(model, [Message("user", "hi")], 0)
+
+
+def test_one_after_another_an_accepted_candidate_leaves_the_rest_unasked() -> None:
+    model = ScriptedModel(["first", "second", "third", "fourth"])
+    seen: list[tuple[int, str]] = []
+    replies = chat_many(model, [Message("user", "hi")], 4, max_tokens=8, seed=11,
+                        accept=lambda i, reply: seen.append((i, reply.text)) is None and reply.text == "second")
+    assert seen == [(0, "first"), (1, "second")]
+    assert [r.text for r in replies] == ["first", "second", "", ""]
+    assert [r.finish_reason for r in replies] == ["stop", "stop", "cancelled", "cancelled"]
+    assert len(model.calls) == 2 and replies[3].usage.completion_tokens == 0
 
 
 # ----------------------------------------------------------------------------- an endpoint: concurrent requests

@@ -51,7 +51,7 @@ class Reply:
     text: str
     usage: Usage = field(default_factory=Usage)
     timings: Timings = field(default_factory=Timings)
-    finish_reason: str = "stop"  # stop | length
+    finish_reason: str = "stop"  # stop | length | cancelled (a candidate stopped: another was accepted first)
     # With ``schema``: the parsed value when the reply is JSON matching it, else
     # ``schema_error`` says why not (truncated by max_tokens, invalid JSON, ...).
     parsed: Any = None
@@ -304,6 +304,9 @@ def candidate_temperature(temperature: float, index: int) -> float:
     return temperature if index == 0 else min(1.0, max(temperature, 0.2) + 0.15 * index)
 
 
+Accept = Callable[[int, Reply], bool]  # a candidate that ended -> whether to stop the others
+
+
 def chat_many(
     model: ChatModel,
     messages: Sequence[Message],
@@ -315,33 +318,53 @@ def chat_many(
     temperature: float = 0.2,
     seed: int | None = None,
     on_token: Callable[[int, str], None] | None = None,
+    accept: Accept | None = None,
 ) -> list[Reply]:
     """``n`` replies to one prompt, candidate ``i`` sampled with ``candidate_seed``/``candidate_temperature``.
 
     A backend that can decode several sequences together (llama.cpp's batch API,
     an endpoint's parallel slots) has a ``chat_many`` method of this signature
     without ``model``; any other model answers one candidate after another.
-    ``on_token(i, piece)`` streams candidate ``i``.
+    ``on_token(i, piece)`` streams candidate ``i``. ``accept(i, reply)``, where given, is
+    called with each candidate as it ends while another is still being written or yet to be
+    asked; when it returns True the candidates not yet
+    ended are stopped (``finish_reason="cancelled"``, with what they wrote so far; one never
+    started has no text and no usage). A backend whose ``chat_many`` takes no ``accept``
+    returns every candidate finished, and ``accept`` is not called.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     own = getattr(model, "chat_many", None)
     if n > 1 and callable(own):
+        extra = {"accept": accept} if accept is not None and _takes(own, "accept") else {}
         return list(own(messages, n, schema=schema, max_tokens=max_tokens, stop=stop, temperature=temperature,
-                        seed=seed, on_token=on_token))
+                        seed=seed, on_token=on_token, **extra))
     seeds = [seed] + [candidate_seed(seed, i) for i in range(1, n)]
     return chat_each(model, messages, seeds, [candidate_temperature(temperature, i) for i in range(n)],
-                     schema=schema, max_tokens=max_tokens, stop=stop, on_token=on_token)
+                     schema=schema, max_tokens=max_tokens, stop=stop, on_token=on_token, accept=accept)
+
+
+def _takes(function: Callable[..., Any], name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(function).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def chat_each(model: ChatModel, messages: Sequence[Message], seeds: Sequence[int | None],
               temperatures: Sequence[float], *, on_token: Callable[[int, str], None] | None = None,
-              **kwargs: Any) -> list[Reply]:
+              accept: Accept | None = None, **kwargs: Any) -> list[Reply]:
     """The candidates as ``model.chat`` calls one after another, candidate ``i`` with ``seeds[i]`` and
-    ``temperatures[i]`` (and ``CallInfo.candidate`` set to ``i``); ``kwargs`` go to every call."""
+    ``temperatures[i]`` (and ``CallInfo.candidate`` set to ``i``); ``kwargs`` go to every call. Once
+    ``accept`` takes a candidate the rest are not asked (empty, ``finish_reason="cancelled"``)."""
     replies: list[Reply] = []
     info = current_call()
     for i, (seed, temperature) in enumerate(zip(seeds, temperatures, strict=True)):
+        if replies and accept is not None and accept(len(replies) - 1, replies[-1]):
+            replies += [Reply(text="", finish_reason="cancelled") for _ in range(len(seeds) - i)]
+            break
         stream = (lambda piece, i=i: on_token(i, piece)) if on_token is not None else None
         with calling(dataclasses.replace(info, candidate=i)) if info is not None else contextlib.nullcontext():
             replies.append(model.chat(messages, temperature=temperature, seed=seed, on_token=stream, **kwargs))

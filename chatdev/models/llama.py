@@ -39,6 +39,7 @@ from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import gguf_info, llama_backend
 from chatdev.models.backends import CANDIDATES, GPU_LAYERS, LOCAL, MMPROJ, SCHEMA, Backend, LoadRequest
 from chatdev.models.base import (
+    Accept,
     ImageInput,
     Message,
     Reply,
@@ -482,12 +483,14 @@ class LlamaModel:
         seed: int | None = None,
         on_token: Callable[[int, str], None] | None = None,
         images: Sequence[ImageInput] = (),
+        accept: Accept | None = None,
     ) -> list[Reply]:
         """``n`` candidate replies to one prompt, decoded as parallel sequences of one llama.cpp context.
 
         The prompt is the one ``chat()`` builds and is evaluated once; candidate ``i`` samples with
         ``candidate_seed(seed or self.seed, i)`` and ``candidate_temperature(temperature, i)``, and
-        ``on_token(i, piece)`` streams it. More candidates than ``max_candidates`` allows: ModelError
+        ``on_token(i, piece)`` streams it; ``accept`` (``models.base.chat_many``) may stop the
+        candidates still running when one ends. More candidates than ``max_candidates`` allows: ModelError
         before anything is decoded. With images, one candidate, a recurrent model or a chat handler
         that is not a plain prompt formatter, the candidates are ``chat()`` calls one after another.
         """
@@ -501,7 +504,7 @@ class LlamaModel:
         llm = self._llm
         if images or n == 1 or llm._is_recurrent or llm._is_hybrid:
             return chat_each(self, messages, [seed, *seeds[1:]], temperatures, images=images, schema=schema,
-                             max_tokens=max_tokens, stop=stop, on_token=on_token)
+                             max_tokens=max_tokens, stop=stop, on_token=on_token, accept=accept)
         payload = openai_messages(messages)
         max_tokens = max(1, max_tokens)
         grammar = None
@@ -514,7 +517,7 @@ class LlamaModel:
             prompt = self._chat_prompt(payload)
             if prompt is None:
                 return chat_each(self, messages, [seed, *seeds[1:]], temperatures, images=images, schema=schema,
-                                 max_tokens=max_tokens, stop=stop, on_token=on_token)
+                                 max_tokens=max_tokens, stop=stop, on_token=on_token, accept=accept)
             tokens, extra_stops, stop_ids = prompt
             from chatdev.models import llama_parallel
 
@@ -522,7 +525,7 @@ class LlamaModel:
                 return llama_parallel.decode(self, tokens, n, grammar=grammar, schema=schema, max_tokens=max_tokens,
                                              stop=[*stop, *extra_stops], stop_ids=stop_ids,
                                              temperatures=temperatures, seeds=seeds, sampling=SAMPLING,
-                                             on_token=on_token)
+                                             on_token=on_token, accept=accept)
             except (ValueError, RuntimeError) as exc:
                 raise self._call_error(exc, max_tokens) from None
 

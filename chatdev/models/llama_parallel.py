@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import llama_backend
-from chatdev.models.base import Reply, Timings, Usage, check_reply
+from chatdev.models.base import Accept, Reply, Timings, Usage, check_reply
 from chatdev.models.offload import DEFAULT_RESERVE, compute_bytes, fmt_bytes
 from chatdev.models.state_cache import common_prefix
 
@@ -303,8 +303,13 @@ def decode(
     seeds: Sequence[int],
     sampling: dict[str, Any],
     on_token: Callable[[int, str], None] | None,
+    accept: Accept | None = None,
 ) -> list[Reply]:
-    """``n`` replies to the prompt ``tokens``, decoded as parallel sequences (the caller holds the model's lock)."""
+    """``n`` replies to the prompt ``tokens``, decoded as parallel sequences (the caller holds the model's lock).
+
+    ``accept(i, reply)`` is called with each sequence as it ends while others still run, in
+    index order within a step; when it returns True the others are stopped there and come back
+    ``cancelled`` with what they wrote (no further ``llama_decode`` is spent on them)."""
     lc = llama_backend.load()
     llm = model._llm
     started = time.perf_counter()
@@ -347,8 +352,25 @@ def decode(
             if on_token is not None:
                 on_token(c.index, piece)
 
+    def reply_of(c: _Candidate) -> Reply:
+        first = min((k.first_at for k in candidates if k.first_at is not None), default=time.perf_counter())
+        cached = reused if c.index == 0 else prompt_tokens  # the others share sequence 0's prompt whole
+        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=c.generated, cached_prompt_tokens=cached)
+        ended = c.last_at or first
+        finish = c.finish if c.finish in ("length", "cancelled") else "stop"
+        reply = Reply(text=c.text, usage=usage, timings=Timings(prefill_s=first - started, decode_s=ended - first),
+                      finish_reason=finish)
+        if schema is not None and finish != "cancelled":
+            parsed, error = check_reply(c.text, schema)
+            if error and finish == "length":
+                error = f"the reply was cut at max_tokens={max_tokens} ({error})"
+            reply = Reply(text=reply.text, usage=reply.usage, timings=reply.timings,
+                          finish_reason=reply.finish_reason, parsed=parsed, schema_error=error)
+        return reply
+
     main_tokens = llm._input_ids.tolist() if llm.n_tokens else []
     candidates: list[_Candidate] = []
+    reused = 0
     batch = _Batch(lc, max(par.n_batch, n))
     seq0 = par.tokens
     try:
@@ -371,6 +393,7 @@ def decode(
         running = list(candidates)
         while running:
             feed: list[tuple[int, int, int, bool]] = []
+            ended: list[_Candidate] = []
             for c in running:
                 token = int(lc.llama_sampler_sample(c.sampler, ctx, c.row))
                 now = time.perf_counter()
@@ -379,6 +402,7 @@ def decode(
                 if lc.llama_vocab_is_eog(vocab, token) or token in stop_ids:
                     c.finish = "stop"
                     emit(c, final=True)
+                    ended.append(c)
                     continue
                 c.generated += 1
                 c.text += c.decoder.decode(piece_of(token))
@@ -390,7 +414,14 @@ def decode(
                     c.row = len(feed)
                     feed.append((token, c.pos, c.index, True))
                     c.pos += 1
+                else:
+                    ended.append(c)
             running = [c for c in running if c.finish is None]
+            if accept is not None and running and any(accept(c.index, reply_of(c)) for c in ended):
+                for c in running:
+                    c.finish = "cancelled"
+                    emit(c, final=True)
+                running, feed = [], []
             if feed:  # one llama_decode for every sequence still running
                 batch.fill(feed)
                 _decode(lc, ctx, batch, model.name)
@@ -406,23 +437,7 @@ def decode(
             lc.llama_sampler_free(c.sampler)
         batch.free()
     par.tokens = seq0
-    first = min((c.first_at for c in candidates if c.first_at is not None), default=time.perf_counter())
-    replies = []
-    for c in candidates:
-        cached = reused if c.index == 0 else prompt_tokens  # the others share sequence 0's prompt whole
-        usage = Usage(prompt_tokens=prompt_tokens, completion_tokens=c.generated, cached_prompt_tokens=cached)
-        ended = c.last_at or first
-        finish = "length" if c.finish == "length" else "stop"
-        reply = Reply(text=c.text, usage=usage, timings=Timings(prefill_s=first - started, decode_s=ended - first),
-                      finish_reason=finish)
-        if schema is not None:
-            parsed, error = check_reply(c.text, schema)
-            if error and finish == "length":
-                error = f"the reply was cut at max_tokens={max_tokens} ({error})"
-            reply = Reply(text=reply.text, usage=reply.usage, timings=reply.timings,
-                          finish_reason=reply.finish_reason, parsed=parsed, schema_error=error)
-        replies.append(reply)
-    return replies
+    return [reply_of(c) for c in candidates]
 
 
 def _decode(lc: Any, ctx: Any, batch: _Batch, name: str) -> None:

@@ -169,9 +169,10 @@ class Context:
 
     def ask_many(self, conv: Conversation, phase: str, n: int, *, sender: str, receiver: str, text: str,
                  max_tokens: int, result: PhaseResult, cycle: int = 0, shown: str | None = None,
-                 item: str | None = None) -> list[Reply]:
+                 item: str | None = None, accept: Callable[[int, Reply], bool] | None = None) -> list[Reply]:
         """``n`` candidate replies to one request, decoded together where the backend can; each
-        is one message of the transcript (``candidate`` set) and counts as one call."""
+        is one message of the transcript (``candidate`` set) and counts as one call, but for a
+        candidate ``accept`` stopped before it was asked (``models.base.chat_many``)."""
         self.sink(events.Message(phase=phase, sender=sender, receiver=receiver, text=text if shown is None else shown))
 
         def on_token(index: int, piece: str) -> None:
@@ -182,8 +183,10 @@ class Context:
         seed, temperature = self._sampling(cycle, 0)
         with calling(CallInfo(phase=phase, role=receiver, expects="files", item=item, cycle=cycle)):
             replies = conv.ask_many(text, n, max_tokens=max_tokens, temperature=temperature, seed=seed,
-                                    on_token=on_token)
+                                    on_token=on_token, accept=accept)
         for index, reply in enumerate(replies):
+            if reply.finish_reason == "cancelled" and not reply.usage.completion_tokens:
+                continue  # never asked
             self._answered(phase, conv.model.name, sender, receiver, reply, result, candidate=index)
         return replies
 

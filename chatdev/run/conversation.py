@@ -105,14 +105,15 @@ class Conversation:
         temperature: float = 0.2,
         seed: int | None = None,
         on_token: Callable[[int, str], None] | None = None,
+        accept: Callable[[int, Reply], bool] | None = None,
     ) -> list[Reply]:
-        """``n`` candidate replies to one request (``models.base.chat_many``); the history keeps
-        candidate 0 until ``keep`` names the one chosen."""
+        """``n`` candidate replies to one request (``models.base.chat_many``, ``accept`` included);
+        the history keeps candidate 0 until ``keep`` names the one chosen."""
         from chatdev.models.base import chat_many
 
         messages, answer = self.fit(text, max_tokens=max_tokens)
         replies = chat_many(self.model, messages, n, schema=schema, max_tokens=answer, temperature=temperature,
-                            seed=seed, on_token=on_token)
+                            seed=seed, on_token=on_token, accept=accept)
         self.history = self.history + [messages[-1], Message("assistant", replies[0].text)]
         return replies
 

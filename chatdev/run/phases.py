@@ -323,21 +323,43 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
     """Best-of-N: n replies at once, each written on trial and checked in the sandbox, the best kept.
 
     The ranking is ``candidates.RANKING``; every candidate stays in the transcript, and a
-    ``CandidatesRanked`` event says which one won and why. When no reply is usable the
-    phase asks again one reply at a time, as without candidates.
+    ``CandidatesRanked`` event says which one won and why. Candidates are checked as they
+    end: the first that is ``clean`` is kept and the others are stopped where they are.
+    When no reply is usable the phase asks again one reply at a time, as without candidates.
     """
     from chatdev.run import candidates as cands
 
-    answers = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
-                           max_tokens=phase.max_tokens, result=result, cycle=cycle, item=item)
-    pool: list[cands.Candidate] = []
-    for index, reply in enumerate(answers):
+    check = _candidate_check(ctx, phase.name, receiver)
+    checked: dict[int, cands.Candidate] = {}
+
+    def read(index: int, reply: Reply) -> cands.Candidate:
         cut = reply.finish_reason == "length" and not expected
         try:
-            files = _parse_files(ctx, phase, reply, expected, cut=cut)
-            pool.append(cands.Candidate(index, files, text=reply.text))
+            return cands.Candidate(index, _parse_files(ctx, phase, reply, expected, cut=cut), text=reply.text)
         except SchemaViolation as exc:
-            pool.append(cands.Candidate(index, {}, text=reply.text, problem=exc.reason))
+            return cands.Candidate(index, {}, text=reply.text, problem=exc.reason)
+
+    def accept(index: int, reply: Reply) -> bool:
+        """Check a candidate that ended while others are still written; a clean one stops them."""
+        cand = checked[index] = read(index, reply)
+        cands.check_all(ctx.workspace, [cand], check)
+        return cand.clean()
+
+    answers = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
+                           max_tokens=phase.max_tokens, result=result, cycle=cycle, item=item,
+                           accept=accept if check is not None else None)
+    first = next((c for c in checked.values() if c.clean()), None)
+    pool: list[cands.Candidate] = []
+    for index, reply in enumerate(answers):
+        if index in checked:
+            pool.append(checked[index])
+        elif first is not None:
+            why = "not checked" if reply.finish_reason != "cancelled" else \
+                "stopped unfinished" if reply.usage.completion_tokens else "not asked"
+            pool.append(cands.Candidate(index, {}, text=reply.text,
+                                        stopped=f"{why}: candidate {first.index} was clean first"))
+        else:
+            pool.append(read(index, reply))
     usable = [c for c in pool if c.usable]
     if not usable:
         reason = pool[0].problem if pool else "no reply"
@@ -347,8 +369,8 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
         return _ask_until_valid(ctx, phase, conv, message, sender=sender, receiver=receiver, images=(),
                                 expected=expected, result=result, item=item, cycle=cycle, start=1,
                                 reason=reason)
-    check = _candidate_check(ctx, phase.name, receiver) if len(usable) > 1 else None
-    cands.check_all(ctx.workspace, pool, check)
+    if checked or len(usable) > 1:  # one usable reply and nothing checked yet: nothing to choose
+        cands.check_all(ctx.workspace, [c for c in pool if c.index not in checked], check)
     ranked = cands.rank(pool)
     winner = ranked[0]
     conv.keep(answers[winner.index])

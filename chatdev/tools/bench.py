@@ -275,7 +275,8 @@ def run(tasks: Path, *, jobs: int = 1, out: Path = Path("bench-out"), model: str
     if models is None:
         company = load_company(company_dir)
         refs = engine.role_model_refs(company, model=model, endpoint=endpoint, sink=sink)
-        loaded = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0, mmproj=None, sink=sink)
+        loaded = engine.load_models(refs, n_ctx=company.spec.n_ctx, gpu_layers=None, seed=0, mmproj=None, sink=sink,
+                                    parallel=engine.most_candidates(company, company.chain, candidates))
         names = sorted(set(refs.values()))
     else:
         loaded, names = models, sorted({getattr(m, "name", type(m).__name__) for m in models.values()})
