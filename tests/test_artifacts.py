@@ -26,6 +26,26 @@ def test_path_in_info_string_and_in_first_line() -> None:
     assert parse_files("```python\n# game.py\nx = 1\n```").files == {"game.py": "# game.py\nx = 1\n"}
 
 
+def test_one_block_with_a_comment_header_per_file_is_those_files() -> None:
+    """The 1.5B's Roman numeral fix (2026-12-06): one block, `# main.py` on top and the whole of
+    roman.py after a `# roman.py` line; main.py was written as both files."""
+    main = "# main.py\nimport sys\nfrom roman import to_int\n\nprint(to_int(sys.argv[1]))\n"
+    roman = "# roman.py\ndef to_int(s):\n    return len(s)\n"
+    reply = f"```python\n{main}\n{roman}```\n"
+    known = {"main.py": "x = 1\n", "roman.py": "y = 2\n"}
+    assert parse_files(reply, known=known).files == {"main.py": main, "roman.py": roman}
+    # a step that writes one file keeps only its own part
+    assert parse_files(reply, expected=["main.py"]).files == {"main.py": main}
+    # named on the line before, the header of a project file still splits
+    named = f"main.py\n```python\nimport roman\n\n{roman}```\n"
+    assert parse_files(named, known=known).files == {"main.py": "import roman\n", "roman.py": roman}
+
+
+def test_a_comment_naming_a_file_in_the_middle_of_a_file_stays_a_comment() -> None:
+    body = "import json\n# config.py\nSETTINGS = {}\n    # roman.py\nx = 1\n"
+    assert parse_files(f"main.py\n```python\n{body}```\n", known={"main.py": ""}).files == {"main.py": body}
+
+
 def test_single_unnamed_block_goes_to_the_expected_file() -> None:
     parsed = parse_files("Sure!\n```python\nimport pygame\n```", expected=["main.py"])
     assert parsed.files == {"main.py": "import pygame\n"}

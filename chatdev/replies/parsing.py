@@ -232,7 +232,8 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
             continue
         if expected and len(expected) == 1 and path != expected[0] and PurePosixPath(path).name == PurePosixPath(expected[0]).name:
             path = expected[0]
-        files[path] = body if body.endswith("\n") else body + "\n"
+        for part_path, part in _split_headers(path, body, known or {}):
+            files[part_path] = part if part.endswith("\n") else part + "\n"
     if not files and len(expected) == 1 and unnamed:
         best = _for_file(unnamed, expected[0])
         files[safe_relpath(expected[0])] = best.body if best.body.endswith("\n") else best.body + "\n"
@@ -258,6 +259,43 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
         # would overwrite files that other steps wrote
         files = {expected[0]: files[expected[0]]}
     return FileParse(files=files, problems=problems)
+
+
+HEADER = re.compile(r"^#[ \t]*(?:file(?:name)?[ \t]*[:=][ \t]*)?(?P<path>[\w./\-]+\.py)[ \t]*$", re.IGNORECASE)
+
+
+def _split_headers(path: str, body: str, known: Mapping[str, str]) -> list[tuple[str, str]]:
+    """One block that holds several files, each after a comment line naming it, as those files.
+
+    Seen on the 1.5B Roman numeral converter (2026-12-06): a fix sent one block that began
+    ``# main.py`` and went on, after a line ``# roman.py``, with the whole of roman.py; main.py
+    was written as both, and the program ran roman.py's ``main`` on its own copy. A line splits
+    the block only where it is a comment at the left margin that is nothing but a Python file's
+    path, other than the block's own, and the block began with such a line or the path is a
+    project file (a stray ``# utils.py`` in a file's middle is left alone otherwise)."""
+    if not path.endswith(".py"):
+        return [(path, body)]
+    lines = body.splitlines(keepends=True)
+    headed = bool(lines) and HEADER.match(lines[0].rstrip("\n")) is not None
+    parts: list[tuple[str, list[str]]] = [(path, [])]
+    for line in lines:
+        m = HEADER.match(line.rstrip("\n"))
+        other = m["path"] if m else None
+        if other and other != parts[-1][0] and (headed or other in known):
+            try:
+                parts.append((safe_relpath(other), [line]))
+                continue
+            except UnsafePath:
+                pass
+        parts[-1][1].append(line)
+    if len(parts) == 1:
+        return [(path, body)]
+    merged: dict[str, str] = {}
+    for part_path, part_lines in parts:
+        text = "".join(part_lines).strip("\n")
+        if text.strip():
+            merged[part_path] = (merged[part_path] + "\n\n" if part_path in merged else "") + text + "\n"
+    return list(merged.items()) or [(path, body)]
 
 
 def _for_file(blocks: Sequence[_Block], path: str) -> _Block:
