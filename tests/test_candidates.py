@@ -166,6 +166,37 @@ def test_the_first_clean_candidate_is_kept_and_the_rest_are_not_asked(tmp_path: 
     assert [e.candidate for e in replies] == [0, 1]
 
 
+def test_a_module_written_before_its_entry_point_is_kept_without_a_run(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Coding writes snake.py before main.py: no candidate of that step can run, so the first one
+    with nothing against it is kept; main.py's step waits for a candidate that runs."""
+    design = json.dumps({"summary": "A snake game.", "entry": "main.py", "run": "python main.py",
+                         "files": [{"path": "snake.py", "purpose": "the snake"},
+                                   {"path": "main.py", "purpose": "the loop"}]})
+
+    def reply(messages, info: CallInfo) -> str:
+        if info.phase == "design":
+            return design
+        if info.phase == "coding" and info.item == "snake.py":
+            return "snake.py\n```python\nclass Snake:\n    size = 3\n```"
+        if info.phase == "coding":
+            return f"main.py\n```python\n{GAME if info.candidate == 1 else CRASH}```"
+        return good_reply(messages)
+
+    model = scripted(reply)
+    verifier = fake_verifier(lambda files: ("main.py" in files and "crash_here" not in files["main.py"], set()))
+    monkeypatch.setattr(engine, "_verifier", verifier)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, candidates=3), sink=recorder,
+                           models=company_models(model))
+    coding = [(c.info.item, c.info.candidate) for c in model.calls if c.info is not None and c.info.phase == "coding"]
+    assert coding == [("snake.py", 0), ("main.py", 0), ("main.py", 1)]
+    picks = {e.item: e for e in recorder.of(events.CandidatesRanked) if e.phase == "coding"}
+    assert picks["snake.py"].winner == 0 and picks["main.py"].winner == 1
+    assert summary.runs is True
+
+
 def test_clean_is_the_best_a_candidate_can_be_but_for_its_passing_count() -> None:
     files = {"main.py": "x"}
     assert candidates.Candidate(0, files, report=report(runs=True, passed=1)).clean()
@@ -174,6 +205,9 @@ def test_clean_is_the_best_a_candidate_can_be_but_for_its_passing_count() -> Non
     assert not candidates.Candidate(0, files, report=report(runs=True, passed=3, failed=1)).clean()
     assert not candidates.Candidate(0, files, report=report(runs=True, static=["main.py:1: undefined name 'x'"])).clean()
     assert not candidates.Candidate(0, files).clean()  # not checked (no sandbox)
+    # where no candidate can run yet (a module before its entry point), the rest decides
+    assert candidates.Candidate(0, files, report=report(runs=False)).clean(can_run=False)
+    assert not candidates.Candidate(0, files, report=report(runs=False, static=["main.py:1: x"])).clean(can_run=False)
     assert not candidates.Candidate(0, {}, problem="no code block").clean()
 
 

@@ -65,15 +65,16 @@ class Candidate:
         return (0, 0, 0 if report.runs else 1, counts.get("defects", 0), 1 if report.tests_pass is False else 0,
                 -progress.tests_passed, progress.tests_failed, progress.static_errors, self.index)
 
-    def clean(self) -> bool:
+    def clean(self, *, can_run: bool = True) -> bool:
         """Checked, and the best a candidate can be on every line of ``RANKING`` but the number of
         passing tests and the candidate number: kept as soon as it ends (``check_all`` is not
-        waited for)."""
+        waited for). ``can_run=False``: no candidate of this step can run (coding writes a module
+        before the entry point that imports it), so the run is no line of the ranking."""
         if not self.usable or self.report is None:
             return False
         report = self.report
-        return bool(report.runs) and not report.counts().get("defects", 0) and report.tests_pass is not False \
-            and not report.progress().static_errors
+        return (bool(report.runs) or not can_run) and not report.counts().get("defects", 0) \
+            and report.tests_pass is not False and not report.progress().static_errors
 
     def verdict(self) -> str:
         """One line: what the check found."""

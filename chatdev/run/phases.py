@@ -331,6 +331,12 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
 
     check = _candidate_check(ctx, phase.name, receiver)
     checked: dict[int, cands.Candidate] = {}
+    design = ctx.state.outputs.get("design")
+    entry = design.get("entry") if isinstance(design, dict) else None
+    later = isinstance(entry, str) and entry not in ctx.workspace.files()  # the entry point is written later
+
+    def clean(cand: cands.Candidate) -> bool:  # a module written before the entry point cannot run yet
+        return cand.clean(can_run=not (later and entry not in cand.files))
 
     def read(index: int, reply: Reply) -> cands.Candidate:
         cut = reply.finish_reason == "length" and not expected
@@ -343,12 +349,12 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
         """Check a candidate that ended while others are still written; a clean one stops them."""
         cand = checked[index] = read(index, reply)
         cands.check_all(ctx.workspace, [cand], check)
-        return cand.clean()
+        return clean(cand)
 
     answers = ctx.ask_many(conv, phase.name, n, sender=sender, receiver=receiver, text=message,
                            max_tokens=phase.max_tokens, result=result, cycle=cycle, item=item,
                            accept=accept if check is not None else None)
-    first = next((c for c in checked.values() if c.clean()), None)
+    first = next((c for c in checked.values() if clean(c)), None)
     pool: list[cands.Candidate] = []
     for index, reply in enumerate(answers):
         if index in checked:
