@@ -24,6 +24,7 @@ from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
 from chatdev.repair.argv import fit_arity
 from chatdev.repair.assets import stand_ins
+from chatdev.repair.display import make_display, undefined_name
 from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports
 from chatdev.repair.objects import make_objects
@@ -764,7 +765,8 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     program loads and nobody wrote (``repair/assets.py``: silent and blank stand-ins), a
     variable a function reads before assigning it where the module has it (``repair/scopes.py``:
     declared ``global``, kept while the crash moves on; ``repair/objects.py``: a module called as
-    the one object of its class, the object made), and an argument count test that
+    the one object of its class, the object made; ``repair/display.py``: a pygame window drawn on
+    and never opened), and an argument count test that
     refuses the command line it was given (``repair/argv.py``; kept only when the program then
     runs)."""
     files: list[str] = []
@@ -830,7 +832,8 @@ def _repair_crashes(ctx: Context, phase: ActionPhase, report: Any, *, tests: boo
     """While the program crashes where a repair needs no model, repair it and run again: a
     variable read before it is assigned where the module has it (``UnboundLocalError``: declared
     ``global``), a module used as the one object of its class (``module 'ball' has no attribute
-    'move'``: the object made). A repair after which the same crash comes back is taken back."""
+    'move'``: the object made), a pygame window drawn on and never opened (``name 'screen' is not
+    defined``: ``repair/display.py``). A repair after which the same crash comes back is taken back."""
     files: list[str] = []
     for _ in range(RUN_REPAIRS):
         run = getattr(report, "run", None)
@@ -865,6 +868,12 @@ def _crash_repair(program: dict[str, str], site: Any) -> tuple[dict[str, str], s
         return (fixed, rf"(?:UnboundLocalError|NameError)\b.*'{name}'",
                 f"declared `{name}` {keyword} in {site.function}() ({site.path}): it read that variable "
                 "before assigning it")
+    missing = undefined_name(site.error)
+    window = make_display(program, site.path, site.error) if missing else {}
+    if window:
+        return (window, rf"NameError: name '{missing}' is not defined",
+                f"made the window `{missing}` in {site.path} (`pygame.display.set_mode`): the program drew on "
+                "it and never opened it")
     made = make_objects(program, site.path, site.error)
     if made is None:
         return None

@@ -1,0 +1,105 @@
+"""A pygame window drawn on and never opened (chatdev/repair/display.py), as the 1.5B's snake wrote it."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from chatdev.repair.display import make_display
+
+SNAKE = '''from snake import Snake
+import pygame
+import time
+
+pygame.init()
+
+# Constants
+SCREEN_WIDTH = 800
+SCREEN_HEIGHT = 600
+SIZE = 20
+
+font = pygame.font.Font(None, 36)
+snake = Snake(SCREEN_WIDTH // 2, SCREEN_HEIGHT // 2, SIZE)
+running = True
+frames = 0
+
+while running and frames < 3:
+    frames += 1
+    screen.fill((0, 0, 0))
+    snake.draw(screen)
+    pygame.display.flip()
+print("frames", frames)
+'''
+ERROR = "NameError: name 'screen' is not defined"
+
+
+def test_the_window_is_opened_after_its_size_and_the_init() -> None:
+    fixed = make_display({"main.py": SNAKE}, "main.py", ERROR)
+    lines = fixed["main.py"].splitlines()
+    at = lines.index("screen = pygame.display.set_mode((SCREEN_WIDTH, SCREEN_HEIGHT))")
+    assert lines[at - 1] == "SCREEN_HEIGHT = 600" and lines[at + 1] == "SIZE = 20"
+    ast.parse(fixed["main.py"])
+
+
+@pytest.mark.parametrize(("program", "why"), [
+    (SNAKE.replace("import pygame\n", ""), "no pygame"),
+    (SNAKE.replace("SCREEN_HEIGHT = 600\n", "").replace("SCREEN_HEIGHT", "600"), "no size named"),
+    (SNAKE.replace("    screen.fill((0, 0, 0))\n", "").replace("snake.draw(screen)", "snake.draw(screen)  # no surface"),
+     "used only as an argument of the program's own method"),
+    (SNAKE.replace("frames = 0\n", "frames = 0\nscreen = None\n"), "bound by the module (a real bug elsewhere)"),
+    (SNAKE.replace("while running", "def loop(screen):\n    pass\n\n\nwhile running"), "a parameter of that name"),
+    (SNAKE.replace("pygame.init()\n", "pygame.init()\nscreen.fill((1, 1, 1))\n"), "used above where it would go"),
+])
+def test_nothing_is_guessed(program: str, why: str) -> None:
+    assert make_display({"main.py": program}, "main.py", ERROR) == {}, why
+
+
+def test_an_alias_a_lower_case_size_and_a_draw_call() -> None:
+    program = ("import pygame as pg\n\nwidth, height = 640, 480\nwin_width = 3\n\ndef draw():\n"
+               "    pg.draw.rect(win, (255, 0, 0), (0, 0, 10, 10))\n\ndraw()\n")
+    fixed = make_display({"game.py": program}, "game.py", "NameError: name 'win' is not defined")
+    assert "width, height = 640, 480\nwin = pg.display.set_mode((width, height))\nwin_width = 3\n" in fixed["game.py"]
+    assert make_display({"game.py": program}, "game.py", "TypeError: boom") == {}
+    assert make_display({"game.py": program}, "other.py", "NameError: name 'win' is not defined") == {}
+
+
+@pytest.mark.docker
+def test_the_company_opens_the_window_and_the_program_runs(tmp_path: Path, sandbox_ready: None) -> None:
+    """The real sandbox: main.py dies on `screen.fill`; the fixes send it back as it was, so only the
+    repair can help, and the run that follows it decides."""
+    import json
+
+    from chatdev import events
+    from chatdev.models.base import current_call
+    from chatdev.run import engine
+    from tests.scripted_company import company_models, good_reply, scripted
+
+    files = {"snake.py": "class Snake:\n    def __init__(self, x, y, size):\n        self.x, self.y = x, y\n\n"
+                         "    def draw(self, screen):\n        screen.fill((0, 255, 0), (self.x, self.y, 20, 20))\n",
+             "main.py": SNAKE}
+
+    def company(messages):
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if phase == "design":
+            return json.dumps({"summary": "A snake game.", "entry": "main.py", "run": "python main.py",
+                               "files": [{"path": "snake.py", "purpose": "the Snake class"},
+                                         {"path": "main.py", "purpose": "the game loop"}]})
+        if phase == "coding" and info is not None:
+            return f"{info.item}\n```python\n{files[str(info.item)]}```"
+        if phase in ("code_fix", "test_fix"):
+            return f"main.py\n```python\n{files['main.py']}```"
+        if phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    sink = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=sink,
+                           models=company_models(scripted(company)))
+    text = (Path(summary.project) / "main.py").read_text()
+    assert "screen = pygame.display.set_mode((SCREEN_WIDTH, SCREEN_HEIGHT))\n" in text
+    assert summary.runs is True, summary
+    notices = [e.text for e in sink.events if isinstance(e, events.Notice)]
+    assert any("made the window `screen` in main.py" in n for n in notices), notices
