@@ -327,10 +327,10 @@ def chat_many(
     without ``model``; any other model answers one candidate after another.
     ``on_token(i, piece)`` streams candidate ``i``. ``accept(i, reply)``, where given, is
     called with each candidate as it ends while another is still being written or yet to be
-    asked; when it returns True the candidates not yet
-    ended are stopped (``finish_reason="cancelled"``, with what they wrote so far; one never
-    started has no text and no usage). A backend whose ``chat_many`` takes no ``accept``
-    returns every candidate finished, and ``accept`` is not called.
+    asked; when it returns True the candidates not yet ended are stopped
+    (``finish_reason="cancelled"``, with what they wrote so far; one never started has no text
+    and no usage). A backend whose ``chat_many`` takes no ``accept`` returns every candidate
+    finished, and ``accept`` is not called.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
