@@ -50,16 +50,24 @@ def bindings(tree: ast.Module) -> Bindings:
     for node in tree.body:
         if isinstance(node, DEFINITIONS):
             definitions[node.name] = None
-        elif isinstance(node, (ast.Assign, ast.AugAssign)) or (isinstance(node, ast.AnnAssign) and node.value):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                for leaf in stored(target):
-                    assigned[leaf] = None
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            for leaf in assigns(node):
+                assigned[leaf] = None
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
                 if alias.name != "*":
                     imported[(alias.asname or alias.name).split(".")[0]] = None
     return Bindings(tuple(definitions), tuple(assigned), tuple(imported))
+
+
+def assigns(node: ast.stmt) -> list[str]:
+    """The names one statement assigns by the rules above (none for a bare ``x: T``, or for a
+    statement that is no assignment)."""
+    if isinstance(node, ast.Assign):
+        return [name for target in node.targets for name in stored(target)]
+    if isinstance(node, ast.AugAssign) or (isinstance(node, ast.AnnAssign) and node.value is not None):
+        return stored(node.target)
+    return []
 
 
 def stored(target: ast.expr) -> list[str]:

@@ -23,7 +23,7 @@ import ast
 import re
 from collections.abc import Mapping
 
-from chatdev.checks.bindings import bindings
+from chatdev.checks.bindings import assigns, bindings
 
 _UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
 SURFACE_METHODS = frozenset({"fill", "blit", "get_width", "get_height", "get_rect", "get_size", "blits"})
@@ -82,8 +82,6 @@ def _pygame_alias(tree: ast.Module) -> str | None:
 def _binds(tree: ast.Module, name: str) -> bool:
     """Whether anything in the module binds ``name``: an assignment anywhere, a parameter, a
     ``global`` target assigned in a function, an import, a ``for`` or ``with`` target."""
-    if name in bindings(tree).all():
-        return True
     for node in ast.walk(tree):
         if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
             return True
@@ -133,9 +131,7 @@ def _line_of(tree: ast.Module, name: str) -> int:
     """The line of the last top-level statement that assigns ``name``."""
     line = 0
     for node in tree.body:
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target] \
-            if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
-        if any(isinstance(n, ast.Name) and n.id == name for t in targets for n in ast.walk(t)):
+        if name in assigns(node):
             line = node.lineno
     return line
 

@@ -22,7 +22,7 @@ from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, Company
 from chatdev.company.orgchart import OrgChart
 from chatdev.errors import ModelError
-from chatdev.models.base import CallInfo, ChatModel, Reply, Usage, calling
+from chatdev.models.base import Accept, CallInfo, ChatModel, Reply, Usage, calling
 from chatdev.run.conversation import Conversation
 from chatdev.sandbox.results import Progress, tests_record
 
@@ -169,7 +169,7 @@ class Context:
 
     def ask_many(self, conv: Conversation, phase: str, n: int, *, sender: str, receiver: str, text: str,
                  max_tokens: int, result: PhaseResult, cycle: int = 0, shown: str | None = None,
-                 item: str | None = None, accept: Callable[[int, Reply], bool] | None = None) -> list[Reply]:
+                 item: str | None = None, accept: Accept | None = None) -> list[Reply]:
         """``n`` candidate replies to one request, decoded together where the backend can; each
         is one message of the transcript (``candidate`` set) and counts as one call, but for a
         candidate ``accept`` stopped before it was asked (``models.base.chat_many``)."""

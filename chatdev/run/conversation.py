@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chatdev.errors import ModelError
-from chatdev.models.base import ChatModel, ImageInput, Message, Reply
+from chatdev.models.base import Accept, ChatModel, ImageInput, Message, Reply
 
 MARGIN = 48  # chat-template tokens per message and safety
 MIN_ANSWER = 256
@@ -105,7 +105,7 @@ class Conversation:
         temperature: float = 0.2,
         seed: int | None = None,
         on_token: Callable[[int, str], None] | None = None,
-        accept: Callable[[int, Reply], bool] | None = None,
+        accept: Accept | None = None,
     ) -> list[Reply]:
         """``n`` candidate replies to one request (``models.base.chat_many``, ``accept`` included);
         the history keeps candidate 0 until ``keep`` names the one chosen."""
