@@ -13,6 +13,8 @@ nothing runs) and names that cause where it can:
 - a call with the wrong arguments: the definition it calls, with its parameters and place;
 - a name a project module does not have: what that module does define; a module used as
   the object its class makes (``ball.move()`` after ``import ball``): make the object.
+- a value called (``'bool' object is not callable``) where its class also defines a method of
+  that name (``self.start_screen = True`` and ``def start_screen``): the value hides the method.
 
 Every line is a fact read from the code or Python's data model, never a guess at intent.
 """
@@ -39,6 +41,7 @@ _ATTRIBUTE = re.compile(r"AttributeError: '(\w+)' object has no attribute '(\w+)
 _MODULE_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
 _CALL = re.compile(r"TypeError: ([\w.]+)\(\) (takes .*|missing .*|got an unexpected keyword argument .*)")
 _IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
+_NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
 _TYPE_NAMES = {"NoneType": "None"}
 
 
@@ -53,6 +56,8 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
         return _module_lacks(m.group(2), m.group(1), trees)
     if m := _CALL.search(error):
         return _wrong_call(m.group(1), trees)
+    if m := _NOT_CALLABLE.search(error):
+        return _hidden_method(m.group(1), path, code, trees)
     return []
 
 
@@ -247,6 +252,31 @@ def _module_not_object(module: str, attr: str, trees: dict[str, ast.Module]) -> 
                        f"Write {rel}'s own class, then make one object of it before it is used."]
     return [text + f" Make the object once, before it is used: `from {module} import {cls.name}`, then "
                    f"`{short} = {cls.name}({args})` with those values, and call `{short}.{attr}()` on it."]
+
+
+def _hidden_method(kind: str, path: str, code: str, trees: dict[str, ast.Module]) -> list[str]:
+    """``self.start_screen()`` where the class also sets ``self.start_screen = True``: the value
+    hides the method on the object (the 1.5B snake, 2026-12-06, all four candidates)."""
+    tree = trees.get(path)
+    if tree is None:
+        return []
+    for name in re.findall(r"\.(\w+)\s*\(", code):
+        for cls in ast.walk(tree):
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            method = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                           and n.name == name), None)
+            store = next((n for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
+                isinstance(t, ast.Attribute) and t.attr == name and isinstance(t.value, ast.Name)
+                and t.value.id == "self" for t in n.targets)), None)
+            if method is None or store is None:
+                continue
+            a = "an" if kind[:1].lower() in "aeiou" else "a"
+            return [f"Why: class {cls.name} ({path}) has both `def {name}` (line {method.lineno}) and "
+                    f"`{ast.unparse(store).strip()}` (line {store.lineno}): on the object the value replaces "
+                    f"the method, so `self.{name}` is {a} {kind} here. Give the value another name "
+                    f"(`self.is_{name}`) everywhere it is set or tested, and keep the method."]
+    return []
 
 
 def members(node: ast.ClassDef) -> set[str]:

@@ -29,6 +29,7 @@ from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports
 from chatdev.repair.objects import make_objects
 from chatdev.repair.scopes import declare_outer, unbound_name
+from chatdev.repair.shadows import not_callable, rename_flag
 from chatdev.replies import formats, parsing, plans
 from chatdev.replies.splice import cut_program, cut_tests
 from chatdev.run import human
@@ -833,7 +834,9 @@ def _repair_crashes(ctx: Context, phase: ActionPhase, report: Any, *, tests: boo
     variable read before it is assigned where the module has it (``UnboundLocalError``: declared
     ``global``), a module used as the one object of its class (``module 'ball' has no attribute
     'move'``: the object made), a pygame window drawn on and never opened (``name 'screen' is not
-    defined``: ``repair/display.py``). A repair after which the same crash comes back is taken back."""
+    defined``: ``repair/display.py``), a flag that hides a method of its class (``'bool' object is not
+    callable``: the flag renamed, ``repair/shadows.py``). A repair after which the same crash comes back
+    is taken back."""
     files: list[str] = []
     for _ in range(RUN_REPAIRS):
         run = getattr(report, "run", None)
@@ -874,6 +877,14 @@ def _crash_repair(program: dict[str, str], site: Any) -> tuple[dict[str, str], s
         return (window, rf"NameError: name '{missing}' is not defined",
                 f"made the window `{missing}` in {site.path} (`pygame.display.set_mode`): the program drew on "
                 "it and never opened it")
+    if not_callable(site.error):
+        renamed = rename_flag(program, site.path, site.line, site.error)
+        if renamed is None:
+            return None
+        again = rf"\.{renamed.method}\([^\n]*\n(?:[ \t]*[~^]+[ \t~^]*\n)?TypeError: '\w+' object is not callable"
+        return (renamed.files, again,
+                f"renamed the flag `self.{renamed.method}` of {renamed.cls} to `self.{renamed.flag}` in {site.path}: "
+                f"it hid the method `{renamed.method}()` and the call died")
     made = make_objects(program, site.path, site.error)
     if made is None:
         return None
