@@ -211,6 +211,68 @@ def test_endpoint_sends_the_candidates_as_concurrent_requests() -> None:
     assert [r.text for r in plain] == ["ok", "ok"]
 
 
+class _Slow(httpx.SyncByteStream):
+    """A streamed reply of ``words`` SSE events, ``pause`` seconds apart, that notes how far it got."""
+
+    def __init__(self, word: str, words: int, pause: float) -> None:
+        self.word, self.words, self.pause = word, words, pause
+        self.sent, self.closed = 0, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        import time
+
+        for i in range(self.words):
+            if self.closed:
+                return
+            last = i == self.words - 1
+            event = {"choices": [{"delta": {"content": f"{self.word}{i} "}, "finish_reason": "stop" if last else None}]}
+            self.sent += 1
+            yield f"data: {json.dumps(event)}\n\n".encode()
+            time.sleep(self.pause)
+        yield b"data: [DONE]\n\n"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_an_accepted_endpoint_candidate_closes_the_other_requests() -> None:
+    """Candidate 0 ends after 3 pieces and is accepted; the two long ones are closed where they are."""
+    streams: dict[int, _Slow] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/models"):
+            return httpx.Response(200, json=MODELS)
+        body = json.loads(request.content)
+        assert body["stream"] is True  # streamed so that it can be stopped, with no on_token
+        index = 0 if body["seed"] == 4 else 1 if body["seed"] == candidate_seed(4, 1) else 2
+        streams[index] = _Slow(f"c{index}-", 3 if index == 0 else 400, 0.01)
+        return httpx.Response(200, stream=streams[index], headers={"content-type": "text/event-stream"})
+
+    accepted: list[tuple[int, str]] = []
+
+    def accept(i: int, reply: object) -> bool:
+        accepted.append((i, getattr(reply, "text")))
+        return True
+
+    replies = fake(handler).chat_many([Message("user", "hi")], 3, max_tokens=512, seed=4, accept=accept)
+    assert accepted == [(0, "c0-0 c0-1 c0-2 ")]
+    assert [r.finish_reason for r in replies] == ["stop", "cancelled", "cancelled"]
+    for i in (1, 2):
+        assert streams[i].closed and streams[i].sent < 400, (i, streams[i].sent)
+        assert replies[i].text == "".join(f"c{i}-{k} " for k in range(len(replies[i].text.split())))
+    # a candidate that is not accepted stops nothing, and the last one to end is not judged
+    streams.clear()
+    accepted.clear()
+
+    def never(i: int, reply: object) -> bool:
+        accepted.append((i, ""))
+        return False
+
+    replies = fake(handler).chat_many([Message("user", "hi")], 2, max_tokens=512, seed=4, accept=never)
+    assert [r.finish_reason for r in replies] == ["stop", "stop"] and streams[1].sent == 400
+    assert [i for i, _ in accepted] == [0]
+
+
 def test_endpoint_candidate_errors_are_raised() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path.endswith("/models"):

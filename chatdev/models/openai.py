@@ -32,6 +32,7 @@ from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.events import Notice
 from chatdev.models.backends import CANDIDATES, SCHEMA, Backend, LoadRequest
 from chatdev.models.base import (
+    Accept,
     ImageInput,
     Message,
     Reply,
@@ -312,7 +313,10 @@ class EndpointModel:
         temperature: float = 0.2,
         seed: int | None = None,
         on_token: Callable[[str], None] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Reply:
+        """One reply. ``cancel``, when set while the reply streams, ends it where it is
+        (``finish_reason="cancelled"``; the connection is closed, so the server stops decoding)."""
         if images and not self.supports_vision:
             raise ModelError(f"{self.name} is not known to see images",
                              hint="serve a vision model (e.g. llama-server --mmproj) and pass supports_vision")
@@ -327,18 +331,19 @@ class EndpointModel:
         if schema is not None:
             body["response_format"] = self.response_format(schema)
         started = time.perf_counter()
-        if on_token is None:
+        if on_token is None and cancel is None:
             data = self._json("POST", "/chat/completions", body=body)
             text, finish, usage_raw, first = self._parse_completion(data), _finish(data), data, None
         else:
             body["stream"] = True
             body["stream_options"] = {"include_usage": True}
-            text, finish, usage_raw, first = self._stream(body, on_token)
+            text, finish, usage_raw, first = self._stream(body, on_token or _ignore, cancel)
         ended = time.perf_counter()
         usage = self._usage(usage_raw, messages, text)
         first = first or ended
+        reason = finish if finish in ("length", "cancelled") else "stop"
         reply = Reply(text=text, usage=usage, timings=Timings(prefill_s=first - started, decode_s=ended - first),
-                      finish_reason="length" if finish == "length" else "stop")
+                      finish_reason=reason)
         if schema is not None:
             parsed, error = check_reply(text, schema)
             if error and reply.finish_reason == "length":
@@ -358,13 +363,18 @@ class EndpointModel:
         temperature: float = 0.2,
         seed: int | None = None,
         on_token: Callable[[int, str], None] | None = None,
+        accept: Accept | None = None,
     ) -> list[Reply]:
         """``n`` candidate replies as ``n`` concurrent requests (a server with parallel slots, such as
         ``llama-server --parallel N`` or vLLM, decodes them together; others queue them).
 
         Candidate ``i`` is sent with ``candidate_seed(seed, i)`` (candidate 0 with ``seed``) and
         ``candidate_temperature(temperature, i)``. ``on_token(i, piece)`` is called from the request
-        threads, one call at a time. The first candidate's error, if any, is raised once all have ended.
+        threads, one call at a time. ``accept(i, reply)`` (``base.chat_many``'s contract) is called
+        with each candidate that ends while another is still open, one call at a time; when it
+        returns True the open requests are closed where they are (``finish_reason="cancelled"``;
+        llama-server frees the slot when its client goes). The first candidate's error, if any, is
+        raised once all have ended.
         """
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
@@ -383,10 +393,27 @@ class EndpointModel:
 
             return piece
 
+        cancel = threading.Event() if accept is not None else None
+        judging = threading.Lock()  # one accept at a time: each writes its candidate on trial
+        still_open = [n]
+
         def one(i: int) -> Reply:
-            return self.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
-                             temperature=candidate_temperature(temperature, i),
-                             seed=candidate_seed(seed, i) if i else seed, on_token=stream(i))
+            try:
+                reply = self.chat(messages, schema=schema, max_tokens=max_tokens, stop=stop,
+                                  temperature=candidate_temperature(temperature, i),
+                                  seed=candidate_seed(seed, i) if i else seed, on_token=stream(i), cancel=cancel)
+            except BaseException:
+                with judging:
+                    still_open[0] -= 1
+                raise
+            if accept is None or cancel is None:
+                return reply
+            with judging:
+                still_open[0] -= 1
+                if reply.finish_reason != "cancelled" and not cancel.is_set() and still_open[0] > 0 \
+                        and accept(i, reply):
+                    cancel.set()
+            return reply
 
         with ThreadPoolExecutor(max_workers=n, thread_name_prefix="chatdev-candidate") as pool:
             futures = [pool.submit(one, i) for i in range(n)]
@@ -400,13 +427,16 @@ class EndpointModel:
                              hint="is it an OpenAI-compatible chat server?") from None
         return content if isinstance(content, str) else ""
 
-    def _stream(self, body: dict[str, Any], on_token: Callable[[str], None]) -> tuple[str, str, Any, float | None]:
+    def _stream(self, body: dict[str, Any], on_token: Callable[[str], None],
+                cancel: threading.Event | None = None) -> tuple[str, str, Any, float | None]:
         httpx = _httpx()
         url = self._url("/chat/completions")
         last = ""
         for attempt in range(1 + self.retries):
             if attempt:
                 self._sleep(attempt - 1)
+            if cancel is not None and cancel.is_set():
+                return "", "cancelled", {}, None
             pieces: list[str] = []
             finish = ""
             usage: dict[str, Any] = {}
@@ -422,6 +452,8 @@ class EndpointModel:
                         resp.read()
                         raise self._http_error(resp)
                     for event in _sse(resp.iter_lines(), url):
+                        if cancel is not None and cancel.is_set():  # leaving closes the connection
+                            return "".join(pieces), "cancelled", usage, first
                         if "usage" in event and isinstance(event["usage"], dict):
                             usage = {"usage": event["usage"], "timings": event.get("timings")}
                         elif "timings" in event:
@@ -472,6 +504,10 @@ class EndpointModel:
 
     def __repr__(self) -> str:
         return f"EndpointModel({self.base!r}, model={self.model_id!r}, server={self.server})"
+
+
+def _ignore(piece: str) -> None:
+    """A reply streamed only so that it can be cancelled: its pieces go nowhere."""
 
 
 def _sse(lines: Iterator[str], url: str) -> Iterator[dict[str, Any]]:
