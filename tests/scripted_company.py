@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from chatdev.models.base import Message
 
@@ -127,6 +128,40 @@ def one_file_program(main: str, *, summary: str, run: str) -> Callable[[Sequence
         return good_reply(messages)
 
     return company
+
+
+def stubborn_program(files: dict[str, str], *, summary: str) -> Callable[[Sequence[Message]], str]:
+    """A company whose design is ``files`` (main.py the entry, run as ``python main.py``), whose
+    coding writes each of them, whose fixes send main.py back as it was and whose tester writes
+    no tests: only a repair without a model can change the program."""
+    from chatdev.models.base import current_call
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if phase == "design":
+            return json.dumps({"summary": summary, "entry": "main.py", "run": "python main.py",
+                               "files": [{"path": p, "purpose": f"part of {summary}"} for p in files]})
+        if phase == "coding" and info is not None:
+            return f"{info.item}\n```python\n{files[str(info.item)]}```"
+        if phase in ("code_fix", "test_fix"):
+            return f"main.py\n```python\n{files['main.py']}```"
+        if phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    return company
+
+
+def build_scripted(out, company: Callable[[Sequence[Message]], str], task: str) -> tuple[Any, list[str]]:
+    """A build of ``task`` by ``company`` (every role), in the real sandbox: (its summary, its notices)."""
+    from chatdev import events
+    from chatdev.run import engine
+
+    sink = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task=task, out=out), sink=sink,
+                           models=company_models(scripted(company)))
+    return summary, [e.text for e in sink.events if isinstance(e, events.Notice)]
 
 
 def company_models(model) -> dict:

@@ -69,37 +69,13 @@ def test_an_alias_a_lower_case_size_and_a_draw_call() -> None:
 def test_the_company_opens_the_window_and_the_program_runs(tmp_path: Path, sandbox_ready: None) -> None:
     """The real sandbox: main.py dies on `screen.fill`; the fixes send it back as it was, so only the
     repair can help, and the run that follows it decides."""
-    import json
-
-    from chatdev import events
-    from chatdev.models.base import current_call
-    from chatdev.run import engine
-    from tests.scripted_company import company_models, good_reply, scripted
+    from tests.scripted_company import build_scripted, stubborn_program
 
     files = {"snake.py": "class Snake:\n    def __init__(self, x, y, size):\n        self.x, self.y = x, y\n\n"
                          "    def draw(self, screen):\n        screen.fill((0, 255, 0), (self.x, self.y, 20, 20))\n",
              "main.py": SNAKE}
-
-    def company(messages):
-        info = current_call()
-        phase = info.phase if info is not None else ""
-        if phase == "design":
-            return json.dumps({"summary": "A snake game.", "entry": "main.py", "run": "python main.py",
-                               "files": [{"path": "snake.py", "purpose": "the Snake class"},
-                                         {"path": "main.py", "purpose": "the game loop"}]})
-        if phase == "coding" and info is not None:
-            return f"{info.item}\n```python\n{files[str(info.item)]}```"
-        if phase in ("code_fix", "test_fix"):
-            return f"main.py\n```python\n{files['main.py']}```"
-        if phase == "test_writing":
-            return "no tests"
-        return good_reply(messages)
-
-    sink = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=sink,
-                           models=company_models(scripted(company)))
+    summary, notices = build_scripted(tmp_path, stubborn_program(files, summary="A snake game."), "a snake game")
     text = (Path(summary.project) / "main.py").read_text()
     assert "screen = pygame.display.set_mode((SCREEN_WIDTH, SCREEN_HEIGHT))\n" in text
     assert summary.runs is True, summary
-    notices = [e.text for e in sink.events if isinstance(e, events.Notice)]
     assert any("made the window `screen` in main.py" in n for n in notices), notices

@@ -106,42 +106,18 @@ def test_no_repair_where_the_code_allows_another_reading() -> None:
 def test_the_company_makes_the_objects_and_the_program_runs(tmp_path: Path, sandbox_ready: None) -> None:
     """The real sandbox: main.py dies on ``ball.move()``, then on ``paddle.draw``; fixes send it back
     as it was, so only the repair can help; the run that follows each repair decides."""
-    import json
     import subprocess
 
-    from chatdev import events
-    from chatdev.models.base import current_call
-    from chatdev.run import engine
-    from tests.scripted_company import company_models, good_reply, scripted
+    from tests.scripted_company import build_scripted, stubborn_program
 
-    files = {"ball.py": BALL.replace("import pygame\n", ""), "paddle.py": PADDLE,
-             "main.py": SCRIPT + "print('frames', frames, 'ball at', ball.x)\n"}
-
-    def company(messages):
-        info = current_call()
-        phase = info.phase if info is not None else ""
-        if phase == "design":
-            return json.dumps({"summary": "A breakout.", "entry": "main.py", "run": "python main.py",
-                               "files": [{"path": "main.py", "purpose": "the game loop"},
-                                         {"path": "ball.py", "purpose": "the Ball class"},
-                                         {"path": "paddle.py", "purpose": "the Paddle class"}]})
-        if phase == "coding" and info is not None:
-            return f"{info.item}\n```python\n{files[str(info.item)]}```"
-        if phase in ("code_fix", "test_fix"):
-            return f"main.py\n```python\n{files['main.py']}```"
-        if phase == "test_writing":
-            return "no tests"
-        return good_reply(messages)
-
-    sink = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a breakout", out=tmp_path), sink=sink,
-                           models=company_models(scripted(company)))
+    files = {"main.py": SCRIPT + "print('frames', frames, 'ball at', ball.x)\n",
+             "ball.py": BALL.replace("import pygame\n", ""), "paddle.py": PADDLE}
+    summary, notices = build_scripted(tmp_path, stubborn_program(files, summary="A breakout."), "a breakout")
     project = Path(summary.project)
     text = (project / "main.py").read_text()
     assert "ball = Ball(ball_x, ball_y, ball_radius)\n" in text
     assert "paddle = Paddle(paddle_x, paddle_y, paddle_width, paddle_height)\n" in text
     assert summary.runs is True, summary
-    notices = [e.text for e in sink.events if isinstance(e, events.Notice)]
     assert any("made one Ball in main.py (`ball = Ball(ball_x, ball_y, ball_radius)`)" in n for n in notices), notices
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout

@@ -110,31 +110,12 @@ def test_the_crash_explanation_names_both() -> None:
 def test_the_company_renames_the_flag_and_the_program_runs(tmp_path: Path, sandbox_ready: None) -> None:
     """The real sandbox: main.py dies on `self.start_screen()`; the fixes send it back as it was, so
     only the repair can help, and the run that follows it decides."""
-    import json
+    from tests.scripted_company import build_scripted, stubborn_program
 
-    from chatdev import events
-    from chatdev.models.base import current_call
-    from chatdev.run import engine
-    from tests.scripted_company import company_models, good_reply, scripted
-
-    def company(messages):
-        info = current_call()
-        phase = info.phase if info is not None else ""
-        if phase == "design":
-            return json.dumps({"summary": "A game.", "entry": "main.py", "run": "python main.py",
-                               "files": [{"path": "main.py", "purpose": "the game"}]})
-        if phase in ("coding", "code_fix", "test_fix"):
-            return f"main.py\n```python\n{GAME}```"
-        if phase == "test_writing":
-            return "no tests"
-        return good_reply(messages)
-
-    sink = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=sink,
-                           models=company_models(scripted(company)))
+    summary, notices = build_scripted(tmp_path, stubborn_program({"main.py": GAME}, summary="A game."),
+                                      "a snake game")
     text = (Path(summary.project) / "main.py").read_text()
     assert "self.is_start_screen = True" in text and "def start_screen(self):" in text
     assert summary.runs is True, summary
-    notices = [e.text for e in sink.events if isinstance(e, events.Notice)]
     assert any("renamed the flag `self.start_screen` of Game to `self.is_start_screen` in main.py" in n
                for n in notices), notices
