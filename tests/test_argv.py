@@ -62,3 +62,103 @@ def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Pat
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout
     assert "Programmer|[static_check] Repair main.py without a model (imports, stand-in sounds and images, globals, the argument count)" in log
+
+
+# ----------------------------------------------------------------------------- input() fed the arguments
+
+ROMAN = '''def to_roman(n):
+    out = ""
+    for value, letters in ((1000, "M"), (900, "CM"), (500, "D"), (400, "CD"), (100, "C"), (90, "XC"),
+                           (50, "L"), (40, "XL"), (10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I")):
+        while n >= value:
+            out, n = out + letters, n - value
+    return out
+
+
+def main():
+    text = input("Enter a number: ")
+    print(to_roman(int(text)))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+STEPS = '''"""Converts units."""
+from __future__ import annotations
+
+
+def main():
+    value = float(input("Value: "))
+    unit = input("From: ")
+    to = input("To: ").strip()
+    print(value * 1000 if (unit, to) == ("km", "m") else value)
+
+
+main()
+'''
+
+
+def test_one_input_call_reads_the_arguments_joined(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from chatdev.repair.argv import feed_arguments
+
+    fed = feed_arguments({"main.py": ROMAN, "README.md": "input()"}, 1)
+    assert fed is not None and fed.calls == 1
+    text = fed.files["main.py"]
+    assert text.startswith("import sys\n\ndef to_roman(n):\n")
+    assert '    text = " ".join(sys.argv[1:]) or input("Enter a number: ")\n' in text
+    (tmp_path / "main.py").write_text(text)
+    argv = subprocess.run([sys.executable, "main.py", "1994"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=30)
+    assert argv.stdout == "MCMXCIV\n", argv.stderr
+    typed = subprocess.run([sys.executable, "main.py"], cwd=tmp_path, input="1994\n", capture_output=True,
+                           text=True, timeout=30)
+    assert typed.stdout.endswith("MCMXCIV\n")  # typed, it works as before
+
+
+def test_as_many_input_calls_as_arguments_read_one_each() -> None:
+    from chatdev.repair.argv import feed_arguments
+
+    fed = feed_arguments({"main.py": STEPS}, 3)
+    assert fed is not None and fed.calls == 3
+    text = fed.files["main.py"]
+    assert text.startswith('"""Converts units."""\nfrom __future__ import annotations\nimport sys\n')
+    assert '    value = float(sys.argv[1] if len(sys.argv) > 1 else input("Value: "))\n' in text
+    assert '    unit = sys.argv[2] if len(sys.argv) > 2 else input("From: ")\n' in text
+    assert '    to = (sys.argv[3] if len(sys.argv) > 3 else input("To: ")).strip()\n' in text
+    namespace: dict[str, object] = {}
+    exec(compile(text.replace("\nmain()\n", "\n"), "main.py", "exec"), namespace)
+
+
+@pytest.mark.parametrize(("program", "n", "why"), [
+    (STEPS, 2, "three calls, two arguments: which reads what?"),
+    (ROMAN.replace("def main():\n", "def main():\n    import sys\n    print(sys.argv)\n"), 1, "it reads sys.argv"),
+    (ROMAN.replace("import", "") + "import argparse\n", 1, "it uses argparse"),
+    ("while True:\n    move = input('> ')\n    print(move)\n", 1, "a loop of moves"),
+    ("try:\n    n = int(input())\nexcept ValueError:\n    n = int(input())\nprint(n)\n", 2, "not one block"),
+    ("print(1)\n", 1, "no input() at all"),
+    (ROMAN, 0, "no arguments"),
+])
+def test_nothing_is_guessed(program: str, n: int, why: str) -> None:
+    from chatdev.repair.argv import feed_arguments
+
+    assert feed_arguments({"main.py": program}, n) is None, why
+    assert feed_arguments({"main.py": ROMAN, "other.py": "x = input()\n"}, 1) is None  # two files ask
+
+
+@pytest.mark.docker
+def test_the_company_feeds_the_arguments_and_the_program_then_runs(tmp_path: Path, sandbox_ready: None) -> None:
+    """The real sandbox: `python main.py 1994` waits on input(); the fixes send it back as it was."""
+    from tests.scripted_company import build_scripted, one_file_program
+
+    company = one_file_program(ROMAN, summary="A Roman numeral converter.", run="python main.py 1994")
+    summary, notices = build_scripted(tmp_path, company, "a Roman numeral converter: `python main.py 1994` "
+                                                         "prints MCMXCIV")
+    text = (Path(summary.project) / "main.py").read_text()
+    assert 'text = " ".join(sys.argv[1:]) or input("Enter a number: ")' in text
+    assert summary.runs is True, summary
+    assert any("main.py asked for what its command line gives: its input() call reads the arguments first now"
+               in n for n in notices), notices

@@ -9,12 +9,23 @@ one kind of ``len(sys.argv) <op> K`` test that refuses ``n + 1``, ``K`` is chang
 ``n + 1`` passes; nothing else is touched. The caller keeps the change only when the
 program then runs (``run/phases._verify_repairing``), so a program that really needs more
 arguments is left as it was.
+
+A program that asks for what its command line gives (``input("Enter a Roman numeral: ")`` for
+``python main.py 1994``: the 0.5B's Roman converter and the 1.5B's primes tool, told to read
+sys.argv, sent the same code back) gets its arguments where it asks (``feed_arguments``): with one
+``input()`` call it reads the arguments joined by spaces, with as many calls as arguments, in one
+block run top to bottom, call ``i`` reads argument ``i``; each still asks when the command line
+lacks it, so the program works typed too. A program that reads ``sys.argv`` already, or asks
+inside a loop (a menu, a retry until valid, a game's moves), is not touched.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+_LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 def fit_arity(sources: Mapping[str, str], n_args: int) -> dict[str, str]:
@@ -71,3 +82,123 @@ def _is_len_argv(node: ast.expr) -> bool:
     arg = node.args[0]
     return ((isinstance(arg, ast.Attribute) and arg.attr == "argv" and isinstance(arg.value, ast.Name)
              and arg.value.id == "sys") or (isinstance(arg, ast.Name) and arg.id == "argv"))
+
+
+@dataclass(frozen=True)
+class Fed:
+    """What ``feed_arguments`` changed: ``{path: new text}`` and how many ``input()`` calls now read arguments."""
+
+    files: dict[str, str]
+    calls: int
+
+
+def feed_arguments(sources: Mapping[str, str], n_args: int) -> Fed | None:
+    """The program with its ``input()`` calls reading the command line's ``n_args`` arguments
+    first (see the module), or None when the program allows another reading."""
+    if n_args < 1:
+        return None
+    calls: list[tuple[str, ast.Call, list[ast.AST]]] = []
+    for path, text in sources.items():
+        if not path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            return None
+        parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+        for node in ast.walk(tree):
+            if _reads_argv(node):
+                return None  # it reads its command line already: another rule's case
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input":
+                chain = _ancestors(node, parents)
+                if any(isinstance(a, _LOOPS) for a in chain):
+                    return None
+                calls.append((path, node, chain))
+    if not calls or len({path for path, _, _ in calls}) != 1:
+        return None
+    if len(calls) == 1:
+        edits = [(calls[0][1], calls[0][2], '" ".join(sys.argv[1:]) or ')]
+    elif len(calls) == n_args and _one_block(calls):
+        ordered = sorted(calls, key=lambda c: (c[1].lineno, c[1].col_offset))
+        edits = [(call, chain, f"sys.argv[{i}] if len(sys.argv) > {i} else ")
+                 for i, (_, call, chain) in enumerate(ordered, 1)]
+    else:
+        return None
+    path = calls[0][0]
+    lines = sources[path].splitlines(keepends=True)
+    for call, chain, head in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
+        if call.end_lineno is None or call.end_col_offset is None:
+            return None
+        start, end = _offset(lines, call.lineno, call.col_offset), _offset(lines, call.end_lineno, call.end_col_offset)
+        flat = "".join(lines)
+        alone = isinstance(chain[0], (ast.Call, ast.Assign, ast.AnnAssign, ast.Return, ast.keyword, ast.Expr))
+        flat = flat[:start] + (f"{head}{flat[start:end]}" if alone else f"({head}{flat[start:end]})") + flat[end:]
+        lines = flat.splitlines(keepends=True)
+    new = _with_sys("".join(lines))
+    try:
+        ast.parse(new)
+    except SyntaxError:
+        return None
+    return Fed({path: new}, len(edits))
+
+
+def _ancestors(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> list[ast.AST]:
+    chain: list[ast.AST] = []
+    while node in parents:
+        node = parents[node]
+        chain.append(node)
+    return chain
+
+
+def _one_block(calls: list[tuple[str, ast.Call, list[ast.AST]]]) -> bool:
+    """Whether the calls sit in the statements of one body, none under an ``if``/``try``/``with``
+    of its own: top to bottom is the order they run in."""
+    bodies = set()
+    for _, _, chain in calls:
+        statement = next((i for i, a in enumerate(chain) if isinstance(a, ast.stmt)), None)
+        if statement is None or statement + 1 >= len(chain):
+            return False
+        owner = chain[statement + 1]
+        if not isinstance(owner, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef)):
+            return False
+        bodies.add(id(owner))
+    return len(bodies) == 1
+
+
+def _reads_argv(node: ast.AST) -> bool:
+    """``sys.argv``, ``from sys import argv`` or argparse: the program reads its command line."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "argv" and isinstance(node.value, ast.Name) and node.value.id == "sys"
+    if isinstance(node, ast.ImportFrom):
+        return node.module == "argparse" or (node.module == "sys" and any(a.name == "argv" for a in node.names))
+    return isinstance(node, ast.Import) and any(a.name == "argparse" for a in node.names)
+
+
+def _offset(lines: list[str], line: int, col: int) -> int:
+    """The character offset of ``line``:``col`` (``col`` in UTF-8 bytes, as ``ast`` gives it)."""
+    before = sum(len(text) for text in lines[: line - 1])
+    return before + len(lines[line - 1].encode()[:col].decode(errors="replace"))
+
+
+def _with_sys(text: str) -> str:
+    """``text`` with ``import sys`` at its top when it does not import it (after a docstring and
+    ``from __future__`` imports)."""
+    tree = ast.parse(text)
+    if any(isinstance(n, ast.Import) and any(a.name == "sys" and a.asname is None for a in n.names)
+           for n in tree.body):
+        return text
+    after = 0
+    for node in tree.body:
+        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
+            and isinstance(node.value.value, str) and node is tree.body[0]
+        if docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            after = node.end_lineno or node.lineno
+            continue
+        break
+    lines = text.splitlines(keepends=True)
+    if after and not lines[after - 1].endswith("\n"):
+        lines[after - 1] += "\n"
+    following = lines[after] if after < len(lines) else ""
+    plain = following.strip() and not following.startswith(("import ", "from "))
+    lines.insert(after, "import sys\n\n" if plain else "import sys\n")
+    return "".join(lines)

@@ -22,7 +22,7 @@ from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPha
 from chatdev.errors import ChatDevError
 from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
-from chatdev.repair.argv import fit_arity
+from chatdev.repair.argv import feed_arguments, fit_arity
 from chatdev.repair.assets import stand_ins
 from chatdev.repair.display import make_display, undefined_name
 from chatdev.repair.guard import guard_entry
@@ -37,6 +37,7 @@ from chatdev.run.context import Context, PhaseFailed, PhaseResult, SkipLoop
 from chatdev.run.conversation import Conversation
 from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import (
+    asks_instead,
     crash_site,
     defects_text,
     is_test_path,
@@ -767,9 +768,9 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     variable a function reads before assigning it where the module has it (``repair/scopes.py``:
     declared ``global``, kept while the crash moves on; ``repair/objects.py``: a module called as
     the one object of its class, the object made; ``repair/display.py``: a pygame window drawn on
-    and never opened), and an argument count test that
-    refuses the command line it was given (``repair/argv.py``; kept only when the program then
-    runs)."""
+    and never opened; ``repair/shadows.py``: a flag that hides a method), and a program that refuses
+    or ignores the command line it was given (``repair/argv.py``: an argument count test fitted, or
+    ``input()`` fed the arguments; kept only when the program then runs)."""
     files: list[str] = []
     if tests:
         files += _guard_entry(ctx)
@@ -796,17 +797,27 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     report, declared = _repair_crashes(ctx, phase, report, tests=tests)
     files = sorted({*files, *declared})
     run = getattr(report, "run", None)
-    if report.runs is False and run is not None and run.args and usage_only(run):
-        before = _project_texts(ctx, suffix=".py")
-        fitted = fit_arity({p: t for p, t in before.items() if not is_test_path(p)}, len(run.args))
-        if fitted:
-            ctx.workspace.write(fitted)
-            again = ctx.verify(phase, tests=tests)
-            if again.runs:
-                ctx.sink(events.Notice(level="info", text=f"fitted the argument count check in "
-                                                          f"{', '.join(fitted)} to {len(run.args)} arguments"))
-                return again, sorted({*files, *fitted})
-            ctx.workspace.write({p: before[p] for p in fitted})  # it did not help: as it was
+    if report.runs is not False or run is None or not run.args:
+        return report, files
+    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    n = len(run.args)
+    if usage_only(run):
+        fitted = fit_arity(program, n)
+        notice = f"fitted the argument count check in {', '.join(fitted)} to {n} arguments"
+    elif asks_instead(run):
+        fed = feed_arguments(program, n)
+        fitted = fed.files if fed else {}
+        what = "its input() call reads" if fed and fed.calls == 1 else "its input() calls read"
+        notice = f"{', '.join(fitted)} asked for what its command line gives: {what} the arguments first now"
+    else:
+        return report, files
+    if fitted:
+        ctx.workspace.write(fitted)
+        again = ctx.verify(phase, tests=tests)
+        if again.runs:
+            ctx.sink(events.Notice(level="info", text=notice))
+            return again, sorted({*files, *fitted})
+        ctx.workspace.write({p: program[p] for p in fitted})  # it did not help: as it was
     return report, files
 
 
