@@ -26,6 +26,21 @@ def test_path_in_info_string_and_in_first_line() -> None:
     assert parse_files("```python\n# game.py\nx = 1\n```").files == {"game.py": "# game.py\nx = 1\n"}
 
 
+def test_a_lone_fence_that_closes_code_no_fence_opened() -> None:
+    """The 0.5B's tic-tac-toe (2026-12-06): the path, the whole file unfenced, a lone fence, then
+    a paragraph; the paragraph had become game.py."""
+    code = "import random\n\nboard = [0] * 9\n\n\ndef move(cell):\n    board[cell - 1] = 1\n"
+    prose = "\n\nThis code defines a simple tic-tac-toe game. The board is a list of nine cells.\n"
+    reply = f"game.py\n\n{code}```{prose}"
+    assert parse_files(reply, expected=["game.py"]).files == {"game.py": code}
+    assert parse_files(f"{code}```{prose}", expected=["game.py"]).files == {"game.py": code}
+    # a fence that opens code the reply never closes is still that code
+    opened = f"game.py\n```python\n{code}"
+    assert parse_files(opened, expected=["game.py"]).files == {"game.py": code}
+    prose_first = f"Here is the game:\n```\n{code}"
+    assert parse_files(prose_first, expected=["game.py"]).files == {"game.py": code}
+
+
 def test_one_block_with_a_comment_header_per_file_is_those_files() -> None:
     """The 1.5B's Roman numeral fix (2026-12-06): one block, `# main.py` on top and the whole of
     roman.py after a `# roman.py` line; main.py was written as both files."""

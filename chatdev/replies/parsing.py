@@ -204,6 +204,7 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
     ``cut``: the reply stopped at its token limit, so a last block left open is half a
     file and is dropped, never written.
     """
+    text = _open_lone_closing_fence(text)
     files: dict[str, str] = {}
     problems: list[str] = []
     # an outline of another file echoed from the prompt (``  23| class Food:``) is context, never a file
@@ -259,6 +260,45 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
         # would overwrite files that other steps wrote
         files = {expected[0]: files[expected[0]]}
     return FileParse(files=files, problems=problems)
+
+
+def _open_lone_closing_fence(text: str) -> str:
+    """A reply whose one fence closes code that no fence opened, as if one had.
+
+    Seen on the 0.5B's tic-tac-toe (2026-12-06): ``game.py``, a blank line, the whole file with
+    no fence, then a lone ````` and a paragraph about the game. Read as a block left open, the
+    paragraph became game.py and the program died on a SyntaxError. When the reply's only fence
+    is bare, the text before it (after a path line, if any) parses as Python with a definition,
+    an import or an assignment in it, and the text after it does not, the code is what the fence
+    closes."""
+    fences = list(FENCE.finditer(text))
+    if len(fences) != 1 or fences[0].group("info").strip() or fences[0].group("indent"):
+        return text
+    fence = fences[0]
+    lines = text[:fence.start()].splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is None:
+        return text
+    start = first + 1 if _path_from_line(lines[first]) else first
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    head = "".join(lines[:start])
+    body = text[len(head):fence.start()]
+    after = text[fence.end():]
+    if not _is_code(body) or (after.strip() and _is_code(after)):
+        return text
+    return f"{head}```python\n{body}{fence.group('fence')}{after}"
+
+
+def _is_code(text: str) -> bool:
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom, ast.Assign)
+    return any(isinstance(node, kinds) for node in tree.body)
 
 
 HEADER = re.compile(r"^#[ \t]*(?:file(?:name)?[ \t]*[:=][ \t]*)?(?P<path>[\w./\-]+\.py)[ \t]*$", re.IGNORECASE)
