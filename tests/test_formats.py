@@ -51,8 +51,9 @@ def test_the_files_format_names_the_one_file_or_asks_for_each_changed_file() -> 
     # the retry shows the shape of a reply, with the file asked for
     hint = files.retry_hint(expected=["tests/test_main.py"])
     assert hint.startswith(files.hint) and "tests/test_main.py\n```python\n" in hint
-    # what the example shows is itself a reply the parser takes
-    assert list(files.parse(files.example(expected=["game.py"]), expected=["game.py"])) == ["game.py"]
+    # the example's shape, with code where its placeholder is, is a reply the parser takes
+    shaped = files.example(expected=["game.py"]).replace(formats.PLACEHOLDER.format(path="game.py"), "x = 1")
+    assert files.parse(shaped, expected=["game.py"]) == {"game.py": "x = 1\n"}
 
 
 def test_the_json_format_shows_the_schemas_example_or_a_skeleton() -> None:
@@ -147,3 +148,18 @@ def test_repeated_lines_in_a_finished_reply_are_fine() -> None:
                        f"        value = round(value, {i})\n        log(unit, {i})\n        return value\n"
                        for i in range(11))
     assert looped({"main.py": "def convert(value, unit):\n" + branches}) == ""  # 11 of 67 lines: code
+
+
+def test_the_examples_placeholder_copied_is_never_a_file() -> None:
+    """The 0.5B's hangman fix (2026-12-06) sent ``(every line of hangman.py)`` as hangman.py."""
+    from chatdev.models.base import SchemaViolation
+
+    files = formats.format_for("files")
+    known = {"hangman.py": "import random\n", "main.py": "import hangman\n"}
+    echo = files.example(expected=["hangman.py"])
+    with pytest.raises(SchemaViolation, match=r"hangman.py was the example's placeholder `\(every line of hangman.py\)`"):
+        files.parse(echo, known=lambda: known)
+    with pytest.raises(SchemaViolation, match="placeholder"):
+        files.parse(echo, expected=["hangman.py"])
+    both = f"{echo}\nmain.py\n```python\nimport hangman\nhangman.play()\n```"
+    assert files.parse(both, known=lambda: known) == {"main.py": "import hangman\nhangman.play()\n"}

@@ -49,6 +49,10 @@ class ReplyFormat:
         raise NotImplementedError
 
 
+PLACEHOLDER = "(every line of {path})"  # what the files format's example puts in its block
+ECHOED = re.compile(re.escape(PLACEHOLDER).replace(re.escape("{path}"), r"[^)\n]*"))
+
+
 class FilesFormat(ReplyFormat):
     """Files: a path line, then the whole file in a fenced block (``artifacts.parse_files``).
 
@@ -76,7 +80,7 @@ class FilesFormat(ReplyFormat):
 
     def example(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
         path = expected[0] if expected else "main.py"
-        return f"{path}\n```{fence_language(path)}\n(every line of {path})\n```"
+        return f"{path}\n```{fence_language(path)}\n{PLACEHOLDER.format(path=path)}\n```"
 
     def retry_hint(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
         return f"{self.hint} Like this:\n{self.example(expected=expected)}"
@@ -92,6 +96,12 @@ class FilesFormat(ReplyFormat):
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
         files = parsed.files
+        echoed = [path for path, body in files.items() if ECHOED.fullmatch(body.strip())]
+        if echoed:  # the example's placeholder, copied (the 0.5B's hangman fix, 2026-12-06): never a file
+            files = {path: body for path, body in files.items() if path not in echoed}
+            if not files:
+                raise SchemaViolation(f"{echoed[0]} was the example's placeholder `{PLACEHOLDER.format(path=echoed[0])}`"
+                                      ", not code: send the file's real lines", text)
         if known is not None and not expected:  # a fix: each file on the project file it rewrites
             files = plans.map_fix_paths(files, known(), text)
         plans.check_self_imports(files, text)
