@@ -656,6 +656,29 @@ def test_the_crash_site_is_the_innermost_project_frame() -> None:
     assert crash_site(text, ["other.py"]) is None  # only the project's own files
 
 
+def test_the_carets_name_which_value_lacked_the_attribute() -> None:
+    """The 0.5B's snake (2026-12-06): `self.x == other.x` with `other` a list; read from the code
+    alone, the crash's Why line blamed `self`."""
+    from chatdev.checks import crashes
+    from chatdev.sandbox.results import crash_site
+
+    text = ('Traceback (most recent call last):\n  File "/work/app/main.py", line 4, in <module>\n'
+            '    snake.hits(snake.body)\n'
+            '  File "/work/app/snake.py", line 7, in hits\n'
+            '    if self.x == other.x and self.y == other.y:\n'
+            '                 ^^^^^^^\n'
+            "AttributeError: 'list' object has no attribute 'x'\n")
+    site = crash_site(text, ["main.py", "snake.py"])
+    assert site is not None and site.code == "if self.x == other.x and self.y == other.y:"
+    assert site.marked == "other.x"
+    snake = ("class Snake:\n    def __init__(self):\n        self.x = 0\n        self.y = 0\n        self.body = [[0, 0]]\n\n"
+             "    def hits(self, other):\n        if self.x == other.x and self.y == other.y:\n            return True\n")
+    why = crashes.explain(site.path, site.line, site.marked, site.error, {"snake.py": snake})
+    assert why and why[0].startswith("Why: `other` is a list here, and a list has no `x`.")
+    plain = text.replace("                 ^^^^^^^\n", "")
+    assert crash_site(plain, ["snake.py"]).marked == ""  # no carets (Python before 3.11): the code alone
+
+
 def usage_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, run_for, line: str):
     """A build whose verifier runs the program as ``run_for(args) -> RunResult`` (no tests) and
     whose roles answer the usage question with ``line``. Returns (summary, recorder, the

@@ -280,8 +280,11 @@ def _hidden_method(kind: str, path: str, code: str, trees: dict[str, ast.Module]
 
 
 def members(node: ast.ClassDef) -> set[str]:
-    """A class's methods and the ``self.x = ...`` fields its code assigns."""
+    """A class's methods and the ``self.x = ...`` fields its code assigns (``self.x, self.y = ...`` too)."""
     methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    fields = {t.attr for n in ast.walk(node) if isinstance(n, ast.Assign) for t in n.targets
-              if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name) and t.value.id == "self"}
+    targets = [t for n in ast.walk(node) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+               for t in (n.targets if isinstance(n, ast.Assign) else [n.target])]
+    leaves = [leaf for t in targets for leaf in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
+    fields = {t.attr for t in leaves if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
+              and t.value.id == "self"}
     return methods | fields

@@ -243,6 +243,7 @@ class CrashSite:
     function: str
     code: str = ""
     error: str = ""
+    marked: str = ""  # the part of ``code`` the traceback's carets point at (``other.x``), if any
 
     def __str__(self) -> str:
         where = f"{self.path} line {self.line}" + (f", in {self.function}" if self.function != "<module>" else "")
@@ -259,7 +260,27 @@ def crash_site(text: str, paths: Sequence[str]) -> CrashSite | None:
     # the exception is the first line after the frame that is not indented (code, carets are)
     error = next((ln.strip() for ln in text[last.end():].splitlines() if ln.strip() and not ln[0].isspace()), "")
     return CrashSite(path=last.group(1), line=int(last.group(2)), function=last.group(3),
-                     code=(last.group(4) or "").strip(), error=error)
+                     code=(last.group(4) or "").strip(), error=error, marked=_marked(text, last))
+
+
+_CARETS = re.compile(r"[ \t]*[~^][~^ \t]*")
+
+
+def _marked(text: str, frame: re.Match[str]) -> str:
+    """What the carets under a frame's code line mark (Python 3.11+): ``other.x`` in
+    ``if self.x == other.x:``, where the code alone names two receivers."""
+    if not frame.group(4):
+        return ""
+    line_start = text.rfind("\n", 0, frame.start(4)) + 1
+    raw = text[line_start:frame.end(4)]
+    after = text[frame.end():]
+    if not after.startswith("\n"):
+        return ""
+    carets = after[1:].split("\n", 1)[0]
+    if not _CARETS.fullmatch(carets):
+        return ""
+    start, end = len(carets) - len(carets.lstrip()), len(carets.rstrip())
+    return raw[start:end].strip()
 
 
 def command_line(entry: str, args: Sequence[str]) -> str:
@@ -333,7 +354,7 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
         site = crash_site(run.stderr, list(program)) if program and TRACEBACK in run.stderr else None
         if site is not None:  # the cause in the program's own terms, under the traceback
-            parts[1:1] = crashes.explain(site.path, site.line, site.code, site.error, program or {})
+            parts[1:1] = crashes.explain(site.path, site.line, site.marked or site.code, site.error, program or {})
         if asks_instead(run):  # the input is on the command line: input() must go
             parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks with no typing: "
                             f"read the values from sys.argv (sys.argv[1:] is {list(run.args)!r}), "
