@@ -163,3 +163,18 @@ def test_the_examples_placeholder_copied_is_never_a_file() -> None:
         files.parse(echo, expected=["hangman.py"])
     both = f"{echo}\nmain.py\n```python\nimport hangman\nhangman.play()\n```"
     assert files.parse(both, known=lambda: known) == {"main.py": "import hangman\nhangman.play()\n"}
+
+
+def test_a_python_block_of_sentences_is_no_file() -> None:
+    """The 0.5B's space shooter (2026-12-06) sent space_shot.py as one paragraph in a python block."""
+    from chatdev.models.base import SchemaViolation
+
+    files = formats.format_for("files")
+    prose = ("This `SpaceShot` class is designed to represent a space shot in a space shooter game. It has "
+             "methods to draw the space shot on the screen.")
+    with pytest.raises(SchemaViolation, match="space_shot.py held only sentences about the code"):
+        files.parse(f"space_shot.py\n```python\n{prose}\n```", expected=["space_shot.py"])
+    broken = "def fire(self:\n    return Shot(self.x)\n"  # code with a syntax error is still code: the fixes take it
+    assert files.parse(f"shot.py\n```python\n{broken}```", expected=["shot.py"]) == {"shot.py": broken}
+    manual = f"README.md\n```markdown\n{prose}\n```"
+    assert files.parse(manual, expected=["README.md"]) == {"README.md": prose + "\n"}

@@ -53,6 +53,33 @@ PLACEHOLDER = "(every line of {path})"  # what the files format's example puts i
 ECHOED = re.compile(re.escape(PLACEHOLDER).replace(re.escape("{path}"), r"[^)\n]*"))
 
 
+_SENTENCE = re.compile(r"^[\W\d_]*[A-Z][\w`'()-]*(?:[ \t]+\S+){5,}[.!?:]?$")
+
+
+def not_code(path: str, body: str) -> str:
+    """Why a Python file a reply sent is not code at all ("" when it is): the files example's
+    placeholder copied (``(every line of hangman.py)``, the 0.5B's hangman fix, 2026-12-06), or
+    nothing but sentences that do not parse (the 0.5B's space shooter wrote ``This `SpaceShot`
+    class is designed to ...`` in a python block, copied from a paragraph an earlier file had
+    become). Code with a syntax error is code: the static check and the fixes take it."""
+    if ECHOED.fullmatch(body.strip()):
+        return (f"{path} was the example's placeholder `{PLACEHOLDER.format(path=path)}`, not code: "
+                "send the file's real lines")
+    if not path.endswith(".py"):
+        return ""
+    import ast
+
+    try:
+        ast.parse(body)
+        return ""
+    except (SyntaxError, ValueError):
+        pass
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    if lines and all(_SENTENCE.match(line) for line in lines):
+        return f"{path} held only sentences about the code, not the code: send the whole file's Python code"
+    return ""
+
+
 class FilesFormat(ReplyFormat):
     """Files: a path line, then the whole file in a fenced block (``artifacts.parse_files``).
 
@@ -96,12 +123,11 @@ class FilesFormat(ReplyFormat):
         if not parsed.ok:
             raise SchemaViolation("; ".join(parsed.problems), text)
         files = parsed.files
-        echoed = [path for path, body in files.items() if ECHOED.fullmatch(body.strip())]
-        if echoed:  # the example's placeholder, copied (the 0.5B's hangman fix, 2026-12-06): never a file
-            files = {path: body for path, body in files.items() if path not in echoed}
+        wrong = {path: why for path, body in files.items() if (why := not_code(path, body))}
+        if wrong:  # never written: the next step would read it as the file (and copy it)
+            files = {path: body for path, body in files.items() if path not in wrong}
             if not files:
-                raise SchemaViolation(f"{echoed[0]} was the example's placeholder `{PLACEHOLDER.format(path=echoed[0])}`"
-                                      ", not code: send the file's real lines", text)
+                raise SchemaViolation(next(iter(wrong.values())), text)
         if known is not None and not expected:  # a fix: each file on the project file it rewrites
             files = plans.map_fix_paths(files, known(), text)
         plans.check_self_imports(files, text)
