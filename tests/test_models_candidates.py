@@ -118,25 +118,31 @@ COUNT = [Message("system", "You are terse."),
 def test_an_accepted_candidate_stops_the_others_where_they_are(qwen: LlamaModel) -> None:
     """``accept`` sees each sequence as it ends; True stops the rest: they come back cancelled, with
     the start of what they would have written and no more tokens spent on them."""
+    # the prompt cached first: each call below then decodes from the same state (a prompt decoded
+    # in other chunks gives other logits in the last bits, and at 0.9 another sample, 2026-12-06)
+    qwen.chat_many(COUNT, 3, max_tokens=1, temperature=0.9, seed=5, stop=["\n"])
     whole = qwen.chat_many(COUNT, 3, max_tokens=60, temperature=0.9, seed=5, stop=["\n"])
     ended: list[tuple[int, str]] = []
     declined = qwen.chat_many(COUNT, 3, max_tokens=60, temperature=0.9, seed=5, stop=["\n"],
                               accept=lambda i, reply: ended.append((i, reply.finish_reason)) is not None)
     assert [r.text for r in declined] == [r.text for r in whole]  # declining changes nothing
     assert ended and all(finish in ("stop", "length") for _, finish in ended)
-    shortest = min(range(3), key=lambda i: (whole[i].usage.completion_tokens, i))
-    assert ended[0][0] == shortest
+    first = ended[0][0]  # the first to end (within one step, the lower index)
     taken: list[int] = []
     stopped = qwen.chat_many(COUNT, 3, max_tokens=60, temperature=0.9, seed=5, stop=["\n"],
                              accept=lambda i, reply: not taken.append(i))
-    assert taken == [shortest]
-    assert stopped[shortest].text == whole[shortest].text and stopped[shortest].finish_reason != "cancelled"
+    assert taken == [first]
+    assert stopped[first].text == whole[first].text and stopped[first].finish_reason != "cancelled"
+    assert any(reply.finish_reason == "cancelled" for reply in stopped)
     for i, reply in enumerate(stopped):
-        if i == shortest:
+        if i == first:
             continue
-        assert reply.finish_reason == "cancelled"
+        if reply.finish_reason != "cancelled":  # it ended in the same step as the first: whole
+            assert reply.text == whole[i].text
+            continue
         assert whole[i].text.startswith(reply.text)
-        assert reply.usage.completion_tokens <= whole[shortest].usage.completion_tokens
+        # no step after the one the first ended in (an end-of-text token is not counted, a stop string's is)
+        assert reply.usage.completion_tokens <= whole[first].usage.completion_tokens + 1
     # the parallel context is usable again at once
     again = qwen.chat_many(COUNT, 2, max_tokens=6, temperature=0.9, seed=5)
     assert all(r.finish_reason in ("stop", "length") for r in again)
