@@ -134,10 +134,9 @@ def feed_arguments(sources: Mapping[str, str], n_args: int) -> Fed | None:
         alone = isinstance(chain[0], (ast.Call, ast.Assign, ast.AnnAssign, ast.Return, ast.keyword, ast.Expr))
         flat = flat[:start] + (f"{head}{flat[start:end]}" if alone else f"({head}{flat[start:end]})") + flat[end:]
         lines = flat.splitlines(keepends=True)
-    new = _with_sys("".join(lines))
     try:
-        ast.parse(new)
-    except SyntaxError:
+        new = _with_sys("".join(lines))  # parses it
+    except (SyntaxError, ValueError):
         return None
     return Fed({path: new}, len(edits))
 
@@ -182,7 +181,7 @@ def _offset(lines: list[str], line: int, col: int) -> int:
 
 def _with_sys(text: str) -> str:
     """``text`` with ``import sys`` at its top when it does not import it (after a docstring and
-    ``from __future__`` imports)."""
+    ``from __future__`` imports); a ``SyntaxError`` when ``text`` does not parse."""
     tree = ast.parse(text)
     if any(isinstance(n, ast.Import) and any(a.name == "sys" and a.asname is None for a in n.names)
            for n in tree.body):
