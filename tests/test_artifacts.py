@@ -332,3 +332,15 @@ def test_a_method_sent_without_its_class_replaces_that_method_and_a_placeholder_
     assert stubbed is not None and "self.body.insert(0, self.body[0])" in stubbed  # `...` did not replace move
     assert "def grow(self):" in stubbed
     assert splice("def run():\n    pass\n", GAME_CLASSES) is None  # no `self`: not a method, names nothing
+
+
+def test_a_first_line_that_is_the_path_in_brackets_is_dropped_when_only_that_makes_the_file_parse() -> None:
+    """The 0.5B's snake (2026-12-06) began main.py's block with ``(main.py``, after the example's
+    ``(every line of main.py)``: a SyntaxError the fixes never reached."""
+    code = "import pygame\n\npygame.init()\n"
+    assert parse_files(f"```python\n(main.py\n{code}```", expected=["main.py"]).files == {"main.py": code}
+    assert parse_files(f"main.py\n```python\nmain.py\n{code}```", expected=["main.py"]).files == {"main.py": code}
+    kept = "# main.py\nimport pygame\n"  # a comment line is code
+    assert parse_files(f"```python\n{kept}```", expected=["main.py"]).files == {"main.py": kept}
+    broken = "(main.py\ndef f(:\n"  # the rest does not parse either: the file as it came, for the fixes
+    assert parse_files(f"```python\n{broken}```", expected=["main.py"]).files == {"main.py": broken}

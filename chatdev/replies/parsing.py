@@ -259,7 +259,35 @@ def parse_files(text: str, *, expected: Sequence[str] = (), known: Mapping[str, 
         # one file was asked for: the others are echoes of the context, and writing them
         # would overwrite files that other steps wrote
         files = {expected[0]: files[expected[0]]}
+    files = {path: _without_path_line(path, body) for path, body in files.items()}
     return FileParse(files=files, problems=problems)
+
+
+def _without_path_line(path: str, body: str) -> str:
+    """A Python file whose first line is a path in some wrapper, ``(main.py`` (the 0.5B's snake,
+    2026-12-06, after the example's ``(every line of main.py)``), without that line when only the
+    file without it parses (its own path alone: whenever the rest parses). A ``# main.py`` comment
+    line stays: it is valid code."""
+    first, _, rest = body.partition("\n")
+    if not path.endswith(".py") or first.lstrip().startswith("#"):
+        return body
+    name = first.strip().strip("()[]{}*`'\":").strip()
+    if not PATHISH.match(name):
+        return body
+    import ast
+
+    own = name in (path, PurePosixPath(path).name)  # `main.py` parses, as a NameError waiting to happen
+    try:
+        ast.parse(body)
+        if not own:
+            return body
+    except (SyntaxError, ValueError):
+        pass
+    try:
+        ast.parse(rest)
+    except (SyntaxError, ValueError):
+        return body
+    return rest
 
 
 def _open_lone_closing_fence(text: str) -> str:
