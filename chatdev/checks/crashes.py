@@ -266,11 +266,10 @@ def _hidden_method(kind: str, path: str, code: str, trees: dict[str, ast.Module]
                 continue
             method = next((n for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
                            and n.name == name), None)
-            store = next((n for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(
-                isinstance(t, ast.Attribute) and t.attr == name and isinstance(t.value, ast.Name)
-                and t.value.id == "self" for t in n.targets)), None)
-            if method is None or store is None:
+            stores = self_stores(cls, name)
+            if method is None or not stores:
                 continue
+            store = stores[0]
             a = "an" if kind[:1].lower() in "aeiou" else "a"
             return [f"Why: class {cls.name} ({path}) has both `def {name}` (line {method.lineno}) and "
                     f"`{ast.unparse(store).strip()}` (line {store.lineno}): on the object the value replaces "
@@ -279,12 +278,22 @@ def _hidden_method(kind: str, path: str, code: str, trees: dict[str, ast.Module]
     return []
 
 
+def self_stores(cls: ast.ClassDef, name: str) -> list[ast.Assign]:
+    """The ``self.name = ...`` assignments in a class's code, in the order ``ast.walk`` meets them."""
+    return [n for n in ast.walk(cls) if isinstance(n, ast.Assign) and any(is_self_attr(t, name) for t in n.targets)]
+
+
+def is_self_attr(node: ast.AST, name: str | None = None) -> bool:
+    """Whether ``node`` is ``self.<name>`` (any attribute of ``self`` when ``name`` is None)."""
+    return isinstance(node, ast.Attribute) and (name is None or node.attr == name) \
+        and isinstance(node.value, ast.Name) and node.value.id == "self"
+
+
 def members(node: ast.ClassDef) -> set[str]:
     """A class's methods and the ``self.x = ...`` fields its code assigns (``self.x, self.y = ...`` too)."""
     methods = {n.name for n in node.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     targets = [t for n in ast.walk(node) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
                for t in (n.targets if isinstance(n, ast.Assign) else [n.target])]
     leaves = [leaf for t in targets for leaf in (t.elts if isinstance(t, (ast.Tuple, ast.List)) else [t])]
-    fields = {t.attr for t in leaves if isinstance(t, ast.Attribute) and isinstance(t.value, ast.Name)
-              and t.value.id == "self"}
+    fields = {t.attr for t in leaves if isinstance(t, ast.Attribute) and is_self_attr(t)}
     return methods | fields

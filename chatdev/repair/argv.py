@@ -25,6 +25,8 @@ import ast
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chatdev.repair.imports import insert_imports
+
 _LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
@@ -186,18 +188,4 @@ def _with_sys(text: str) -> str:
     if any(isinstance(n, ast.Import) and any(a.name == "sys" and a.asname is None for a in n.names)
            for n in tree.body):
         return text
-    after = 0
-    for node in tree.body:
-        docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) \
-            and isinstance(node.value.value, str) and node is tree.body[0]
-        if docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
-            after = node.end_lineno or node.lineno
-            continue
-        break
-    lines = text.splitlines(keepends=True)
-    if after and not lines[after - 1].endswith("\n"):
-        lines[after - 1] += "\n"
-    following = lines[after] if after < len(lines) else ""
-    plain = following.strip() and not following.startswith(("import ", "from "))
-    lines.insert(after, "import sys\n\n" if plain else "import sys\n")
-    return "".join(lines)
+    return insert_imports(text, ["import sys"], spaced=True)

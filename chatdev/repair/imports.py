@@ -45,8 +45,9 @@ def _import_line(name: str, file: str, definitions: dict[str, list[str]]) -> str
     return None
 
 
-def _insert(text: str, lines: list[str]) -> str:
-    """Put import lines after the module docstring, `from __future__` imports and a shebang."""
+def insert_imports(text: str, lines: list[str], *, spaced: bool = False) -> str:
+    """Put import lines after the module docstring, `from __future__` imports and a shebang
+    (``spaced``: with a blank line after them when code follows at once)."""
     try:
         tree = ast.parse(text)
     except SyntaxError:
@@ -61,7 +62,13 @@ def _insert(text: str, lines: list[str]) -> str:
     source = text.splitlines(keepends=True)
     if at == 0 and source and source[0].startswith("#!"):
         at = 1
-    return "".join(source[:at] + [line + "\n" for line in lines] + source[at:])
+    if at and not source[at - 1].endswith("\n"):
+        source[at - 1] += "\n"
+    added = [line + "\n" for line in lines]
+    following = source[at] if at < len(source) else ""
+    if spaced and following.strip() and not following.startswith(("import ", "from ")):
+        added.append("\n")
+    return "".join(source[:at] + added + source[at:])
 
 
 MISSING = re.compile(r"^(?P<file>[^:\n]+\.py):\d+: No module named '(?P<name>[\w.]+)'$", re.MULTILINE)
@@ -124,7 +131,7 @@ def _unshadow(sources: dict[str, str], static_report: str) -> dict[str, str]:
             line = lines[row - 1].encode()
             lines[row - 1] = (line[:start] + attr.encode() + line[end:]).decode()
         imports = sorted({f"from {name} import {attr}" for *_, attr in cuts})
-        changed[file] = _insert("".join(lines), [i for i in imports if i not in text])
+        changed[file] = insert_imports("".join(lines), [i for i in imports if i not in text])
     return changed
 
 
@@ -147,7 +154,7 @@ def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str
     changed = dict(renamed)
     for file, lines in wanted.items():
         if lines:
-            new = _insert(sources[file], lines)
+            new = insert_imports(sources[file], lines)
             if new != sources[file]:
                 changed[file] = new
     return changed

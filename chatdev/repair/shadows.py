@@ -29,6 +29,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from chatdev.checks.crashes import is_self_attr, self_stores
+
 _NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _VALUES = (ast.Constant, ast.Compare, ast.BoolOp, ast.UnaryOp, ast.List, ast.Tuple, ast.Dict, ast.Set,
@@ -92,8 +94,7 @@ def _hides(cls: ast.ClassDef, name: str) -> bool:
     """Whether ``cls`` defines ``def name`` and also assigns ``self.name`` a value that is no callable."""
     if not any(isinstance(n, _FUNCTIONS) and n.name == name for n in cls.body):
         return False
-    values = [node.value for node in ast.walk(cls) if isinstance(node, ast.Assign)
-              and any(_is_self_attr(t, name) for t in node.targets)]
+    values = [node.value for node in self_stores(cls, name)]
     return bool(values) and all(isinstance(v, _VALUES) for v in values)
 
 
@@ -103,7 +104,7 @@ def _flag_uses(cls: ast.ClassDef, name: str) -> list[ast.Attribute] | None:
     parents = {child: parent for parent in ast.walk(cls) for child in ast.iter_child_nodes(parent)}
     flags: list[ast.Attribute] = []
     for node in ast.walk(cls):
-        if not _is_self_attr(node, name):
+        if not is_self_attr(node, name):
             continue
         parent = parents.get(node)
         if isinstance(parent, ast.Call) and parent.func is node:
@@ -143,11 +144,6 @@ def _only_called_elsewhere(sources: Mapping[str, str], path: str, tree: ast.Modu
                     and id(node) not in calls:
                 return False
     return True
-
-
-def _is_self_attr(node: ast.AST, name: str) -> bool:
-    return isinstance(node, ast.Attribute) and node.attr == name and isinstance(node.value, ast.Name) \
-        and node.value.id == "self"
 
 
 def _free_name(name: str, text: str) -> str:

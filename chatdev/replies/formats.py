@@ -17,6 +17,7 @@ Adding a format (search/replace edits, say) is one class here and its name in
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -67,8 +68,6 @@ def not_code(path: str, body: str) -> str:
                 "send the file's real lines")
     if not path.endswith(".py"):
         return ""
-    import ast
-
     try:
         ast.parse(body)
         return ""

@@ -11,6 +11,7 @@ sends back to the model.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import json
 import re
@@ -274,8 +275,6 @@ def _without_path_line(path: str, body: str) -> str:
     name = first.strip().strip("()[]{}*`'\":").strip()
     if not PATHISH.match(name):
         return body
-    import ast
-
     own = name in (path, PurePosixPath(path).name)  # `main.py` parses, as a NameError waiting to happen
     try:
         ast.parse(body)
@@ -319,8 +318,6 @@ def _open_lone_closing_fence(text: str) -> str:
 
 
 def _is_code(text: str) -> bool:
-    import ast
-
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError):
