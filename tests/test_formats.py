@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from chatdev import events
 from chatdev.company import config
@@ -66,6 +67,20 @@ def test_the_json_format_shows_the_schemas_example_or_a_skeleton() -> None:
                                              "mode": {"enum": ["fast", "slow"]}}}
     assert json.loads(fmt.example(schema=bare)) == {"name": "...", "n": 0, "tags": ["..."], "mode": "fast"}
     assert formats.format_for("text").instruction() == ""
+
+
+def test_a_json_reply_that_is_the_example_word_for_word_is_asked_again() -> None:
+    fmt = formats.format_for("json")
+    scenarios = yaml.safe_load((SHIPPED / "scenario_writing.yaml").read_text())["schema"]  # not in the chain
+    example = json.dumps(scenarios["examples"][0])
+    # the 0.5B's scenarios for a primes tool (2026-12-07): the converter example, copied
+    with pytest.raises(formats.SchemaViolation, match="copied word for word"):
+        fmt.parse(example, schema=scenarios)
+    own = {"scenarios": [{"name": "primes up to 10", "argv": ["10"], "expect": ["2", "3", "5", "7"]}]}
+    assert fmt.parse(json.dumps(own), schema=scenarios) == own
+    # an example with no text in it is a real answer: a review that approves
+    review = config.load_company(None).phases["code_review"].json_schema
+    assert fmt.parse('{"approved": true, "issues": []}', schema=review) == {"approved": True, "issues": []}
 
 
 def test_each_request_ends_with_its_formats_instruction(tmp_path: Path) -> None:

@@ -149,7 +149,15 @@ class JsonFormat(ReplyFormat):
 
     def parse(self, text: str, *, schema: dict[str, Any] | None = None, expected: Sequence[str] = (),
               known: Known | None = None, cut: bool = False) -> Any:
-        return plans.check_plan(parsing.parse_json(text, schema), text)
+        value = parsing.parse_json(text, schema)
+        examples = (schema or {}).get("examples")
+        if isinstance(examples, list) and examples and value == examples[0] and _has_text(value):
+            # the 0.5B's scenarios for a primes tool and a guessing game (2026-12-07) were the
+            # example's "converts 10 km" word for word: an oracle of another task, worse than none.
+            # An example with no text in it (a review's {"approved": true, "issues": []}) is a real answer.
+            raise SchemaViolation("the reply is the example from the instructions, copied word for word: "
+                                  "write it for this task", text)
+        return plans.check_plan(value, text)
 
 
 class TextFormat(ReplyFormat):
@@ -174,6 +182,17 @@ def fence_language(path: str) -> str:
     """The fence's language tag for a file (``python`` for ``main.py``; none for an unknown kind)."""
     suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
     return FENCE_LANGUAGES.get(suffix, "")
+
+
+def _has_text(value: Any) -> bool:
+    """Whether a JSON value holds a non-empty string anywhere."""
+    if isinstance(value, str):
+        return bool(value.strip())
+    if isinstance(value, dict):
+        return any(_has_text(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_text(v) for v in value)
+    return False
 
 
 def skeleton(schema: dict[str, Any]) -> Any:
