@@ -79,8 +79,9 @@ def test_a_program_cut_at_the_limit_keeps_its_whole_statements_and_says_so() -> 
     assert "convert_2" not in cut_program(whole[: whole.index("    return value * 4")] + "    return value *")
 
 
-def _three_files(copies: int, log: list[str]):
-    """Design ball.py, paddle.py, main.py; paddle.py is a copy of ball.py's Ball ``copies`` times."""
+def _three_files(copies: int, log: list[str], last: str = ""):
+    """Design ball.py, paddle.py, main.py; paddle.py is a copy of ball.py's Ball ``copies`` times
+    (then ``last`` when given)."""
     asked = {"paddle.py": 0}
 
     def company(messages: Sequence[Message]) -> str:
@@ -96,7 +97,7 @@ def _three_files(copies: int, log: list[str]):
                 return f"ball.py\n```python\n{BALL}```"
             if info.item == "paddle.py":
                 asked["paddle.py"] += 1
-                body = BALL if asked["paddle.py"] <= copies else PADDLE
+                body = BALL if asked["paddle.py"] <= copies else (last or PADDLE)
                 return f"paddle.py\n```python\n{body}```"
             return ("main.py\n```python\nfrom ball import Ball\nfrom paddle import Paddle\n\n"
                     "ball, paddle = Ball(1, 2, 3), Paddle(4)\n```")
@@ -126,6 +127,20 @@ def test_a_file_that_keeps_copying_is_written_on_the_last_try(tmp_path: Path) ->
                            sink=events.Recorder(), models=company_models(scripted(_three_files(9, log))))
     assert log.count("paddle.py") == 3  # retries: 2
     assert "class Ball" in (Path(summary.project) / "paddle.py").read_text()
+
+
+def test_a_copy_is_kept_when_the_last_try_is_no_code_at_all(tmp_path: Path) -> None:
+    """The 1.5B snake (2026-12-07): main.py was snake.py's game twice, then the example's
+    placeholder; the build failed in coding. Code that repeats a class runs; no file does not."""
+    log: list[str] = []
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a breakout game", out=tmp_path, no_run=True), sink=recorder,
+                           models=company_models(scripted(_three_files(2, log, last="(every line of paddle.py)\n"))))
+    assert log.count("paddle.py") == 3 and log[-1] == "main.py"
+    assert summary.status != "failed"
+    assert "class Ball" in (Path(summary.project) / "paddle.py").read_text()
+    kept = [e for e in recorder.events if isinstance(e, events.Notice) and "writes a class again is kept" in e.text]
+    assert len(kept) == 1 and kept[0].text.startswith("coding for paddle.py:")
 
 
 def test_a_coding_reply_cut_at_its_limit_is_written_as_its_whole_statements(tmp_path: Path) -> None:

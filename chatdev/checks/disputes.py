@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 
 from chatdev.checks.triage import TestCase, find_test, frame_file, test_lines
 
-# where the record lives in ``state.outputs`` (one per test loop: the loop clears it when it starts)
-OUTPUT = "test_disputes"
 _OWN_FAILURE = re.compile(r"^E\s+(AssertionError\b|assert\b)|Failed: DID NOT RAISE", re.MULTILINE)
 
 

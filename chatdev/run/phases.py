@@ -416,6 +416,7 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                               where="messages.yaml: retry")
         message = f"{request}\n\n{note.strip()}"
         shown = f"{note.strip()}\n(asked again under the original request; the unusable replies were dropped)"
+    repeated: tuple[Any, Reply] | None = None  # the last files refused only for writing a class again
     for attempt in range(start, phase.retries + 1):
         reply = ctx.ask(conv, phase.name, sender=sender, receiver=receiver, text=message, images=images,
                         schema=schema if expects == "json" else None, max_tokens=phase.max_tokens, result=result,
@@ -434,8 +435,12 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                 if loop:  # the model repeated itself to the limit: the file is not the program
                     raise SchemaViolation(loop, reply.text)
                 if phase.foreach and expected and attempt < phase.retries:  # one planned file a step
-                    plans.check_repeats(files, _project_texts(ctx, suffix=".py"), reply.text,
-                                        planned=_planned_paths(ctx, phase))
+                    try:
+                        plans.check_repeats(files, _project_texts(ctx, suffix=".py"), reply.text,
+                                            planned=_planned_paths(ctx, phase))
+                    except SchemaViolation:
+                        repeated = (files, reply)
+                        raise
                 return files
             return _parse(reply, expects, schema, expected, known=lambda: _project_texts(ctx), cut=cut)
         except SchemaViolation as exc:
@@ -454,6 +459,14 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
             message = f"{request}\n\n{note.strip()}"
             shown = f"{note.strip()}\n(asked again under the original request; the unusable reply was dropped)"
     what = f" for {item}" if item else ""
+    if repeated is not None:
+        # Code that repeats a class runs; no file at all ends the build. Seen on the 1.5B snake
+        # (2026-12-07): snake.py held the whole game, main.py was that game again twice, and the
+        # last try was the example's placeholder: the build failed in coding with nothing delivered.
+        ctx.sink(events.Notice(level="warning", text=f"{phase.name}{what}: no later try was usable, so the "
+                                                     f"reply that writes a class again is kept ({reason})"))
+        conv.keep(repeated[1])  # the history's last answer is the kept one, not the last try
+        return repeated[0]
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
 
 
@@ -739,12 +752,12 @@ def _disputes(ctx: Context, report: Any) -> Any:
 
     present = set(ctx.workspace.files())
     sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in present}
-    before = disputes.Record.from_value(ctx.state.outputs.get(disputes.OUTPUT))
+    before = disputes.Record.from_value(ctx.state.outputs.get("test_disputes"))
     cases, record = disputes.mark(report.cases, before, sources=sources, runs=report.runs)
     new = [c.id for c in cases if c.disputed]
     if not new:  # the programmer is sent this run's failures (``_run_tests``): what it was asked about
         record.asked = [c.id for c in cases if c.counts and c.failed]
-    ctx.state.outputs[disputes.OUTPUT] = record.to_dict()
+    ctx.state.outputs["test_disputes"] = record.to_dict()
     kept = disputes.upheld(cases, before, sources=sources)
     if kept:  # the programmer hears that the test stands
         report = dataclasses.replace(report, summary=report.summary + "\nThe tester looked again at "
