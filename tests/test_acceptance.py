@@ -541,6 +541,10 @@ def test_quarantined_tests_are_what_the_record_says(tmp_path: Path, monkeypatch:
     assert not (project / "tests/test_main.py").exists()
     assert summary.status == "passed" and summary.tests["counts"]["quarantined"] == 1
     assert summary.tests["quarantined"] == ["tests/test_main.py"] and "quarantined" in summary.tests["summary"]
+    # "passed" with no test left that counts: the delivery says so, never "tests pass"
+    assert summary.tests_pass is None
+    last = subprocess.run(["git", "log", "-1", "--format=%s"], cwd=project, capture_output=True, text=True).stdout
+    assert last.strip() == "[deliver] Deliver (runs, no test that counts)"
 
 
 def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,

@@ -574,6 +574,8 @@ def _close_run(workspace: Any, state: RunState, started: float, previous_wall: f
     if not reason:  # the company finished its chain
         outcome = {"passed": "runs, tests pass", "tests_fail": "runs, tests fail", "failed": "does not run",
                    "untested": "not run"}[state.status]
+        if state.status == "passed" and state.tests.get("tests_pass") is None:  # every test quarantined, or none
+            outcome = "runs, no test that counts"
         workspace.commit(role=top_role, phase="deliver", summary=f"Deliver ({outcome})",
                          trailers={"Phase": "deliver", "Status": state.status,
                                    "Tokens": tokens_trailer(state.usage["prompt"], state.usage["completion"],
