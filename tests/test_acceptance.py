@@ -644,6 +644,39 @@ def test_a_crash_tells_the_fixer_the_file_and_line_to_change(tmp_path: Path, mon
             "(ZeroDivisionError: division by zero). Change main.py there first.") in asks[0]
 
 
+def test_a_crash_on_the_runs_argument_sends_the_fixer_where_the_argument_is_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B Roman converter: the crash is in the table lookup, the cause where main reads sys.argv."""
+    program = ('import sys\nVALUES = {"I": 1, "V": 5}\n\n\ndef to_int(s):\n    return sum(VALUES[c] for c in s)\n'
+               '\n\ndef main():\n    numeral = sys.argv[1]\n    print(to_int(numeral))\n\n\nmain()\n')
+    crash = ('Traceback (most recent call last):\n  File "/work/app/main.py", line 11, in main\n    print(to_int(numeral))\n'
+             '  File "/work/app/main.py", line 6, in <genexpr>\n    return sum(VALUES[c] for c in s)\n'
+             "KeyError: '1'\n")
+
+    def company(messages):
+        if "Write the complete file main.py" in messages[-1].content:
+            return f"main.py\n```python\n{program}```"
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+        files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
+        return build_report(payload, run=RunResult(1, "", crash, False, 0.1, args=("1994",)), tests=None,
+                            program=files)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    engine.build(engine.BuildOptions(task="roman numerals: `python main.py 1994` prints MCMXCIV", out=tmp_path),
+                 sink=recorder, models=company_models(scripted(company)))
+    asks = [e.text for e in recorder.of(events.Message) if e.phase in ("code_fix", "test_fix") and e.receiver == "Programmer"]
+    assert asks, "the program crashed: a fix was asked"
+    assert "Why: '1' is part of the argument `1994` this run was given: main.py line 10 reads it" in asks[0]
+    assert ("The program crashes at main.py line 6, in <genexpr>: `return sum(VALUES[c] for c in s)` (KeyError: '1'), "
+            "on an argument read at main.py line 10: `numeral = sys.argv[1]`. Change main.py there first.") in asks[0]
+
+
 def test_the_crash_site_is_the_innermost_project_frame() -> None:
     from chatdev.sandbox.results import CrashSite, crash_site
 

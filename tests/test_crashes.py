@@ -161,3 +161,59 @@ def test_the_class_that_lacks_the_method_is_the_crashing_files_own_copy() -> Non
     lines = explain("main.py", 11, "self.snake.draw()", "AttributeError: 'Snake' object has no attribute 'draw'",
                     {"food.py": "class Snake:\n    def move(self):\n        pass\n", "main.py": main})
     assert "class Snake (main.py line 1) defines no `draw`" in lines[0]
+
+
+ROMAN = {
+    "main.py": '''import sys
+from roman import roman_to_int
+
+
+def main():
+    numeral = sys.argv[1]
+    print(roman_to_int(numeral))
+
+
+if __name__ == "__main__":
+    main()
+''',
+    "roman.py": '''VALUES = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100, "D": 500, "M": 1000}
+
+
+def roman_to_int(s):
+    total = 0
+    for char in s:
+        total += VALUES[char]
+    return total
+''',
+}
+ON_ARGUMENT = ("Why: '1' is part of the argument `1994` this run was given: main.py line 6 reads it "
+               "(`numeral = sys.argv[1]`). Make the program handle that argument where it reads it, rather than "
+               "changing the function it crashed in.")
+
+
+def test_a_crash_on_the_runs_own_argument_names_the_line_that_reads_it() -> None:
+    """The 1.5B Roman converter (2026-12-04, 2026-12-07) read only numerals; `python main.py 1994`
+    died on `VALUES['1']`, and told to change roman.py, its fixes put '1': 1 in the table."""
+    from chatdev.checks.crashes import ARGUMENT_READ, from_argument
+
+    lines = from_argument("KeyError: '1'", ["1994"], ROMAN, "main.py")
+    assert lines == [ON_ARGUMENT]
+    assert ARGUMENT_READ.search("FAILED.\n" + lines[0]).groups() == ("main.py", "6", "numeral = sys.argv[1]")
+    whole = from_argument("ValueError: invalid literal for int() with base 10: 'encode'", ["encode", "3"], ROMAN,
+                          "main.py")
+    assert whole[0].startswith("Why: 'encode' is the argument `encode` this run was given: main.py line 6")
+    assert from_argument("KeyError: 'Z'", ["1994"], ROMAN, "main.py") == []  # not from an argument
+    assert from_argument("KeyError: '1'", [], ROMAN, "main.py") == []  # a run with none
+    assert from_argument("TypeError: '1' is wrong", ["1994"], ROMAN, "main.py") == []  # not an input error
+    assert from_argument("KeyError: '1'", ["1994"], {"main.py": "print(1)\n"}, "main.py") == []  # nothing reads one
+
+
+@pytest.mark.docker
+def test_the_report_names_the_line_that_reads_the_argument_it_crashed_on(tmp_path: Path, sandbox_ready: None) -> None:
+    from chatdev.sandbox import container
+
+    for path, text in ROMAN.items():
+        (tmp_path / path).write_text(text)
+    report = container.verify_program(tmp_path, timeout=5, tests=False, gui=False, args=[["1994"]])
+    assert report.runs is False and "KeyError: '1'" in report.summary
+    assert ON_ARGUMENT in report.summary.split("KeyError: '1'", 1)[1]

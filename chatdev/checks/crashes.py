@@ -15,6 +15,10 @@ nothing runs) and names that cause where it can:
   the object its class makes (``ball.move()`` after ``import ball``): make the object.
 - a value called (``'bool' object is not callable``) where its class also defines a method of
   that name (``self.start_screen = True`` and ``def start_screen``): the value hides the method.
+- a ``KeyError``/``ValueError`` on a value that is (part of) an argument the run was given
+  (``from_argument``): the line that reads it from the command line, where the program must
+  handle it, rather than the function it crashed in (the 1.5B Roman converter, twice, read
+  only numerals; told "change roman.py there first", its fixes added ``'1': 1`` to the table).
 
 Every line is a fact read from the code or Python's data model, never a guess at intent.
 """
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from chatdev.checks.bindings import bindings
 
@@ -43,6 +47,11 @@ _CALL = re.compile(r"TypeError: ([\w.]+)\(\) (takes .*|missing .*|got an unexpec
 _IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
 _NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
 _TYPE_NAMES = {"NoneType": "None"}
+_INPUT_ERROR = re.compile(r"^(KeyError|ValueError)\b")
+_QUOTED = re.compile(r"'([^'\n]{1,40})'")
+# the Why line ``from_argument`` writes, read back by the fix prompt for the place to change first
+ARGUMENT_READ = re.compile(r"^Why: '[^'\n]*' is (?:part of )?the argument `[^`\n]*` this run was given: "
+                           r"([\w./-]+\.py) line (\d+) reads it \(`([^`\n]*)`\)", re.MULTILINE)
 
 
 def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, str]) -> list[str]:
@@ -59,6 +68,44 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
     if m := _NOT_CALLABLE.search(error):
         return _hidden_method(m.group(1), path, code, trees)
     return []
+
+
+def from_argument(error: str, args: Sequence[str], sources: Mapping[str, str], entry: str) -> list[str]:
+    """A crash on a value the command line gave: where the program reads that argument.
+
+    ``error`` is the exception line (``KeyError: '1'``), ``args`` the run's arguments (``['1994']``,
+    the task's own example). Nothing when the value is not part of an argument, or when no line
+    reads ``sys.argv[...]`` or ``parse_args(...)``.
+    """
+    if not args or not _INPUT_ERROR.match(error):
+        return []
+    values = [v for v in _QUOTED.findall(error) if v.strip() and any(v in arg for arg in args)]
+    if not values:
+        return []
+    value = values[-1]
+    arg = next(arg for arg in args if value in arg)
+    read = _argument_read(sources, entry)
+    if read is None:
+        return []
+    path, line, code = read
+    part = "the argument" if value == arg else "part of the argument"
+    return [f"Why: '{value}' is {part} `{arg}` this run was given: {path} line {line} reads it (`{code}`). "
+            f"Make the program handle that argument where it reads it, rather than changing the function "
+            f"it crashed in."]
+
+
+def _argument_read(sources: Mapping[str, str], entry: str) -> tuple[str, int, str] | None:
+    """(file, line, code) of the first line that reads an argument: ``x = sys.argv[1]``, ``parse_args()``."""
+    for path in sorted(sources, key=lambda p: (p != entry, p)):
+        if not path.endswith(".py"):
+            continue
+        for number, text in enumerate(sources[path].splitlines(), 1):
+            code = text.strip()
+            if code.startswith("#"):
+                continue
+            if re.search(r"\bsys\.argv\s*\[", code) or re.search(r"\.parse_args\s*\(", code):
+                return path, number, code[:100]
+    return None
 
 
 def _parse(sources: Mapping[str, str]) -> dict[str, ast.Module]:

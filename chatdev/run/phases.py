@@ -17,6 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev import events
+from chatdev.checks import crashes
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
@@ -210,6 +211,10 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
     crash = str(site) if site else ""
     if site:
         focus = [site.path, *(p for p in focus if p != site.path)]
+        read = crashes.ARGUMENT_READ.search(bare)  # it crashed on a command-line argument: change where it is read
+        if read and read.group(1) in paths:
+            crash += f", on an argument read at {read.group(1)} line {read.group(2)}: `{read.group(3)}`"
+            focus = [read.group(1), *(p for p in focus if p != read.group(1))]
     if focus:
         bare = render("", focus, crash)
     model = ctx.model_for(assistant)

@@ -354,7 +354,8 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
         site = crash_site(run.stderr, list(program)) if program and TRACEBACK in run.stderr else None
         if site is not None:  # the cause in the program's own terms, under the traceback
-            parts[1:1] = crashes.explain(site.path, site.line, site.marked or site.code, site.error, program or {})
+            parts[1:1] = (crashes.explain(site.path, site.line, site.marked or site.code, site.error, program or {})
+                          + crashes.from_argument(site.error, run.args, program or {}, entry))
         if asks_instead(run):  # the input is on the command line: input() must go
             parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks with no typing: "
                             f"read the values from sys.argv (sys.argv[1:] is {list(run.args)!r}), "
