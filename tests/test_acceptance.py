@@ -445,6 +445,49 @@ def test_a_fix_that_makes_it_worse_is_rolled_back_and_the_program_still_runs(tmp
     assert any("was undone because the program no longer runs" in e.text for e in fixes[1:])
 
 
+def test_the_fix_of_an_escalated_extra_cycle_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B Tkinter calculator (2026-12-07): the loop checked after cycle 3's fix, the manager
+    gave a fourth cycle, and its fix (``# ... (other code remains the same)``) was delivered
+    unchecked as "runs". Every fix gets a check, the extra cycle's too."""
+    from chatdev.models.base import current_call
+
+    fixes, checks = {"n": 0}, {"n": 0}
+
+    def company(messages):
+        info = current_call()
+        if info is not None and info.phase == "test_fix" and info.turn == "answer":
+            fixes["n"] += 1
+            return f"main.py\n```python\n{GAME}# fix {fixes['n']}\n```"
+        if info is not None and info.turn == "escalate":  # the manager grants one more cycle
+            return json.dumps({"decision": "retry", "directive": "make step move the head"})
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+        main = (root / "main.py").read_text()
+        n = main.count("# fix ") and int(main.rsplit("# fix ", 1)[1].split()[0])
+        runs = n < 4  # the fourth fix breaks the start
+        checks["n"] += 1  # a new failure every check: never the same twice, never disputed
+        cases = [case(name="test_step_moves_head", text=f"tests/test_main.py:5: in t\nE   assert {checks['n']} == 99")]
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if tests else []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": cases if tests else None}
+        return build_report(payload, run=RunResult(0 if runs else 1, "", "" if runs else "Traceback (most recent "
+                                                   "call last):\nboom", False, 0.1),
+                            tests=RunResult(1, "", "", False, 0.5) if tests else None)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    assert fixes["n"] == 4  # three cycles, and the manager's extra one
+    ended = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded) if e.phase in ("test_run", "test_fix")]
+    assert ended[-1][0] == "test_run"  # the last fix was checked
+    main = (Path(summary.project) / "main.py").read_text()
+    assert "# fix 4" not in main and "# fix 3" in main  # it broke the start: rolled back
+    assert any("Roll back the last fix: the program no longer runs" in line for line in git_log(Path(summary.project)))
+    assert summary.runs is True and summary.status == "tests_fail"
+
+
 def test_a_fix_that_changes_nothing_ends_the_loop_after_one_call(tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     summary, recorder, verifier = sandboxed_build(tmp_path, monkeypatch, good_reply,

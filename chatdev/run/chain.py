@@ -173,7 +173,7 @@ class Chain:
         """Cycles until the verdict holds, a cycle changes nothing, or the same failure comes back.
 
         Every fix is checked: a loop that ran out of cycles right after a fix checks once more
-        (``#final``), and a fix that made things worse is rolled back (``_after_check``).
+        (``#final<cycle>``), and a fix that made things worse is rolled back (``_after_check``).
         """
         if key.done(self.state.completed):
             return
@@ -317,7 +317,7 @@ class Chain:
                 phase = self.ctx.company.phases[sub]
                 if not _is_check(phase):
                     continue
-                subkey = key.final(sub)
+                subkey = key.final(sub, cycle)
                 if subkey.done(self.state.completed):
                     continue
                 try:

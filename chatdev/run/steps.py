@@ -1,6 +1,6 @@
 """Where a step is in a run: the key a completed step is recorded under in state.json.
 
-The text (``2:design``, ``2:review_loop#1/code_review``, ``2:test_loop#final/test_run``,
+The text (``2:design``, ``2:review_loop#1/code_review``, ``2:test_loop#final3/test_run``,
 ``2:review_loop!escalated``, ``2:approve_design/redo``) is what state.json has always held,
 so a resumed run reads old states; its grammar lives here and nowhere else.
 """
@@ -21,11 +21,14 @@ class StepKey:
         return cls(f"{run}:{name}")
 
     def inner(self, cycle: int | str, name: str) -> StepKey:
-        """Phase ``name`` in cycle ``cycle`` (a number, or ``"final"``: the last check) of this loop."""
+        """Phase ``name`` in cycle ``cycle`` (a number, or ``"final<n>"``: the check after cycle n's fix) of this loop."""
         return StepKey(f"{self.text}#{cycle}/{name}")
 
-    def final(self, name: str) -> StepKey:
-        return self.inner("final", name)
+    def final(self, name: str, cycle: int) -> StepKey:
+        """The loop's check once more after the fix of cycle ``cycle``: a loop given one more cycle
+        (escalated) checks again after that cycle's fix too (states before 2026-12-07 wrote
+        ``#final``, one for the whole loop, and a resumed one checks again)."""
+        return self.inner(f"final{cycle}", name)
 
     @property
     def escalated(self) -> StepKey:
