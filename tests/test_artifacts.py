@@ -244,6 +244,30 @@ def test_a_named_file_written_as_a_few_of_its_functions_keeps_the_rest() -> None
     assert kept == {"tests/test_main.py": "def test_a():\n    assert 1\n\n\ndef test_b():\n    assert 2 == 2\n"}
 
 
+def test_a_fix_that_leaves_a_body_as_a_comment_keeps_that_body() -> None:
+    """The 1.5B's Tkinter calculator fix (2026-12-07): ``def __init__(self, root):`` with only
+    ``# ... (other code remains the same)`` under it, and one changed method. Written as it was, the
+    file did not parse; the changed method is put in place and the rest stays."""
+    from chatdev.replies.formats import FilesFormat
+
+    whole = ("import tkinter as tk\n\n\nclass Calculator:\n    def __init__(self, root):\n        self.root = root\n"
+             "        self.entry = tk.Entry(root)\n\n    def evaluate(self, text):\n        return int(text)\n\n"
+             "    def clear(self):\n        self.entry.delete(0, tk.END)\n\n\n"
+             "if __name__ == \"__main__\":\n    Calculator(tk.Tk())\n")
+    fix = ("main.py\n```python\nimport ast\n\nclass Calculator:\n    def __init__(self, root):\n"
+           "        # ... (other code remains the same)\n\n    def evaluate(self, text):\n        return eval(text)\n\n"
+           "    # ... (other code remains the same)\n```\n")
+    got = FilesFormat().parse(fix, known=lambda: {"main.py": whole})["main.py"]
+    assert got == whole.replace("return int(text)", "return eval(text)").replace("import tkinter as tk\n",
+                                                                                 "import tkinter as tk\nimport ast\n")
+    # a block that parses, or that a body of `...` would not make parse, is left as it is
+    from chatdev.replies.splice import unelided
+
+    assert unelided("def f():\n    # todo\n    return 1\n") == "def f():\n    # todo\n    return 1\n"
+    assert unelided("def f(:\n    # x\n") == "def f(:\n    # x\n"
+    assert unelided("def f():\n    # x\ndef g():\n    pass\n") == "def f():\n    ...\n    # x\ndef g():\n    pass\n"
+
+
 def test_splice_keeps_decorators_and_refuses_what_it_cannot_place() -> None:
     from chatdev.replies.splice import splice
 

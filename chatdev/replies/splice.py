@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import itertools
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -35,8 +36,41 @@ class Fragment:
     guard: bool  # it has an ``if __name__ == "__main__":`` block
 
 
+_HEADER = re.compile(r"^([ \t]*)(?:async[ \t]+def|def|class)\b.*:[ \t]*(?:#.*)?$")
+
+
+def unelided(block: str) -> str:
+    """``block`` with a ``...`` body under each definition whose body is only comments, when only that
+    makes it parse: the 1.5B's Tkinter calculator fix (2026-12-07) sent ``def __init__(self, root):``
+    with ``# ... (other code remains the same)`` for its body. A definition with a placeholder body
+    is one the file keeps (``_placeholder_for``)."""
+    try:
+        ast.parse(block)
+        return block
+    except SyntaxError:
+        pass
+    lines = block.splitlines()
+    out: list[str] = []
+    for i, line in enumerate(lines):
+        out.append(line)
+        m = _HEADER.match(line)
+        if not m:
+            continue
+        rest = [ln for ln in lines[i + 1:] if ln.strip() and not ln.strip().startswith("#")]
+        nxt = rest[0] if rest else ""
+        if not nxt or len(nxt) - len(nxt.lstrip()) <= len(m.group(1)):
+            out.append(m.group(1) + "    ...")
+    filled = "\n".join(out) + ("\n" if block.endswith("\n") else "")
+    try:
+        ast.parse(filled)
+    except SyntaxError:
+        return block
+    return filled
+
+
 def fragment(block: str) -> Fragment | None:
     """The block as a fragment (only imports, definitions, a docstring, a main guard), else None."""
+    block = unelided(block)
     try:
         tree = ast.parse(block)
     except SyntaxError:
@@ -110,6 +144,7 @@ def replaces(frag: Fragment, whole: str) -> bool:
 
 def splice(block: str, whole: str) -> str | None:
     """``whole`` with the fragment ``block`` put in place; None when ``block`` is not a fragment of it."""
+    block = unelided(block)
     frag = fragment(block)
     if frag is None:
         return None
