@@ -29,6 +29,7 @@ from chatdev.repair.display import make_display, undefined_name
 from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports
 from chatdev.repair.objects import make_objects
+from chatdev.repair.params import pass_locals
 from chatdev.repair.scopes import declare_outer, unbound_name
 from chatdev.repair.shadows import not_callable, rename_flag
 from chatdev.replies import formats, parsing, plans
@@ -782,7 +783,8 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     """Run the check, repairing what needs no model: an entry file that starts the program when
     its tests import it (``repair/guard.py``: its closing calls under a main guard, before the
     run), names that only lack an import (then the check runs again), sounds and images the
-    program loads and nobody wrote (``repair/assets.py``: silent and blank stand-ins), a
+    program loads and nobody wrote (``repair/assets.py``: silent and blank stand-ins), a name a
+    function uses that its callers hold (``repair/params.py``: passed in as a parameter), a
     variable a function reads before assigning it where the module has it (``repair/scopes.py``:
     declared ``global``, kept while the crash moves on; ``repair/objects.py``: a module called as
     the one object of its class, the object made; ``repair/display.py``: a pygame window drawn on
@@ -812,6 +814,9 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             ctx.sink(events.Notice(level="info", text=f"added stand-ins for the files the program loads: "
                                                       f"{', '.join(added)}"))
             report = ctx.verify(phase, tests=tests)
+    if not report.static_ok:
+        report, passed = _pass_locals(ctx, phase, report, tests=tests)
+        files = sorted({*files, *passed})
     report, declared = _repair_crashes(ctx, phase, report, tests=tests)
     files = sorted({*files, *declared})
     run = getattr(report, "run", None)
@@ -837,6 +842,24 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             return again, sorted({*files, *fitted})
         ctx.workspace.write({p: program[p] for p in fitted})  # it did not help: as it was
     return report, files
+
+
+def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
+    """A function using a name its callers hold as a local gets it as a parameter (``repair/params.py``),
+    kept when the static errors go down and the program runs no worse."""
+    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    passed = pass_locals(program, report.static_output)
+    if passed is None:
+        return report, []
+    written = ctx.workspace.write(passed.files)
+    again = ctx.verify(phase, tests=tests)
+    before, after = report.progress(), again.progress()
+    if after.static_errors < before.static_errors and not after.worse_than(before):
+        ctx.sink(events.Notice(level="info", text="passed the callers' variables to the functions that use them: "
+                                                  + ", ".join(passed.functions)))
+        return again, written
+    ctx.workspace.write({p: program[p] for p in passed.files})  # it did not help: as it was
+    return report, []
 
 
 def _guard_entry(ctx: Context) -> list[str]:
