@@ -323,6 +323,11 @@ def test_a_fix_that_writes_a_file_nobody_planned_is_mapped_or_refused() -> None:
     assert plans.map_fix_paths({"tests/test_more.py": "t\n"}, known, "") == {"tests/test_more.py": "t\n"}
     with pytest.raises(SchemaViolation, match="not a file of this project"):
         plans.map_fix_paths({"helpers/stuff.py": "x\n"}, known, "")
+    # a data file the code names and nobody wrote (the hangman's words.txt) may be a fix's new file
+    reads = {"main.py": "WORDS = open('words.txt').read().split()\n"}
+    assert plans.map_fix_paths({"words.txt": "apple\n"}, reads, "") == {"words.txt": "apple\n"}
+    with pytest.raises(SchemaViolation, match="not a file of this project"):
+        plans.map_fix_paths({"notes.txt": "x\n"}, reads, "")
 
 
 def test_import_repair_fills_a_tests_missing_names_from_the_program() -> None:

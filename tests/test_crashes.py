@@ -217,3 +217,74 @@ def test_the_report_names_the_line_that_reads_the_argument_it_crashed_on(tmp_pat
     report = container.verify_program(tmp_path, timeout=5, tests=False, gui=False, args=[["1994"]])
     assert report.runs is False and "KeyError: '1'" in report.summary
     assert ON_ARGUMENT in report.summary.split("KeyError: '1'", 1)[1]
+
+
+HANGMAN = {
+    "main.py": '''import random
+
+from words import load_words
+
+
+def main():
+    word = random.choice(load_words())
+    print("_" * len(word))
+
+
+if __name__ == "__main__":
+    main()
+''',
+    "words.py": '''import os
+
+
+def load_words():
+    with open(os.path.join(os.path.dirname(__file__), "words.txt")) as f:
+        return f.read().split()
+''',
+}
+NO_WORDS = ("Why: the project has no words.txt: nobody wrote it. If the program only reads it, send words.txt in "
+            "your reply as a file of its own (its path on one line, then its content in a block), or keep its data "
+            "in the code; if the program writes it, let a missing words.txt mean an empty start.")
+
+
+def test_a_file_the_code_names_and_nobody_wrote_is_named_with_what_to_do() -> None:
+    """The 0.5B's and the 1.5B's hangman read a words.txt nobody wrote; four fixes made its path absolute."""
+    code = "with open(os.path.join(os.path.dirname(__file__), \"words.txt\")) as f:"
+    error = "FileNotFoundError: [Errno 2] No such file or directory: '/work/app/words.txt'"
+    assert explain("words.py", 5, code, error, HANGMAN) == [NO_WORDS]
+    assert explain("words.py", 5, code, error.replace("/work/app/", ""), HANGMAN) == [NO_WORDS]
+    # a file the code does not name (a path it was given, say) gets nothing
+    assert explain("words.py", 5, code, error.replace("words.txt", "other.txt"), HANGMAN) == []
+
+
+@pytest.mark.docker
+def test_the_fixer_that_sends_the_missing_file_gets_a_program_that_runs(tmp_path: Path, sandbox_ready: None) -> None:
+    """The real sandbox: the run dies on the missing words.txt, the report says to send it, the fix
+    sends it (a data file the code names may be a new file of a fix), and the program runs."""
+    import json as _json
+    from collections.abc import Sequence
+
+    from chatdev.models.base import Message, current_call
+    from tests.scripted_company import build_scripted, good_reply
+
+    asked: list[str] = []
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if phase == "design":
+            return _json.dumps({"summary": "Hangman.", "entry": "main.py", "run": "python main.py",
+                                "files": [{"path": "words.py", "purpose": "the words"},
+                                          {"path": "main.py", "purpose": "the game"}]})
+        if phase == "coding" and info is not None:
+            return f"{info.item}\n```python\n{HANGMAN[str(info.item)]}```"
+        if phase in ("code_fix", "test_fix") and info is not None and info.turn == "answer":
+            asked.append(messages[-1].content)
+            return "words.txt\n```\napple\nbanana\ncherry\n```\n"
+        if phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    summary, _ = build_scripted(tmp_path, company, "a hangman game in the terminal")
+    assert asked and NO_WORDS in asked[0]
+    assert (Path(summary.project) / "words.txt").read_text() == "apple\nbanana\ncherry\n"
+    assert summary.runs is True, summary

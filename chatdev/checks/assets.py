@@ -12,6 +12,7 @@ loop sees it before anything runs, and the fix is told what to do instead.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -133,3 +134,24 @@ def missing_files(sources: Mapping[str, str], *, known: set[str] | None = None) 
             loader = next(tail for tail in LOADERS if parts[-len(tail):] == tail)
             found.append(Missing(path, node.lineno, node.col_offset + 1, name, loader))
     return found
+
+
+_FILE_NAME = re.compile(r"[\w.-]+(?:/[\w.-]+)*\.[A-Za-z0-9]{1,5}")
+
+
+def named_files(sources: Mapping[str, str]) -> set[str]:
+    """The relative file names a program's code spells as string literals (``"words.txt"``,
+    ``"data/levels.json"``): the files it may open, whoever is meant to write them."""
+    found: set[str] = set()
+    for path, text in sources.items():
+        if not path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _FILE_NAME.fullmatch(node.value):
+                found.add(node.value.removeprefix("./"))
+    return found
+

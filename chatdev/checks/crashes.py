@@ -15,6 +15,7 @@ nothing runs) and names that cause where it can:
   the object its class makes (``ball.move()`` after ``import ball``): make the object.
 - a value called (``'bool' object is not callable``) where its class also defines a method of
   that name (``self.start_screen = True`` and ``def start_screen``): the value hides the method.
+- a file the code names that nobody wrote (``FileNotFoundError``): send it, or keep its data in the code;
 - a ``KeyError``/``ValueError`` on a value that is (part of) an argument the run was given
   (``from_argument``): the line that reads it from the command line, where the program must
   handle it, rather than the function it crashed in (the 1.5B Roman converter, twice, read
@@ -29,6 +30,7 @@ import ast
 import re
 from collections.abc import Mapping, Sequence
 
+from chatdev.checks.assets import named_files
 from chatdev.checks.bindings import bindings
 
 # what a built-in type has instead of a method small models reach for
@@ -47,6 +49,7 @@ _CALL = re.compile(r"TypeError: ([\w.]+)\(\) (takes .*|missing .*|got an unexpec
 _IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
 _NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
 _TYPE_NAMES = {"NoneType": "None"}
+_NO_FILE = re.compile(r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^'\n]+)'")
 _INPUT_ERROR = re.compile(r"^(KeyError|ValueError)\b")
 _QUOTED = re.compile(r"'([^'\n]{1,40})'")
 # the Why line ``from_argument`` writes, read back by the fix prompt for the place to change first
@@ -67,7 +70,22 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
         return _wrong_call(m.group(1), trees)
     if m := _NOT_CALLABLE.search(error):
         return _hidden_method(m.group(1), path, code, trees)
+    if m := _NO_FILE.search(error):
+        return _missing_file(m.group(1), sources)
     return []
+
+
+def _missing_file(name: str, sources: Mapping[str, str]) -> list[str]:
+    """A file the code names that the project does not have: the 1.5B's and the 0.5B's hangman
+    (2026-12-06, 2026-12-07) read a words.txt nobody wrote, and four fixes made its path absolute,
+    then returned [] for it, and the game died in ``random.choice([])``."""
+    named = {n for n in named_files(sources) if name == n or name.endswith("/" + n)}
+    if not named:
+        return []
+    rel = min(named, key=len)
+    return [f"Why: the project has no {rel}: nobody wrote it. If the program only reads it, send {rel} in your "
+            f"reply as a file of its own (its path on one line, then its content in a block), or keep its data in "
+            f"the code; if the program writes it, let a missing {rel} mean an empty start."]
 
 
 def from_argument(error: str, args: Sequence[str], sources: Mapping[str, str], entry: str) -> list[str]:

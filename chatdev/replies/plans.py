@@ -29,6 +29,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
+from chatdev.checks.assets import named_files
 from chatdev.models.base import SchemaViolation
 from chatdev.replies import splice
 from chatdev.sandbox import catalogue
@@ -136,6 +137,8 @@ def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) ->
         elif is_test_path(path) or (PurePosixPath(path).stem in imported and not shadows(path)
                                     and not PLACEHOLDER.match(path)):
             out[path] = body  # a new test, or a module the program imports but nobody wrote yet
+        elif not path.endswith(".py") and path in named_files(known):
+            out[path] = body  # a data file the code names and nobody wrote (words.txt)
         else:
             refused.append(path)
     if refused and not out:
