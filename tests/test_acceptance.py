@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -337,6 +338,26 @@ def test_import_repair_fills_a_tests_missing_names_from_the_program() -> None:
               "tests/test_main.py:2:28: undefined name 'SNAKE_SIZE'")
     fixed = add_missing_imports(sources, report)
     assert fixed["tests/test_main.py"].startswith("from main import SCREEN_WIDTH\nfrom main import SNAKE_SIZE\n")
+
+
+def test_a_class_imported_by_name_and_used_as_its_module_is_written_as_the_class(tmp_path: Path) -> None:
+    """The 1.5B's digital clock (2026-12-07): `from datetime import datetime`, then
+    `datetime.datetime.now()`, and the first tick died."""
+    from chatdev.repair.imports import class_as_module
+
+    clock = ("from datetime import datetime\n\n\ndef tick():\n    return datetime.datetime.now().strftime('%H:%M:%S')\n"
+             "\n\nprint(len(tick()))\n")
+    error = "AttributeError: type object 'datetime.datetime' has no attribute 'datetime'"
+    fixed = class_as_module({"clock.py": clock}, "clock.py", error)
+    assert fixed == {"clock.py": clock.replace("datetime.datetime.now()", "datetime.now()")}
+    (tmp_path / "clock.py").write_text(fixed["clock.py"])
+    done = subprocess.run([sys.executable, "clock.py"], cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0 and done.stdout == "8\n", done.stderr
+    # the module imported too, another attribute, another file: nothing changes
+    assert class_as_module({"clock.py": "import datetime\n" + clock}, "clock.py", error) == {}
+    other = "AttributeError: type object 'datetime.datetime' has no attribute 'date'"
+    assert class_as_module({"clock.py": clock}, "clock.py", other) == {}
+    assert class_as_module({"clock.py": clock}, "other.py", error) == {}
 
 
 def test_import_repair_puts_a_pypi_name_right() -> None:

@@ -158,3 +158,36 @@ def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str
             if new != sources[file]:
                 changed[file] = new
     return changed
+
+
+_CLASS_AS_MODULE = re.compile(r"AttributeError: type object '(\w+)\.(\w+)' has no attribute '(\w+)'")
+
+
+def class_as_module(sources: dict[str, str], path: str, error: str) -> dict[str, str]:
+    """``{path: new text}`` for ``datetime.datetime.now()`` where the file did ``from datetime import
+    datetime`` (the name is the class, not the module): ``datetime.now()``; {} for anything else.
+
+    Seen on the 1.5B's digital clock (2026-12-07): ``type object 'datetime.datetime' has no attribute
+    'datetime'`` at the first tick, delivered so.
+    """
+    m = _CLASS_AS_MODULE.search(error)
+    text = sources.get(path)
+    if m is None or text is None or m.group(2) != m.group(3):
+        return {}
+    module, cls = m.group(1), m.group(2)
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return {}
+    from_import = any(isinstance(n, ast.ImportFrom) and n.module == module and n.level == 0
+                      and any(a.name == cls and a.asname is None for a in n.names) for n in ast.walk(tree))
+    module_import = any(isinstance(n, ast.Import) and any(a.name == module and a.asname is None for a in n.names)
+                        for n in ast.walk(tree))
+    if not from_import or module_import:
+        return {}
+    fixed = re.sub(rf"(?<![\w.]){re.escape(cls)}\.{re.escape(cls)}\b", cls, text)
+    try:
+        ast.parse(fixed)
+    except SyntaxError:
+        return {}
+    return {path: fixed} if fixed != text else {}

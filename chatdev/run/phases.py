@@ -27,7 +27,7 @@ from chatdev.repair.argv import feed_arguments, fit_arity
 from chatdev.repair.assets import stand_ins
 from chatdev.repair.display import make_display, undefined_name
 from chatdev.repair.guard import guard_entry
-from chatdev.repair.imports import add_missing_imports
+from chatdev.repair.imports import add_missing_imports, class_as_module
 from chatdev.repair.objects import make_objects
 from chatdev.repair.params import pass_locals
 from chatdev.repair.scopes import declare_outer, unbound_name
@@ -937,6 +937,11 @@ def _crash_repair(program: dict[str, str], site: Any) -> tuple[dict[str, str], s
         return (renamed.files, again,
                 f"renamed the flag `self.{renamed.method}` of {renamed.cls} to `self.{renamed.flag}` in {site.path}: "
                 f"it hid the method `{renamed.method}()` and the call died")
+    named = class_as_module(program, site.path, site.error)
+    if named:
+        cls = site.error.rsplit("'", 2)[-2]
+        return (named, rf"has no attribute '{cls}'",
+                f"wrote `{cls}.{cls}` as `{cls}` in {site.path}: `from ... import {cls}` made the name the class")
     made = make_objects(program, site.path, site.error)
     if made is None:
         return None
