@@ -397,7 +397,9 @@ def test_scenarios_load_and_judge(tmp_path: Path) -> None:
     assert ended.reason == "the program ended by itself after 0.9 s, before any key"
     assert scenarios.judge(keys, {"timed_out": True, "exit_code": None, "changed": None}).reason == (
         "no screen was captured")
-    for bad in ("- argv: 3\n  bogus: 1\n", "{}\n", "- timeout: -1\n", "- timeout: .nan\n"):
+    path.write_text("- name: piped\n  stdin: 'a b'\n  eof: true\n")
+    assert scenarios.load_scenarios(path)[0].eof is True and conv.eof is False  # typed input stays open by default
+    for bad in ("- argv: 3\n  bogus: 1\n", "{}\n", "- timeout: -1\n", "- timeout: .nan\n", "- eof: 1\n"):
         path.write_text(bad)
         with pytest.raises(Exception, match="s.yaml"):
             scenarios.load_scenarios(path)

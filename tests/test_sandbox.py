@@ -902,6 +902,20 @@ def test_scenarios_drive_terminal_and_gui_programs(box: container.Sandbox, tmp_p
     assert keys[0].passed, keys[0].reason
 
 
+def test_a_scenario_can_pipe_its_input_so_a_tool_that_reads_it_all_sees_its_end(box: container.Sandbox,
+                                                                               tmp_path: Path) -> None:
+    """The 1.5B's JSON to CSV converter (2026-12-07) read `sys.stdin.read()` and worked when piped to,
+    but the check typed its input and kept stdin open: it "printed nothing". ``eof`` ends the input."""
+    from chatdev.checks.scenarios import Scenario
+
+    project(tmp_path, {"main.py": "import sys\nwords = sys.stdin.read().split()\nprint(len(words), 'words')\n"})
+    piped, typed = container.run_scenarios(tmp_path, [Scenario("piped", stdin="a b c\n", eof=True, expect=["3 words"]),
+                                                      Scenario("typed", stdin="a b c\n", expect=["3 words"],
+                                                               timeout=2)], sandbox=box)
+    assert piped.passed, piped.reason
+    assert not typed.passed and "printed nothing" in typed.reason  # an open input: it is still reading
+
+
 def test_a_wrong_expectation_the_fix_left_as_it_was_is_disputed_and_an_input_loop_test_is_a_defect(
         box: container.Sandbox, tmp_path: Path) -> None:
     from chatdev.checks import disputes, triage

@@ -21,7 +21,7 @@ from typing import Any
 from chatdev.errors import ConfigError
 
 TRACEBACK = "Traceback (most recent call last)"
-KEYS = ("name", "argv", "stdin", "expect", "keys", "screen_changes", "timeout")
+KEYS = ("name", "argv", "stdin", "eof", "expect", "keys", "screen_changes", "timeout")
 MAX_SCENARIOS = 8
 MAX_TIMEOUT = 30.0
 PROJECT_FILE = "tests/scenarios.yaml"  # where a generated project keeps the tester's scenarios
@@ -32,6 +32,7 @@ class Scenario:
     name: str
     argv: list[str] = field(default_factory=list)
     stdin: str = ""
+    eof: bool = False  # the input ends after ``stdin``, as when piped in (a tool that reads it all); else it stays open
     expect: list[str] = field(default_factory=list)  # substrings of stdout, case-insensitive
     keys: list[str] = field(default_factory=list)  # X keysyms sent to a GUI program (xdotool)
     screen_changes: bool = False  # GUI: the screenshot after the keys differs from the one before
@@ -77,7 +78,10 @@ def parse_scenarios(data: Any, where: str) -> list[Scenario]:
         changes = item.get("screen_changes", False)
         if not isinstance(changes, bool):
             raise ConfigError(f"{at}: screen_changes must be true or false")
-        out.append(Scenario(name=name, argv=argv, stdin=str(stdin), expect=expect, keys=keys,
+        eof = item.get("eof", False)
+        if not isinstance(eof, bool):
+            raise ConfigError(f"{at}: eof must be true or false")
+        out.append(Scenario(name=name, argv=argv, stdin=str(stdin), eof=eof, expect=expect, keys=keys,
                             screen_changes=changes, timeout=float(timeout)))
     return out
 

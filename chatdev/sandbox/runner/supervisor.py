@@ -223,12 +223,13 @@ def render_screen(raw: bytes) -> str:
 
 def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
             extra_env: dict[str, str] | None = None, tty: bool = False, stdin: str = "",
-            keys: list[str] | None = None) -> dict[str, Any]:
+            keys: list[str] | None = None, eof: bool = False) -> dict[str, Any]:
     """Run ``argv`` in /work/app for at most ``timeout`` seconds; never raises for the program's sake.
 
     ``tty``: stdin and stdout are a pseudo-terminal (curses); stdout is then the final screen.
     ``stdin``: typed at the start (stdin then stays open and silent; ``waiting_input`` says the
-    program was still waiting to read it when its window ended). ``keys`` (with ``gui``):
+    program was still waiting to read it when its window ended), or, with ``eof``, followed by the
+    end of the input, as when it is piped in (``sys.stdin.read()`` returns). ``keys`` (with ``gui``):
     sent to the program's window once it shows; ``changed`` then says whether the screen
     differs after them.
     """
@@ -260,12 +261,17 @@ def execute(argv: list[str], *, timeout: float, gui: bool, cap: int,
     if tty:
         os.close(slave)
         streams = {master: out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
-        if stdin:
-            _type_into(master, stdin)
+        if stdin or eof:
+            _type_into(master, stdin + ("\n\x04" if eof and not stdin.endswith("\n") else "\x04" if eof else ""))
     else:
         streams = {proc.stdout.fileno(): out, proc.stderr.fileno(): err}  # type: ignore[union-attr]
         if stdin:
             _type_into(proc.stdin.fileno(), stdin)  # type: ignore[union-attr]
+        if eof:
+            try:
+                proc.stdin.close()  # type: ignore[union-attr]
+            except OSError:
+                pass
     sel = selectors.DefaultSelector()
     for fd in streams:
         os.set_blocking(fd, False)
@@ -502,7 +508,8 @@ def scenarios(spec: dict[str, Any], cap: int) -> dict[str, Any]:
     for item in spec.get("scenarios", []):
         run = execute([*argv, *map(str, item.get("argv") or [])], timeout=float(item.get("timeout") or 6.0),
                       gui=gui, cap=min(cap, 64 * 1024), stdin=str(item.get("stdin") or ""),
-                      keys=list(item.get("keys") or []), tty=bool(info.get("tui")) and not gui)
+                      keys=list(item.get("keys") or []), tty=bool(info.get("tui")) and not gui,
+                      eof=bool(item.get("eof")))
         run.pop("screenshot", None)
         result["scenarios"].append(run)
     return result
