@@ -298,6 +298,9 @@ def test_progress_says_what_got_worse() -> None:
     assert "static errors went from 0 to 2" in Progress(True, 2, 2, 1).worse_than(before)
     assert "passing tests went from 2 to 1" in Progress(True, 0, 1, 0).worse_than(before)
     assert Progress(True, 0, 3, 0).worse_than(before) == ""
+    # a program that runs now, where it did not: never worse, whatever its tests did
+    assert Progress(True, 3, 1, 2).worse_than(Progress(False, 0, 2, 1)) == ""
+    assert "passing tests" in Progress(False, 0, 1, 2).worse_than(Progress(False, 0, 2, 1))
 
 
 # ----------------------------------------------------------------------------- plans and fixes

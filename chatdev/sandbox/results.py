@@ -134,9 +134,14 @@ class Progress:
     tests_failed: int
 
     def worse_than(self, before: Progress) -> str:
-        """What got worse since ``before`` (empty when nothing did)."""
+        """What got worse since ``before`` (empty when nothing did). The run is the first verdict: a
+        program that runs now and did not before is never worse, whatever its tests and static
+        errors did (the 1.5B todo list, 2026-12-07: the fix that made `add` work lost one passing
+        test, was rolled back, and the list was delivered dying on `add`)."""
         if before.runs and self.runs is False:
             return "the program no longer runs"
+        if self.runs and before.runs is False:
+            return ""
         if self.static_errors > before.static_errors:
             return f"static errors went from {before.static_errors} to {self.static_errors}"
         if self.tests_passed < before.tests_passed:
