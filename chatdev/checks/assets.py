@@ -139,19 +139,10 @@ def missing_files(sources: Mapping[str, str], *, known: set[str] | None = None) 
 _FILE_NAME = re.compile(r"[\w.-]+(?:/[\w.-]+)*\.[A-Za-z0-9]{1,5}")
 
 
-def named_files(sources: Mapping[str, str]) -> set[str]:
-    """The relative file names a program's code spells as string literals (``"words.txt"``,
-    ``"data/levels.json"``): the files it may open, whoever is meant to write them."""
-    found: set[str] = set()
-    for path, text in sources.items():
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _FILE_NAME.fullmatch(node.value):
-                found.add(node.value.removeprefix("./"))
-    return found
+def named_files(trees: Mapping[str, ast.Module]) -> set[str]:
+    """The relative file names a program's code (``bindings.parse_sources``) spells as string
+    literals (``"words.txt"``, ``"data/levels.json"``): the files it may open, whoever is meant to
+    write them."""
+    return {node.value.removeprefix("./") for tree in trees.values() for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and _FILE_NAME.fullmatch(node.value)}
 

@@ -20,6 +20,7 @@ not read (the callers never relied on it, and a guess there would widen every ch
 from __future__ import annotations
 
 import ast
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -40,6 +41,20 @@ class Bindings:
         """Definitions then assignments, without ``_private`` assignments: what another module
         may import from it (``from main import SCREEN_WIDTH``)."""
         return [*self.definitions, *(n for n in self.assigned if not n.startswith("_") and n not in self.definitions)]
+
+
+def parse_sources(sources: Mapping[str, str]) -> dict[str, ast.Module]:
+    """The Python files of ``sources``, each parsed once (path -> tree, in their order; files that
+    do not parse left out): what every reader of a program's code starts from."""
+    trees: dict[str, ast.Module] = {}
+    for path, text in sources.items():
+        if not path.endswith(".py"):
+            continue
+        try:
+            trees[path] = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+    return trees
 
 
 def bindings(tree: ast.Module) -> Bindings:

@@ -31,7 +31,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from chatdev.checks.assets import named_files
-from chatdev.checks.bindings import bindings
+from chatdev.checks.bindings import bindings, parse_sources
 
 # what a built-in type has instead of a method small models reach for
 INSTEAD: dict[tuple[str, str], str] = {
@@ -59,7 +59,7 @@ ARGUMENT_READ = re.compile(r"^Why: '[^'\n]*' is (?:part of )?the argument `[^`\n
 
 def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, str]) -> list[str]:
     """Lines naming the cause of ``error`` raised at ``path``:``line`` (``code``), from ``sources``."""
-    trees = _parse(sources)
+    trees = parse_sources(sources)
     if m := _ATTRIBUTE.search(error):
         return _missing_attribute(m.group(1), m.group(2), path, line, code, trees)
     if m := _MODULE_ATTRIBUTE.search(error):
@@ -71,15 +71,15 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
     if m := _NOT_CALLABLE.search(error):
         return _hidden_method(m.group(1), path, code, trees)
     if m := _NO_FILE.search(error):
-        return _missing_file(m.group(1), sources)
+        return _missing_file(m.group(1), trees)
     return []
 
 
-def _missing_file(name: str, sources: Mapping[str, str]) -> list[str]:
+def _missing_file(name: str, trees: Mapping[str, ast.Module]) -> list[str]:
     """A file the code names that the project does not have: the 1.5B's and the 0.5B's hangman
     (2026-12-06, 2026-12-07) read a words.txt nobody wrote, and four fixes made its path absolute,
     then returned [] for it, and the game died in ``random.choice([])``."""
-    named = {n for n in named_files(sources) if name == n or name.endswith("/" + n)}
+    named = {n for n in named_files(trees) if name == n or name.endswith("/" + n)}
     if not named:
         return []
     rel = min(named, key=len)
@@ -124,17 +124,6 @@ def _argument_read(sources: Mapping[str, str], entry: str) -> tuple[str, int, st
             if re.search(r"\bsys\.argv\s*\[", code) or re.search(r"\.parse_args\s*\(", code):
                 return path, number, code[:100]
     return None
-
-
-def _parse(sources: Mapping[str, str]) -> dict[str, ast.Module]:
-    trees: dict[str, ast.Module] = {}
-    for rel, text in sources.items():
-        if rel.endswith(".py"):
-            try:
-                trees[rel] = ast.parse(text)
-            except (SyntaxError, ValueError):
-                continue
-    return trees
 
 
 def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,

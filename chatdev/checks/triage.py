@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chatdev.checks.bindings import bindings
+from chatdev.checks.bindings import bindings, parse_sources
 from chatdev.project.paths import SANDBOX_ROOT
 
 QUARANTINE = "chatdev quarantine"
@@ -87,7 +87,7 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
            program: dict[str, str] | None = None) -> list[TestCase]:
     """Each raw case from the sandbox, with its ``defect`` decided from its failure and its source
     (``program``: the program's own files, to tell a test that checks a copy of them)."""
-    trees = _trees(program or {})
+    trees = parse_sources(dict(sorted((program or {}).items())))
     defined = _definitions(trees)
     state = _state(trees, program or {})
     out: list[TestCase] = []
@@ -112,19 +112,6 @@ class _Definition:
     path: str  # main.py
     module: str  # main
     node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-
-
-def _trees(program: dict[str, str]) -> dict[str, ast.Module]:
-    """The program's Python files, each parsed once (path -> tree; those that do not parse left out)."""
-    trees: dict[str, ast.Module] = {}
-    for rel, text in sorted(program.items()):
-        if not rel.endswith(".py"):
-            continue
-        try:
-            trees[rel] = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
-    return trees
 
 
 def _definitions(trees: dict[str, ast.Module]) -> dict[str, _Definition]:

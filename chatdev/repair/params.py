@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from chatdev.checks.bindings import bindings
+from chatdev.checks.bindings import bindings, parse_sources
 
 _UNDEFINED = re.compile(r"^([\w./-]+\.py):(\d+):(?:\d+:?)? undefined name '(\w+)'", re.MULTILINE)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -38,12 +38,7 @@ class Passed:
 def pass_locals(sources: Mapping[str, str], static_output: str) -> Passed | None:
     """The program with each function that uses an undefined name its callers hold given that
     name as a parameter (None: no such function)."""
-    trees: dict[str, ast.Module] = {}
-    for path, text in sources.items():
-        try:
-            trees[path] = ast.parse(text)
-        except SyntaxError:
-            continue
+    trees = parse_sources(sources)
     edits: dict[str, list[tuple[int, int, str]]] = {}
     done: list[str] = []
     seen: set[tuple[str, str, str]] = set()

@@ -30,6 +30,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev.checks.assets import named_files
+from chatdev.checks.bindings import parse_sources
 from chatdev.models.base import SchemaViolation
 from chatdev.replies import splice
 from chatdev.sandbox import catalogue
@@ -127,6 +128,8 @@ def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) ->
     imported = _imported_modules(known)
     out: dict[str, str] = {}
     refused: list[str] = []
+    # the file names the code spells: what a new data file may be (read only when a reply sends one)
+    data = named_files(parse_sources(known)) if any(p not in known and not p.endswith(".py") for p in files) else set()
     for path, body in files.items():
         if path in known:
             out[path] = body
@@ -137,7 +140,7 @@ def map_fix_paths(files: dict[str, str], known: Mapping[str, str], text: str) ->
         elif is_test_path(path) or (PurePosixPath(path).stem in imported and not shadows(path)
                                     and not PLACEHOLDER.match(path)):
             out[path] = body  # a new test, or a module the program imports but nobody wrote yet
-        elif not path.endswith(".py") and path in named_files(known):
+        elif not path.endswith(".py") and path in data:
             out[path] = body  # a data file the code names and nobody wrote (words.txt)
         else:
             refused.append(path)
