@@ -178,6 +178,54 @@ def test_a_test_that_checks_its_own_copies_of_the_programs_variables_is_a_defect
     assert [c.defect for c in got[1:]] == [None] * 5
 
 
+def test_an_assert_on_the_tests_own_variable_that_no_call_can_change_is_a_defect() -> None:
+    """The 1.5B's breakout (2026-12-07): ``ball_x, ball_y = 100, 100``, ``move_ball()``, ``assert ball_x == 105``."""
+    program = {"main.py": "ball_x = 400\nball_y = 300\nspeed = 5\n\n\ndef move_ball():\n"
+                          "    global ball_x\n    ball_x += speed\n\n\ndef step(x):\n    return x + 5\n"}
+    source = ("import main\nfrom main import move_ball, step\n\n\ndef test_move_ball():\n"
+              "    ball_x, ball_y = 100, 100\n    speed = 5\n    move_ball()\n    assert ball_x == 105, 'moves'\n\n\n"
+              "def test_step():\n    ball_x = 100\n    ball_x = step(ball_x)\n    assert ball_x == 105\n\n\n"
+              "def test_module():\n    move_ball()\n    assert main.ball_x == 405\n\n\n"
+              "def test_global():\n    global ball_x\n    ball_x = 100\n    move_ball()\n    assert ball_x == 105\n\n\n"
+              "def test_local_only():\n    total = 3\n    move_ball()\n    assert total == 4\n\n\n"
+              "def test_two():\n    ball_x = 1\n    assert step(1) == 6\n    assert ball_x == 2\n")
+    text = "tests/test_main.py:{line}: in {name}\n    assert ball_x == 105\nE   AssertionError: moves\nE   assert 100 == 105"
+    names = [("test_move_ball", 9), ("test_step", 15), ("test_module", 20), ("test_global", 27),
+             ("test_local_only", 33), ("test_two", 39)]
+    got = triage.triage([case(name=n, text=text.format(line=line, name=n)) for n, line in names],
+                        {"tests/test_main.py": source}, program)
+    assert got[0].defect == ("the test asserts on its own `ball_x`, which it set itself and no call can change (a "
+                             "program function changes the program's `ball_x`, not the test's): check what the "
+                             "program's functions return, or read the program's variable as module.name")
+    # a program function's result, the program's module, a global, a name the program does not keep: the program's
+    assert [c.defect for c in got[1:5]] == [None] * 4
+    assert got[5].defect is not None  # the assert that failed is the one on the test's own variable
+    ok = triage.triage([case(name="test_two", outcome="passed")], {"tests/test_main.py": source}, program)
+    assert ok[0].defect is None  # passing: one of its asserts checks the program
+
+
+def test_an_assert_on_what_a_library_setter_returns_is_a_defect() -> None:
+    """The 1.5B's stopwatch (2026-12-07): ``assert stopwatch.time_label.config(text="00:00:00")``."""
+    text = ("tests/test_main.py:15: in test_start_stop_reset\n    assert stopwatch.time_label.config(text=\"00:00:00\")\n"
+            "E   AssertionError: assert None\n"
+            "E    +  where None = <bound method Misc.configure of <tkinter.ttk.Label object .!label>>(text='00:00:00')\n"
+            "E    +    where <bound method Misc.configure of <tkinter.ttk.Label object .!label>> = "
+            "<tkinter.ttk.Label object .!label>.config")
+    program = {"main.py": "class Stopwatch:\n    pass\n"}
+    got = triage.triage([case(name="test_start_stop_reset", text=text)], {"tests/test_main.py": ""}, program)
+    assert got[0].defect == ("the test asserts what configure() returns, a library method (Misc.configure) that "
+                             "returns None: check the value it set instead (a Tkinter widget's text: "
+                             "widget.cget('text'))")
+    # the program's own class (a Label of its own), or its own method: the program's failure
+    own = {"main.py": "import tkinter as tk\n\n\nclass Label(tk.Label):\n    pass\n"}
+    mine = text.replace("tkinter.ttk.Label object", "main.Label object")
+    assert triage.triage([case(name="test_start_stop_reset", text=mine)], {"tests/test_main.py": ""},
+                         own)[0].defect is None
+    method = text.replace("Misc.configure", "Stopwatch.configure")
+    assert triage.triage([case(name="test_start_stop_reset", text=method)], {"tests/test_main.py": ""},
+                         program)[0].defect is None
+
+
 def test_a_fix_never_deletes_tests() -> None:
     known = {"main.py": "def f():\n    return 1\n",
              "tests/test_main.py": "from main import f\n\n\ndef test_f():\n    assert f() == 1\n"}

@@ -143,6 +143,68 @@ def test_a_copy_is_kept_when_the_last_try_is_no_code_at_all(tmp_path: Path) -> N
     assert len(kept) == 1 and kept[0].text.startswith("coding for paddle.py:")
 
 
+SNAKE_GAME = """import pygame
+
+
+class Snake:
+    def __init__(self):
+        self.body = [(1, 1)]
+
+
+def main():
+    snake = Snake()
+    print(len(snake.body))
+
+
+if __name__ == "__main__":
+    main()
+"""
+
+
+def test_an_entry_written_as_the_whole_program_again_starts_the_copy_written_before(tmp_path: Path) -> None:
+    """The 1.5B snake (2026-12-07, twice): snake.py held the whole game, main.py was the same game
+    twice, then the placeholder; kept as a copy, the fixes went to snake.py's Snake and main.py's died."""
+    log: list[str] = []
+    recorder = events.Recorder()
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.phase == "design":
+            return json.dumps({"summary": "A snake game.", "entry": "main.py", "run": "python main.py",
+                               "files": [{"path": "snake.py", "purpose": "the snake"},
+                                         {"path": "main.py", "purpose": "the entry point"}]})
+        if info is not None and info.phase == "coding":
+            log.append(str(info.item))
+            if info.item == "snake.py":
+                return f"snake.py\n```python\n{SNAKE_GAME}```"
+            return f"main.py\n```python\n{SNAKE_GAME}```" if log.count("main.py") < 3 else "(main.py's code)\n"
+        if info is not None and info.phase == "test_writing":
+            return "no tests"
+        return good_reply(messages)
+
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True), sink=recorder,
+                           models=company_models(scripted(company)))
+    project = Path(summary.project)
+    assert log == ["snake.py", "main.py", "main.py", "main.py"]
+    assert (project / "main.py").read_text() == 'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n'
+    notes = [e.text for e in recorder.events if isinstance(e, events.Notice) and "starts the copy" in e.text]
+    assert len(notes) == 1 and notes[0].startswith("coding for main.py:")
+
+
+def test_an_entry_over_a_copy_only_when_the_copy_can_be_started_by_import() -> None:
+    known = {"snake.py": SNAKE_GAME}
+    assert plans.entry_for_copy("main.py", SNAKE_GAME, known) == (
+        'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n')
+    unguarded = SNAKE_GAME.replace('if __name__ == "__main__":\n    main()\n', "main()\n")
+    assert plans.entry_for_copy("main.py", SNAKE_GAME, {"snake.py": unguarded}) is None  # importing it starts it
+    no_main = SNAKE_GAME.replace("def main", "def run")
+    assert plans.entry_for_copy("main.py", SNAKE_GAME, {"snake.py": no_main}) is None
+    assert plans.entry_for_copy("main.py", no_main, known) is None  # the reply is not the program again
+    more = SNAKE_GAME + "\n\nclass Food:\n    pass\n"
+    assert plans.entry_for_copy("main.py", more, known) is None  # it holds a class of its own
+    assert plans.entry_for_copy("main.py", SNAKE_GAME, {"tests/test_snake.py": SNAKE_GAME}) is None
+
+
 def test_a_coding_reply_cut_at_its_limit_is_written_as_its_whole_statements(tmp_path: Path) -> None:
     program = _converter(160)  # well past coding's 2400 tokens
 

@@ -100,7 +100,9 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
             continue
         own = (_copied(case, sources.get(case.file, ""), defined) or _miscalled(case, defined)
                or _mistyped(case, defined) or _checks_nothing_returned(case, trees)
-               or _checks_own_values(case, sources.get(case.file, ""), defined, state))
+               or _checks_own_values(case, sources.get(case.file, ""), defined, state)
+               or _checks_untouched_local(case, sources.get(case.file, ""), state)
+               or _checks_library_none(case, defined))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
@@ -170,6 +172,94 @@ def _checks_own_values(case: TestCase, source: str, defined: dict[str, _Definiti
     names = ", ".join(f"`{n}`" for n in sorted(own, key=lambda n: (n not in checked, n))[:3])
     return (f"the test sets its own {names} and checks what it computed: it calls nothing of the program, so "
             "it says nothing about it (call the program's functions and check what they return or change)")
+
+
+def _checks_untouched_local(case: TestCase, source: str, state: _State) -> str | None:
+    """Why ``case`` asserts on a variable of its own that no call can change (None: it does not).
+    Seen on the 1.5B breakout (2026-12-07): ``ball_x, ball_y = 100, 100``, then ``move_ball()``,
+    then ``assert ball_x == 105``: move_ball changes the program's ``ball_x``, never the test's,
+    so the assert can only fail; it went to the programmer, then to the tester, and stayed.
+
+    The assert that failed (every assert, for a passing test) reads only such variables: names
+    the program also keeps at its top level, which the test function assigns from constants alone
+    and never declares ``global``. An assert that calls anything, or reads an attribute, is the
+    program's."""
+    if case.outcome not in ("failed", "passed") or not source or not case.name or not state.names:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    fn = _function_in(tree, case.name)
+    if fn is None or any(isinstance(n, (ast.Global, ast.Nonlocal)) for n in ast.walk(fn)):
+        return None
+    asserts = [n for n in ast.walk(fn) if isinstance(n, ast.Assert)]
+    if case.failed:
+        lines = [int(m["line"]) for m in FRAME.finditer(case.text) if m["file"].endswith(case.file)]
+        asserts = [a for a in asserts if lines and a.lineno <= lines[-1] <= (a.end_lineno or a.lineno)]
+    if not asserts:
+        return None
+    own = _constant_locals(fn)
+    read: set[str] = set()
+    for node in asserts:
+        if any(isinstance(n, (ast.Call, ast.Attribute, ast.Subscript)) for n in ast.walk(node.test)):
+            return None
+        names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+        if not names or not names <= own or not names & state.names:
+            return None
+        read |= names & state.names
+    shown = ", ".join(f"`{n}`" for n in sorted(read)[:3])
+    return (f"the test asserts on its own {shown}, which it set itself and no call can change (a program "
+            f"function changes the program's {shown}, not the test's): check what the program's functions "
+            "return, or read the program's variable as module.name")
+
+
+def _constant_locals(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> set[str]:
+    """The names ``fn`` assigns only from constants (``x = 100``, ``x, y = 100, 100``, ``x -= 5``)."""
+    def constant(node: ast.AST) -> bool:
+        return all(isinstance(n, (ast.Constant, ast.Tuple, ast.List, ast.BinOp, ast.UnaryOp, ast.Load,
+                                  ast.operator, ast.unaryop)) for n in ast.walk(node))
+
+    good: set[str] = set()
+    bad: set[str] = set()
+    for node in ast.walk(fn):
+        pairs: list[tuple[ast.AST, ast.AST | None]] = []
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if (isinstance(target, ast.Tuple) and isinstance(node.value, ast.Tuple)
+                        and len(target.elts) == len(node.value.elts)):
+                    pairs += list(zip(target.elts, node.value.elts))
+                else:
+                    pairs.append((target, node.value))
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            pairs.append((node.target, node.value))
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.With, ast.AsyncWith, ast.NamedExpr, ast.comprehension)):
+            targets = ([node.target] if isinstance(node, (ast.For, ast.AsyncFor, ast.NamedExpr, ast.comprehension))
+                       else [i.optional_vars for i in node.items if i.optional_vars is not None])
+            pairs += [(t, None) for t in targets]
+        for target, value in pairs:
+            names = {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+            (good if isinstance(target, ast.Name) and value is not None and constant(value) else bad).update(names)
+    args = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
+    return good - bad - args
+
+
+_LIBRARY_NONE = re.compile(r"where None = <bound method (\w+)\.(\w+) of <(?:[\w.]+\.)?(\w+) object")
+
+
+def _checks_library_none(case: TestCase, defined: dict[str, _Definition]) -> str | None:
+    """Why ``case`` asserts what a library method returns when it returns None (None: it does not).
+    Seen on the 1.5B stopwatch (2026-12-07): ``assert stopwatch.time_label.config(text='00:00:00')``;
+    pytest: ``where None = <bound method Misc.configure of <tkinter.ttk.Label object ...>>``. A
+    setter of Tkinter's returns None whatever the program does. A method the program defines, or
+    one of a class of the program's, is the program's."""
+    if not case.failed:
+        return None
+    m = _LIBRARY_NONE.search(f"{case.message}\n{case.text}")
+    if not m or m[1] in defined or m[3] in defined or frame_file(f"{case.message}\n{case.text}") != case.file:
+        return None
+    return (f"the test asserts what {m[2]}() returns, a library method ({m[1]}.{m[2]}) that returns None: "
+            "check the value it set instead (a Tkinter widget's text: widget.cget('text'))")
 
 
 _MISCALL = re.compile(r"TypeError: (?:\w+\.)?(\w+)\(\) (?:takes|missing|got an unexpected keyword)")

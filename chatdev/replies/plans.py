@@ -23,6 +23,7 @@ define.
 
 from __future__ import annotations
 
+import ast
 import re
 import sys
 from collections.abc import Mapping, Sequence
@@ -218,6 +219,36 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
             owners = ", ".join(sorted({owner for _, owner in misplaced}))
             raise SchemaViolation(f"{path} writes {names}, which {owners} is planned for, and nothing of its "
                                   f"own: write {path}'s own code", text)
+
+
+def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> str | None:
+    """An entry file that starts the program another file already holds, for an entry ``path`` whose
+    ``body`` is that program again (None: it is not, or that file cannot be started so).
+
+    Seen on the 1.5B snake (2026-12-07, twice): snake.py held the whole game (its classes and a
+    ``main()``), and main.py was written as the same game again. Kept as it was, the project had two
+    copies of ``class Snake``: the fixes changed snake.py's, the Why line named main.py's, and the
+    game died on the same ``snake.draw()`` in every check. The entry now imports the one copy:
+    ``from snake import main``. Only when every class of ``body`` and its ``main`` are that file's
+    too, and that file calls nothing at its top level outside a main guard (importing it must not
+    start the game).
+    """
+    classes = _classes(body)
+    if not classes or not re.search(r"^def main\s*\(", body, re.MULTILINE):
+        return None
+    for other, source in sorted(known.items()):
+        if other == path or not other.endswith(".py") or is_test_path(other):
+            continue
+        if not set(classes) <= set(_classes(source)) or not re.search(r"^def main\s*\(", source, re.MULTILINE):
+            continue
+        tree = parse_sources({other: source}).get(other)
+        if tree is None or any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                               and isinstance(node.value.func, ast.Name) and node.value.func.id == "main"
+                               for node in tree.body):
+            continue
+        module = PurePosixPath(other).with_suffix("").as_posix().replace("/", ".")
+        return f'from {module} import main\n\n\nif __name__ == "__main__":\n    main()\n'
+    return None
 
 
 def _misplaced(path: str, classes: Sequence[str], planned: Sequence[str]) -> list[tuple[str, str]]:

@@ -469,9 +469,18 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
         # Code that repeats a class runs; no file at all ends the build. Seen on the 1.5B snake
         # (2026-12-07): snake.py held the whole game, main.py was that game again twice, and the
         # last try was the example's placeholder: the build failed in coding with nothing delivered.
+        conv.keep(repeated[1])  # the history's last answer is the kept one, not the last try
+        design = ctx.state.outputs.get("design")
+        entry = design.get("entry") if isinstance(design, dict) else None
+        known = _project_texts(ctx, suffix=".py")
+        thin = {p: plans.entry_for_copy(p, body, known) for p, body in repeated[0].items() if p == entry}
+        if any(thin.values()):  # the entry was the whole program again: it starts the one copy instead
+            ctx.sink(events.Notice(level="warning", text=f"{phase.name}{what}: no later try was usable, and the "
+                                                         f"last was the program again ({reason}); {entry} now "
+                                                         "starts the copy already written"))
+            return {**repeated[0], **{p: body for p, body in thin.items() if body}}
         ctx.sink(events.Notice(level="warning", text=f"{phase.name}{what}: no later try was usable, so the "
                                                      f"reply that writes a class again is kept ({reason})"))
-        conv.keep(repeated[1])  # the history's last answer is the kept one, not the last try
         return repeated[0]
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
 
