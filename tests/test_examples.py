@@ -93,3 +93,19 @@ def test_what_the_task_says_its_commands_print() -> None:
     assert [(s.argv, s.expect) for s in primes] == [(["20"], ["2 3 5 7 11 13 17 19"])]
     assert examples.task_outputs("a converter used as `python main.py 10 km m` or `python main.py 100 C F`") == []
     assert examples.task_outputs("`ls | wc` prints 3") == []  # not a plain python command line
+
+
+def test_a_tool_that_reads_standard_input_is_given_a_sample_of_the_format_its_task_names() -> None:
+    json_tool = examples.task_input("a JSON to CSV converter: reads a JSON list of objects from standard input")
+    assert len(json_tool) == 1 and json_tool[0].eof and json_tool[0].argv == [] and json_tool[0].expect == []
+    assert json_tool[0].name == "the task: a JSON list of objects piped to it on standard input"
+    import json
+    assert isinstance(json.loads(json_tool[0].stdin), list)
+    kinds = {task: examples.task_input(task)[0].name.split(": ", 1)[1].split(" piped")[0] for task in (
+        "a CSV column statistics tool that reads a CSV file or standard input",
+        "a markdown table formatter that reads a table from standard input",
+        "a log summarizer that reads log lines from stdin",
+        "a word frequency counter that reads text from a file or standard input")}
+    assert list(kinds.values()) == ["CSV", "a Markdown table", "log lines", "text"]
+    assert examples.task_input("a snake game") == []
+    assert examples.task_input("a flappy bird game: fly between the pipes") == []

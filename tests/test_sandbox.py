@@ -916,6 +916,29 @@ def test_a_scenario_can_pipe_its_input_so_a_tool_that_reads_it_all_sees_its_end(
     assert not typed.passed and "printed nothing" in typed.reason  # an open input: it is still reading
 
 
+def test_a_tool_that_reads_standard_input_is_checked_with_a_sample_piped_to_it(box: container.Sandbox,
+                                                                              tmp_path: Path) -> None:
+    """The 1.5B's word counter (2026-12-07) called ``str.decode`` on what it read: its own run sat on
+    an open, silent input and "ran"; with a sample piped in it crashes, and the crash names its line."""
+    from chatdev.checks import examples
+
+    task = "a word frequency counter that reads text from a file or standard input"
+    project(tmp_path, {"main.py": "import sys\n\n\ndef main():\n    text = sys.stdin.read().decode('utf-8')\n"
+                                  "    print(len(text.split()))\n\n\nif __name__ == '__main__':\n    main()\n"})
+    broken = container.verify_program(tmp_path, sandbox=box, timeout=2, expect=examples.task_input(task))
+    assert broken.runs is True and broken.tests_pass is False, broken.summary  # its own run waits on the input
+    assert ("the task::the task: text piped to it on standard input: crashed: AttributeError: 'str' object has no "
+            "attribute 'decode'") in broken.summary
+    assert "(at main.py line 5, in main: `text = sys.stdin.read().decode('utf-8')`)" in broken.summary
+    from chatdev.sandbox.results import crash_site
+
+    site = crash_site(broken.summary, ["main.py"])  # the traceback comes with it: the fix prompt names the line
+    assert site is not None and (site.path, site.line, site.function) == ("main.py", 5, "main"), broken.summary
+    (tmp_path / "main.py").write_text("import sys\nprint(len(sys.stdin.read().split()), 'words')\n")
+    fixed = container.verify_program(tmp_path, sandbox=box, timeout=2, expect=examples.task_input(task))
+    assert fixed.passed and fixed.tests_pass is True, fixed.summary
+
+
 def test_a_wrong_expectation_the_fix_left_as_it_was_is_disputed_and_an_input_loop_test_is_a_defect(
         box: container.Sandbox, tmp_path: Path) -> None:
     from chatdev.checks import disputes, triage

@@ -92,6 +92,36 @@ def task_outputs(task: str) -> list[Scenario]:
     return found
 
 
+_READS_STDIN = re.compile(r"\b(standard input|stdin)\b", re.IGNORECASE)
+# What the company pipes into a tool that reads standard input: a small sample of the format
+# the task names (the first found, in this order), else plain text. Written by people, never by
+# the model, and unlike bench/checks' inputs; it checks that the tool takes input, not its output.
+SAMPLE_INPUTS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"\bjson\b", re.IGNORECASE), "a JSON list of objects",
+     '[{"city": "Oslo", "population": 709000}, {"city": "Lima", "population": 10092000}]\n'),
+    (re.compile(r"\bcsv\b", re.IGNORECASE), "CSV", "city,population,area\nOslo,709000,454\nLima,10092000,2672\n"),
+    (re.compile(r"\btable\b", re.IGNORECASE), "a Markdown table",
+     "| city | population |\n|---|---|\n| Oslo | 709000 |\n| Lima | 10092000 |\n"),
+    (re.compile(r"\blog\b", re.IGNORECASE), "log lines",
+     "INFO service started\nWARNING disk almost full\nERROR connection lost\nINFO retrying\n"),
+)
+SAMPLE_TEXT_INPUT = "It was a bright cold day in April,\nand the clocks were striking thirteen.\n"
+
+
+def task_input(task: str) -> list[Scenario]:
+    """For a task whose program reads standard input: one run with a sample of that input piped in
+    and closed, no arguments, checked for a clean end (no traceback, exit 0) and nothing more.
+
+    The program's own run leaves its input open and silent, so a tool that reads it all waits there
+    and counts as running: the 1.5B's word counter (``str.decode``) and markdown formatter (an
+    IndexError) crashed on their first line of input, and the company never saw it.
+    """
+    if not _READS_STDIN.search(task or ""):
+        return []
+    kind, sample = next(((k, s) for pattern, k, s in SAMPLE_INPUTS if pattern.search(task)), ("text", SAMPLE_TEXT_INPUT))
+    return [Scenario(name=f"the task: {kind} piped to it on standard input", stdin=sample, eof=True)]
+
+
 def task_examples(task: str) -> list[list[str]]:
     """The task's own examples that pass arguments: its ``python main.py ARGS`` lines, else the
     subcommands it names ("with the commands `add TEXT`, `list` and `done N`")."""

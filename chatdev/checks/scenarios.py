@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ class ScenarioResult:
     name: str
     passed: bool
     reason: str
+    trace: str = ""  # a crash's traceback, its last lines: where the fix must look
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -111,6 +113,9 @@ def load_scenarios(path: Path) -> list[Scenario]:
     return parse_scenarios(data, str(path))
 
 
+_FRAME = re.compile(r'File "(?:/work/app/)?(?P<file>[^"]+)", line (?P<line>\d+), in (?P<fn>[^\n]+)\n[ \t]*(?P<code>[^\n]*)')
+
+
 def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
     """Pass or fail from what the agent saw: ``run`` has exit_code, timed_out, stdout, stderr, changed."""
     out, err = str(run.get("stdout", "")), str(run.get("stderr", ""))
@@ -118,7 +123,11 @@ def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
         return ScenarioResult(scenario.name, False, str(run["error"]))
     if TRACEBACK in err or TRACEBACK in out:
         last = [ln for ln in err.strip().splitlines() if ln.strip()][-1:] or ["a traceback"]
-        return ScenarioResult(scenario.name, False, f"crashed: {last[0][:200]}")
+        frames = [m for m in _FRAME.finditer(err) if not m["file"].startswith("/")]  # the program's own
+        at = (f" (at {frames[-1]['file']} line {frames[-1]['line']}, in {frames[-1]['fn'].strip()}: "
+              f"`{frames[-1]['code'].strip()[:120]}`)") if frames else ""
+        trace = "\n".join(err[err.rfind(TRACEBACK):].strip().splitlines()[-9:]) if TRACEBACK in err else ""
+        return ScenarioResult(scenario.name, False, f"crashed: {last[0][:200]}{at}", trace=trace[-700:])
     if not run.get("timed_out") and run.get("exit_code") not in (0, None):
         return ScenarioResult(scenario.name, False, f"exited with code {run.get('exit_code')}")
     lowered = out.lower()

@@ -420,13 +420,17 @@ def with_scenarios(report: ProgramReport, results: list[Any], where: str = SCENA
     if not results:
         return report
     cases = tuple(TestCase(id=f"{where}::{r.name}", file=where, name=r.name,
-                           outcome="passed" if r.passed else "failed", message=r.reason, text=r.reason)
+                           outcome="passed" if r.passed else "failed", message=r.reason,
+                           text=f"{r.reason}\n{r.trace}".strip())
                   for r in results)
     failing = [c for c in cases if c.failed]
     lines = [report.summary.rstrip()]
     if failing:
         lines.append(f"Acceptance scenarios: {len(failing)} of {len(cases)} fail:")
         lines += [f"{c.id}: {c.message}" for c in failing[:4]]
+        trace = next((r.trace for r in results if not r.passed and r.trace), "")
+        if trace:  # the first crash's traceback: the fix starts where it ends
+            lines.append(trace)
     else:
         lines.append(f"Acceptance scenarios: {len(cases)} pass.")
     tests_pass = (report.tests_pass is not False) and not failing
