@@ -226,6 +226,19 @@ def test_an_assert_on_what_a_library_setter_returns_is_a_defect() -> None:
                          program)[0].defect is None
 
 
+def test_a_test_that_opens_a_file_nobody_wrote_is_a_defect() -> None:
+    """The 1.5B's JSON to CSV tests (2026-12-07): ``sys.stdin = open('test_input.json')``, a file nobody wrote."""
+    own = ("tests/test_main.py:8: in test_main\n    sys.stdin = open('test_input.json', 'r')\n"
+           "E   FileNotFoundError: [Errno 2] No such file or directory: 'test_input.json'")
+    programs = ("tests/test_main.py:8: in test_main\n    main()\nmain.py:4: in main\n    open('words.txt')\n"
+                "E   FileNotFoundError: [Errno 2] No such file or directory: 'words.txt'")
+    got = triage.triage([case(name="test_main", text=own), case(name="test_words", text=programs)],
+                        {"tests/test_main.py": ""})
+    assert got[0].defect == ("the test opens 'test_input.json', which neither it nor the project writes: write the "
+                             "file first in the test (pytest's tmp_path), or give the program its input another way")
+    assert got[1].defect is None  # the program opened it: the program's failure (hangman's words.txt)
+
+
 def test_a_fix_never_deletes_tests() -> None:
     known = {"main.py": "def f():\n    return 1\n",
              "tests/test_main.py": "from main import f\n\n\ndef test_f():\n    assert f() == 1\n"}

@@ -423,6 +423,10 @@ def defect(case: TestCase, sources: dict[str, str]) -> str | None:
         missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)
         if missing:
             return f"the test imports {missing[1]!r} from {missing[2]}, which does not define it"
+        opened = re.search(r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^']+)'", text)
+        if opened and frame_file(text) == case.file:  # the test itself opened it (the 1.5B's JSON tool tests)
+            return (f"the test opens {opened[1]!r}, which neither it nor the project writes: write the file "
+                    "first in the test (pytest's tmp_path), or give the program its input another way")
         module = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", text)
         if module and frame_file(text) in (case.file, None):
             return f"the test imports {module[1]!r}, which does not exist"
