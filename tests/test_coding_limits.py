@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -172,11 +173,14 @@ def test_an_entry_written_as_the_whole_program_again_starts_the_copy_written_bef
         if info is not None and info.phase == "design":
             return json.dumps({"summary": "A snake game.", "entry": "main.py", "run": "python main.py",
                                "files": [{"path": "snake.py", "purpose": "the snake"},
+                                         {"path": "food.py", "purpose": "the food"},
                                          {"path": "main.py", "purpose": "the entry point"}]})
         if info is not None and info.phase == "coding":
             log.append(str(info.item))
-            if info.item == "snake.py":
-                return f"snake.py\n```python\n{SNAKE_GAME}```"
+            if info.item == "snake.py":  # the whole game, its food too
+                return f"snake.py\n```python\nclass Food:\n    pass\n\n\n{SNAKE_GAME}```"
+            if info.item == "food.py":
+                return "food.py\n```python\nclass Food:\n    x = WIDTH\n```"
             return f"main.py\n```python\n{SNAKE_GAME}```" if log.count("main.py") < 3 else "(main.py's code)\n"
         if info is not None and info.phase == "test_writing":
             return "no tests"
@@ -185,16 +189,20 @@ def test_an_entry_written_as_the_whole_program_again_starts_the_copy_written_bef
     summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True), sink=recorder,
                            models=company_models(scripted(company)))
     project = Path(summary.project)
-    assert log == ["snake.py", "main.py", "main.py", "main.py"]
+    assert log == ["snake.py", *["food.py"] * 3, *["main.py"] * 3]  # food.py: its Food is snake.py's again
     assert (project / "main.py").read_text() == 'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n'
+    assert not (project / "food.py").exists()  # its Food is snake.py's too, and nobody imports it
+    tracked = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True, check=True).stdout
+    assert "food.py" not in tracked.split() and "snake.py" in tracked.split()
     notes = [e.text for e in recorder.events if isinstance(e, events.Notice) and "starts the copy" in e.text]
     assert len(notes) == 1 and notes[0].startswith("coding for main.py:")
+    assert "food.py, whose classes snake.py holds too, left out" in notes[0]
 
 
 def test_an_entry_over_a_copy_only_when_the_copy_can_be_started_by_import() -> None:
     known = {"snake.py": SNAKE_GAME}
     assert plans.entry_for_copy("main.py", SNAKE_GAME, known) == (
-        'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n')
+        "snake.py", 'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n')
     unguarded = SNAKE_GAME.replace('if __name__ == "__main__":\n    main()\n', "main()\n")
     assert plans.entry_for_copy("main.py", SNAKE_GAME, {"snake.py": unguarded}) is None  # importing it starts it
     no_main = SNAKE_GAME.replace("def main", "def run")
@@ -246,3 +254,12 @@ def test_of_two_unnamed_blocks_the_one_the_file_is_named_for_is_that_file() -> N
     assert "class Ball" in parse_files(reply, expected=["ball.py"]).files["ball.py"]
     # none named for it: the longest, as before
     assert "class Ball" in parse_files(reply, expected=["main.py"]).files["main.py"]
+
+
+def test_the_files_a_whole_program_holds_again_and_nobody_imports_are_its_dead_copies() -> None:
+    known = {"snake.py": SNAKE_GAME + "\n\nclass Food:\n    pass\n", "food.py": "class Food:\n    pass\n",
+             "score.py": "class Score:\n    pass\n", "util.py": "def helper():\n    pass\n",
+             "main.py": "from snake import main\n", "tests/test_food.py": "class Food:\n    pass\n"}
+    assert plans.dead_copies("snake.py", known, keep=["main.py"]) == ["food.py"]
+    imported = {**known, "snake.py": "from food import Food\n" + known["snake.py"]}
+    assert plans.dead_copies("snake.py", imported, keep=["main.py"]) == []  # snake.py imports it: it is used

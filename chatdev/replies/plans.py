@@ -221,9 +221,10 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
                                   f"own: write {path}'s own code", text)
 
 
-def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> str | None:
-    """An entry file that starts the program another file already holds, for an entry ``path`` whose
-    ``body`` is that program again (None: it is not, or that file cannot be started so).
+def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> tuple[str, str] | None:
+    """(the file that holds the program, an entry file that starts it), for an entry ``path`` whose
+    ``body`` is the program another file already holds (None: it is not, or that file cannot be
+    started so).
 
     Seen on the 1.5B snake (2026-12-07, twice): snake.py held the whole game (its classes and a
     ``main()``), and main.py was written as the same game again. Kept as it was, the project had two
@@ -247,8 +248,26 @@ def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> str | None
                                for node in tree.body):
             continue
         module = PurePosixPath(other).with_suffix("").as_posix().replace("/", ".")
-        return f'from {module} import main\n\n\nif __name__ == "__main__":\n    main()\n'
+        return other, f'from {module} import main\n\n\nif __name__ == "__main__":\n    main()\n'
     return None
+
+
+def dead_copies(holder: str, known: Mapping[str, str], keep: Sequence[str] = ()) -> list[str]:
+    """The program files besides ``holder`` (and ``keep``) whose classes ``holder`` defines again and
+    that no project file imports: left over when one file holds the whole program (the 1.5B snake's
+    food.py, its ``class Food`` also in snake.py, imported by nobody, its pyflakes errors holding the
+    review loop)."""
+    mine = set(_classes(known.get(holder, "")))
+    imported = _imported_modules(known)
+    out = []
+    for path, source in sorted(known.items()):
+        if path in (holder, *keep) or not path.endswith(".py") or is_test_path(path):
+            continue
+        classes = _classes(source)
+        module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".")
+        if classes and set(classes) <= mine and module.split(".")[0] not in imported:
+            out.append(path)
+    return out
 
 
 def _misplaced(path: str, classes: Sequence[str], planned: Sequence[str]) -> list[tuple[str, str]]:

@@ -473,12 +473,16 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
         design = ctx.state.outputs.get("design")
         entry = design.get("entry") if isinstance(design, dict) else None
         known = _project_texts(ctx, suffix=".py")
-        thin = {p: plans.entry_for_copy(p, body, known) for p, body in repeated[0].items() if p == entry}
-        if any(thin.values()):  # the entry was the whole program again: it starts the one copy instead
+        thin = plans.entry_for_copy(entry, repeated[0][entry], known) if entry in repeated[0] else None
+        if thin is not None:  # the entry was the whole program again: it starts the one copy instead
+            holder, text = thin
+            dead = plans.dead_copies(holder, {**known, entry: text}, keep=[entry])
+            result.files += ctx.workspace.delete(dead)
+            left = f"; {', '.join(dead)}, whose classes {holder} holds too, left out" if dead else ""
             ctx.sink(events.Notice(level="warning", text=f"{phase.name}{what}: no later try was usable, and the "
                                                          f"last was the program again ({reason}); {entry} now "
-                                                         "starts the copy already written"))
-            return {**repeated[0], **{p: body for p, body in thin.items() if body}}
+                                                         f"starts the copy in {holder}{left}"))
+            return {**repeated[0], entry: text}
         ctx.sink(events.Notice(level="warning", text=f"{phase.name}{what}: no later try was usable, so the "
                                                      f"reply that writes a class again is kept ({reason})"))
         return repeated[0]
