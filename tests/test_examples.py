@@ -109,3 +109,17 @@ def test_a_tool_that_reads_standard_input_is_given_a_sample_of_the_format_its_ta
     assert list(kinds.values()) == ["CSV", "a Markdown table", "log lines", "text"]
     assert examples.task_input("a snake game") == []
     assert examples.task_input("a flappy bird game: fly between the pipes") == []
+
+
+def test_a_window_program_whose_task_names_its_keys_is_sent_them() -> None:
+    breakout = examples.task_keys("a breakout game with pygame: move the paddle with the left and right arrow keys")
+    assert len(breakout) == 1 and breakout[0].screen_changes and breakout[0].keys == ["Left", "Left", "Right", "Right"]
+    assert breakout[0].name == "the task: its window takes Left, Right"
+    shooter = examples.task_keys("a space shooter with pygame: arrow keys move the ship, space fires")
+    assert shooter[0].keys == [k for k in ["Left", "Right", "Up", "Down", "space"] for _ in range(2)]
+    assert examples.task_keys("a flappy bird style game with pygame; space makes the bird flap")[0].keys == \
+        ["space", "space"]
+    assert examples.task_keys("a maze game in a Tkinter window, moved with WASD")[0].keys[::2] == ["w", "a", "s", "d"]
+    assert examples.task_keys("a space shooter with pygame") == []  # "space" names the game, not a key
+    assert examples.task_keys("a snake game in the terminal moved with the arrow keys") == []  # no window
+    assert examples.task_keys("a stopwatch in a Tkinter window") == []

@@ -902,6 +902,31 @@ def test_scenarios_drive_terminal_and_gui_programs(box: container.Sandbox, tmp_p
     assert keys[0].passed, keys[0].reason
 
 
+def test_a_window_game_that_closes_itself_before_the_keys_its_task_names_is_caught(box: container.Sandbox,
+                                                                                    tmp_path: Path) -> None:
+    """The 1.5B's pong (2026-12-07): no clock, the ball left the screen at once and the game ended in
+    0.7 s with exit 0 -- a run by the one rule. The keys its task names find no window."""
+    from chatdev.checks import examples
+
+    task = "a pong game with pygame against a computer paddle; the player moves with the up and down arrow keys"
+    project(tmp_path, {"main.py": textwrap.dedent("""
+        import pygame
+        pygame.init()
+        screen = pygame.display.set_mode((200, 150))
+        x = 0
+        while 0 <= x < 200:
+            pygame.event.pump()
+            screen.fill((0, 0, 0))
+            pygame.draw.rect(screen, (255, 255, 255), (x, 50, 20, 20))
+            pygame.display.flip()
+            x += 1
+        pygame.quit()
+        """)})
+    report = container.verify_program(tmp_path, sandbox=box, timeout=3, expect=examples.task_keys(task))
+    assert report.runs is True and report.tests_pass is False, report.summary
+    assert "the task::the task: its window takes Up, Down: the program ended by itself after" in report.summary
+
+
 def test_a_scenario_can_pipe_its_input_so_a_tool_that_reads_it_all_sees_its_end(box: container.Sandbox,
                                                                                tmp_path: Path) -> None:
     """The 1.5B's JSON to CSV converter (2026-12-07) read `sys.stdin.read()` and worked when piped to,

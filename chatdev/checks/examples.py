@@ -122,6 +122,37 @@ def task_input(task: str) -> list[Scenario]:
     return [Scenario(name=f"the task: {kind} piped to it on standard input", stdin=sample, eof=True)]
 
 
+_WINDOW = re.compile(r"\b(pygame|tkinter|window)\b", re.IGNORECASE)
+_ARROWS = re.compile(r"\b(?:(left|right|up|down)(?:,? (?:and|or) (left|right|up|down))? )?arrow keys?\b", re.IGNORECASE)
+_SPACE = re.compile(r"\bspace(?:bar| bar| key)?\b(?!\s+(?:shooter|invaders?|ship|game|station))", re.IGNORECASE)
+_WASD = re.compile(r"\bWASD\b", re.IGNORECASE)
+
+
+def task_keys(task: str) -> list[Scenario]:
+    """For a window program whose task names its keys ("move the paddle with the left and right
+    arrow keys", "space makes the bird flap"): one run that sends them, checked for a window that
+    is still there and changed (no traceback, and not closed by itself before the keys).
+
+    The program's own run sends no key: the 1.5B's pong loop had no clock, the ball left the
+    screen and the game ended in 0.7 s with exit 0, a run by issue 18's rule; its flappy bird
+    never moved on space. Both were delivered as running. A screen that changes proves little (a
+    game animates anyway); one that does not, or a window gone, is what this catches.
+    """
+    if not _WINDOW.search(task or ""):
+        return []
+    keys: list[str] = []
+    for m in _ARROWS.finditer(task):
+        named = [k.capitalize() for k in m.groups() if k]
+        keys += named or ["Left", "Right", "Up", "Down"]
+    keys += ["w", "a", "s", "d"] if _WASD.search(task) else []
+    keys += ["space"] if _SPACE.search(task) else []
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return []
+    sent = [k for k in keys for _ in range(2)]  # each twice: one may land before the game reads keys
+    return [Scenario(name=f"the task: its window takes {', '.join(keys)}", keys=sent, screen_changes=True, timeout=8)]
+
+
 def task_examples(task: str) -> list[list[str]]:
     """The task's own examples that pass arguments: its ``python main.py ARGS`` lines, else the
     subcommands it names ("with the commands `add TEXT`, `list` and `done N`")."""
