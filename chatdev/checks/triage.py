@@ -151,11 +151,7 @@ def _checks_own_values(case: TestCase, source: str, defined: dict[str, _Definiti
     programmer as the program's failures."""
     if not source or not case.name or not state.names:
         return None
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    fn = _function_in(tree, case.name)
+    fn = find_test(source, case.name)
     if fn is None or not any(isinstance(n, ast.Assert) for n in ast.walk(fn)):
         return None
     params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self"}
@@ -186,11 +182,7 @@ def _checks_untouched_local(case: TestCase, source: str, state: _State) -> str |
     program's."""
     if case.outcome not in ("failed", "passed") or not source or not case.name or not state.names:
         return None
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return None
-    fn = _function_in(tree, case.name)
+    fn = find_test(source, case.name)
     if fn is None or any(isinstance(n, (ast.Global, ast.Nonlocal)) for n in ast.walk(fn)):
         return None
     asserts = [n for n in ast.walk(fn) if isinstance(n, ast.Assert)]
@@ -455,7 +447,7 @@ def _library(file: str) -> bool:
 def find_test(source: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except (SyntaxError, ValueError):
         return None
     return _function_in(tree, name)
 
