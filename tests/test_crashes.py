@@ -117,6 +117,26 @@ def test_a_name_a_project_module_lacks_lists_what_it_defines() -> None:
     assert explain("main.py", 2, "", "ImportError: cannot import name 'x' from 'pygame'", TODO) == []
 
 
+def test_a_name_used_and_never_bound_says_where_it_is_or_that_it_is_nowhere() -> None:
+    """The 1.5B snake (make demo, 2026-12-07): ``pygame.font.Font(None, HIGH_SCORE_SIZE)`` beside
+    ``SCORE_SIZE = 30``; its fixer put the constant in snake.py, which main.py never read."""
+    main = ("import pygame\nFONT_SIZE = 20\nSCORE_SIZE = 30\nSPEED = 5\n"
+            "font = pygame.font.Font(None, HIGH_SCORE_SIZE)\n\n\ndef play():\n    board = []\n    return board\n")
+    sources = {"main.py": main, "snake.py": "WIDTH = 800\n\n\nclass Snake:\n    pass\n"}
+    error = "NameError: name 'HIGH_SCORE_SIZE' is not defined"
+    assert explain("main.py", 5, "font = pygame.font.Font(None, HIGH_SCORE_SIZE)", error, sources) == [
+        "Why: the constant `HIGH_SCORE_SIZE` is defined nowhere in the program: add `HIGH_SCORE_SIZE = ...` to "
+        "main.py's constants, above line 5 where it is used (beside `FONT_SIZE = 20`, `SCORE_SIZE = 30`)."]
+    assert explain("main.py", 5, "x = WIDTH", "NameError: name 'WIDTH' is not defined", sources) == [
+        "Why: `WIDTH` is defined in snake.py, which main.py does not import from: add `from snake import WIDTH` "
+        "at the top of main.py."]
+    assert explain("main.py", 9, "x = speed", "NameError: name 'speed' is not defined", sources) == [
+        "Why: `speed` is defined nowhere in the program (no assignment, def, class or import binds it): define it "
+        "before main.py line 9, or use the name the program has for it."]
+    # a local of another function (tic-tac-toe's board): repair/params.py's case, nothing said here
+    assert explain("main.py", 9, "print(board)", "NameError: name 'board' is not defined", sources) == []
+
+
 def test_nothing_is_said_when_the_code_tells_no_more_than_the_traceback() -> None:
     assert explain("main.py", 9, "print(x.foo)", "AttributeError: 'str' object has no attribute 'foo'", TODO) == []
     assert explain("main.py", 9, "x", "ZeroDivisionError: division by zero", TODO) == []

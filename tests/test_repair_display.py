@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from chatdev.repair.display import make_display
+from chatdev.repair.display import init_pygame, make_display
 
 SNAKE = '''from snake import Snake
 import pygame
@@ -79,3 +79,50 @@ def test_the_company_opens_the_window_and_the_program_runs(tmp_path: Path, sandb
     assert "screen = pygame.display.set_mode((SCREEN_WIDTH, SCREEN_HEIGHT))\n" in text
     assert summary.runs is True, summary
     assert any("made the window `screen` in main.py" in n for n in notices), notices
+
+
+NO_INIT = """import sys
+import pygame
+from snake import Snake
+
+font = pygame.font.Font(None, 30)
+screen = pygame.display.set_mode((320, 240))
+snake = Snake(10, 10, 20)
+while True:
+    for event in pygame.event.get():
+        if event.type == pygame.QUIT:
+            sys.exit()
+    screen.fill((0, 0, 0))
+    snake.draw(screen)
+    screen.blit(font.render("Score: 0", True, (255, 255, 255)), (5, 5))
+    pygame.display.flip()
+"""
+
+
+def test_pygame_is_started_after_its_import_when_nothing_starts_it() -> None:
+    """The issue's snake: a fix removed ``pygame.init()``, the game died on ``font not initialized``."""
+    error = "pygame.error: font not initialized"
+    fixed = init_pygame({"main.py": NO_INIT}, "main.py", error)
+    assert fixed["main.py"].startswith("import sys\nimport pygame\npygame.init()\nfrom snake import Snake\n")
+    aliased = NO_INIT.replace("import pygame\n", "import pygame as pg\n").replace("pygame.", "pg.")
+    assert "import pygame as pg\npg.init()\n" in init_pygame({"main.py": aliased}, "main.py", error)["main.py"]
+    started = NO_INIT.replace("from snake import Snake\n", "from snake import Snake\npygame.init()\n")
+    assert init_pygame({"main.py": started}, "main.py", error) == {}  # it starts pygame: something else is wrong
+    assert init_pygame({"main.py": NO_INIT}, "main.py", "pygame.error: mixer not initialized") == {}
+    assert init_pygame({"main.py": "import sys\n"}, "main.py", error) == {}
+
+
+@pytest.mark.docker
+def test_the_company_starts_pygame_and_the_program_runs(tmp_path: Path, sandbox_ready: None) -> None:
+    """The real sandbox: main.py dies on its font; the fixes send it back as it was, so only the
+    repair can help, and the run that follows it decides."""
+    from tests.scripted_company import build_scripted, stubborn_program
+
+    files = {"snake.py": "class Snake:\n    def __init__(self, x, y, size):\n        self.x, self.y = x, y\n\n"
+                         "    def draw(self, screen):\n        screen.fill((0, 255, 0), (self.x, self.y, 20, 20))\n",
+             "main.py": NO_INIT}
+    summary, notices = build_scripted(tmp_path, stubborn_program(files, summary="A snake game."), "a snake game")
+    text = (Path(summary.project) / "main.py").read_text()
+    assert "import pygame\npygame.init()\n" in text
+    assert summary.runs is True, summary
+    assert any("added `pygame.init()` after `import pygame` in main.py" in n for n in notices), notices

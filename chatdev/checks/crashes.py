@@ -16,6 +16,8 @@ nothing runs) and names that cause where it can:
 - a value called (``'bool' object is not callable``) where its class also defines a method of
   that name (``self.start_screen = True`` and ``def start_screen``): the value hides the method.
 - a file the code names that nobody wrote (``FileNotFoundError``): send it, or keep its data in the code;
+- a name used and never bound (``NameError``): the project module that defines it (import it), else
+  that it is defined nowhere: a constant beside the constants named like it, before the line;
 - a ``KeyError``/``ValueError`` on a value that is (part of) an argument the run was given
   (``from_argument``): the line that reads it from the command line, where the program must
   handle it, rather than the function it crashed in (the 1.5B Roman converter, twice, read
@@ -49,6 +51,7 @@ _CALL = re.compile(r"TypeError: ([\w.]+)\(\) (takes .*|missing .*|got an unexpec
 _IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
 _NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
 _TYPE_NAMES = {"NoneType": "None"}
+_NAME = re.compile(r"NameError: name '(\w+)' is not defined")
 _NO_FILE = re.compile(r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^'\n]+)'")
 _INPUT_ERROR = re.compile(r"^(KeyError|ValueError)\b")
 _QUOTED = re.compile(r"'([^'\n]{1,40})'")
@@ -72,7 +75,49 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
         return _hidden_method(m.group(1), path, code, trees)
     if m := _NO_FILE.search(error):
         return _missing_file(m.group(1), trees)
+    if m := _NAME.search(error):
+        return _undefined(m.group(1), path, line, trees)
     return []
+
+
+def _binds(node: ast.AST, name: str) -> bool:
+    if isinstance(node, ast.Name):
+        return node.id == name and isinstance(node.ctx, ast.Store)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return node.name == name
+    if isinstance(node, ast.arg):
+        return node.arg == name
+    if isinstance(node, ast.alias):
+        return (node.asname or node.name.split(".")[0]) == name
+    return False
+
+
+def _undefined(name: str, path: str, line: int, trees: Mapping[str, ast.Module]) -> list[str]:
+    """Where a name the program uses and never binds could come from: another project module that
+    defines it (import it), else nowhere: define it before the line, named like its neighbours.
+
+    Seen on the 1.5B snake (2026-12-07, ``make demo``): ``pygame.font.Font(None, HIGH_SCORE_SIZE)``
+    beside ``SCORE_SIZE = 30``; the fixer answered "it should be defined in snake.py", rewrote
+    snake.py without it, and the game died on the same NameError through the review loop and the
+    test loop."""
+    for other, tree in trees.items():
+        if other != path and name in bindings(tree).public():
+            module = other[:-3].replace("/", ".")
+            return [f"Why: `{name}` is defined in {other}, which {path} does not import from: add "
+                    f"`from {module} import {name}` at the top of {path}."]
+    tree = trees.get(path)
+    if tree is None or any(_binds(node, name) for t in trees.values() for node in ast.walk(t)):
+        return []  # bound somewhere, a local of another function say (repair/params.py's case)
+    if name.isupper():
+        suffix = name.rsplit("_", 1)[-1]
+        alike = [n for n in bindings(tree).assigned if n.isupper() and n != name and n.endswith("_" + suffix)]
+        values = {n: ast.unparse(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                  for t in node.targets if isinstance(t, ast.Name) and (n := t.id) in alike}
+        like = ", ".join(f"`{n} = {v[:30]}`" for n, v in list(values.items())[:3])
+        return [f"Why: the constant `{name}` is defined nowhere in the program: add `{name} = ...` to {path}'s "
+                f"constants, above line {line} where it is used" + (f" (beside {like})" if like else "") + "."]
+    return [f"Why: `{name}` is defined nowhere in the program (no assignment, def, class or import binds it): "
+            f"define it before {path} line {line}, or use the name the program has for it."]
 
 
 def _missing_file(name: str, trees: Mapping[str, ast.Module]) -> list[str]:

@@ -69,6 +69,34 @@ def make_display(sources: Mapping[str, str], path: str, error: str) -> dict[str,
     return {path: new}
 
 
+_NOT_INITIALIZED = re.compile(r"pygame\.error: (?:font|video system) not initialized")
+
+
+def init_pygame(sources: Mapping[str, str], path: str, error: str) -> dict[str, str]:
+    """``{path: text}`` with ``pygame.init()`` right after ``import pygame``, for a crash on a font
+    or the display made before pygame was started, in a module that never calls ``pygame.init()``
+    at its top level; {} otherwise.
+
+    The issue that made the run the first verdict: a fix removed ``pygame.init()`` from the 1.5B
+    snake and the delivered game died at start with ``pygame.error: font not initialized``. Seen
+    again in ``make demo`` (2026-12-07): a test_fix cycle's rewrite of main.py dropped it. The line
+    is not a guess: pygame needs it before a font, whatever the program means to do."""
+    text = sources.get(path)
+    if text is None or not _NOT_INITIALIZED.search(error):
+        return {}
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return {}
+    alias = _pygame_alias(tree)
+    if alias is None or _init_line(tree, alias):
+        return {}
+    node = next(n for n in tree.body if isinstance(n, ast.Import) and any(a.name == "pygame" for a in n.names))
+    lines = text.splitlines(keepends=True)
+    end = node.end_lineno or node.lineno
+    return {path: "".join([*lines[:end], f"{alias}.init()\n", *lines[end:]])}
+
+
 def _pygame_alias(tree: ast.Module) -> str | None:
     """The name the module imports pygame as (``import pygame as pg`` -> pg), at its top level."""
     for node in tree.body:

@@ -25,7 +25,7 @@ from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
 from chatdev.repair.argv import feed_arguments, fit_arity
 from chatdev.repair.assets import stand_ins
-from chatdev.repair.display import make_display, undefined_name
+from chatdev.repair.display import init_pygame, make_display, undefined_name
 from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports, class_as_module
 from chatdev.repair.objects import make_objects
@@ -899,9 +899,10 @@ def _repair_crashes(ctx: Context, phase: ActionPhase, report: Any, *, tests: boo
     variable read before it is assigned where the module has it (``UnboundLocalError``: declared
     ``global``), a module used as the one object of its class (``module 'ball' has no attribute
     'move'``: the object made), a pygame window drawn on and never opened (``name 'screen' is not
-    defined``: ``repair/display.py``), a flag that hides a method of its class (``'bool' object is not
-    callable``: the flag renamed, ``repair/shadows.py``). A repair after which the same crash comes back
-    is taken back."""
+    defined``: ``repair/display.py``), a font or window made before pygame was started (``font not
+    initialized``: ``pygame.init()`` added, ``display.init_pygame``), a flag that hides a method of its
+    class (``'bool' object is not callable``: the flag renamed, ``repair/shadows.py``). A repair after
+    which the same crash comes back is taken back."""
     files: list[str] = []
     for _ in range(RUN_REPAIRS):
         run = getattr(report, "run", None)
@@ -942,6 +943,11 @@ def _crash_repair(program: dict[str, str], site: Any) -> tuple[dict[str, str], s
         return (window, rf"NameError: name '{missing}' is not defined",
                 f"made the window `{missing}` in {site.path} (`pygame.display.set_mode`): the program drew on "
                 "it and never opened it")
+    started = init_pygame(program, site.path, site.error)
+    if started:
+        return (started, r"pygame\.error: (?:font|video system) not initialized",
+                f"added `pygame.init()` after `import pygame` in {site.path}: the program made a font or a "
+                "window before pygame was started")
     if not_callable(site.error):
         renamed = rename_flag(program, site.path, site.line, site.error)
         if renamed is None:
