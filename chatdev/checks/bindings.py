@@ -57,6 +57,23 @@ def parse_sources(sources: Mapping[str, str]) -> dict[str, ast.Module]:
     return trees
 
 
+def binds_anywhere(tree: ast.Module, name: str) -> bool:
+    """Whether anything in the module binds ``name``, at any depth: an assignment or ``del``, a
+    parameter, a ``def`` or ``class``, an import (``import a.b`` binds ``a``), a ``for`` or ``with``
+    target. Where :func:`bindings` asks what another module may use, this asks whether a name the
+    program uses is bound anywhere at all (a crash's ``NameError``, a window drawn on and never made)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
+            return True
+        if isinstance(node, ast.arg) and node.arg == name:
+            return True
+        if isinstance(node, DEFINITIONS) and node.name == name:
+            return True
+        if isinstance(node, ast.alias) and (node.asname or node.name.split(".")[0]) == name:
+            return True
+    return False
+
+
 def bindings(tree: ast.Module) -> Bindings:
     """What ``tree`` binds at its top level (see the module's docstring for the rules)."""
     definitions: dict[str, None] = {}

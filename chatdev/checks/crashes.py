@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from chatdev.checks.assets import named_files
-from chatdev.checks.bindings import bindings, parse_sources
+from chatdev.checks.bindings import bindings, binds_anywhere, parse_sources
 
 # what a built-in type has instead of a method small models reach for
 INSTEAD: dict[tuple[str, str], str] = {
@@ -52,7 +52,8 @@ _IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
 _NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
 _TYPE_NAMES = {"NoneType": "None"}
 _NAME = re.compile(r"NameError: name '(\w+)' is not defined")
-_NO_FILE = re.compile(r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^'\n]+)'")
+# the crash of a file that is not there, its name: read by triage too (a test that opens one)
+NO_FILE = re.compile(r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^'\n]+)'")
 _INPUT_ERROR = re.compile(r"^(KeyError|ValueError)\b")
 _QUOTED = re.compile(r"'([^'\n]{1,40})'")
 # the Why line ``from_argument`` writes, read back by the fix prompt for the place to change first
@@ -73,23 +74,11 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
         return _wrong_call(m.group(1), trees)
     if m := _NOT_CALLABLE.search(error):
         return _hidden_method(m.group(1), path, code, trees)
-    if m := _NO_FILE.search(error):
+    if m := NO_FILE.search(error):
         return _missing_file(m.group(1), trees)
     if m := _NAME.search(error):
         return _undefined(m.group(1), path, line, trees)
     return []
-
-
-def _binds(node: ast.AST, name: str) -> bool:
-    if isinstance(node, ast.Name):
-        return node.id == name and isinstance(node.ctx, ast.Store)
-    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-        return node.name == name
-    if isinstance(node, ast.arg):
-        return node.arg == name
-    if isinstance(node, ast.alias):
-        return (node.asname or node.name.split(".")[0]) == name
-    return False
 
 
 def _undefined(name: str, path: str, line: int, trees: Mapping[str, ast.Module]) -> list[str]:
@@ -106,7 +95,7 @@ def _undefined(name: str, path: str, line: int, trees: Mapping[str, ast.Module])
             return [f"Why: `{name}` is defined in {other}, which {path} does not import from: add "
                     f"`from {module} import {name}` at the top of {path}."]
     tree = trees.get(path)
-    if tree is None or any(_binds(node, name) for t in trees.values() for node in ast.walk(t)):
+    if tree is None or any(binds_anywhere(t, name) for t in trees.values()):
         return []  # bound somewhere, a local of another function say (repair/params.py's case)
     if name.isupper():
         suffix = name.rsplit("_", 1)[-1]

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from chatdev.errors import ConfigError
+from chatdev.project.paths import SANDBOX_ROOT
 
 TRACEBACK = "Traceback (most recent call last)"
+# a frame of a traceback from the sandbox: (file, relative when the project's; line; function; its code line)
+TRACEBACK_FRAME = re.compile(r'File "(?:' + re.escape(SANDBOX_ROOT) + r')?([^"]+)", line (\d+), in (\S+)\n'
+                             r'(?:[ \t]+(\S[^\n]*))?')
 KEYS = ("name", "argv", "stdin", "eof", "expect", "keys", "screen_changes", "timeout")
 MAX_SCENARIOS = 8
 MAX_TIMEOUT = 30.0
@@ -113,9 +117,6 @@ def load_scenarios(path: Path) -> list[Scenario]:
     return parse_scenarios(data, str(path))
 
 
-_FRAME = re.compile(r'File "(?:/work/app/)?(?P<file>[^"]+)", line (?P<line>\d+), in (?P<fn>[^\n]+)\n[ \t]*(?P<code>[^\n]*)')
-
-
 def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
     """Pass or fail from what the agent saw: ``run`` has exit_code, timed_out, stdout, stderr, changed."""
     out, err = str(run.get("stdout", "")), str(run.get("stderr", ""))
@@ -123,9 +124,9 @@ def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
         return ScenarioResult(scenario.name, False, str(run["error"]))
     if TRACEBACK in err or TRACEBACK in out:
         last = [ln for ln in err.strip().splitlines() if ln.strip()][-1:] or ["a traceback"]
-        frames = [m for m in _FRAME.finditer(err) if not m["file"].startswith("/")]  # the program's own
-        at = (f" (at {frames[-1]['file']} line {frames[-1]['line']}, in {frames[-1]['fn'].strip()}: "
-              f"`{frames[-1]['code'].strip()[:120]}`)") if frames else ""
+        frames = [m for m in TRACEBACK_FRAME.finditer(err) if not m[1].startswith("/")]  # the program's own
+        at = (f" (at {frames[-1][1]} line {frames[-1][2]}, in {frames[-1][3]}: "
+              f"`{(frames[-1][4] or '').strip()[:120]}`)") if frames else ""
         trace = "\n".join(err[err.rfind(TRACEBACK):].strip().splitlines()[-9:]) if TRACEBACK in err else ""
         return ScenarioResult(scenario.name, False, f"crashed: {last[0][:200]}{at}", trace=trace[-700:])
     if not run.get("timed_out") and run.get("exit_code") not in (0, None):

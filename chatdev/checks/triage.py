@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatdev.checks.bindings import bindings, parse_sources
+from chatdev.checks.crashes import NO_FILE
 from chatdev.project.paths import SANDBOX_ROOT
 
 QUARANTINE = "chatdev quarantine"
@@ -415,7 +416,7 @@ def defect(case: TestCase, sources: dict[str, str]) -> str | None:
         missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)
         if missing:
             return f"the test imports {missing[1]!r} from {missing[2]}, which does not define it"
-        opened = re.search(r"FileNotFoundError: \[Errno 2\] No such file or directory: '([^']+)'", text)
+        opened = NO_FILE.search(text)
         if opened and frame_file(text) == case.file:  # the test itself opened it (the 1.5B's JSON tool tests)
             return (f"the test opens {opened[1]!r}, which neither it nor the project writes: write the file "
                     "first in the test (pytest's tmp_path), or give the program its input another way")

@@ -23,7 +23,7 @@ import ast
 import re
 from collections.abc import Mapping
 
-from chatdev.checks.bindings import assigns, bindings
+from chatdev.checks.bindings import assigns, bindings, binds_anywhere
 
 _UNDEFINED = re.compile(r"NameError: name '(\w+)' is not defined")
 SURFACE_METHODS = frozenset({"fill", "blit", "get_width", "get_height", "get_rect", "get_size", "blits"})
@@ -38,15 +38,11 @@ def undefined_name(error: str) -> str | None:
 def make_display(sources: Mapping[str, str], path: str, error: str) -> dict[str, str]:
     """``{path: text}`` with the window made, or {} when the rule does not apply (see the module)."""
     name = undefined_name(error)
-    text = sources.get(path)
-    if name is None or text is None:
+    found = _pygame_module(sources, path) if name else None
+    if name is None or found is None:
         return {}
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return {}
-    alias = _pygame_alias(tree)
-    if alias is None or _binds(tree, name) or not _used_as_surface(tree, name, alias):
+    text, tree, alias = found
+    if binds_anywhere(tree, name) or not _used_as_surface(tree, name, alias):
         return {}
     size = _size(tree)
     if size is None:
@@ -81,20 +77,27 @@ def init_pygame(sources: Mapping[str, str], path: str, error: str) -> dict[str, 
     snake and the delivered game died at start with ``pygame.error: font not initialized``. Seen
     again in ``make demo`` (2026-12-07): a test_fix cycle's rewrite of main.py dropped it. The line
     is not a guess: pygame needs it before a font, whatever the program means to do."""
-    text = sources.get(path)
-    if text is None or not _NOT_INITIALIZED.search(error):
+    found = _pygame_module(sources, path) if _NOT_INITIALIZED.search(error) else None
+    if found is None or _init_line(found[1], found[2]):
         return {}
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return {}
-    alias = _pygame_alias(tree)
-    if alias is None or _init_line(tree, alias):
-        return {}
+    text, tree, alias = found
     node = next(n for n in tree.body if isinstance(n, ast.Import) and any(a.name == "pygame" for a in n.names))
     lines = text.splitlines(keepends=True)
     end = node.end_lineno or node.lineno
     return {path: "".join([*lines[:end], f"{alias}.init()\n", *lines[end:]])}
+
+
+def _pygame_module(sources: Mapping[str, str], path: str) -> tuple[str, ast.Module, str] | None:
+    """(text, tree, the name it imports pygame as) of ``path``, when it parses and imports pygame."""
+    text = sources.get(path)
+    if text is None:
+        return None
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    alias = _pygame_alias(tree)
+    return (text, tree, alias) if alias is not None else None
 
 
 def _pygame_alias(tree: ast.Module) -> str | None:
@@ -105,21 +108,6 @@ def _pygame_alias(tree: ast.Module) -> str | None:
                 if alias.name == "pygame":
                     return alias.asname or "pygame"
     return None
-
-
-def _binds(tree: ast.Module, name: str) -> bool:
-    """Whether anything in the module binds ``name``: an assignment anywhere, a parameter, a
-    ``global`` target assigned in a function, an import, a ``for`` or ``with`` target."""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del)):
-            return True
-        if isinstance(node, ast.arg) and node.arg == name:
-            return True
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
-            return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and any((a.asname or a.name) == name for a in node.names):
-            return True
-    return False
 
 
 def _used_as_surface(tree: ast.Module, name: str, alias: str) -> bool:

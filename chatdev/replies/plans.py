@@ -173,7 +173,7 @@ def check_self_imports(files: Mapping[str, str], text: str) -> None:
     for path, body in files.items():
         if not path.endswith(".py") or is_test_path(path):
             continue
-        module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".")
+        module = _module(path)
         if module.endswith(".__init__") or module == "__main__":
             continue
         m = re.search(rf"^\s*(?:from\s+{re.escape(module)}\s+import\b.*|import\s+{re.escape(module)}\s*)$",
@@ -209,7 +209,7 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
         repeats = [(name, written[name]) for name in _classes(body) if name in written]
         if repeats:
             names = ", ".join(f"class {name} ({where})" for name, where in repeats[:3])
-            imports = "; ".join(f"from {PurePosixPath(where).with_suffix('').as_posix().replace('/', '.')} "
+            imports = "; ".join(f"from {_module(where)} "
                                 f"import {name}" for name, where in repeats[:3])
             raise SchemaViolation(f"{path} writes again {names}, already written: import it (`{imports}`) "
                                   f"and write only what {path} is for", text)
@@ -219,6 +219,9 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
             owners = ", ".join(sorted({owner for _, owner in misplaced}))
             raise SchemaViolation(f"{path} writes {names}, which {owners} is planned for, and nothing of its "
                                   f"own: write {path}'s own code", text)
+
+
+_MAIN = re.compile(r"^def main\s*\(", re.MULTILINE)
 
 
 def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> tuple[str, str] | None:
@@ -235,20 +238,19 @@ def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> tuple[str,
     start the game).
     """
     classes = _classes(body)
-    if not classes or not re.search(r"^def main\s*\(", body, re.MULTILINE):
+    if not classes or not _MAIN.search(body):
         return None
     for other, source in sorted(known.items()):
         if other == path or not other.endswith(".py") or is_test_path(other):
             continue
-        if not set(classes) <= set(_classes(source)) or not re.search(r"^def main\s*\(", source, re.MULTILINE):
+        if not set(classes) <= set(_classes(source)) or not _MAIN.search(source):
             continue
         tree = parse_sources({other: source}).get(other)
         if tree is None or any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                                and isinstance(node.value.func, ast.Name) and node.value.func.id == "main"
                                for node in tree.body):
             continue
-        module = PurePosixPath(other).with_suffix("").as_posix().replace("/", ".")
-        return other, f'from {module} import main\n\n\nif __name__ == "__main__":\n    main()\n'
+        return other, f'from {_module(other)} import main\n\n\nif __name__ == "__main__":\n    main()\n'
     return None
 
 
@@ -264,7 +266,7 @@ def dead_copies(holder: str, known: Mapping[str, str], keep: Sequence[str] = ())
         if path in (holder, *keep) or not path.endswith(".py") or is_test_path(path):
             continue
         classes = _classes(source)
-        module = PurePosixPath(path).with_suffix("").as_posix().replace("/", ".")
+        module = _module(path)
         if classes and set(classes) <= mine and module.split(".")[0] not in imported:
             out.append(path)
     return out
@@ -283,6 +285,11 @@ def _misplaced(path: str, classes: Sequence[str], planned: Sequence[str]) -> lis
         return []
     found = [(name, others[key(name)]) for name in classes if key(name) in others]
     return found if len(found) == len(classes) else []
+
+
+def _module(path: str) -> str:
+    """The module a project file is imported as (``game/snake.py`` -> ``game.snake``)."""
+    return PurePosixPath(path).with_suffix("").as_posix().replace("/", ".")
 
 
 def _classes(source: str) -> list[str]:

@@ -340,9 +340,8 @@ def _best_of(ctx: Context, phase: ChatPhase, conv: Conversation, message: str, n
 
     check = _candidate_check(ctx, phase.name, receiver)
     checked: dict[int, cands.Candidate] = {}
-    design = ctx.state.outputs.get("design")
-    entry = design.get("entry") if isinstance(design, dict) else None
-    later = isinstance(entry, str) and entry not in ctx.workspace.files()  # the entry point is written later
+    entry = _design_entry(ctx)
+    later = entry is not None and entry not in ctx.workspace.files()  # the entry point is written later
 
     def clean(cand: cands.Candidate) -> bool:  # a module written before the entry point cannot run yet
         return cand.clean(can_run=not (later and entry not in cand.files))
@@ -470,8 +469,7 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
         # (2026-12-07): snake.py held the whole game, main.py was that game again twice, and the
         # last try was the example's placeholder: the build failed in coding with nothing delivered.
         conv.keep(repeated[1])  # the history's last answer is the kept one, not the last try
-        design = ctx.state.outputs.get("design")
-        entry = design.get("entry") if isinstance(design, dict) else None
+        entry = _design_entry(ctx)
         known = _project_texts(ctx, suffix=".py")
         thin = plans.entry_for_copy(entry, repeated[0][entry], known) if entry in repeated[0] else None
         if thin is not None:  # the entry was the whole program again: it starts the one copy instead
@@ -487,6 +485,13 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                                                      f"reply that writes a class again is kept ({reason})"))
         return repeated[0]
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _design_entry(ctx: Context) -> str | None:
+    """The entry file the design names (None: no design, or no entry in it)."""
+    design = ctx.state.outputs.get("design")
+    entry = design.get("entry") if isinstance(design, dict) else None
+    return entry if isinstance(entry, str) else None
 
 
 def _planned_paths(ctx: Context, phase: ChatPhase) -> list[str]:
@@ -877,10 +882,9 @@ def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) 
 
 def _guard_entry(ctx: Context) -> list[str]:
     """The design's entry file, its closing calls under a main guard when a test imports it."""
-    design = ctx.state.outputs.get("design")
-    entry = design.get("entry") if isinstance(design, dict) else None
+    entry = _design_entry(ctx)
     texts = _project_texts(ctx, suffix=".py")
-    if not isinstance(entry, str) or entry not in texts:
+    if entry is None or entry not in texts:
         return []
     guarded = guard_entry(texts, entry, {p: t for p, t in texts.items() if is_test_path(p)})
     if not guarded:

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from chatdev.checks import crashes, triage
-from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE
+from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE, TRACEBACK_FRAME
 from chatdev.checks.triage import TestCase
-from chatdev.project.paths import SANDBOX_ROOT
 from chatdev.sandbox import catalogue
 from chatdev.sandbox.runner import probe
 
@@ -236,9 +235,6 @@ def is_test_path(path: str) -> bool:
     return probe.is_test_file(Path(path))
 
 
-_FRAME = re.compile(r'File "(?:' + re.escape(SANDBOX_ROOT) + r')?([^"]+)", line (\d+), in (\S+)\n(?:[ \t]+(\S[^\n]*))?')
-
-
 @dataclass(frozen=True)
 class CrashSite:
     """Where a traceback ends inside the project: the one place a fix must look at first."""
@@ -258,7 +254,7 @@ class CrashSite:
 def crash_site(text: str, paths: Sequence[str]) -> CrashSite | None:
     """The innermost frame of a traceback in ``text`` that is a project file (None: it names none)."""
     known = set(paths)
-    frames = [m for m in _FRAME.finditer(text) if m.group(1) in known]
+    frames = [m for m in TRACEBACK_FRAME.finditer(text) if m.group(1) in known]
     if not frames:
         return None
     last = frames[-1]
