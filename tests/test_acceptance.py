@@ -330,6 +330,25 @@ def test_a_command_line_answered_with_the_usage_alone_is_refused_even_with_exit_
                             args=("10", "km", "m")))
     assert run_ok(RunResult(None, usage, "", True, 5.0, args=("10", "km", "m")))  # still running: it waits
     assert run_ok(RunResult(0, "Usage statistics for /: 42%\n", "", False, 0.1, args=("/",)))  # a word, not a usage
+    # a bare run that refuses to start with its usage: said so, not "failed with exit code 1"
+    bare = report_for(clean, [], run=RunResult(1, "Usage: python main.py <table>\n", "", False, 0.0))
+    assert bare.runs is False
+    assert bare.run_reason == ("`python3 main.py` printed only its usage (exit code 1): "
+                               "it does not run without arguments")
+
+
+def test_the_report_names_the_data_file_an_empty_choice_came_from() -> None:
+    """build_report hands the project's files to the crash explanation: the hangman's words.txt."""
+    from tests.test_crashes import EMPTY_HANGMAN
+
+    crash = RunResult(1, "", "Traceback (most recent call last):\n  File \"/work/app/main.py\", line 7, in main\n"
+                             "    word = random.choice(word_list)\n"
+                             "  File \"/usr/lib/python3.11/random.py\", line 373, in choice\n"
+                             "IndexError: Cannot choose from an empty sequence\n", False, 0.1)
+    payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
+               "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": []}
+    rep = build_report(payload, run=crash, tests=None, program=EMPTY_HANGMAN, known={"main.py", "utils.py"})
+    assert "Why: the sequence is empty, and the program reads it from words.txt" in rep.summary
 
 
 def test_a_command_line_answered_by_waiting_for_typed_input_is_refused() -> None:

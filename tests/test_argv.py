@@ -64,6 +64,52 @@ def test_the_static_check_fits_the_count_and_the_program_then_runs(tmp_path: Pat
     assert "Programmer|[static_check] Repair main.py without a model (imports, stand-in sounds and images, globals, the argument count)" in log
 
 
+FORMATTER = '''import sys
+
+
+def align(text):
+    rows = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in text.splitlines() if line.strip()]
+    widths = [max(len(row[i]) for row in rows if i < len(row)) for i in range(max(len(row) for row in rows))]
+    return "\\n".join("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |" for row in rows)
+
+
+def main():
+    if len(sys.argv) != 2:
+        print("Usage: python main.py <table>")
+        sys.exit(1)
+    print(align(sys.stdin.read()))
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+def test_a_tool_fed_on_standard_input_is_fitted_to_no_arguments() -> None:
+    assert fit_arity({"main.py": FORMATTER}, 0) == {"main.py": FORMATTER.replace("!= 2", "!= 1")}
+
+
+@pytest.mark.docker
+def test_a_stdin_tool_that_demands_an_argument_runs_without_one(tmp_path: Path, sandbox_ready: None) -> None:
+    """The 1.5B's Markdown table formatter, told to read standard input, printed its usage and
+    exited 1 when run bare, through 515 s of fixes. The real sandbox: the check fits its count to
+    none, the program then waits on its input (runs) and formats the table piped to it."""
+    from chatdev import events
+    from chatdev.run import engine
+    from tests.scripted_company import company_models, one_file_program, scripted
+
+    task = "a markdown table formatter that reads a table from standard input and prints it with aligned columns"
+    recorder = events.Recorder()
+    company = one_file_program(FORMATTER, summary="A formatter.", run="python main.py")
+    summary = engine.build(engine.BuildOptions(task=task, out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    project = Path(summary.project)
+    assert "len(sys.argv) != 1" in (project / "main.py").read_text()
+    assert summary.runs is True, summary
+    notices = [e.text for e in recorder.events if isinstance(e, events.Notice)]
+    assert any("reading standard input as the task says" in n for n in notices), notices
+
+
 # ----------------------------------------------------------------------------- input() fed the arguments
 
 ROMAN = '''def to_roman(n):

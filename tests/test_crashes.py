@@ -276,6 +276,48 @@ def test_a_file_the_code_names_and_nobody_wrote_is_named_with_what_to_do() -> No
     assert explain("words.py", 5, code, error.replace("words.txt", "other.txt"), HANGMAN) == []
 
 
+EMPTY_HANGMAN = {
+    "main.py": '''import random
+import utils
+
+
+def main():
+    word_list = utils.load_word_list("words.txt")
+    word = random.choice(word_list)
+    print("_" * len(word))
+
+
+main()
+''',
+    "utils.py": '''import os
+
+
+def load_word_list(file_path):
+    if not os.path.exists(file_path):
+        return []
+    with open(file_path) as file:
+        return file.read().splitlines()
+''',
+}
+
+
+def test_a_choice_from_the_empty_list_a_missing_file_left_names_the_file() -> None:
+    """The 1.5B's hangman (2026-12-07): its fix made the missing words.txt an empty list, and the
+    game died in random.choice([]) four cycles running while each fix changed the loader again."""
+    error = "IndexError: Cannot choose from an empty sequence"
+    why = explain("main.py", 7, "random.choice(word_list)", error, EMPTY_HANGMAN, known={"main.py", "utils.py"})
+    assert why == ["Why: the sequence is empty, and the program reads it from words.txt, which the project does not "
+                   "have: nobody wrote it. If the program only reads it, send words.txt in your reply as a file of its "
+                   "own (its path on one line, then its content in a block), or keep its data in the code; if the "
+                   "program writes it, let a missing words.txt mean an empty start."]
+    assert explain("main.py", 7, "max(scores)", "ValueError: max() arg is an empty sequence", EMPTY_HANGMAN,
+                   known={"main.py", "utils.py"})[0].startswith("Why: the sequence is empty")
+    # the file is there (empty, say), or the caller does not know the project's files: nothing to say
+    assert explain("main.py", 7, "random.choice(word_list)", error, EMPTY_HANGMAN,
+                   known={"main.py", "utils.py", "words.txt"}) == []
+    assert explain("main.py", 7, "random.choice(word_list)", error, EMPTY_HANGMAN) == []
+
+
 @pytest.mark.docker
 def test_the_fixer_that_sends_the_missing_file_gets_a_program_that_runs(tmp_path: Path, sandbox_ready: None) -> None:
     """The real sandbox: the run dies on the missing words.txt, the report says to send it, the fix

@@ -32,6 +32,28 @@ def test_modules_and_neighbours_get_imported_after_the_docstring() -> None:
     assert "mystery" not in "\n".join(lines[:6])  # unknown names are left for the programmer
 
 
+def test_an_import_that_would_close_a_circle_copies_the_constant_instead() -> None:
+    """make demo (2026-12-07): Snake got a `draw` using pygame and GREEN; `from main import GREEN` in
+    snake.py, which main.py imports, killed the game on a circular import, and the fix was rolled back."""
+    sources = {
+        "main.py": "import pygame\nfrom snake import Snake\n\nGREEN = (0, 255, 0)\nFONT = pygame.font.Font(None, 20)\n"
+                   "\n\ndef main():\n    Snake(1).draw(None)\n",
+        "snake.py": '"""The snake."""\nimport random\n\n\nclass Snake:\n    def draw(self, screen):\n'
+                    "        pygame.draw.rect(screen, GREEN, (0, 0, 1, 1))\n        print(FONT, helper())\n",
+        "util.py": "def helper():\n    return 1\n",
+    }
+    report = ("snake.py:7:9: undefined name 'pygame'\nsnake.py:7:34: undefined name 'GREEN'\n"
+              "snake.py:8:15: undefined name 'FONT'\nsnake.py:8:21: undefined name 'helper'\n")
+    fixed = add_missing_imports(sources, report)
+    assert list(fixed) == ["snake.py"]
+    assert fixed["snake.py"].splitlines()[:5] == ['"""The snake."""', "import pygame", "from util import helper",
+                                                  "import random", "GREEN = (0, 255, 0)"]
+    assert "from main import" not in fixed["snake.py"]  # FONT is not a literal: left for the fixer
+    # no circle (main.py does not import snake): the import, as before
+    alone = {**sources, "main.py": sources["main.py"].replace("from snake import Snake\n", "")}
+    assert "from main import GREEN" in add_missing_imports(alone, report)["snake.py"]
+
+
 def test_nothing_to_do() -> None:
     assert add_missing_imports(SOURCES, "main.py:3:1: syntax error: invalid syntax") == {}
     broken = {"main.py": "def (:\n"}

@@ -15,7 +15,8 @@ nothing runs) and names that cause where it can:
   the object its class makes (``ball.move()`` after ``import ball``): make the object.
 - a value called (``'bool' object is not callable``) where its class also defines a method of
   that name (``self.start_screen = True`` and ``def start_screen``): the value hides the method.
-- a file the code names that nobody wrote (``FileNotFoundError``): send it, or keep its data in the code;
+- a file the code names that nobody wrote (``FileNotFoundError``, or a choice from the empty list the
+  program made when it was missing): send it, or keep its data in the code;
 - a name used and never bound (``NameError``): the project module that defines it (import it), else
   that it is defined nowhere: a constant beside the constants named like it, before the line;
 - a ``KeyError``/``ValueError`` on a value that is (part of) an argument the run was given
@@ -30,7 +31,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from chatdev.checks.assets import named_files
 from chatdev.checks.bindings import bindings, binds_anywhere, parse_sources
@@ -61,9 +62,13 @@ ARGUMENT_READ = re.compile(r"^Why: '[^'\n]*' is (?:part of )?the argument `[^`\n
                            r"([\w./-]+\.py) line (\d+) reads it \(`([^`\n]*)`\)", re.MULTILINE)
 
 
-def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, str]) -> list[str]:
-    """Lines naming the cause of ``error`` raised at ``path``:``line`` (``code``), from ``sources``."""
+def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, str], *,
+            known: Collection[str] | None = None) -> list[str]:
+    """Lines naming the cause of ``error`` raised at ``path``:``line`` (``code``), from ``sources``
+    (``known``: every file of the project, when the caller has them)."""
     trees = parse_sources(sources)
+    if _EMPTY.search(error) and known is not None:
+        return _empty_from_missing(trees, set(known))
     if m := _ATTRIBUTE.search(error):
         return _missing_attribute(m.group(1), m.group(2), path, line, code, trees)
     if m := _MODULE_ATTRIBUTE.search(error):
@@ -117,9 +122,31 @@ def _missing_file(name: str, trees: Mapping[str, ast.Module]) -> list[str]:
     if not named:
         return []
     rel = min(named, key=len)
-    return [f"Why: the project has no {rel}: nobody wrote it. If the program only reads it, send {rel} in your "
-            f"reply as a file of its own (its path on one line, then its content in a block), or keep its data in "
-            f"the code; if the program writes it, let a missing {rel} mean an empty start."]
+    return [f"Why: the project has no {rel}: nobody wrote it. {_SEND_IT.format(rel=rel)}"]
+
+
+_SEND_IT = ("If the program only reads it, send {rel} in your reply as a file of its own (its path on one line, "
+            "then its content in a block), or keep its data in the code; if the program writes it, let a missing "
+            "{rel} mean an empty start.")
+# what a program's data looks like when the file it fills it from is not there
+_EMPTY = re.compile(r"IndexError: Cannot choose from an empty sequence|ValueError: (?:max|min)\(\) "
+                    r"(?:arg|iterable argument) is an empty sequence")
+_DATA = (".txt", ".json", ".csv", ".dat")
+
+
+def _empty_from_missing(trees: Mapping[str, ast.Module], known: set[str]) -> list[str]:
+    """A choice from an empty list where the program names a data file the project does not have.
+
+    The second half of the hangman above: its fix made the missing words.txt an empty list, and
+    the game died in ``random.choice([])`` four cycles running, each fix changing utils.py's
+    loader again (the 1.5B, 2026-12-07)."""
+    absent = sorted(n for n in named_files(trees) if n.endswith(_DATA) and n not in known
+                    and not any(k.endswith("/" + n) for k in known))
+    if not absent:
+        return []
+    rel = absent[0]
+    return [f"Why: the sequence is empty, and the program reads it from {rel}, which the project does not have: "
+            f"nobody wrote it. {_SEND_IT.format(rel=rel)}"]
 
 
 def from_argument(error: str, args: Sequence[str], sources: Mapping[str, str], entry: str) -> list[str]:

@@ -108,6 +108,11 @@ SAMPLE_INPUTS: tuple[tuple[re.Pattern[str], str, str], ...] = (
 SAMPLE_TEXT_INPUT = "It was a bright cold day in April,\nand the clocks were striking thirteen.\n"
 
 
+def reads_stdin(task: str) -> bool:
+    """The task says its program reads standard input (so it is run with no arguments)."""
+    return bool(_READS_STDIN.search(task or ""))
+
+
 def task_input(task: str) -> list[Scenario]:
     """For a task whose program reads standard input: one run with a sample of that input piped in
     and closed, no arguments, checked for a clean end (no traceback, exit 0) and nothing more.
@@ -116,7 +121,7 @@ def task_input(task: str) -> list[Scenario]:
     and counts as running: the 1.5B's word counter (``str.decode``) and markdown formatter (an
     IndexError) crashed on their first line of input, and the company never saw it.
     """
-    if not _READS_STDIN.search(task or ""):
+    if not reads_stdin(task):
         return []
     kind, sample = next(((k, s) for pattern, k, s in SAMPLE_INPUTS if pattern.search(task)), ("text", SAMPLE_TEXT_INPUT))
     return [Scenario(name=f"the task: {kind} piped to it on standard input", stdin=sample, eof=True)]

@@ -138,26 +138,109 @@ def _unshadow(sources: dict[str, str], static_report: str) -> dict[str, str]:
 def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str, str]:
     """The files whose undefined names are modules or project definitions, with the imports added
     (imports that name a package by its PyPI name, ``pyyaml`` for ``yaml``, put right, and a
-    local that hides the project module it is made from, ``paddle = paddle.Paddle()``, unhidden)."""
+    local that hides the project module it is made from, ``paddle = paddle.Paddle()``, unhidden).
+
+    An import that would close a circle (``from main import GREEN`` in snake.py, which main.py
+    imports) is not added: a constant with a literal value is copied instead (``GREEN = (0, 255,
+    0)`` under snake.py's imports), anything else is left to the fixer. Seen in ``make demo``
+    (2026-12-07): the fixer gave Snake a ``draw`` that used ``pygame`` and ``GREEN``; the import
+    repair added ``from main import GREEN``, the game died on a circular import, the fix was rolled
+    back, and the game was delivered dying on the missing ``draw``."""
     renamed = _rename_modules(sources, static_report)
     renamed.update(_unshadow({**sources, **renamed}, static_report))
     sources = {**sources, **renamed}
     definitions = _definitions(sources)
+    graph = _import_graph(sources)
     wanted: dict[str, list[str]] = {}
+    copied: dict[str, list[str]] = {}
     for m in UNDEFINED.finditer(static_report):
         file, name = m.group("file"), m.group("name")
         if file not in sources:
             continue
         line = _import_line(name, file, definitions)
+        owner = line[5:].split(" ", 1)[0] if line and line.startswith("from ") else ""
+        here = _module_name(file)
+        if owner and here in graph and here in _reaches(graph, owner):  # the import would close a circle
+            copy = _constant_copy(sources.get(f"{owner}.py", ""), name)
+            if copy and copy not in copied.setdefault(file, []):
+                copied[file].append(copy)
+            continue
+        if owner and here in graph:
+            graph[here].add(owner)
         if line and line not in wanted.setdefault(file, []):
             wanted[file].append(line)
     changed = dict(renamed)
-    for file, lines in wanted.items():
-        if lines:
-            new = insert_imports(sources[file], lines)
-            if new != sources[file]:
-                changed[file] = new
+    for file in dict.fromkeys([*wanted, *copied]):
+        new = insert_imports(sources[file], wanted.get(file, []))
+        new = _after_imports(new, copied.get(file, []))
+        if new != sources[file]:
+            changed[file] = new
     return changed
+
+
+def _module_name(path: str) -> str:
+    return path[:-3].replace("/", ".")
+
+
+def _import_graph(sources: dict[str, str]) -> dict[str, set[str]]:
+    """Each top-level program module -> the project modules it imports (anywhere in it)."""
+    modules = {_module_name(p) for p in sources if p.endswith(".py") and "/" not in p}
+    graph: dict[str, set[str]] = {}
+    for module in modules:
+        try:
+            tree = ast.parse(sources[f"{module}.py"])
+        except SyntaxError:
+            graph[module] = set()
+            continue
+        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        names |= {n.module.split(".")[0] for n in ast.walk(tree)
+                  if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+        graph[module] = names & modules
+    return graph
+
+
+def _reaches(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for nxt in graph.get(todo.pop(), set()) - seen:
+            seen.add(nxt)
+            todo.append(nxt)
+    return seen
+
+
+def _constant_copy(text: str, name: str) -> str | None:
+    """``NAME = <literal>`` as the module binds it once at top level, or None."""
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return None
+    found = [n for n in tree.body if isinstance(n, ast.Assign) and len(n.targets) == 1
+             and isinstance(n.targets[0], ast.Name) and n.targets[0].id == name]
+    if len(found) != 1:
+        return None
+    try:
+        ast.literal_eval(found[0].value)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return f"{name} = {ast.unparse(found[0].value)}"
+
+
+def _after_imports(text: str, lines: list[str]) -> str:
+    """``lines`` under the module's last top-level import (at the top when it has none)."""
+    if not lines:
+        return text
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return text
+    imports = [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+    if not imports:
+        return insert_imports(text, lines, spaced=True)
+    at = max(n.end_lineno or n.lineno for n in imports)
+    source = text.splitlines(keepends=True)
+    if not source[at - 1].endswith("\n"):
+        source[at - 1] += "\n"
+    return "".join([*source[:at], *(line + "\n" for line in lines), *source[at:]])
 
 
 _CLASS_AS_MODULE = re.compile(r"AttributeError: type object '(\w+)\.(\w+)' has no attribute '(\w+)'")

@@ -223,7 +223,8 @@ class Context:
         """The verifier on the project as it is now (its design's entry point).
 
         A tool that refuses a bare run with its usage, or waits for typed input where the task
-        says it takes arguments (``examples.prompted``), is tried again with the command line
+        says it takes arguments (``examples.prompted``), is tried again (not when the task says it
+        reads standard input: a bare run is its command line) with the command line
         ``role`` writes from what it printed (asked once per text, kept in ``examples.TRIED``);
         that question is the only thing recorded here.
         """
@@ -236,8 +237,8 @@ class Context:
         report = self._check(entry, timeout=timeout, tests=tests, args=args)
         run = getattr(report, "run", None)
         usage = examples.refused(run) or examples.prompted(self.state.task, run)
-        if not usage or not role or examples.task_examples(self.state.task):
-            return report
+        if not usage or not role or examples.task_examples(self.state.task) or examples.reads_stdin(self.state.task):
+            return report  # the task gives the command line, or says the input comes on standard input
         if isinstance(tried, dict) and tried.get("usage") == usage:
             return report  # asked for this usage before: the answer did not help, do not ask again
         line = self._ask_usage(phase, role, entry or "main.py", usage)

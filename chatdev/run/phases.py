@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev import events
-from chatdev.checks import crashes
+from chatdev.checks import crashes, examples
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
@@ -808,7 +808,8 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     the one object of its class, the object made; ``repair/display.py``: a pygame window drawn on
     and never opened; ``repair/shadows.py``: a flag that hides a method), and a program that refuses
     or ignores the command line it was given (``repair/argv.py``: an argument count test fitted, or
-    ``input()`` fed the arguments; kept only when the program then runs)."""
+    ``input()`` fed the arguments; kept only when the program then runs), a tool the task feeds on
+    standard input that refuses to start without arguments (its count test fitted to none)."""
     files: list[str] = []
     if tests:
         files += _guard_entry(ctx)
@@ -838,13 +839,16 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     report, declared = _repair_crashes(ctx, phase, report, tests=tests)
     files = sorted({*files, *declared})
     run = getattr(report, "run", None)
-    if report.runs is not False or run is None or not run.args:
+    piped = examples.reads_stdin(ctx.state.task)  # run with no arguments, its input on standard input
+    if report.runs is not False or run is None or not (run.args or piped):
         return report, files
     program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
     n = len(run.args)
-    if usage_only(run):
+    if usage_only(run, bare=piped):
         fitted = fit_arity(program, n)
-        notice = f"fitted the argument count check in {', '.join(fitted)} to {n} arguments"
+        notice = (f"fitted the argument count check in {', '.join(fitted)} to {n} arguments" if n else
+                  f"{', '.join(fitted)} demanded arguments: it runs without them now, reading standard input "
+                  "as the task says")
     elif asks_instead(run):
         fed = feed_arguments(program, n)
         fitted = fed.files if fed else {}

@@ -403,7 +403,7 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
         static = dict(payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []})
         payload = {**payload, "static": {**static, "ok": False, "errors": [*static.get("errors", []), *extra]}}
     report = build_report(payload, run=run, tests=test_run, allow_install=box.allow_install, static_only=static_only,
-                          sources=tests_src, program=program_src)
+                          sources=tests_src, program=program_src, known=known)
     if tests and not static_only and report.runs is not None:
         report = _with_project_scenarios(project_dir, report, entry=entry, box=box)
     if tests and not static_only and report.runs and expect:  # what the task says its command lines print

@@ -170,13 +170,16 @@ _USAGE_FIRST = re.compile(r"\A\s*(error: )?usage\s*:", re.IGNORECASE)  # argpars
 _HELP = frozenset({"-h", "--help", "help"})
 
 
-def usage_only(run: RunResult) -> bool:
+def usage_only(run: RunResult, *, bare: bool = False) -> bool:
     """A run given arguments that printed only its usage and ended: it refused its command line.
+    With ``bare``, a run given none counts too (a tool the task feeds on standard input).
 
     (Seen: the 1.5B's converter checked ``len(sys.argv) != 5`` and, given the task's
-    ``python main.py 10 km m``, printed "Usage: ..." and exited 0.) Asking for help is not refusing.
+    ``python main.py 10 km m``, printed "Usage: ..." and exited 0; its Markdown table formatter,
+    told to read the table from standard input, demanded ``len(sys.argv) == 2`` and exited 1.)
+    Asking for help is not refusing.
     """
-    if not run.args or run.timed_out or _HELP & set(run.args):
+    if (not run.args and not bare) or run.timed_out or _HELP & set(run.args):
         return False
     text = f"{run.stdout}\n{run.stderr}".strip()
     return bool(text) and len(text) <= 2000 and bool(_USAGE_FIRST.match(text))
@@ -308,6 +311,9 @@ def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, 
         return False, f"`{command}` crashed ({code}): {last[0].strip()[:200]}"
     if usage_only(run):
         return False, f"`{command}` printed only its usage (exit code {run.exit_code}): it refused the command line"
+    if usage_only(run, bare=True):
+        return False, (f"`{command}` printed only its usage (exit code {run.exit_code}): "
+                       "it does not run without arguments")
     if asks_instead(run):
         return False, f"`{command}` waited for typed input{_prompt(run)} instead of using its arguments"
     return False, f"`{command}` failed with exit code {run.exit_code} after {run.duration:.1f} s"
@@ -315,11 +321,12 @@ def run_verdict(entry: str | None, run: RunResult | None) -> tuple[bool | None, 
 
 def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunResult | None,
                  allow_install: bool = False, static_only: bool = False,
-                 sources: dict[str, str] | None = None, program: dict[str, str] | None = None) -> ProgramReport:
+                 sources: dict[str, str] | None = None, program: dict[str, str] | None = None,
+                 known: set[str] | None = None) -> ProgramReport:
     """Turn the supervisor's verify payload into a ``ProgramReport`` with a plain-text summary.
 
     ``sources``: the test files (for triage); ``program``: the program's own files (for
-    naming a crash's cause, ``checks/crashes.py``)."""
+    naming a crash's cause, ``checks/crashes.py``); ``known``: every file of the project."""
     probe = payload.get("probe") or {}
     static = payload.get("static") or {"ok": True, "errors": [], "warnings": [], "missing": []}
     entry = probe.get("entry")
@@ -355,7 +362,8 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
         parts.insert(0, f"{reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}")
         site = crash_site(run.stderr, list(program)) if program and TRACEBACK in run.stderr else None
         if site is not None:  # the cause in the program's own terms, under the traceback
-            parts[1:1] = (crashes.explain(site.path, site.line, site.marked or site.code, site.error, program or {})
+            parts[1:1] = (crashes.explain(site.path, site.line, site.marked or site.code, site.error, program or {},
+                                          known=known)
                           + crashes.from_argument(site.error, run.args, program or {}, entry))
         if asks_instead(run):  # the input is on the command line: input() must go
             parts.insert(1, f"Make `{command_line(entry, run.args)}` do what the task asks with no typing: "
