@@ -52,6 +52,13 @@ def test_an_import_that_would_close_a_circle_copies_the_constant_instead() -> No
     # no circle (main.py does not import snake): the import, as before
     alone = {**sources, "main.py": sources["main.py"].replace("from snake import Snake\n", "")}
     assert "from main import GREEN" in add_missing_imports(alone, report)["snake.py"]
+    # the next fix gave Food a draw too: GREEN is now main.py's and snake.py's, the same value either way
+    both = {**sources, "snake.py": fixed["snake.py"], "food.py": "import pygame\n\n\ndef draw(screen):\n"
+                                                               "    pygame.draw.rect(screen, GREEN, (0, 0, 1, 1))\n"}
+    again = add_missing_imports(both, "food.py:5:30: undefined name 'GREEN'\n")
+    assert again == {"food.py": both["food.py"].replace("import pygame\n", "import pygame\nGREEN = (0, 255, 0)\n")}
+    differ = {**both, "snake.py": both["snake.py"].replace("GREEN = (0, 255, 0)", "GREEN = (0, 200, 0)")}
+    assert add_missing_imports(differ, "food.py:5:30: undefined name 'GREEN'\n") == {}
 
 
 def test_nothing_to_do() -> None:

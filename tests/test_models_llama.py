@@ -73,6 +73,21 @@ def test_schema_constrained_reply_validates(qwen: LlamaModel) -> None:
     assert reply.parsed == value
 
 
+def test_a_bounded_string_keeps_the_json_whole_inside_max_tokens(qwen: LlamaModel) -> None:
+    """The escalation decision (run/chain.py): its directive is bounded, so the grammar closes the
+    JSON before max_tokens cuts it (in make demo an unbounded one ran past 150 tokens)."""
+    from chatdev.run.chain import DIRECTIVE_CHARS
+
+    schema = {"type": "object", "required": ["decision", "directive"],
+              "properties": {"decision": {"type": "string", "enum": ["accept", "retry"]},
+                             "directive": {"type": "string", "maxLength": 40}}}
+    reply = qwen.chat([Message("user", "Decide retry, and write a very long, detailed directive of many "
+                                       "sentences for the programmer.")],
+                      schema=schema, max_tokens=60, temperature=0.0)
+    assert reply.schema_error is None, reply.text
+    assert len(reply.json()["directive"]) <= 40 < DIRECTIVE_CHARS
+
+
 def test_schema_reply_cut_by_max_tokens_is_a_typed_error(qwen: LlamaModel) -> None:
     reply = qwen.chat([Message("user", "Review `x = 1`.")], schema=VERDICT, max_tokens=3, temperature=0.0)
     assert reply.finish_reason == "length"

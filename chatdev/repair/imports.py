@@ -142,7 +142,8 @@ def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str
 
     An import that would close a circle (``from main import GREEN`` in snake.py, which main.py
     imports) is not added: a constant with a literal value is copied instead (``GREEN = (0, 255,
-    0)`` under snake.py's imports), anything else is left to the fixer. Seen in ``make demo``
+    0)`` under snake.py's imports), anything else is left to the fixer. So is a constant several
+    modules define, when they all give it the same literal value (no import would be more than a guess). Seen in ``make demo``
     (2026-12-07): the fixer gave Snake a ``draw`` that used ``pygame`` and ``GREEN``; the import
     repair added ``from main import GREEN``, the game died on a circular import, the fix was rolled
     back, and the game was delivered dying on the missing ``draw``."""
@@ -160,8 +161,11 @@ def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str
         line = _import_line(name, file, definitions)
         owner = line[5:].split(" ", 1)[0] if line and line.startswith("from ") else ""
         here = _module_name(file)
-        if owner and here in graph and here in _reaches(graph, owner):  # the import would close a circle
-            copy = _constant_copy(sources.get(f"{owner}.py", ""), name)
+        owners = [m for m in definitions.get(name, []) if m != PurePosixPath(file).stem]
+        circle = bool(owner) and here in graph and here in _reaches(graph, owner)
+        if circle or (line is None and len(owners) > 1):  # an import closes a circle, or which one is a guess
+            copies = {_constant_copy(sources.get(f"{o}.py", ""), name) for o in owners}
+            copy = copies.pop() if len(copies) == 1 else None
             if copy and copy not in copied.setdefault(file, []):
                 copied[file].append(copy)
             continue

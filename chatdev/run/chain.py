@@ -25,6 +25,8 @@ from chatdev.run.phases import RUNNERS
 from chatdev.run.steps import StepKey
 from chatdev.sandbox.results import Progress
 
+DIRECTIVE_CHARS = 300  # the longest directive a manager's escalation decision may carry
+
 
 class Chain:
     """Runs a company's chain on a context, checkpointing and committing as it goes."""
@@ -347,7 +349,9 @@ class Chain:
                               where="messages.yaml: escalation")
         schema = {"type": "object", "required": ["decision"],
                   "properties": {"decision": {"type": "string", "enum": ["accept", "retry"]},
-                                 "directive": {"type": "string"}}}
+                                 # bounded, so the grammar closes the JSON inside max_tokens (the 1.5B's
+                                 # directive ran past 150 tokens in make demo, and its "retry" was lost)
+                                 "directive": {"type": "string", "maxLength": DIRECTIVE_CHARS}}}
         from chatdev.run.phases import persona
 
         conv = Conversation(ctx.model_for(boss), persona(ctx, boss))
@@ -359,7 +363,7 @@ class Chain:
             from chatdev.replies.parsing import parse_json
 
             data = parse_json(reply.text, schema)
-            decision, directive = data["decision"], str(data.get("directive", ""))[:500]
+            decision, directive = data["decision"], str(data.get("directive", ""))[:DIRECTIVE_CHARS]
         except SchemaViolation as exc:
             directive = f"(no usable decision: {exc.reason}; accepted as it is)"
         ctx.state.escalations += 1
