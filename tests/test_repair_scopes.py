@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chatdev.repair.guard import guard_entry
-from chatdev.repair.scopes import declare_outer, unbound_name
+from chatdev.repair.scopes import declare_outer, declare_read_before, unbound_name
 
 NEW = "UnboundLocalError: cannot access local variable '{}' where it is not associated with a value"
 OLD = "UnboundLocalError: local variable '{}' referenced before assignment"
@@ -69,6 +69,22 @@ def test_a_variable_nobody_outside_binds_is_a_real_bug_and_left_alone() -> None:
     one_line = "n = 0\ndef f(): n += 1\n"
     assert declare_outer({"m.py": one_line}, "m.py", 2, "f", NEW.format("n")) == {}
     assert unbound_name(OLD.format("food")) == "food" and unbound_name("KeyError: 'food'") is None
+
+
+def test_what_pyflakes_says_a_function_reads_before_assigning_is_declared_before_it_crashes() -> None:
+    """make demo (2026-12-07): pyflakes named `direction`, `food` and `score` through every cycle, and
+    no run pressed the key that would have crashed on them."""
+    report = ("main.py:12:28: local variable 'snake_direction' defined in enclosing scope on line 3 referenced "
+              "before assignment\nmain.py:15:20: local variable 'food' defined in enclosing scope on line 4 "
+              "referenced before assignment\nmain.py:16:13: local variable 'food' is assigned to but never used\n")
+    declared = declare_read_before({"main.py": SNAKE}, report)
+    assert declared is not None and declared.names == ["game_loop: snake_direction", "game_loop: food"]
+    assert "    global score, snake_direction, food\n" in declared.files["main.py"]
+    # bound by an import (the import repair's case), or inside nested functions: left alone
+    imported = "import paddle\n\n\ndef f():\n    paddle = paddle.Paddle()\n"
+    assert declare_read_before({"m.py": imported}, "m.py:5:14: local variable 'paddle' defined in enclosing "
+                                                   "scope on line 1 referenced before assignment") is None
+    assert declare_read_before({"main.py": SNAKE}, "") is None
 
 
 def test_the_closing_calls_go_under_a_main_guard_when_a_test_imports_the_entry() -> None:
@@ -145,9 +161,44 @@ def test_the_company_repairs_both_without_a_model_and_the_program_runs(tmp_path:
     assert "    global total\n" in text and text.endswith('if __name__ == "__main__":\n    main()\n')
     assert summary.runs is True and summary.tests_pass is True, summary
     notices = [e.text for e in sink.events if isinstance(e, events.Notice)]
-    assert any("declared `total` global in add() (main.py)" in n for n in notices), notices
+    # pyflakes names `total` before the run: declared then (the crash repair's line is the other one)
+    assert any("declared `global` the module variables these functions assign after reading them: add: total" in n
+               or "declared `total` global in add() (main.py)" in n for n in notices), notices
     assert any("main.py started the program when the tests imported it" in n for n in notices), notices
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout
     assert "Programmer|[static_check] Repair main.py without a model" in log
     assert "Tester|[test_run] Repair without a model, quarantine defective tests: main.py" in log
+
+
+KEYED = '''direction = "right"
+
+
+def on_key(key):
+    if key == "left" and direction != "right":
+        direction = "left"
+    return direction
+
+
+def main():
+    print("ready, going", direction)
+
+
+if __name__ == "__main__":
+    main()
+'''
+
+
+@pytest.mark.docker
+def test_a_variable_read_before_assignment_is_declared_before_any_run_reaches_it(tmp_path: Path,
+                                                                                sandbox_ready: None) -> None:
+    """The real sandbox: the program runs (no key is ever pressed), pyflakes names `direction`, and
+    the check declares it global, as in the demo's snake, whose first arrow key would have crashed."""
+    from tests.scripted_company import build_scripted, stubborn_program
+
+    summary, notices = build_scripted(tmp_path, stubborn_program({"main.py": KEYED}, summary="Keys."), "a key tool")
+    text = (Path(summary.project) / "main.py").read_text()
+    assert '    global direction\n    if key == "left"' in text
+    assert any("declared `global` the module variables these functions assign after reading them: on_key: direction"
+               in n for n in notices), notices
+    assert summary.runs is True, summary

@@ -13,6 +13,7 @@ import re
 from pathlib import PurePosixPath
 
 from chatdev.checks.bindings import bindings
+from chatdev.repair.scopes import READ_BEFORE
 from chatdev.sandbox import catalogue
 
 UNDEFINED = re.compile(r"^(?P<file>[^:\n]+\.py):\d+:\d+: undefined name '(?P<name>\w+)'$", re.MULTILINE)
@@ -90,8 +91,6 @@ def _rename_modules(sources: dict[str, str], static_report: str) -> dict[str, st
     return changed
 
 
-SHADOWED = re.compile(r"^(?P<file>[^:\n]+\.py):\d+:\d+: local variable '(?P<name>\w+)' defined in enclosing scope "
-                      r"on line \d+ referenced before assignment$", re.MULTILINE)
 
 
 def _unshadow(sources: dict[str, str], static_report: str) -> dict[str, str]:
@@ -103,7 +102,7 @@ def _unshadow(sources: dict[str, str], static_report: str) -> dict[str, str]:
     """
     definitions = _definitions(sources)
     changed: dict[str, str] = {}
-    for m in SHADOWED.finditer(static_report):
+    for m in READ_BEFORE.finditer(static_report):
         file, name = m.group("file"), m.group("name")
         text = changed.get(file, sources.get(file))
         if text is None:
@@ -142,11 +141,12 @@ def add_missing_imports(sources: dict[str, str], static_report: str) -> dict[str
 
     An import that would close a circle (``from main import GREEN`` in snake.py, which main.py
     imports) is not added: a constant with a literal value is copied instead (``GREEN = (0, 255,
-    0)`` under snake.py's imports), anything else is left to the fixer. So is a constant several
-    modules define, when they all give it the same literal value (no import would be more than a guess). Seen in ``make demo``
+    0)`` under snake.py's imports), anything else is left to the fixer. Seen in ``make demo``
     (2026-12-07): the fixer gave Snake a ``draw`` that used ``pygame`` and ``GREEN``; the import
     repair added ``from main import GREEN``, the game died on a circular import, the fix was rolled
-    back, and the game was delivered dying on the missing ``draw``."""
+    back, and the game was delivered dying on the missing ``draw``. A constant several modules bind
+    to one literal value is copied too (which module to import it from would be a guess): the next
+    fix gave Food a ``draw`` with the GREEN that main.py and snake.py then both had."""
     renamed = _rename_modules(sources, static_report)
     renamed.update(_unshadow({**sources, **renamed}, static_report))
     sources = {**sources, **renamed}

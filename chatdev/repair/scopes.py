@@ -17,6 +17,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 _UNBOUND = re.compile(r"UnboundLocalError: (?:cannot access local variable '(\w+)'"
                       r"|local variable '(\w+)' referenced before assignment)")
@@ -64,6 +65,53 @@ def declare_outer(sources: Mapping[str, str], path: str, line: int, function: st
     except (SyntaxError, ValueError):
         return {}
     return {path: new}
+
+
+# pyflakes' line for a function that reads a variable before assigning it where the module has it
+READ_BEFORE = re.compile(r"^(?P<file>[^:\n]+\.py):(?P<line>\d+):\d+: local variable '(?P<name>\w+)' defined in "
+                         r"enclosing scope on line (?P<outer>\d+) referenced before assignment$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What ``declare_read_before`` changed: ``{path: new text}`` and ``function: name`` for each declaration."""
+
+    files: dict[str, str]
+    names: list[str]
+
+
+def declare_read_before(sources: Mapping[str, str], static_output: str) -> Declared | None:
+    """The files with ``declare_outer`` applied for each pyflakes "local variable 'x'
+    defined in enclosing scope ... referenced before assignment" whose outer binding is an
+    assignment at the module's top level: the same crash, found before it happens.
+
+    ``make demo`` (2026-12-07): the snake's ``main()`` changed ``direction``, ``food`` and
+    ``score`` on a key press and when the food was eaten, and pyflakes said so through the whole
+    review loop and test loop; no run pressed a key, so the game was never seen to die of it. A
+    variable the module binds by an import is left to the import repair (``paddle = paddle.Paddle()``)."""
+    changed: dict[str, str] = {}
+    names: list[str] = []
+    for m in READ_BEFORE.finditer(static_output):
+        path, line, name = m.group("file"), int(m.group("line")), m.group("name")
+        text = changed.get(path, sources.get(path))
+        if text is None:
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        if not any(isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and name in _bound([node])
+                   for node in tree.body):
+            continue
+        chain = _functions_around(tree, line)
+        if len(chain) != 1:  # nested functions: the crash repair decides, on the real crash
+            continue
+        error = f"UnboundLocalError: cannot access local variable '{name}'"
+        fixed = declare_outer({path: text}, path, line, chain[0].name, error)
+        if fixed:
+            changed[path] = fixed[path]
+            names.append(f"{chain[0].name}: {name}")
+    return Declared(changed, names) if changed else None
 
 
 def _functions_around(tree: ast.Module, line: int) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:

@@ -30,7 +30,7 @@ from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports, class_as_module
 from chatdev.repair.objects import make_objects
 from chatdev.repair.params import pass_locals
-from chatdev.repair.scopes import declare_outer, unbound_name
+from chatdev.repair.scopes import declare_outer, declare_read_before, unbound_name
 from chatdev.repair.shadows import not_callable, rename_flag
 from chatdev.replies import formats, parsing, plans
 from chatdev.replies.splice import cut_program, cut_tests
@@ -836,6 +836,9 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     if not report.static_ok:
         report, passed = _pass_locals(ctx, phase, report, tests=tests)
         files = sorted({*files, *passed})
+    if not report.static_ok:
+        report, declared = _declare_read_before(ctx, phase, report, tests=tests)
+        files = sorted({*files, *declared})
     report, declared = _repair_crashes(ctx, phase, report, tests=tests)
     files = sorted({*files, *declared})
     run = getattr(report, "run", None)
@@ -881,6 +884,24 @@ def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) 
                                                   + ", ".join(passed.functions)))
         return again, written
     ctx.workspace.write({p: program[p] for p in passed.files})  # it did not help: as it was
+    return report, []
+
+
+def _declare_read_before(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
+    """A function pyflakes says reads a module variable before assigning it gets it declared ``global``
+    (``repair/scopes.declare_read_before``), kept when the static errors go down and the program runs no worse."""
+    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    declared = declare_read_before(program, report.static_output)
+    if declared is None:
+        return report, []
+    written = ctx.workspace.write(declared.files)
+    again = ctx.verify(phase, tests=tests)
+    before, after = report.progress(), again.progress()
+    if after.static_errors < before.static_errors and not after.worse_than(before):
+        ctx.sink(events.Notice(level="info", text="declared `global` the module variables these functions assign "
+                                                  f"after reading them: {', '.join(declared.names)}"))
+        return again, written
+    ctx.workspace.write({p: program[p] for p in declared.files})  # it did not help: as it was
     return report, []
 
 
