@@ -80,6 +80,7 @@ def test_loop_that_never_succeeds_escalates_to_the_manager(tmp_path: Path) -> No
     assert len(escalations) == 1
     # not the reviewer (the CTO) who kept refusing: the manager above it
     assert escalations[0].to_role == "CEO" and escalations[0].decision == "accept"
+    assert escalations[0].from_role == "CTO"  # the role whose verdict failed asks, not the loop's first speaker
     assert counter["review"] == 2  # the same findings came back: the loop stopped early, the manager accepted
     transcript = (Path(summary.project) / ".chatdev/transcript.jsonl").read_text()
     assert '"kind": "escalation"' in transcript

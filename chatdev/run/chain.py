@@ -358,7 +358,7 @@ class Chain:
         result = PhaseResult()
         decision, directive = "accept", ""
         try:
-            reply = ctx.ask(conv, loop.name, sender=instructor or "chatdev", receiver=boss, text=text,
+            reply = ctx.ask(conv, loop.name, sender=judge or "chatdev", receiver=boss, text=text,
                             schema=schema, max_tokens=150, result=result, expects="json", turn="escalate")
             from chatdev.replies.parsing import parse_json
 
@@ -369,7 +369,8 @@ class Chain:
         ctx.state.escalations += 1
         ctx.state.directive = directive if decision == "retry" else ""
         ctx.state.completed.append(key.escalated.text)
-        ctx.sink(events.Escalation(phase=loop.name, to_role=boss, from_role=instructor or "", decision=decision,
+        # from the role whose verdict failed ("escalated Tester -> CTO"), not the loop's first speaker
+        ctx.sink(events.Escalation(phase=loop.name, to_role=boss, from_role=judge or "", decision=decision,
                                    directive=directive))
         ctx.workspace.checkpoint(ctx.state.to_dict())
         return decision == "retry"
