@@ -120,6 +120,10 @@ def test_a_window_program_whose_task_names_its_keys_is_sent_them() -> None:
     assert examples.task_keys("a flappy bird style game with pygame; space makes the bird flap")[0].keys == \
         ["space", "space"]
     assert examples.task_keys("a maze game in a Tkinter window, moved with WASD")[0].keys[::2] == ["w", "a", "s", "d"]
-    assert examples.task_keys("a space shooter with pygame") == []  # "space" names the game, not a key
+    # "space" names the game, not a key: the keys any game is tried with, for a crash only
+    assert [(s.keys, s.screen_changes) for s in examples.task_keys("a space shooter with pygame")] == [
+        (list(examples.COMMON_KEYS), False)]
+    assert examples.task_keys("a snake game")[0].name == "a game: space and the arrow keys, no crash"
+    assert examples.task_keys("a hangman game in the terminal; the player types one letter a line") == []
     assert examples.task_keys("a snake game in the terminal moved with the arrow keys") == []  # no window
     assert examples.task_keys("a stopwatch in a Tkinter window") == []

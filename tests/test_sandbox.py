@@ -927,6 +927,38 @@ def test_a_window_game_that_closes_itself_before_the_keys_its_task_names_is_caug
     assert "the task::the task: its window takes Up, Down: the program ended by itself after" in report.summary
 
 
+def test_a_game_whose_task_names_no_keys_is_tried_with_space_and_the_arrows(box: container.Sandbox,
+                                                                           tmp_path: Path) -> None:
+    """make demo's snake (2026-12-07) ran by the one rule and died at its first arrow key: the
+    function that changed `direction` read it first. "a snake game" names no key."""
+    from chatdev.checks import examples
+
+    project(tmp_path, {"main.py": textwrap.dedent("""
+        import pygame
+        pygame.init()
+        screen = pygame.display.set_mode((200, 150))
+        direction = "right"
+        clock = pygame.time.Clock()
+
+
+        def steer(key):
+            if key == pygame.K_LEFT and direction != "right":
+                direction = "left"
+
+
+        while True:
+            for event in pygame.event.get():
+                if event.type == pygame.KEYDOWN:
+                    steer(event.key)
+            screen.fill((0, 0, 0))
+            pygame.display.flip()
+            clock.tick(30)
+        """)})
+    report = container.verify_program(tmp_path, sandbox=box, timeout=3, expect=examples.task_keys("a snake game"))
+    assert report.runs is True and report.tests_pass is False, report.summary
+    assert "a game: space and the arrow keys, no crash: crashed: UnboundLocalError" in report.summary, report.summary
+
+
 def test_a_scenario_can_pipe_its_input_so_a_tool_that_reads_it_all_sees_its_end(box: container.Sandbox,
                                                                                tmp_path: Path) -> None:
     """The 1.5B's JSON to CSV converter (2026-12-07) read `sys.stdin.read()` and worked when piped to,

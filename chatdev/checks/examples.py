@@ -144,7 +144,7 @@ def task_keys(task: str) -> list[Scenario]:
     game animates anyway); one that does not, or a window gone, is what this catches.
     """
     if not _WINDOW.search(task or ""):
-        return []
+        return common_keys(task)
     keys: list[str] = []
     for m in _ARROWS.finditer(task):
         named = [k.capitalize() for k in m.groups() if k]
@@ -153,9 +153,28 @@ def task_keys(task: str) -> list[Scenario]:
     keys += ["space"] if _SPACE.search(task) else []
     keys = list(dict.fromkeys(keys))
     if not keys:
-        return []
+        return common_keys(task)
     sent = [k for k in keys for _ in range(2)]  # each twice: one may land before the game reads keys
     return [Scenario(name=f"the task: its window takes {', '.join(keys)}", keys=sent, screen_changes=True, timeout=8)]
+
+
+_GAME = re.compile(r"\b(game|pygame)\b", re.IGNORECASE)
+_TERMINAL = re.compile(r"\b(terminal|command[- ]line|console|text[- ]based|cli)\b", re.IGNORECASE)
+COMMON_KEYS = ("space", "Up", "Left", "Down", "Right", "space")
+
+
+def common_keys(task: str) -> list[Scenario]:
+    """For a game (or a pygame program) whose task names no keys and no terminal ("a snake game"): the keys a player
+    tries first, space and the arrows, checked only for no crash (a game may wait on a start
+    screen, so an unchanged screen is no failure). Sent only to a window (a terminal program's run
+    gets no keys, and this is a quiet run like its own).
+
+    ``make demo`` (2026-12-07): the snake ran by issue 18's rule and died at its first arrow key
+    (``UnboundLocalError`` on ``direction``); no check of the company had pressed one.
+    """
+    if not _GAME.search(task or "") or _TERMINAL.search(task):
+        return []
+    return [Scenario(name="a game: space and the arrow keys, no crash", keys=list(COMMON_KEYS), timeout=8)]
 
 
 def task_examples(task: str) -> list[list[str]]:
