@@ -870,38 +870,39 @@ def _verify_repairing(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
 
 
 def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
-    """A function using a name its callers hold as a local gets it as a parameter (``repair/params.py``),
-    kept when the static errors go down and the program runs no worse."""
+    """A function using a name its callers hold as a local gets it as a parameter (``repair/params.py``)."""
     program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
     passed = pass_locals(program, report.static_output)
     if passed is None:
         return report, []
-    written = ctx.workspace.write(passed.files)
-    again = ctx.verify(phase, tests=tests)
-    before, after = report.progress(), again.progress()
-    if after.static_errors < before.static_errors and not after.worse_than(before):
-        ctx.sink(events.Notice(level="info", text="passed the callers' variables to the functions that use them: "
-                                                  + ", ".join(passed.functions)))
-        return again, written
-    ctx.workspace.write({p: program[p] for p in passed.files})  # it did not help: as it was
-    return report, []
+    return _keep_if_fewer_errors(ctx, phase, report, passed.files, program, tests=tests,
+                                 notice="passed the callers' variables to the functions that use them: "
+                                        + ", ".join(passed.functions))
 
 
 def _declare_read_before(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
     """A function pyflakes says reads a module variable before assigning it gets it declared ``global``
-    (``repair/scopes.declare_read_before``), kept when the static errors go down and the program runs no worse."""
+    (``repair/scopes.declare_read_before``)."""
     program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
     declared = declare_read_before(program, report.static_output)
     if declared is None:
         return report, []
-    written = ctx.workspace.write(declared.files)
+    return _keep_if_fewer_errors(ctx, phase, report, declared.files, program, tests=tests,
+                                 notice="declared `global` the module variables these functions assign after "
+                                        f"reading them: {', '.join(declared.names)}")
+
+
+def _keep_if_fewer_errors(ctx: Context, phase: ActionPhase, report: Any, fixed: dict[str, str],
+                          program: dict[str, str], *, tests: bool, notice: str) -> tuple[Any, list[str]]:
+    """Write a repair of static errors and check again: kept (and told) when the static errors went
+    down and the program runs no worse, else the files are put back as they were."""
+    written = ctx.workspace.write(fixed)
     again = ctx.verify(phase, tests=tests)
     before, after = report.progress(), again.progress()
     if after.static_errors < before.static_errors and not after.worse_than(before):
-        ctx.sink(events.Notice(level="info", text="declared `global` the module variables these functions assign "
-                                                  f"after reading them: {', '.join(declared.names)}"))
+        ctx.sink(events.Notice(level="info", text=notice))
         return again, written
-    ctx.workspace.write({p: program[p] for p in declared.files})  # it did not help: as it was
+    ctx.workspace.write({p: program[p] for p in fixed})  # it did not help: as it was
     return report, []
 
 
