@@ -15,7 +15,7 @@ import pytest
 from chatdev import events
 from chatdev.errors import UsageError
 from chatdev.run import engine
-from tests.scripted_company import company_models, good_reply, scripted
+from tests.scripted_company import GAME, company_models, good_reply, scripted
 
 
 def git(project: Path, *args: str) -> str:
@@ -71,6 +71,33 @@ def test_review_loop_repeats_until_approved(tmp_path: Path) -> None:
     assert [e.cycle for e in reviews] == [1, 2] and [e.cycle for e in fixes] == [1]
     assert "walls are handled" in (Path(summary.project) / "main.py").read_text()
     assert not recorder.of(events.Escalation)
+
+
+def test_after_a_retry_the_unchanged_code_is_not_reviewed_again_and_the_fix_gets_the_directive(tmp_path: Path) -> None:
+    """make demo (2026-12-07): after the CEO's "retry" the 1.5B's reviewer read the same main.py again
+    (33 s) and the fix then changed nothing (96 s). A cycle that changes nothing costs one call now."""
+    from chatdev.models.base import current_call
+
+    asked: list[str] = []
+
+    def company(messages):
+        info = current_call()
+        if info is not None and info.turn == "escalate":
+            return json.dumps({"decision": "retry", "directive": "draw the snake in main.py"})
+        if info is not None and info.phase == "code_review":
+            return json.dumps({"approved": False, "issues": ["handle the wall"]})
+        if info is not None and info.phase == "code_fix":
+            asked.append(messages[-1].content)
+            return f"main.py\n```python\n{GAME}```"  # the same file: changes nothing
+        return good_reply(messages)
+
+    summary, recorder, model = build(tmp_path, company)
+    reviews = [e for e in recorder.of(events.PhaseEnded) if e.phase == "code_review"]
+    assert [(e.cycle, e.status) for e in reviews] == [(1, "done"), (2, "skipped")]
+    assert "nothing changed since its last verdict" in reviews[1].reason
+    assert len(asked) == 2 and "Directive from management: draw the snake in main.py" in asked[1]
+    assert "handle the wall" in asked[1]  # the findings stand
+    assert sum(1 for c in model.calls if c.info is not None and c.info.phase == "code_review") == 1
 
 
 def test_loop_that_never_succeeds_escalates_to_the_manager(tmp_path: Path) -> None:

@@ -135,10 +135,21 @@ def code_context(ctx: Context, budget: int, *, first: tuple[str, ...] = (), test
 # --------------------------------------------------------------------------- chat
 
 
+JUDGED = "judged"  # state.checks: a verdict phase -> the signature of the project it last judged
+
+
 def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
     if phase.when and not _resolve(ctx, phase.when):
         return PhaseResult(output=ctx.state.outputs.get(phase.output_name), status="skipped",
                            reason=f"nothing to do: {phase.when} is empty")
+    judge = bool(phase.verdict) and phase.expects == "json"
+    signature = _project_signature(ctx) if judge else ""
+    if judge and ctx.state.verdicts.get(phase.verdict) is False and ctx.state.checks.get(JUDGED, {}).get(
+            phase.name) == signature:
+        # the same files it refused: the same findings, without a model call (after an escalation's
+        # "retry" the 1.5B's reviewer read main.py again for 33 s, and the fix then changed nothing)
+        return PhaseResult(output=ctx.state.outputs.get(phase.output_name), status="skipped",
+                           reason="nothing changed since its last verdict: its findings stand")
     result = PhaseResult()
     items: list[Any] = [None]
     if phase.foreach:
@@ -162,6 +173,7 @@ def run_chat(ctx: Context, phase: ChatPhase, *, cycle: int) -> PhaseResult:
                 value = False
                 result.reason = f"{phase.verdict} overruled: {', '.join(failed)} failed"
             result.verdicts[phase.verdict] = value
+            ctx.state.checks.setdefault(JUDGED, {})[phase.name] = signature
         if phase.writes:
             result.files += ctx.workspace.write({phase.writes: _document(ctx, phase, output)})
     result.files = sorted(set(result.files))  # what actually changed on disk
@@ -506,6 +518,16 @@ def _parse_last_try(ctx: Context, phase: ChatPhase, reply: Reply, expected: list
         return _parse_files(ctx, phase, reply, expected, cut=True)
     except SchemaViolation:
         return None
+
+
+def _project_signature(ctx: Context) -> str:
+    """One hash of every project file's path and text: equal when nothing in the project changed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path, text in sorted(_project_texts(ctx).items()):
+        digest.update(f"{path}\0{text}\0".encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
 
 
 def _project_texts(ctx: Context, *, suffix: str = "") -> dict[str, str]:
