@@ -208,3 +208,18 @@ def test_the_company_feeds_the_arguments_and_the_program_then_runs(tmp_path: Pat
     assert summary.runs is True, summary
     assert any("main.py asked for what its command line gives: its input() call reads the arguments first now"
                in n for n in notices), notices
+
+
+@pytest.mark.docker
+def test_a_fit_that_is_taken_back_leaves_the_record_of_the_code_delivered(tmp_path: Path, sandbox_ready: None) -> None:
+    """The 1.5B's second Markdown formatter read its table from sys.argv[1]: fitted to no arguments it
+    died on that line, and the fit was taken back, but the build's record kept that crash."""
+    from tests.scripted_company import build_scripted, stubborn_program
+
+    program = FORMATTER.replace("print(align(sys.stdin.read()))", "print(align(sys.argv[1]))")
+    task = "a markdown table formatter that reads a table from standard input and prints it with aligned columns"
+    summary, notices = build_scripted(tmp_path, stubborn_program({"main.py": program}, summary="A formatter."), task)
+    assert "len(sys.argv) != 2" in (Path(summary.project) / "main.py").read_text()  # taken back
+    assert summary.runs is False
+    assert summary.tests["run_reason"] == ("`python3 main.py` printed only its usage (exit code 1): "
+                                           "it does not run without arguments"), summary.tests
