@@ -337,6 +337,24 @@ def test_a_command_line_answered_with_the_usage_alone_is_refused_even_with_exit_
                                "it does not run without arguments")
 
 
+def test_a_bare_run_that_wants_arguments_gets_the_hint_under_its_own_part() -> None:
+    """The 1.5B's Markdown formatters (2026-12-07), told to read standard input, read sys.argv."""
+    from chatdev.sandbox.results import STDIN_HINT, wants_arguments, with_hint
+
+    clean = {"ok": True, "errors": [], "warnings": [], "missing": []}
+    usage = RunResult(1, "Usage: python main.py <table>\n", "", False, 0.0)
+    index = RunResult(1, "", "Traceback (most recent call last):\n  File \"/work/app/main.py\", line 29, in <module>\n"
+                             "    table = sys.argv[1]\n            ~~~~~~~~^^^\nIndexError: list index out of range\n",
+                      False, 0.1)
+    assert wants_arguments(usage) and wants_arguments(index)
+    assert not wants_arguments(RunResult(1, "", "IndexError: list index out of range\n", False, 0.1))
+    assert not wants_arguments(RunResult(1, "Usage: python main.py <table>\n", "", False, 0.0, args=("x",)))
+    rep = with_hint(report_for(clean, [], run=usage), STDIN_HINT)
+    lines = rep.summary.splitlines()
+    assert lines[1:4] == ["`python3 main.py` printed only its usage (exit code 1): it does not run without arguments:",
+                          "Usage: python main.py <table>", STDIN_HINT]
+
+
 def test_the_report_names_the_data_file_an_empty_choice_came_from() -> None:
     """build_report hands the project's files to the crash explanation: the hangman's words.txt."""
     from tests.test_crashes import EMPTY_HANGMAN

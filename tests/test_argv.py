@@ -223,3 +223,6 @@ def test_a_fit_that_is_taken_back_leaves_the_record_of_the_code_delivered(tmp_pa
     assert summary.runs is False
     assert summary.tests["run_reason"] == ("`python3 main.py` printed only its usage (exit code 1): "
                                            "it does not run without arguments"), summary.tests
+    from chatdev.sandbox.results import STDIN_HINT
+
+    assert STDIN_HINT in summary.tests["summary"]  # where the input is, for the fixer

@@ -24,7 +24,7 @@ from chatdev.company.orgchart import OrgChart
 from chatdev.errors import ModelError
 from chatdev.models.base import Accept, CallInfo, ChatModel, Reply, Usage, calling
 from chatdev.run.conversation import Conversation
-from chatdev.sandbox.results import Progress, tests_record
+from chatdev.sandbox.results import STDIN_HINT, Progress, tests_record, wants_arguments, with_hint
 
 
 class PhaseFailed(Exception):
@@ -249,6 +249,14 @@ class Context:
         return self._check(entry, timeout=timeout, tests=tests, args=[new])
 
     def _check(self, entry: str | None, *, timeout: float, tests: bool, args: list[list[str]]) -> Any:
+        """One verifier call; a tool the task feeds on standard input that refused to run without
+        arguments is told where its input is (the fixer reads the report)."""
+        report = self._verify(entry, timeout=timeout, tests=tests, args=args)
+        if examples.reads_stdin(self.state.task) and wants_arguments(getattr(report, "run", None)):
+            report = with_hint(report, STDIN_HINT)
+        return report
+
+    def _verify(self, entry: str | None, *, timeout: float, tests: bool, args: list[list[str]]) -> Any:
         assert self.verifier is not None
         return self.verifier(self.workspace.root, entry=entry, timeout=timeout, tests=tests,
                              allow_install=self.options.allow_install, args=args,

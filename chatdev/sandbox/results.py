@@ -198,6 +198,31 @@ def asks_instead(run: RunResult) -> bool:
     return len(run.stdout.strip().splitlines()) <= 1 and TRACEBACK not in run.stderr
 
 
+STDIN_HINT = ("The task says the program reads its input from standard input, and it is run with no "
+              "arguments: read the input with sys.stdin.read() (or iterate over sys.stdin), not from sys.argv.")
+_ARGV_INDEX = re.compile(r"\bsys\.argv\[[^\]\n]+\][^\n]*\n(?:[ \t]*[~^][~^ \t]*\n)?IndexError: list index out of range")
+
+
+def wants_arguments(run: RunResult | None) -> bool:
+    """A bare run that refused to start without arguments: its usage alone, or an ``IndexError``
+    on ``sys.argv[...]`` (the 1.5B's Markdown formatters, told to read standard input)."""
+    if run is None or run.args or run.timed_out:
+        return False
+    return usage_only(run, bare=True) or bool(_ARGV_INDEX.search(run.stderr))
+
+
+def with_hint(report: ProgramReport, line: str) -> ProgramReport:
+    """``report`` with ``line`` under its run's part (the reason and what the run printed)."""
+    run = report.run
+    block = f"{report.run_reason}:\n{tail(run.stderr or run.stdout) or '(no output)'}" if run is not None else ""
+    at = report.summary.find(block) if block else -1
+    if at < 0:
+        first, _, rest = report.summary.partition("\n")
+        return dataclasses.replace(report, summary=_clip(f"{first}\n{line}\n{rest}".rstrip("\n")))
+    end = at + len(block)
+    return dataclasses.replace(report, summary=_clip(f"{report.summary[:end]}\n{line}{report.summary[end:]}"))
+
+
 def _prompt(run: RunResult) -> str:
     text = run.stdout.strip()
     return f" (it printed {text[:80]!r})" if text else " (it printed nothing)"
