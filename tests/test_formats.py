@@ -193,3 +193,18 @@ def test_a_python_block_of_sentences_is_no_file() -> None:
     assert files.parse(f"shot.py\n```python\n{broken}```", expected=["shot.py"]) == {"shot.py": broken}
     manual = f"README.md\n```markdown\n{prose}\n```"
     assert files.parse(manual, expected=["README.md"]) == {"README.md": prose + "\n"}
+
+
+def test_a_data_file_sent_as_python_code_is_no_file() -> None:
+    """The 1.5B's hangman review fix (2026-12-07) sent main.py's code as words.txt."""
+    from chatdev.models.base import SchemaViolation
+
+    files = formats.format_for("files")
+    known = {"main.py": "import random\nWORDS = open('words.txt').read().split()\n"}
+    code = "import random\n\ndef load_word():\n    return random.choice(open('words.txt').read().split())\n"
+    with pytest.raises(SchemaViolation, match="words.txt held Python code, not its data"):
+        files.parse(f"words.txt\n```\n{code}```", known=lambda: known)
+    words = "apple\nbanana\ncherry\n"  # one word a line parses as Python too: it is data
+    assert files.parse(f"words.txt\n```\n{words}```", known=lambda: known) == {"words.txt": words}
+    assert files.parse(f"requirements.txt\n```\npygame\n```", expected=["requirements.txt"]) == {
+        "requirements.txt": "pygame\n"}

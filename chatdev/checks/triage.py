@@ -20,6 +20,12 @@ defect*, never a program failure sent to the programmer:
   shift where the function calls ``shift.isdigit()``: the program was written first);
 - it checks the value of a program function that returns nothing (pytest's
   ``where None = list_tasks()``, and ``list_tasks`` has no ``return`` with a value: it prints).
+- it treats a real object as a mock it never made (``root.askopenfilename.return_value = ...``
+  on a Tk window, failing with an ``AttributeError``: the 1.5B's notepad tests);
+- it gives a program function a data file named in the test that nobody wrote (``read_csv('test_data.csv')``;
+  a file the program itself names is the program's failure);
+- it calls a program function that ends the program on every path (``game_over()`` whose
+  body calls ``sys.exit()``) without ``pytest.raises(SystemExit)``;
 - it sets its own copies of the program's variables (``paddle_x = ...``, ``paddle_x -= 10``)
   and checks what it computed from them, calling no program function, class or module:
   passing or failing, it says nothing about the program.
@@ -103,7 +109,9 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
                or _mistyped(case, defined) or _checks_nothing_returned(case, trees)
                or _checks_own_values(case, sources.get(case.file, ""), defined, state)
                or _checks_untouched_local(case, sources.get(case.file, ""), state)
-               or _checks_library_none(case, defined))
+               or _checks_library_none(case, defined) or _mocks_a_real_object(case)
+               or _names_missing_data(case, sources.get(case.file, ""), program or {})
+               or _calls_an_exit(case, trees))
         out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
     return out
 
@@ -330,6 +338,69 @@ def _returns_nothing(name: str, trees: dict[str, ast.Module]) -> tuple[str, ast.
                         or isinstance(n, (ast.Yield, ast.YieldFrom)) for _, fn in found for n in ast.walk(fn)):
         return None
     return found[0]
+
+
+_MOCK_ONLY = re.compile(r"\.(return_value|side_effect|assert_called\w*|assert_not_called|assert_any_call"
+                        r"|call_count|call_args\w*)\b")
+
+
+def _mocks_a_real_object(case: TestCase) -> str | None:
+    """Why ``case`` failed by using a mock's attributes on a real object (``root.askopenfilename
+    .return_value = "x"`` on a Tk window, which has no such method: the 1.5B's notepad tests);
+    None when its failing line uses no mock attribute, or it failed otherwise."""
+    if not case.failed or not re.search(r"^E\s+AttributeError\b", case.text, re.MULTILINE):
+        return None
+    for line in (raw.strip() for raw in test_lines(case)):
+        m = _MOCK_ONLY.search(line)
+        if m:
+            target = line[:m.start()]
+            return (f"the test uses `.{m[1]}` on `{target}`, a real object, not a mock: replace it first "
+                    f"(monkeypatch.setattr, or unittest.mock.patch) or test what the program does without it")
+    return None
+
+
+def _names_missing_data(case: TestCase, source: str, program: dict[str, str]) -> str | None:
+    """Why ``case`` failed on a data file the test named and nobody wrote (``read_csv('test_data.csv')``:
+    the 1.5B's CSV statistics tests), wherever the program opened it; None when the program's own
+    files name that file (then the program lacks it: hangman's ``words.txt``) or the test writes it."""
+    if not case.failed:
+        return None
+    opened = NO_FILE.search(f"{case.message}\n{case.text}")
+    if not opened:
+        return None
+    name = opened[1].removeprefix(SANDBOX_ROOT)
+    fn = find_test(source, case.name)
+    nodes = ast.walk(fn) if fn else ()
+    literals = {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    if name not in literals or any(name in text for text in program.values()) or name in program:
+        return None
+    return (f"the test opens {name!r} through the program, and neither it nor the project writes that file: "
+            f"write it first in the test (pytest's tmp_path), or give the program its input another way")
+
+
+_EXITS = {"sys.exit", "exit", "quit", "os._exit"}
+
+
+def _calls_an_exit(case: TestCase, trees: dict[str, ast.Module]) -> str | None:
+    """Why ``case`` failed on the ``SystemExit`` of a program function that ends the program on
+    every path (its own body calls ``sys.exit()``: the 1.5B's snake ``game_over``), called without
+    ``pytest.raises(SystemExit)``; None when the exit is conditional (then it may be the program's bug)."""
+    if not case.failed or not re.search(r"^E\s+SystemExit\b", case.text, re.MULTILINE):
+        return None
+    frames = [f for f in _CALLED_IN.finditer(case.text) if not _library(f["file"])]
+    if not frames or frames[-1]["file"].removeprefix(SANDBOX_ROOT) == case.file:
+        return None
+    path, name = frames[-1]["file"].removeprefix(SANDBOX_ROOT), frames[-1]["fn"]
+    tree = trees.get(path)
+    fns = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+           and n.name == name] if tree else []
+    for fn in fns:
+        for stmt in fn.body:
+            call = stmt.value if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call) else None
+            if call is not None and ast.unparse(call.func) in _EXITS:
+                return (f"the test calls {name}(), which ends the program ({ast.unparse(call)} in {path}): "
+                        f"check that with `with pytest.raises(SystemExit):`, or test what happens before it")
+    return None
 
 
 def test_lines(case: TestCase) -> list[str]:

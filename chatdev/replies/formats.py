@@ -67,7 +67,7 @@ def not_code(path: str, body: str) -> str:
         return (f"{path} was the example's placeholder `{PLACEHOLDER.format(path=path)}`, not code: "
                 "send the file's real lines")
     if not path.endswith(".py"):
-        return ""
+        return _code_as_data(path, body)
     try:
         ast.parse(body)
         return ""
@@ -77,6 +77,26 @@ def not_code(path: str, body: str) -> str:
     if lines and all(_SENTENCE.match(line) for line in lines):
         return f"{path} held only sentences about the code, not the code: send the whole file's Python code"
     return ""
+
+
+DATA_SUFFIXES = (".txt", ".csv", ".tsv", ".json", ".dat")
+
+
+def _code_as_data(path: str, body: str) -> str:
+    """Why a data file a reply sent is a Python program instead ("" when it is not): the 1.5B's
+    hangman review fix (2026-12-07) answered "words.txt is missing" with main.py's code as
+    words.txt, and the game then drew its words from lines like ``import random``. A file of
+    one word a line parses as Python too, so only an import, def or class makes it code."""
+    if not path.endswith(DATA_SUFFIXES) or path.endswith("requirements.txt"):
+        return ""
+    try:
+        tree = ast.parse(body)
+    except (SyntaxError, ValueError):
+        return ""
+    if not any(isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)) for node in tree.body):
+        return ""
+    return (f"{path} held Python code, not its data: send the data the program reads from {path} "
+            f"(for a word list, one word a line), and the program's code under its .py file")
 
 
 class FilesFormat(ReplyFormat):
