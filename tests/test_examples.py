@@ -95,6 +95,22 @@ def test_what_the_task_says_its_commands_print() -> None:
     assert examples.task_outputs("`ls | wc` prints 3") == []  # not a plain python command line
 
 
+def test_the_tasks_own_command_lines_must_end() -> None:
+    """The 1.5B's todo list ran `add 'buy milk'` in a ``while True:`` until it was killed."""
+    todo = examples.task_commands("a command-line todo list that saves to a JSON file, with the commands "
+                                  "`add TEXT`, `list` and `done N`")
+    assert [(s.argv, s.ends) for s in todo] == [(["add", "buy milk"], True), (["list"], True), (["done", "1"], True)]
+    assert todo[0].name == "the task: `python main.py add 'buy milk'` ends"
+    caesar = "a Caesar cipher tool: `python main.py encode 3 hello` prints khoor, `python main.py decode 3 khoor` " \
+             "prints hello"
+    assert examples.task_commands(caesar) == []  # task_outputs runs those, and they must end too
+    assert all(s.ends for s in examples.task_outputs(caesar))
+    calc = examples.task_commands('a command-line calculator, like `python main.py "2 + 3 * 4"`')
+    assert [s.argv for s in calc] == [["2 + 3 * 4"]]
+    assert examples.task_commands("a Tkinter editor opened as `python main.py notes.txt`") == []  # a window stays
+    assert examples.task_commands("a snake game") == []
+
+
 def test_a_tool_that_reads_standard_input_is_given_a_sample_of_the_format_its_task_names() -> None:
     json_tool = examples.task_input("a JSON to CSV converter: reads a JSON list of objects from standard input")
     assert len(json_tool) == 1 and json_tool[0].eof and json_tool[0].argv == [] and json_tool[0].expect == []

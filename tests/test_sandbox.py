@@ -493,7 +493,8 @@ def test_verify_runs_the_program_with_each_example_until_one_fails(box: containe
                                   "if len(sys.argv) != 2:\n    print('usage: main.py N'); sys.exit(1)\n"
                                   "n = int(sys.argv[1])\nprint(list(range(n)))\n"})
     bare = container.verify_program(tmp_path, sandbox=box, timeout=5, tests=False)
-    assert bare.runs is False and "`python3 main.py` failed with exit code 1" in bare.summary
+    assert bare.runs is False
+    assert "`python3 main.py` printed only its usage (exit code 1): it does not run without arguments" in bare.summary
     good = container.verify_program(tmp_path, sandbox=box, timeout=5, tests=False, args=[["3"], ["2"]])
     assert good.runs is True and good.run.args == ("2",) and good.run.stdout.strip() == "[0, 1]"
     assert "`python3 main.py 2` exited 0" in good.run_reason
@@ -540,6 +541,24 @@ def test_what_the_task_says_a_command_prints_is_checked_beside_the_tests(box: co
     right = container.verify_program(tmp_path, sandbox=box, timeout=5, args=[["encode", "3", "hello"]], expect=expect)
     assert right.passed and right.tests_pass is True and "Acceptance scenarios: 2 pass." in right.summary
 
+
+
+def test_a_command_the_task_names_that_never_ends_fails_its_scenario(box: container.Sandbox, tmp_path: Path) -> None:
+    """The 1.5B's todo list: `add 'buy milk'` in a ``while True:``, alive after 15 s, so it "runs"."""
+    import dataclasses
+
+    from chatdev.checks import examples
+
+    task = "a command-line todo list that saves to a JSON file, with the commands `add TEXT`, `list` and `done N`"
+    expect = [dataclasses.replace(s, timeout=2) for s in examples.task_commands(task)][:1]
+    project(tmp_path, {"main.py": "import sys, time\nwhile True:\n    if sys.argv[1] == 'add':\n"
+                                  "        print('added', sys.argv[2])\n    time.sleep(0.5)\n"})
+    looping = container.verify_program(tmp_path, sandbox=box, timeout=3, args=[["add", "buy milk"]], expect=expect)
+    assert looping.runs is True and looping.tests_pass is False, looping.summary
+    assert "the task: `python main.py add 'buy milk'` ends: did not end within 2 s" in looping.summary
+    (tmp_path / "main.py").write_text("import sys\nif sys.argv[1] == 'add':\n    print('added', sys.argv[2])\n")
+    done = container.verify_program(tmp_path, sandbox=box, timeout=3, args=[["add", "buy milk"]], expect=expect)
+    assert done.passed and done.tests_pass is True, done.summary
 
 TODO = """import json, os, sys
 

@@ -88,8 +88,21 @@ def task_outputs(task: str) -> list[Scenario]:
         if args is None or not expected or len(found) >= MAX_EXAMPLES:
             continue
         found.append(Scenario(name=f"the task: `{m.group(1).strip()}` prints {expected}", argv=args,
-                              expect=[expected]))
+                              expect=[expected], ends=bool(args)))
     return found
+
+
+def task_commands(task: str) -> list[Scenario]:
+    """The task's own command lines (``examples.task_examples``) that ``task_outputs`` does not
+    already run, each checked for ending by itself: a command-line tool given its command does it
+    and exits. The 1.5B's todo list wrapped its ``sys.argv`` dispatch in ``while True:`` and
+    `add 'buy milk'` ran until killed, which the program's run (alive after 15 s) counts as
+    running. Not for a window program, which a command line does not end."""
+    if _WINDOW.search(task or ""):
+        return []
+    said = [s.argv for s in task_outputs(task)]
+    return [Scenario(name=f"the task: `python main.py {shlex.join(args)}` ends", argv=args, ends=True)
+            for args in task_examples(task) if args and args not in said]
 
 
 _READS_STDIN = re.compile(r"\b(standard input|stdin)\b", re.IGNORECASE)

@@ -26,7 +26,7 @@ TRACEBACK = "Traceback (most recent call last)"
 # a frame of a traceback from the sandbox: (file, relative when the project's; line; function; its code line)
 TRACEBACK_FRAME = re.compile(r'File "(?:' + re.escape(SANDBOX_ROOT) + r')?([^"]+)", line (\d+), in (\S+)\n'
                              r'(?:[ \t]+(\S[^\n]*))?')
-KEYS = ("name", "argv", "stdin", "eof", "expect", "keys", "screen_changes", "timeout")
+KEYS = ("name", "argv", "stdin", "eof", "expect", "keys", "screen_changes", "ends", "timeout")
 MAX_SCENARIOS = 8
 MAX_TIMEOUT = 30.0
 PROJECT_FILE = "tests/scenarios.yaml"  # where a generated project keeps the tester's scenarios
@@ -41,6 +41,7 @@ class Scenario:
     expect: list[str] = field(default_factory=list)  # substrings of stdout, case-insensitive
     keys: list[str] = field(default_factory=list)  # X keysyms sent to a GUI program (xdotool)
     screen_changes: bool = False  # GUI: the screenshot after the keys differs from the one before
+    ends: bool = False  # the program ends by itself within ``timeout`` (a command-line tool given its command)
     timeout: float = 6.0
 
     def to_spec(self) -> dict[str, Any]:
@@ -84,11 +85,13 @@ def parse_scenarios(data: Any, where: str) -> list[Scenario]:
         changes = item.get("screen_changes", False)
         if not isinstance(changes, bool):
             raise ConfigError(f"{at}: screen_changes must be true or false")
-        eof = item.get("eof", False)
+        eof, ends = item.get("eof", False), item.get("ends", False)
         if not isinstance(eof, bool):
             raise ConfigError(f"{at}: eof must be true or false")
+        if not isinstance(ends, bool):
+            raise ConfigError(f"{at}: ends must be true or false")
         out.append(Scenario(name=name, argv=argv, stdin=str(stdin), eof=eof, expect=expect, keys=keys,
-                            screen_changes=changes, timeout=float(timeout)))
+                            screen_changes=changes, ends=ends, timeout=float(timeout)))
     return out
 
 
@@ -129,6 +132,12 @@ def judge(scenario: Scenario, run: dict[str, Any]) -> ScenarioResult:
               f"`{(frames[-1][4] or '').strip()[:120]}`)") if frames else ""
         trace = "\n".join(err[err.rfind(TRACEBACK):].strip().splitlines()[-9:]) if TRACEBACK in err else ""
         return ScenarioResult(scenario.name, False, f"crashed: {last[0][:200]}{at}", trace=trace[-700:])
+    if scenario.ends and run.get("timed_out"):
+        printed = " ".join(out.split())
+        shown = f"; it printed {printed[-120:]!r}" if printed else ""
+        return ScenarioResult(scenario.name, False,
+                              f"did not end within {scenario.timeout:.0f} s{shown}: a command-line tool does the "
+                              f"command it is given and exits (no loop around it, no input() after it)")
     if not run.get("timed_out") and run.get("exit_code") not in (0, None):
         return ScenarioResult(scenario.name, False, f"exited with code {run.get('exit_code')}")
     lowered = out.lower()

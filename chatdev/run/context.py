@@ -260,8 +260,8 @@ class Context:
         assert self.verifier is not None
         return self.verifier(self.workspace.root, entry=entry, timeout=timeout, tests=tests,
                              allow_install=self.options.allow_install, args=args,
-                             expect=[*examples.task_outputs(self.state.task), *examples.task_input(self.state.task),
-                                     *examples.task_keys(self.state.task)]
+                             expect=[*examples.task_outputs(self.state.task), *examples.task_commands(self.state.task),
+                                     *examples.task_input(self.state.task), *examples.task_keys(self.state.task)]
                              if tests else [])
 
     def _ask_usage(self, phase: str, role: str, entry: str, usage: str) -> str:
