@@ -350,3 +350,26 @@ def test_the_fixer_that_sends_the_missing_file_gets_a_program_that_runs(tmp_path
     assert asked and NO_WORDS in asked[0]
     assert (Path(summary.project) / "words.txt").read_text() == "apple\nbanana\ncherry\n"
     assert summary.runs is True, summary
+
+
+FLAPPY = """class Game:
+    def __init__(self):
+        self.obstacles = []
+
+    def run(self):
+        for obstacle in self.obstacles:
+            obstacle.update()
+        if self.bird_y < obstacle.y:
+            self.over = True
+"""
+
+
+def test_a_loop_variable_used_after_its_loop_is_named_with_its_loop() -> None:
+    """The 1.5B's flappy bird (2026-12-07): ``obstacle`` checked after ``for obstacle in self.obstacles:``."""
+    error = "UnboundLocalError: cannot access local variable 'obstacle' where it is not associated with a value"
+    why = explain("main.py", 8, "if self.bird_y < obstacle.y:", error, {"main.py": FLAPPY})
+    assert why == ["Why: `obstacle` is the variable of the loop `for obstacle in self.obstacles:` (main.py line 6), "
+                   "and line 8 uses it after the loop: when `self.obstacles` is empty the loop never runs and "
+                   "`obstacle` is never set. Do what line 8 does inside the loop, for each `obstacle`."]
+    also_set = FLAPPY.replace("    def run(self):\n", "    def run(self):\n        obstacle = None\n")
+    assert explain("main.py", 9, "if self.bird_y < obstacle.y:", error, {"main.py": also_set}) == []

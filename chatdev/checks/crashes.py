@@ -19,6 +19,9 @@ nothing runs) and names that cause where it can:
   program made when it was missing): send it, or keep its data in the code;
 - a name used and never bound (``NameError``): the project module that defines it (import it), else
   that it is defined nowhere: a constant beside the constants named like it, before the line;
+- a local read before it is set (``UnboundLocalError``) where it is a ``for`` loop's variable used
+  after that loop: the loop over an empty list never set it (the 1.5B's flappy bird checked
+  ``obstacle`` after ``for obstacle in self.obstacles:``, which starts empty): do it inside the loop;
 - a ``KeyError``/``ValueError`` on a value that is (part of) an argument the run was given
   (``from_argument``): the line that reads it from the command line, where the program must
   handle it, rather than the function it crashed in (the 1.5B Roman converter, twice, read
@@ -83,7 +86,33 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
         return _missing_file(m.group(1), trees)
     if m := _NAME.search(error):
         return _undefined(m.group(1), path, line, trees)
+    if m := _UNBOUND.search(error):
+        return _after_loop(m.group(1), path, line, trees)
     return []
+
+
+_UNBOUND = re.compile(r"UnboundLocalError: (?:cannot access local variable|local variable) '(\w+)'")
+
+
+def _after_loop(name: str, path: str, line: int, trees: Mapping[str, ast.Module]) -> list[str]:
+    """Why a local was unset at ``line``: it is the variable of a ``for`` loop that ended before
+    that line, in the same function, and nothing else in the function sets it."""
+    tree = trees.get(path)
+    fn = _enclosing(tree, line) if tree is not None else None
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return []
+    loops = [node for node in ast.walk(fn) if isinstance(node, (ast.For, ast.AsyncFor))
+             and name in {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}]
+    others = [node for node in ast.walk(fn) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+              and node.id == name and not any(node in ast.walk(loop.target) for loop in loops)]
+    before = [loop for loop in loops if (loop.end_lineno or loop.lineno) < line]
+    if not before or others:
+        return []
+    loop = before[-1]
+    over = ast.unparse(loop.iter)[:60]
+    return [f"Why: `{name}` is the variable of the loop `for {ast.unparse(loop.target)} in {over}:` ({path} line "
+            f"{loop.lineno}), and line {line} uses it after the loop: when `{over}` is empty the loop never runs "
+            f"and `{name}` is never set. Do what line {line} does inside the loop, for each `{name}`."]
 
 
 def _undefined(name: str, path: str, line: int, trees: Mapping[str, ast.Module]) -> list[str]:
