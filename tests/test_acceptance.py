@@ -570,7 +570,7 @@ def fake_verifier(rules, crash: str = "Traceback (most recent call last):\nboom"
     a program that does not run writes ``crash`` to stderr."""
     calls: list[dict[str, Any]] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
         files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
         runs, failing = rules(files)
         cases = [case(outcome="failed" if n in failing else "passed", name=n,
@@ -647,7 +647,7 @@ def test_the_fix_of_an_escalated_extra_cycle_is_checked_too(tmp_path: Path, monk
             return json.dumps({"decision": "retry", "directive": "make step move the head"})
         return good_reply(messages)
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
         main = (root / "main.py").read_text()
         n = main.count("# fix ") and int(main.rsplit("# fix ", 1)[1].split()[0])
         runs = n < 4  # the fourth fix breaks the start
@@ -749,7 +749,7 @@ def test_quarantined_tests_are_what_the_record_says(tmp_path: Path, monkeypatch:
             return "tests/test_main.py\n```python\ndef test_ok(:\n    pass\n```"
         return good_reply(messages)
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
         test_file = root / "tests/test_main.py"
         cases = [case(outcome="error", name="", text="E   SyntaxError: invalid syntax")] if (
             tests and test_file.exists()) else []
@@ -788,7 +788,7 @@ def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,
 
     calls: list[bool] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
         main = (root / "main.py").read_text()
         ok = "import random" in main
         calls.append(ok)
@@ -887,7 +887,7 @@ def test_a_crash_on_the_runs_argument_sends_the_fixer_where_the_argument_is_read
             return f"main.py\n```python\n{program}```"
         return good_reply(messages)
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
         files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
         payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
                    "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
@@ -953,7 +953,7 @@ def usage_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task: str, run_
 
     calls: list[list[list[str]]] = []
 
-    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=()):
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
         calls.append([list(a) for a in args])
         run = run_for(tuple(args[0]) if args else ())
         payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},

@@ -488,6 +488,49 @@ def test_verify_reads_exit_codes_and_tracebacks(box: container.Sandbox, tmp_path
     assert not report.passed and "ZeroDivisionError: division by zero" in report.summary
 
 
+def test_a_check_after_a_test_only_change_reuses_the_programs_run(box: container.Sandbox, tmp_path: Path) -> None:
+    """The snake build ran the game for 15 s again after each import repair of its test file."""
+    from chatdev.sandbox.reuse import RunMemo
+
+    project(tmp_path, {"main.py": "import time\nprint('started', time.time_ns())\n",
+                       "tests/test_main.py": "def test_one():\n    assert 1 == 1\n"})
+    memo = RunMemo()
+    first = container.verify_program(tmp_path, sandbox=box, timeout=5, runs=memo)
+    assert first.passed and first.run is not None and not first.run.reused
+    (tmp_path / "tests" / "test_main.py").write_text("def test_one():\n    assert 1 == 2\n")
+    again = container.verify_program(tmp_path, sandbox=box, timeout=5, runs=memo)
+    assert again.run is not None and again.run.reused and again.run.stdout == first.run.stdout
+    assert again.runs is True and again.tests_pass is False  # the tests ran again: they changed
+    other = container.verify_program(tmp_path, sandbox=box, timeout=6, runs=memo)  # another window: run again
+    assert other.run is not None and not other.run.reused and other.run.stdout != first.run.stdout
+    (tmp_path / "main.py").write_text("import time\nprint('started again', time.time_ns())\n")
+    changed = container.verify_program(tmp_path, sandbox=box, timeout=5, runs=memo)
+    assert changed.run is not None and not changed.run.reused and "started again" in changed.run.stdout
+
+
+def test_rebuilding_the_runner_image_keeps_an_image_another_tag_still_names(engine: Any, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild of one tag removed the old image it replaced although another tag still named it
+    (a session's CHATDEV_RUNNER_IMAGE build untagged the runner a running bench was using)."""
+    mark = uuid.uuid4().hex[:12]
+    ours, other = f"chatdev-runner:test-{mark}", f"chatdev-runner:other-{mark}"
+    (tmp_path / "Dockerfile").write_text(f"FROM {image.image_tag()}\nLABEL {image.DIGEST_LABEL}=stale-{mark}\n")
+    stale, _ = engine.images.build(path=str(tmp_path), rm=True)  # an image neither current nor shared
+    stale.tag(ours)
+    stale.tag(other)
+    monkeypatch.setenv("CHATDEV_RUNNER_IMAGE", ours)
+    try:
+        assert container.build_image(bootstrap=True) == ours
+        assert engine.images.get(ours).id != stale.id
+        assert engine.images.get(other).id == stale.id  # still there, under the tag that names it
+    finally:
+        for tag in (ours, other):
+            try:
+                engine.images.remove(tag, force=True)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+
 def test_verify_runs_the_program_with_each_example_until_one_fails(box: container.Sandbox, tmp_path: Path) -> None:
     project(tmp_path, {"main.py": "import sys\n"
                                   "if len(sys.argv) != 2:\n    print('usage: main.py N'); sys.exit(1)\n"

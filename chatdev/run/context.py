@@ -304,6 +304,8 @@ class Context:
             command = label
             if label == "run" and getattr(report, "entry", None):
                 command = shlex.join(["python", report.entry, *getattr(run, "args", ())])
+            if label == "run" and getattr(run, "reused", False):
+                command += " (its last run: the program's files are unchanged)"
             self.sink(events.SandboxRan(phase=phase.name, command=command, exit_code=run.exit_code,
                                         timed_out=run.timed_out, duration=run.duration, stdout=run.stdout[-4000:],
                                         stderr=run.stderr[-4000:], screenshot=shot if label == "run" else None))

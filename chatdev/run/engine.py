@@ -8,6 +8,7 @@ never leaves half a project behind.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 from collections.abc import Sequence
@@ -147,11 +148,18 @@ def _sandbox_ready() -> None:
 
 
 def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, allow_install: bool,
-              args: Sequence[Sequence[str]] = (), expect: Sequence[Any] = ()) -> Any:
+              args: Sequence[Sequence[str]] = (), expect: Sequence[Any] = (), runs: Any = None) -> Any:
     from chatdev.sandbox import container
 
     return container.verify_program(root, entry=entry, timeout=timeout, tests=tests, allow_install=allow_install,
-                                    args=args, expect=expect)
+                                    args=args, expect=expect, runs=runs)
+
+
+def _build_verifier() -> Any:
+    """The verifier of one build: the program's runs it keeps (``sandbox/reuse.py``) are this build's."""
+    from chatdev.sandbox.reuse import RunMemo
+
+    return functools.partial(_verifier, runs=RunMemo())
 
 
 # --------------------------------------------------------------------------- models
@@ -541,7 +549,7 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
                   options=RunOptions(seed=state.options.get("seed"), no_run=bool(state.options.get("no_run")),
                                      allow_install=bool(state.options.get("allow_install")),
                                      candidates=state.options.get("candidates")),
-                  images=images, verifier=None if state.options.get("no_run") else _verifier, desk=desk)
+                  images=images, verifier=None if state.options.get("no_run") else _build_verifier(), desk=desk)
     reason = ""
     state.reason = ""
     previous_wall = state.wall_s

@@ -35,6 +35,7 @@ from chatdev.errors import SandboxError, UsageError
 from chatdev.events import EventSink, null_sink
 from chatdev.sandbox import image as sandbox_image
 from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names
+from chatdev.sandbox.reuse import RunMemo
 
 __all__ = [
     "LABEL",
@@ -356,7 +357,8 @@ def _run_result(data: dict[str, Any] | None, outcome: _Outcome, memory: str) -> 
     shot = base64.b64decode(data["screenshot"]) if data.get("screenshot") else None
     return RunResult(exit_code=data["exit_code"], stdout=data["stdout"], stderr=stderr, timed_out=data["timed_out"],
                      duration=data["duration"], screenshot=shot, oom_killed=oom, truncated=data["truncated"],
-                     args=tuple(str(a) for a in data.get("args") or ()), waiting_input=bool(data.get("waiting_input")))
+                     args=tuple(str(a) for a in data.get("args") or ()), waiting_input=bool(data.get("waiting_input")),
+                     reused=bool(data.get("reused")))
 
 
 # ----------------------------------------------------------------------------- what "it works" means
@@ -366,7 +368,7 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
                    sandbox: Sandbox | None = None, tests_timeout: float | None = None, static_only: bool = False,
                    allow_install: bool = False, tests: bool = True,
                    args: Sequence[Sequence[str]] = (),
-                   expect: Sequence[Any] = ()) -> ProgramReport:
+                   expect: Sequence[Any] = (), runs: RunMemo | None = None) -> ProgramReport:
     """Static check, then the entry point for ``timeout`` seconds (whatever the check found), then
     the project's pytest tests, each with its own limit and result.
 
@@ -378,6 +380,9 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
     tests). ``gui=None`` detects pygame/tkinter/... and runs under Xvfb with a screenshot.
     ``allow_install`` (or the sandbox's) pip-installs missing modules in a separate networked
     step first. Failing programs are a report (``runs``/``tests_pass``), not an exception.
+    ``runs``: the build's kept runs (``sandbox/reuse.py``): when the program's files, entry,
+    window and arguments are those of a kept run, the program is not run again (its run comes
+    back ``reused``); the static check and the tests always run.
     """
     box = sandbox or Sandbox(allow_install=allow_install)
     if allow_install and not box.allow_install:
@@ -387,9 +392,24 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
             "static_only": static_only, "tests": tests, "test_timeout": TEST_TIMEOUT,
             "args": [[str(a) for a in argv] for argv in args] or [[]]}
     project_dir = Path(project_dir)
+    key = None
+    if runs is not None and not static_only:
+        from chatdev.sandbox.runner import probe
+
+        program_files = [base / name for base, _, names in _walk(project_dir) for name in names
+                         if not probe.is_test_file((base / name).relative_to(project_dir))]
+        key = RunMemo.key(project_dir, program_files, entry=entry, timeout=float(timeout), gui=gui,
+                          args=spec["args"], image=box.image)
+    kept = runs.get(key) if runs is not None and key else None
+    if kept is not None:
+        spec["skip_run"] = True
     # a test session that dies is run again test by test: room for that too
-    outcome = box._execute(project_dir, spec, hard_timeout=timeout + 2 * tests_window + 2 * box.grace)
+    outcome = box._execute(project_dir, spec, hard_timeout=(0 if kept else timeout) + 2 * tests_window + 2 * box.grace)
     payload = outcome.payload or {}
+    if kept is not None and payload.get("run_skipped"):  # an older runner image runs it anyway: that run stands
+        payload = {**payload, "run": {**kept, "reused": True}}
+    elif runs is not None and key and payload.get("run") and not outcome.hard_timeout:
+        runs.put(key, payload["run"])
     run = _run_result(payload["run"], outcome, box.memory) if payload.get("run") else None
     test_run = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None
     if outcome.payload is None:

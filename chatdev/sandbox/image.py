@@ -163,8 +163,9 @@ def build(client: Any, *, bootstrap: bool, force: bool = False, base: str | None
     new_id = client.images.get(tag).id
     if old_id and old_id != new_id:
         try:
-            client.images.remove(old_id)
-        except Exception:  # noqa: BLE001, S110 - still used by a container or another tag: leave it
+            if not client.images.get(old_id).tags:  # another tag's image (CHATDEV_RUNNER_IMAGE, a version) stays
+                client.images.remove(old_id)
+        except Exception:  # noqa: BLE001, S110 - still used by a container: leave it
             pass
     if base.startswith(f"{BASE_REPO}:"):
         prune_bases(client, keep=base)

@@ -40,6 +40,7 @@ class RunResult:
     truncated: bool = False
     args: tuple[str, ...] = ()  # the example arguments the program was given (chatdev.checks.examples)
     waiting_input: bool = False  # still running at the end, blocked reading its standard input
+    reused: bool = False  # not run again: the program's files were those of a run kept (sandbox/reuse.py)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

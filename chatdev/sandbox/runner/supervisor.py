@@ -406,7 +406,8 @@ def verify(spec: dict[str, Any], cap: int) -> dict[str, Any]:
     gui = spec["gui"] if spec.get("gui") is not None else bool(info["gui"])
     result["gui"] = gui
     delivered = chatdev_fresh.snapshot(APP)
-    for args in spec.get("args") or [[]]:  # the examples, one run each, until one fails or waits
+    result["run_skipped"] = bool(spec.get("skip_run"))  # the caller kept this program's run (sandbox/reuse.py)
+    for args in [] if result["run_skipped"] else spec.get("args") or [[]]:  # the examples, until one fails or waits
         args = [str(a) for a in args]
         run = execute([*probe.entry_argv(info["entry"]), *args], timeout=spec["timeout"], gui=gui, cap=cap,
                       tty=bool(info.get("tui")) and not gui)
