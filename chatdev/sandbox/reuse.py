@@ -2,8 +2,8 @@
 
 In the 1.5B's snake build (2026-12-07) every check ran the game for its 15 s window; the check
 after the import repair added a missing import to the *test* file ran it again, and so did
-the check after the tester rewrote its tests: four of eight runs were of files that had not
-changed, about 22 s each. The program cannot see its tests, so its run is the same fact: the
+the check after the tester rewrote its tests: six of the nine runs in its test loop were of
+program files that had not changed, 15 s each. The program cannot see its tests, so its run is the same fact: the
 runner is told to skip it (``skip_run``), and the kept run comes back marked ``reused``.
 
 A run is kept per build (``engine`` makes one ``RunMemo`` for each), under a key of every file
