@@ -109,6 +109,7 @@ def test_the_tasks_own_command_lines_must_end() -> None:
     assert [s.argv for s in calc] == [["2 + 3 * 4"]]
     assert examples.task_commands("a Tkinter editor opened as `python main.py notes.txt`") == []  # a window stays
     assert examples.task_commands("a snake game") == []
+    assert examples.task_commands("a text adventure game with the commands `north` and `take ITEM`") == []
 
 
 def test_a_tool_that_reads_standard_input_is_given_a_sample_of_the_format_its_task_names() -> None:

@@ -97,8 +97,9 @@ def task_commands(task: str) -> list[Scenario]:
     already run, each checked for ending by itself: a command-line tool given its command does it
     and exits. The 1.5B's todo list wrapped its ``sys.argv`` dispatch in ``while True:`` and
     `add 'buy milk'` ran until killed, which the program's run (alive after 15 s) counts as
-    running. Not for a window program, which a command line does not end."""
-    if _WINDOW.search(task or ""):
+    running. Not for a window program, which a command line does not end, nor for a game (its
+    "commands" are typed in while it runs)."""
+    if _WINDOW.search(task or "") or _GAME.search(task or ""):
         return []
     said = [s.argv for s in task_outputs(task)]
     return [Scenario(name=f"the task: `python main.py {shlex.join(args)}` ends", argv=args, ends=True)
