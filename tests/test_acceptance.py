@@ -995,6 +995,40 @@ def test_a_tool_that_refuses_a_bare_run_is_tried_with_the_line_its_tester_writes
     assert state["outputs"][examples.TRIED] == {"run": "python main.py 20", "usage": "Usage: python main.py <limit>"}
 
 
+def test_a_command_line_tool_whose_dispatch_loops_forever_is_run_once(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B's todo list (2026-12-07): its ``sys.argv`` dispatch in ``while True:``."""
+    from chatdev.models.base import current_call
+
+    looping = ("import sys\n\n\ndef main():\n    while True:\n        if sys.argv[1] == 'add':\n"
+               "            print('added', sys.argv[2])\n\n\nif __name__ == '__main__':\n    main()\n")
+
+    def company(messages):
+        call = current_call()
+        if call is not None and call.phase in ("coding", "code_fix", "test_fix"):
+            return f"main.py\n```python\n{looping}```"
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
+        endless = "while True" in (root / "main.py").read_text()
+        run = (RunResult(None, "added buy milk\n" * 3, "", True, timeout, args=tuple(args[0])) if endless else
+               RunResult(0, "added buy milk\n", "", False, 0.1, args=tuple(args[0])))
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": None}
+        return build_report(payload, run=run, tests=None)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a command-line todo list with the commands `add TEXT` and "
+                                                    "`list`", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    main = (Path(summary.project) / "main.py").read_text()
+    assert "while True" not in main and "    if sys.argv[1] == 'add':\n        print('added'" in main
+    assert any("dispatch ran in an endless loop; it runs once now" in n.text for n in recorder.of(events.Notice))
+    assert summary.runs is True
+
+
 def test_refused_is_a_usage_line_without_a_traceback() -> None:
     from chatdev.checks import examples
 

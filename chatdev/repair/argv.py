@@ -109,7 +109,7 @@ def feed_arguments(sources: Mapping[str, str], n_args: int) -> Fed | None:
             return None
         parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
         for node in ast.walk(tree):
-            if _reads_argv(node):
+            if reads_argv(node):
                 return None  # it reads its command line already: another rule's case
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "input":
                 chain = _ancestors(node, parents)
@@ -166,7 +166,7 @@ def _one_block(calls: list[tuple[str, ast.Call, list[ast.AST]]]) -> bool:
     return len(bodies) == 1
 
 
-def _reads_argv(node: ast.AST) -> bool:
+def reads_argv(node: ast.AST) -> bool:
     """``sys.argv``, ``from sys import argv`` or argparse: the program reads its command line."""
     if isinstance(node, ast.Attribute):
         return node.attr == "argv" and isinstance(node.value, ast.Name) and node.value.id == "sys"

@@ -28,6 +28,7 @@ from chatdev.repair.assets import stand_ins
 from chatdev.repair.display import init_pygame, make_display, undefined_name
 from chatdev.repair.guard import guard_entry
 from chatdev.repair.imports import add_missing_imports, class_as_module
+from chatdev.repair.loops import run_once
 from chatdev.repair.objects import make_objects
 from chatdev.repair.params import pass_locals
 from chatdev.repair.scopes import declare_outer, declare_read_before, unbound_name
@@ -842,7 +843,9 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     and never opened; ``repair/shadows.py``: a flag that hides a method), and a program that refuses
     or ignores the command line it was given (``repair/argv.py``: an argument count test fitted, or
     ``input()`` fed the arguments; kept only when the program then runs), a tool the task feeds on
-    standard input that refuses to start without arguments (its count test fitted to none)."""
+    standard input that refuses to start without arguments (its count test fitted to none), and a
+    command-line tool whose ``sys.argv`` dispatch sits in ``while True:`` (``repair/loops.py``: run
+    once, kept only when it then ends)."""
     files: list[str] = []
     if tests:
         files += _guard_entry(ctx)
@@ -874,6 +877,8 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
         files = sorted({*files, *declared})
     report, declared = _repair_crashes(ctx, phase, report, tests=tests)
     files = sorted({*files, *declared})
+    report, once = _run_dispatch_once(ctx, phase, report, tests=tests)
+    files = sorted({*files, *once})
     run = getattr(report, "run", None)
     piped = examples.reads_stdin(ctx.state.task)  # run with no arguments, its input on standard input
     if report.runs is not False or run is None or not (run.args or piped):
@@ -900,6 +905,29 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             return again, sorted({*files, *fitted})
         ctx.workspace.write({p: program[p] for p in fitted})  # it did not help: as it was
     return report, files
+
+
+def _run_dispatch_once(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
+    """A command-line tool given the task's command line that never ended, its ``sys.argv``
+    dispatch in ``while True:``: the loop removed (``repair/loops.py``), kept only when the
+    program then ends by itself and still runs."""
+    run = getattr(report, "run", None)
+    if (run is None or not run.args or not run.timed_out or run.waiting_input
+            or not examples.task_commands(ctx.state.task)):
+        return report, []
+    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    once = run_once(program)
+    if not once:
+        return report, []
+    ctx.workspace.write(once)
+    again = ctx.verify(phase, tests=tests)
+    ended = getattr(again, "run", None)
+    if again.runs and ended is not None and not ended.timed_out:
+        ctx.sink(events.Notice(level="info", text=f"{', '.join(sorted(once))}: the command line's dispatch ran in "
+                                                  "an endless loop; it runs once now"))
+        return again, sorted(once)
+    ctx.workspace.write({p: program[p] for p in once})  # it did not end, or broke the run: as it was
+    return report, []
 
 
 def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
