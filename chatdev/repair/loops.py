@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
+from chatdev.checks.bindings import parse_sources
 from chatdev.repair.argv import reads_argv
 
 _WAITS = {"input", "sleep", "wait", "mainloop", "poll", "select", "accept", "recv", "readline", "getch", "tick"}
@@ -26,17 +27,11 @@ _WAITS = {"input", "sleep", "wait", "mainloop", "poll", "select", "accept", "rec
 def run_once(sources: Mapping[str, str]) -> dict[str, str]:
     """``{path: new text}`` for each file with such a loop, its body run once ({} when none)."""
     out: dict[str, str] = {}
-    for path, text in sorted(sources.items()):
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
+    for path, tree in sorted(parse_sources(sources).items()):
         loops = [node for node in ast.walk(tree) if _endless_dispatch(node)]
         if not loops:
             continue
-        lines = text.splitlines(keepends=True)
+        lines = sources[path].splitlines(keepends=True)
         for loop in sorted(loops, key=lambda n: n.lineno, reverse=True):  # bottom up: line numbers hold
             lines = _unwrapped(lines, loop)
         out[path] = "".join(lines)
