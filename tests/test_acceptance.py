@@ -1312,3 +1312,15 @@ def test_a_disputed_method_shows_its_line_and_the_method_without_its_object() ->
     assert again[0].disputed.startswith(
         "the programmer was told of this failure and it still fails the same way: "
         "`assert game.make_move(3) == False` (assert True == False; + where True = TicTacToe.make_move(3)).")
+
+
+def test_a_long_report_is_cut_at_a_line_boundary() -> None:
+    """The todo's fix prompt read "l:" where "Acceptance scenarios: 3 of 3 fail:" stood."""
+    from chatdev.sandbox import results
+
+    text = "FAILED.\n" + "".join(f"line {i:04d} of the pytest output, long enough to fill\n" for i in range(60))
+    text += "Acceptance scenarios: 3 of 3 fail:\nthe task: `python main.py add x` ends: did not end within 6 s"
+    clipped = results._clip(text)
+    assert len(clipped) <= results.SUMMARY_LIMIT and "\n...\n" in clipped
+    after = clipped.split("\n...\n", 1)[1]
+    assert after.startswith("line ") and after.endswith("did not end within 6 s")

@@ -248,7 +248,10 @@ def _clip(text: str) -> str:
     if len(text) <= SUMMARY_LIMIT:
         return text
     head = text[:400]
-    return head + "\n...\n" + text[-(SUMMARY_LIMIT - len(head) - 5):]
+    rest = text[-(SUMMARY_LIMIT - len(head) - 5):]
+    if "\n" in rest[:-1]:  # from a line's start: a header cut to "l:" tells the fixer nothing
+        rest = rest[rest.index("\n") + 1:]
+    return head + "\n...\n" + rest
 
 
 def _split_static(static: dict[str, Any]) -> tuple[list[str], list[str]]:
