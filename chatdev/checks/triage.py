@@ -41,6 +41,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -110,9 +111,8 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
                or _checks_own_values(case, sources.get(case.file, ""), defined, state)
                or _checks_untouched_local(case, sources.get(case.file, ""), state)
                or _checks_library_none(case, defined) or _mocks_a_real_object(case)
-               or _names_missing_data(case, sources.get(case.file, ""), program or {})
                or _calls_an_exit(case, trees))
-        out.append(dataclasses.replace(case, defect=own or defect(case, sources)))
+        out.append(dataclasses.replace(case, defect=own or defect(case, sources, program)))
     return out
 
 
@@ -359,20 +359,22 @@ def _mocks_a_real_object(case: TestCase) -> str | None:
     return None
 
 
-def _names_missing_data(case: TestCase, source: str, program: dict[str, str]) -> str | None:
-    """Why ``case`` failed on a data file the test named and nobody wrote (``read_csv('test_data.csv')``:
-    the 1.5B's CSV statistics tests), wherever the program opened it; None when the program's own
-    files name that file (then the program lacks it: hangman's ``words.txt``) or the test writes it."""
-    if not case.failed:
-        return None
-    opened = NO_FILE.search(f"{case.message}\n{case.text}")
+def _tests_missing_file(case: TestCase, text: str, source: str, program: Mapping[str, str]) -> str | None:
+    """Why ``case`` failed on a file nobody wrote that is the test's own: opened by the test itself
+    (the 1.5B's JSON tool tests: ``sys.stdin = open('test_input.json')``), or named in the test and
+    opened by the program (``read_csv('test_data.csv')``: the 1.5B's CSV statistics tests); None when
+    the program's own files name it (then the program lacks it: hangman's ``words.txt``)."""
+    opened = NO_FILE.search(text)
     if not opened:
         return None
+    if frame_file(text) == case.file:
+        return (f"the test opens {opened[1]!r}, which neither it nor the project writes: write the file "
+                "first in the test (pytest's tmp_path), or give the program its input another way")
     name = opened[1].removeprefix(SANDBOX_ROOT)
     fn = find_test(source, case.name)
     nodes = ast.walk(fn) if fn else ()
     literals = {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    if name not in literals or any(name in text for text in program.values()) or name in program:
+    if name not in literals or any(name in body for body in program.values()) or name in program:
         return None
     return (f"the test opens {name!r} through the program, and neither it nor the project writes that file: "
             f"write it first in the test (pytest's tmp_path), or give the program its input another way")
@@ -469,8 +471,9 @@ def _copied(case: TestCase, source: str, defined: dict[str, _Definition]) -> str
             f"import it with `from {defined[name].module} import {name}` and delete the copy")
 
 
-def defect(case: TestCase, sources: dict[str, str]) -> str | None:
-    """Why ``case`` is the test's own fault, or None when it says something about the program."""
+def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] | None = None) -> str | None:
+    """Why ``case`` is the test's own fault, or None when it says something about the program
+    (``program``: the program's own files, which may name a file the test lacks)."""
     text = f"{case.message}\n{case.text}"
     source = sources.get(case.file, "")
     if case.failed:
@@ -487,10 +490,9 @@ def defect(case: TestCase, sources: dict[str, str]) -> str | None:
         missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)
         if missing:
             return f"the test imports {missing[1]!r} from {missing[2]}, which does not define it"
-        opened = NO_FILE.search(text)
-        if opened and frame_file(text) == case.file:  # the test itself opened it (the 1.5B's JSON tool tests)
-            return (f"the test opens {opened[1]!r}, which neither it nor the project writes: write the file "
-                    "first in the test (pytest's tmp_path), or give the program its input another way")
+        missing_file = _tests_missing_file(case, text, source, program or {})
+        if missing_file:
+            return missing_file
         module = re.search(r"ModuleNotFoundError: No module named '([\w.]+)'", text)
         if module and frame_file(text) in (case.file, None):
             return f"the test imports {module[1]!r}, which does not exist"

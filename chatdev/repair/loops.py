@@ -67,6 +67,6 @@ def _unwrapped(lines: list[str], loop: ast.While) -> list[str]:
     at = len(header) - len(header.lstrip())
     body = lines[first - 1:last]
     step = min((len(ln) - len(ln.lstrip()) for ln in body if ln.strip()), default=at) - at
-    dedented = [ln[step:] if ln.strip() and ln[:step].strip() == "" else ln.lstrip() if ln.strip() else ln
-                for ln in body]
+    # a comment indented less than the body loses only what it has
+    dedented = [ln[min(step, len(ln) - len(ln.lstrip())):] if ln.strip() else ln for ln in body]
     return [*lines[:loop.lineno - 1], *lines[loop.lineno:first - 1], *dedented, *lines[last:]]

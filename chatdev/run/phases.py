@@ -898,12 +898,9 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     else:
         return report, files
     if fitted:
-        ctx.workspace.write(fitted)
-        again = ctx.verify(phase, tests=tests)
-        if again.runs:
-            ctx.sink(events.Notice(level="info", text=notice))
-            return again, sorted({*files, *fitted})
-        ctx.workspace.write({p: program[p] for p in fitted})  # it did not help: as it was
+        report, kept = _keep_if(ctx, phase, report, fitted, program, tests=tests, notice=notice,
+                                better=lambda before, after: bool(after.runs))
+        files = sorted({*files, *kept})
     return report, files
 
 
@@ -919,15 +916,13 @@ def _run_dispatch_once(ctx: Context, phase: ActionPhase, report: Any, *, tests: 
     once = run_once(program)
     if not once:
         return report, []
-    ctx.workspace.write(once)
-    again = ctx.verify(phase, tests=tests)
-    ended = getattr(again, "run", None)
-    if again.runs and ended is not None and not ended.timed_out:
-        ctx.sink(events.Notice(level="info", text=f"{', '.join(sorted(once))}: the command line's dispatch ran in "
-                                                  "an endless loop; it runs once now"))
-        return again, sorted(once)
-    ctx.workspace.write({p: program[p] for p in once})  # it did not end, or broke the run: as it was
-    return report, []
+
+    def ended(before: Any, after: Any) -> bool:
+        return bool(after.runs) and after.run is not None and not after.run.timed_out
+
+    return _keep_if(ctx, phase, report, once, program, tests=tests, better=ended,
+                    notice=f"{', '.join(sorted(once))}: the command line's dispatch ran in an endless loop; "
+                           "it runs once now")
 
 
 def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
@@ -957,10 +952,20 @@ def _keep_if_fewer_errors(ctx: Context, phase: ActionPhase, report: Any, fixed: 
                           program: dict[str, str], *, tests: bool, notice: str) -> tuple[Any, list[str]]:
     """Write a repair of static errors and check again: kept (and told) when the static errors went
     down and the program runs no worse, else the files are put back as they were."""
+    def fewer(before: Any, after: Any) -> bool:
+        was, now = before.progress(), after.progress()
+        return now.static_errors < was.static_errors and not now.worse_than(was)
+
+    return _keep_if(ctx, phase, report, fixed, program, tests=tests, notice=notice, better=fewer)
+
+
+def _keep_if(ctx: Context, phase: ActionPhase, report: Any, fixed: dict[str, str], program: dict[str, str], *,
+             tests: bool, notice: str, better: Callable[[Any, Any], bool]) -> tuple[Any, list[str]]:
+    """Write a repair and check again: kept (and told) when ``better(report, the new report)``,
+    else the files are put back as they were (``program``: their text before)."""
     written = ctx.workspace.write(fixed)
     again = ctx.verify(phase, tests=tests)
-    before, after = report.progress(), again.progress()
-    if after.static_errors < before.static_errors and not after.worse_than(before):
+    if better(report, again):
         ctx.sink(events.Notice(level="info", text=notice))
         return again, written
     ctx.workspace.write({p: program[p] for p in fixed})  # it did not help: as it was

@@ -34,7 +34,7 @@ from chatdev.checks import assets, entrypoint
 from chatdev.errors import SandboxError, UsageError
 from chatdev.events import EventSink, null_sink
 from chatdev.sandbox import image as sandbox_image
-from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names
+from chatdev.sandbox.results import ProgramReport, RunResult, build_report, install_names, is_test_path
 from chatdev.sandbox.reuse import RunMemo
 
 __all__ = [
@@ -392,14 +392,11 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
             "static_only": static_only, "tests": tests, "test_timeout": TEST_TIMEOUT,
             "args": [[str(a) for a in argv] for argv in args] or [[]]}
     project_dir = Path(project_dir)
+    tests_src, program_src, known = _project_sources(project_dir)  # the run in the sandbox changes none of them
     key = None
     if runs is not None and not static_only:
-        from chatdev.sandbox.runner import probe
-
-        program_files = [base / name for base, _, names in _walk(project_dir) for name in names
-                         if not probe.is_test_file((base / name).relative_to(project_dir))]
-        key = RunMemo.key(project_dir, program_files, entry=entry, timeout=float(timeout), gui=gui,
-                          args=spec["args"], image=box.image)
+        key = RunMemo.key(project_dir, [project_dir / rel for rel in known if not is_test_path(rel)], entry=entry,
+                          timeout=float(timeout), gui=gui, args=spec["args"], image=box.image)
     kept = runs.get(key) if runs is not None and key else None
     if kept is not None:
         spec["skip_run"] = True
@@ -414,7 +411,6 @@ def verify_program(project_dir: Path, *, entry: str | None = None, timeout: floa
     test_run = _run_result(payload["tests"], outcome, box.memory) if payload.get("tests") else None
     if outcome.payload is None:
         run = _run_result(None, outcome, box.memory)
-    tests_src, program_src, known = _project_sources(project_dir)
     found_entry = (payload.get("probe") or {}).get("entry") if payload else None
     # files it loads that nobody wrote; an entry point that starts nothing
     extra = [*assets.missing(program_src, known=known),
