@@ -87,6 +87,21 @@ def test_triage_tells_test_defects_from_program_failures() -> None:
     assert [c.counts for c in got][8:] == [True, True]
 
 
+def test_a_library_attribute_the_test_gets_wrong_is_its_own_defect() -> None:
+    """The 1.5B clock test: `import datetime`, then `datetime.now()` on its own line."""
+    text = ("tests/test_main.py:20: in test_clock\n    assert label == datetime.now()\n"
+            "E   AttributeError: module 'datetime' has no attribute 'now'")
+    program = {"clock.py": "from datetime import datetime\n", "gui.py": "import datetime\n"}
+    got = triage.triage([case(text=text),
+                         case(text=text.replace("'datetime'", "'clock'").replace("datetime.now", "clock.now")),
+                         case(text="clock.py:3: in tick\nE   AttributeError: module 'time' has no attribute 'clock'")],
+                        {"tests/test_main.py": ""}, program)
+    assert got[0].defect == ("the test uses datetime.now, which the module datetime does not have (the class is "
+                             "`from datetime import datetime`)")
+    assert got[1].defect is None  # the program's own module: what it lacks may be the program's to add
+    assert got[2].defect is None  # in the program's frame: the program's failure
+
+
 COPIED = '''import pytest
 
 
@@ -873,6 +888,18 @@ def test_a_crash_tells_the_fixer_the_file_and_line_to_change(tmp_path: Path, mon
             "(ZeroDivisionError: division by zero). Change main.py there first.") in asks[0]
 
 
+def test_a_failing_test_tells_the_fixer_the_program_function_it_calls(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The report names the test file and main.py's run line; the fix belongs in what the test calls."""
+    _, recorder, _ = sandboxed_build(tmp_path, monkeypatch, good_reply,
+                                     lambda files: (True, {"test_step_moves_head"}))
+    asks = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"]
+    assert asks, "a test failed on its assertion: a fix was asked"
+    assert ("The failing tests call step (main.py line 10): look there first, and change the program, "
+            "not the tests.") in asks[0]
+    assert "The failure points at" not in asks[0]
+
+
 def test_a_crash_on_the_runs_argument_sends_the_fixer_where_the_argument_is_read(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1.5B Roman converter: the crash is in the table lookup, the cause where main reads sys.argv."""
@@ -1324,3 +1351,18 @@ def test_a_long_report_is_cut_at_a_line_boundary() -> None:
     assert len(clipped) <= results.SUMMARY_LIMIT and "\n...\n" in clipped
     after = clipped.split("\n...\n", 1)[1]
     assert after.startswith("line ") and after.endswith("did not end within 6 s")
+
+
+def test_a_failing_test_in_a_file_that_never_touches_the_program_is_its_own_defect() -> None:
+    """The 1.5B JSON-to-CSV tests: JSON into sys.stdin, a print stand-in of their own, no import of main."""
+    alone = ("import io\nimport sys\n\n\ndef fake_print(*args):\n    return ''.join(args)\n\n\n"
+             "def test_valid():\n    sys.stdin = io.StringIO('[]')\n    assert fake_print() == 'name,age'\n")
+    program = {"main.py": "import json\n\n\ndef main():\n    print(json.loads(input()))\n"}
+    failing = case(name="test_valid", text="tests/test_main.py:11: in test_valid\nE   AssertionError: assert '' == 'a'")
+    got = triage.triage([failing], {"tests/test_main.py": alone}, program)
+    assert got[0].defect and got[0].defect.startswith("the test file never imports the program nor runs it")
+    # an import of the program, a run of main.py, or a fixture that may hand it the program: not this defect
+    for other in (alone.replace("import io\n", "import io\nimport main\n"),
+                  alone.replace("'[]')\n", "'[]')\n    subprocess.run(['python', 'main.py'])\n"),
+                  alone.replace("def test_valid():", "def test_valid(app):")):
+        assert triage.triage([failing], {"tests/test_main.py": other}, program)[0].defect is None

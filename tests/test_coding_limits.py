@@ -57,6 +57,18 @@ def test_a_file_that_writes_again_a_class_written_before_it_is_refused() -> None
     plans.check_repeats({"paddle.py": "    class Ball:\n        pass\n"}, {"ball.py": BALL}, "reply")  # nested
 
 
+def test_a_fix_that_copies_another_files_class_is_refused_and_one_that_keeps_its_own_is_not() -> None:
+    """The 1.5B snake's test_fix wrote snake.py's game into main.py; the test imports snake.py."""
+    snake = "import pygame\n\n\nclass Snake:\n    def move(self):\n        pass\n\n\ndef main():\n    pass\n"
+    known = {"main.py": "import snake\nsnake.main()\n", "snake.py": snake}
+    with pytest.raises(SchemaViolation, match=r"main.py writes again class Snake \(snake.py\)"):
+        plans.check_repeats({"main.py": snake + "\nmain()\n"}, known, "reply")
+    # a file that held the class before keeps it: the copy is old, the fix is not the one that made it
+    plans.check_repeats({"main.py": snake + "\nmain()\n"}, {**known, "main.py": snake}, "reply")
+    # the class moved: the file it came from is written in the same reply
+    plans.check_repeats({"main.py": snake, "snake.py": "from main import Snake\n"}, known, "reply")
+
+
 def _converter(n: int) -> str:
     parts = ["import sys\n\n"]
     for i in range(n):
@@ -121,6 +133,33 @@ def test_coding_asks_again_for_a_file_that_copies_a_class_and_keeps_the_answer(t
     assert len(retries) == 1 and "paddle.py writes again class Ball (ball.py)" in retries[0].reason
 
 
+def test_a_fix_that_copies_another_files_class_is_asked_again(tmp_path: Path) -> None:
+    """The check runs in the fix phases too: the review's fix first writes ball.py's Ball into main.py."""
+    log: list[str] = []
+    coding = _three_files(0, log)
+    fixes: list[str] = []
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.phase == "code_review":
+            done = bool(fixes)
+            return json.dumps({"approved": done, "issues": [] if done else ["main.py: the ball never moves"]})
+        if info is not None and info.phase == "code_fix":
+            fixes.append("copy" if not fixes else "own")
+            body = BALL + "\nball = Ball(1, 2, 3)\n" if len(fixes) == 1 else \
+                "from ball import Ball\nfrom paddle import Paddle\n\nball, paddle = Ball(1, 2, 4), Paddle(4)\n"
+            return f"main.py\n```python\n{body}```"
+        return coding(messages)
+
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a breakout game", out=tmp_path, no_run=True), sink=recorder,
+                           models=company_models(scripted(company)))
+    retries = [e for e in recorder.events if isinstance(e, events.Retry) and e.phase == "code_fix"]
+    assert fixes == ["copy", "own"]
+    assert len(retries) == 1 and "main.py writes again class Ball (ball.py)" in retries[0].reason
+    assert "Ball(1, 2, 4)" in (Path(summary.project) / "main.py").read_text()
+
+
 def test_a_file_that_keeps_copying_is_written_on_the_last_try(tmp_path: Path) -> None:
     """The refusal never stops a build: the last try is kept, and the checks show what it lacks."""
     log: list[str] = []
@@ -162,9 +201,10 @@ if __name__ == "__main__":
 """
 
 
-def test_an_entry_written_as_the_whole_program_again_starts_the_copy_written_before(tmp_path: Path) -> None:
-    """The 1.5B snake (2026-12-07, twice): snake.py held the whole game, main.py was the same game
-    twice, then the placeholder; kept as a copy, the fixes went to snake.py's Snake and main.py's died."""
+def test_an_entry_after_a_file_holding_the_program_starts_it_without_a_model_call(tmp_path: Path) -> None:
+    """The 1.5B snake (2026-12-07, three times): snake.py held the whole game, main.py was the same
+    game twice, then the placeholder; kept as a copy, the fixes went to snake.py's Snake and main.py's
+    died. Once snake.py holds the game and its main(), main.py is not asked for: it starts snake.py's."""
     log: list[str] = []
     recorder = events.Recorder()
 
@@ -189,14 +229,24 @@ def test_an_entry_written_as_the_whole_program_again_starts_the_copy_written_bef
     summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path, no_run=True), sink=recorder,
                            models=company_models(scripted(company)))
     project = Path(summary.project)
-    assert log == ["snake.py", *["food.py"] * 3, *["main.py"] * 3]  # food.py: its Food is snake.py's again
+    assert log == ["snake.py", *["food.py"] * 3]  # food.py: its Food is snake.py's again; main.py never asked
     assert (project / "main.py").read_text() == 'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n'
     assert not (project / "food.py").exists()  # its Food is snake.py's too, and nobody imports it
     tracked = subprocess.run(["git", "ls-files"], cwd=project, capture_output=True, text=True, check=True).stdout
     assert "food.py" not in tracked.split() and "snake.py" in tracked.split()
-    notes = [e.text for e in recorder.events if isinstance(e, events.Notice) and "starts the copy" in e.text]
-    assert len(notes) == 1 and notes[0].startswith("coding for main.py:")
+    notes = [e.text for e in recorder.events if isinstance(e, events.Notice) and "(no model call)" in e.text]
+    assert len(notes) == 1 and notes[0].startswith("coding for main.py: snake.py already holds the program")
     assert "food.py, whose classes snake.py holds too, left out" in notes[0]
+
+
+def test_the_file_holding_the_program_is_the_one_file_with_a_main_that_import_does_not_start() -> None:
+    assert plans.program_holder("main.py", {"snake.py": SNAKE_GAME, "food.py": "class Food:\n    pass\n"}) == (
+        "snake.py", 'from snake import main\n\n\nif __name__ == "__main__":\n    main()\n')
+    unguarded = SNAKE_GAME.replace('if __name__ == "__main__":\n    main()\n', "main()\n")
+    assert plans.program_holder("main.py", {"snake.py": unguarded}) is None  # importing it starts it
+    assert plans.program_holder("main.py", {"snake.py": SNAKE_GAME, "game.py": SNAKE_GAME}) is None  # which?
+    assert plans.program_holder("main.py", {"snake.py": SNAKE_GAME.replace("def main", "def run")}) is None
+    assert plans.program_holder("main.py", {"main.py": SNAKE_GAME, "tests/test_x.py": SNAKE_GAME}) is None
 
 
 def test_an_entry_over_a_copy_only_when_the_copy_can_be_started_by_import() -> None:

@@ -493,11 +493,11 @@ def test_a_check_after_a_test_only_change_reuses_the_programs_run(box: container
     from chatdev.sandbox.reuse import RunMemo
 
     project(tmp_path, {"main.py": "import time\nprint('started', time.time_ns())\n",
-                       "tests/test_main.py": "def test_one():\n    assert 1 == 1\n"})
+                       "tests/test_main.py": "import main\n\n\ndef test_one():\n    assert main.time\n"})
     memo = RunMemo()
     first = container.verify_program(tmp_path, sandbox=box, timeout=5, runs=memo)
     assert first.passed and first.run is not None and not first.run.reused
-    (tmp_path / "tests" / "test_main.py").write_text("def test_one():\n    assert 1 == 2\n")
+    (tmp_path / "tests" / "test_main.py").write_text("import main\n\n\ndef test_one():\n    assert not main.time\n")
     again = container.verify_program(tmp_path, sandbox=box, timeout=5, runs=memo)
     assert again.run is not None and again.run.reused and again.run.stdout == first.run.stdout
     assert again.runs is True and again.tests_pass is False  # the tests ran again: they changed
@@ -923,7 +923,7 @@ raise SystemExit(1)
 
 
 def test_a_program_cannot_forge_its_own_result(box: container.Sandbox, tmp_path: Path) -> None:
-    project(tmp_path, {"main.py": FORGER, "tests/test_main.py": "def test_fails():\n    assert 1 == 2\n"})
+    project(tmp_path, {"main.py": FORGER, "tests/test_main.py": "def test_fails():\n    assert open('main.py').read() == ''\n"})
     report = container.verify_program(tmp_path, sandbox=box, timeout=5)
     seen = json.loads(report.run.stdout.strip().splitlines()[0])  # type: ignore[union-attr]
     # the supervisor is not dumpable: its memory and descriptors are closed to the program (same uid)

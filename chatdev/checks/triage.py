@@ -112,7 +112,8 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
                or _checks_untouched_local(case, sources.get(case.file, ""), state)
                or _checks_library_none(case, defined) or _mocks_a_real_object(case)
                or _calls_an_exit(case, trees))
-        out.append(dataclasses.replace(case, defect=own or defect(case, sources, program)))
+        own = own or defect(case, sources, program) or _never_touches_program(case, sources.get(case.file, ""), state)
+        out.append(dataclasses.replace(case, defect=own))
     return out
 
 
@@ -177,6 +178,39 @@ def _checks_own_values(case: TestCase, source: str, defined: dict[str, _Definiti
     names = ", ".join(f"`{n}`" for n in sorted(own, key=lambda n: (n not in checked, n))[:3])
     return (f"the test sets its own {names} and checks what it computed: it calls nothing of the program, so "
             "it says nothing about it (call the program's functions and check what they return or change)")
+
+
+_RUNS_CODE = {"subprocess", "runpy", "importlib", "system", "exec", "popen", "__import__", "import_module"}
+
+
+def _never_touches_program(case: TestCase, source: str, state: _State) -> str | None:
+    """Why ``case`` fails in a test file that never imports the program nor runs it (None: it does).
+    Seen on the 1.5B JSON-to-CSV tool (2026-12-07): its tests put JSON in ``sys.stdin`` and compared
+    what a print stand-in of their own returned, no ``import main`` anywhere; both failed to the
+    end as the program's failures."""
+    if not case.failed or not source or not state.modules:
+        return None
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+    fn = _function_in(tree, case.name) if case.name else None
+    if fn is None or {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self"} \
+            - FIXTURES_KNOWN:
+        return None  # a fixture may hand it the program
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] in state.modules for a in node.names):
+            return None
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] in state.modules):
+            return None
+        if isinstance(node, (ast.Name, ast.Attribute)) and (node.id if isinstance(node, ast.Name) else node.attr) \
+                in _RUNS_CODE:
+            return None  # it may run the program another way
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and any(
+                f"{m}.py" in node.value for m in state.modules):
+            return None
+    return ("the test file never imports the program nor runs it, so the test says nothing about it: import "
+            "what it tests from the program's modules and check what that returns")
 
 
 def _checks_untouched_local(case: TestCase, source: str, state: _State) -> str | None:
@@ -471,6 +505,11 @@ def _copied(case: TestCase, source: str, defined: dict[str, _Definition]) -> str
             f"import it with `from {defined[name].module} import {name}` and delete the copy")
 
 
+# a library module's attribute that is not there, on the test's own line: the 1.5B's clock test
+# (2026-12-07) did `import datetime`, then `datetime.now()`, and its two tests failed to the end
+_LIBRARY_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
+
+
 def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] | None = None) -> str | None:
     """Why ``case`` is the test's own fault, or None when it says something about the program
     (``program``: the program's own files, which may name a file the test lacks)."""
@@ -487,6 +526,11 @@ def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] |
         name = re.search(r"NameError: name '(\w+)' is not defined", text)
         if name and frame_file(text) == case.file:
             return f"the test uses {name[1]!r}, which it never defines or imports"
+        attr = _LIBRARY_ATTRIBUTE.search(text)
+        modules = {rel[:-3].replace("/", ".").split(".")[0] for rel in (program or {}) if rel.endswith(".py")}
+        if attr and frame_file(text) == case.file and attr[1].split(".")[0] not in modules:
+            return (f"the test uses {attr[1]}.{attr[2]}, which the module {attr[1]} does not have"
+                    + (f" (the class is `from {attr[1]} import {attr[1]}`)" if attr[1] == "datetime" else ""))
         missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)
         if missing:
             return f"the test imports {missing[1]!r} from {missing[2]}, which does not define it"

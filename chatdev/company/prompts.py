@@ -22,7 +22,7 @@ from chatdev.errors import ConfigError
 PERSONA_VARS = frozenset({"company", "role", "sandbox"})  # sandbox: what a program may import (catalogue)
 PROMPT_VARS = frozenset({
     "company", "task", "role", "outputs", "item", "files", "code", "feedback",
-    "cycle", "directive", "change", "images", "focus", "crash", "clarifications",
+    "cycle", "directive", "change", "images", "focus", "crash", "tested", "clarifications",
     "importable",  # the program's public functions and classes as import lines (project/api.py)
 })
 DOCUMENT_VARS = frozenset({"output", "task", "company", "outputs"})

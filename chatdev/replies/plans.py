@@ -197,6 +197,12 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
     ``planned``: the plan's files. A file whose classes are all named for another planned file
     and none for itself (paddle.py holding only ``class Ball`` while ball.py is planned) is
     refused too, before the file it belongs to is written.
+
+    A fix (any files phase after the coding) is held to the same rule for the classes a file
+    *gains*: seen on the 1.5B snake (2026-12-07), test_fix answered a failing ``Snake.move`` test
+    by writing snake.py's whole game into main.py (``import snake; snake.main()`` before), and
+    the test, which imports snake.py, failed the same way for the rest of the loop. A class a
+    file already held is not a repeat of its own.
     """
     written: dict[str, str] = {}
     for path, source in known.items():
@@ -206,7 +212,8 @@ def check_repeats(files: Mapping[str, str], known: Mapping[str, str], text: str,
     for path, body in files.items():
         if not path.endswith(".py") or is_test_path(path):
             continue
-        repeats = [(name, written[name]) for name in _classes(body) if name in written]
+        held = set(_classes(known[path])) if path in known else set()
+        repeats = [(name, written[name]) for name in _classes(body) if name in written and name not in held]
         if repeats:
             names = ", ".join(f"class {name} ({where})" for name, where in repeats[:3])
             imports = "; ".join(f"from {_module(where)} "
@@ -252,6 +259,32 @@ def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> tuple[str,
             continue
         return other, f'from {_module(other)} import main\n\n\nif __name__ == "__main__":\n    main()\n'
     return None
+
+
+def program_holder(entry: str, known: Mapping[str, str]) -> tuple[str, str] | None:
+    """(the file that already holds the program, an entry file that starts it), before the entry
+    is asked for; None when no file, or more than one, has a top-level ``main()`` that importing
+    it does not start.
+
+    The coding phase writes the entry last. Seen on the 1.5B snake (2026-12-07, three benches):
+    snake.py, the first file, held the whole game and its ``main()``; main.py was then written as
+    the same game again, refused twice for its copied classes (``check_repeats``), and on the
+    third try became ``from snake import main`` anyway (``entry_for_copy``): 73 s of model calls
+    for two lines. Such an entry is now those two lines from the start.
+    """
+    holders: list[str] = []
+    for other, source in sorted(known.items()):
+        if other == entry or not other.endswith(".py") or is_test_path(other) or not _MAIN.search(source):
+            continue
+        tree = parse_sources({other: source}).get(other)
+        if tree is None or any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+                               and isinstance(node.value.func, ast.Name) and node.value.func.id == "main"
+                               for node in tree.body):
+            continue
+        holders.append(other)
+    if len(holders) != 1:
+        return None
+    return holders[0], f'from {_module(holders[0])} import main\n\n\nif __name__ == "__main__":\n    main()\n'
 
 
 def dead_copies(holder: str, known: Mapping[str, str], keep: Sequence[str] = ()) -> list[str]:

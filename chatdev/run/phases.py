@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev import events
-from chatdev.checks import crashes, examples
+from chatdev.checks import crashes, examples, targets
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
@@ -61,7 +61,8 @@ CANDIDATE_RUN_S = 5.0  # a candidate's run window: as long as the review loop's 
 
 
 def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = "", feedback: str = "",
-                     role: str | None = None, focus: Sequence[str] = (), crash: str = "") -> dict[str, Any]:
+                     role: str | None = None, focus: Sequence[str] = (), crash: str = "",
+                     tested: Sequence[str] = ()) -> dict[str, Any]:
     return {
         "company": {"name": ctx.company.name, "description": ctx.company.spec.description},
         "task": ctx.state.task,
@@ -77,6 +78,7 @@ def template_context(ctx: Context, *, cycle: int, item: Any = None, code: str = 
         "images": [str(p) for p in ctx.images],
         "focus": list(focus),
         "crash": crash,
+        "tested": list(tested),
         "clarifications": human.clarifications(ctx.state.outputs, ctx.company),
         "importable": api.importable(_project_texts(ctx, suffix=".py")),
     }
@@ -207,9 +209,9 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
                    system: str, source: str, where: str, expected: Sequence[str] = ()) -> str:
     """Render with ``code`` sized to what is left of the context after everything else; the
     reply format's instruction closes the request (``formats.ReplyFormat.instruction``)."""
-    def render(code: str, focus: Sequence[str] = (), crash: str = "") -> str:
+    def render(code: str, focus: Sequence[str] = (), crash: str = "", tested: Sequence[str] = ()) -> str:
         text = prompts.render(source, template_context(ctx, cycle=cycle, item=item, code=code, role=assistant,
-                                                       focus=focus, crash=crash), where=where)
+                                                       focus=focus, crash=crash, tested=tested), where=where)
         return instructed(text, phase.expects, expected=expected, schema=phase.json_schema)
 
     needs_code = "code" in prompts.undeclared(source, where=where)
@@ -223,21 +225,27 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
     # a crash names the one place to change: its innermost frame in a project file, first
     site = crash_site(bare, paths)
     crash = str(site) if site else ""
+    tested: list[str] = []
     if site:
         focus = [site.path, *(p for p in focus if p != site.path)]
         read = crashes.ARGUMENT_READ.search(bare)  # it crashed on a command-line argument: change where it is read
         if read and read.group(1) in paths:
             crash += f", on an argument read at {read.group(1)} line {read.group(2)}: `{read.group(3)}`"
             focus = [read.group(1), *(p for p in focus if p != read.group(1))]
+    else:  # failing tests name the test file: the program's code they call is where a fix belongs
+        called = targets.targets(bare, _project_texts(ctx, suffix=".py"), paths)
+        tested = [str(t) for t in called]
+        homes = list(dict.fromkeys(t.path for t in called))
+        focus = [*homes, *(p for p in focus if p not in homes)]
     if focus:
-        bare = render("", focus, crash)
+        bare = render("", focus, crash, tested)
     model = ctx.model_for(assistant)
     # the code shown leaves room for a usual answer; a longer one gets what is left (``Conversation.fit``)
     reserve = min(phase.max_tokens, ANSWER_RESERVE)
     budget = model.n_ctx - reserve - ctx.count_tokens(system) - ctx.count_tokens(bare) - 200
     first = (str(item["path"]),) if isinstance(item, dict) and "path" in item else tuple(focus)
     tests = phase.expects != "files" or phase.foreach is None  # writing code file by file: tests are noise
-    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus, crash)
+    return render(code_context(ctx, max(budget, MIN_CODE_BUDGET), first=first, tests=tests), focus, crash, tested)
 
 
 def instructed(text: str, expects: str, *, expected: Sequence[str] = (),
@@ -270,6 +278,11 @@ def _exchange(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, result: 
         expected = [str(item["path"])]
     elif phase.expects == "files" and phase.writes:
         expected = [phase.writes]
+    started = _entry_over_program(ctx, phase, expected, result)
+    if started is not None:  # an earlier file holds the program and its main(): the entry starts it
+        result.files += ctx.workspace.write(started)
+        written.update({p: "" for p in started})
+        return started
     prompt = _render_prompt(ctx, phase, cycle=cycle, item=item, assistant=assistant, system=system,
                             source=phase.prompt, where=where, expected=expected)
     revision = getattr(ctx, "revision", None)
@@ -452,10 +465,12 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                 loop = parsing.looped(files) if reply.finish_reason == "length" and attempt < phase.retries else ""
                 if loop:  # the model repeated itself to the limit: the file is not the program
                     raise SchemaViolation(loop, reply.text)
-                if phase.foreach and expected and attempt < phase.retries:  # one planned file a step
+                # a class another file holds: the plan's step goes astray (asked again while tries
+                # last), or the fix does (asked again once: a fix is a long reply)
+                if attempt < phase.retries and (bool(phase.foreach and expected) or attempt == start):
                     try:
                         plans.check_repeats(files, _project_texts(ctx, suffix=".py"), reply.text,
-                                            planned=_planned_paths(ctx, phase))
+                                            planned=_planned_paths(ctx, phase) if phase.foreach and expected else ())
                     except SchemaViolation:
                         repeated = (files, reply)
                         raise
@@ -498,6 +513,29 @@ def _ask_until_valid(ctx: Context, phase: ChatPhase | DebatePhase | HumanPhase, 
                                                      f"reply that writes a class again is kept ({reason})"))
         return repeated[0]
     raise PhaseFailed(f"{receiver} gave no usable reply{what} after {phase.retries + 1} tries: {reason}")
+
+
+def _entry_over_program(ctx: Context, phase: ChatPhase, expected: Sequence[str],
+                        result: PhaseResult) -> dict[str, str] | None:
+    """``{entry: two lines}`` for a step of a plan (``foreach``) that would write the design's entry,
+    not yet written, after a file that already holds the program and its ``main()``
+    (``plans.program_holder``); None otherwise, and when a person answers for the role. The
+    files that only repeat the holder's classes and that nobody imports are deleted
+    (``plans.dead_copies``), as when the entry was asked for and written as a copy."""
+    entry = _design_entry(ctx)
+    if not phase.foreach or list(expected) != [entry] or entry is None or entry in ctx.workspace.files() \
+            or getattr(ctx.model_for(phase.assistant), "human", False):
+        return None
+    found = plans.program_holder(entry, _project_texts(ctx, suffix=".py"))
+    if found is None:
+        return None
+    holder, text = found
+    dead = plans.dead_copies(holder, {**_project_texts(ctx, suffix=".py"), entry: text}, keep=[entry])
+    result.files += ctx.workspace.delete(dead)
+    left = f"; {', '.join(dead)}, whose classes {holder} holds too, left out" if dead else ""
+    ctx.sink(events.Notice(level="info", text=f"{phase.name} for {entry}: {holder} already holds the program and "
+                                              f"its main(), so {entry} starts it (no model call){left}"))
+    return {entry: text}
 
 
 def _design_entry(ctx: Context) -> str | None:
