@@ -102,6 +102,14 @@ def test_a_library_attribute_the_test_gets_wrong_is_its_own_defect() -> None:
     assert got[2].defect is None  # in the program's frame: the program's failure
 
 
+def test_a_test_that_reads_sys_stdout_as_a_stringio_is_its_own_defect() -> None:
+    """The 1.5B todo tests: `sys.stdout.getvalue()` under pytest's capture."""
+    text = ("tests/test_main.py:30: in test_list_items\n    assert not sys.stdout.getvalue().strip()\n"
+            "E   AttributeError: 'EncodedFile' object has no attribute 'getvalue'")
+    got = triage.triage([case(text=text)], {"tests/test_main.py": ""}, {"main.py": "print(1)\n"})
+    assert got[0].defect and "capsys.readouterr().out" in got[0].defect
+
+
 COPIED = '''import pytest
 
 
@@ -470,6 +478,99 @@ def test_progress_says_what_got_worse() -> None:
     # a program that runs now, where it did not: never worse, whatever its tests did
     assert Progress(True, 3, 1, 2).worse_than(Progress(False, 0, 2, 1)) == ""
     assert "passing tests" in Progress(False, 0, 1, 2).worse_than(Progress(False, 0, 2, 1))
+
+
+def test_a_repair_of_the_tests_alone_is_never_rolled_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B Roman converter: the tester corrected a test, it then failed on the program, and the
+    repair was rolled back for "passing tests went from 2 to 1", though the program had not changed."""
+    def company(messages):
+        from chatdev.models.base import current_call
+
+        info = current_call()
+        if info is not None and info.phase == "test_repair":
+            return f"tests/test_main.py\n```python\n{TESTS}# repaired\n```"
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
+        files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
+        repaired = "# repaired" in files.get("tests/test_main.py", "")
+        failing = "tests/test_main.py:5: in t\nE   assert 1 == 2"
+        cases = [case(name="test_step_moves_head", outcome="failed" if repaired else "passed",
+                      text=failing if repaired else ""),
+                 case(name="test_food_is_free", text=failing if repaired else
+                      "tests/test_main.py:9: in test_food_is_free\nE   NameError: name 'grid' is not defined"),
+                 case(name="test_other", text=failing)]
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if tests else []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
+                   "cases": cases if tests else None}
+        return build_report(payload, run=RunResult(0, "", "", False, 0.1),
+                            tests=RunResult(1, "", "", False, 0.5) if tests else None, program=files)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    assert any(e.phase == "test_repair" and e.receiver == "Tester" for e in recorder.of(events.Message))
+    assert not [e.text for e in recorder.of(events.Notice) if "rolled back" in e.text]
+    assert "# repaired" in (Path(summary.project) / "tests" / "test_main.py").read_text()
+
+
+def test_an_answer_that_turned_into_an_error_message_is_a_step_backwards() -> None:
+    """The 1.5B calculator: a fix swapped eval for ast.literal_eval; `2 + 3 * 4` went from 14 to "Invalid syntax"."""
+    from chatdev.sandbox.results import answer
+
+    args = ("2 + 3 * 4",)
+    assert answer(RunResult(0, "14\n", "", False, 0.1, args=args)) == ("14", False)
+    assert answer(RunResult(0, "\nInvalid syntax\n", "", False, 0.1, args=args)) == ("Invalid syntax", True)
+    assert answer(RunResult(0, "ERROR 3\nINFO 2\n", "", False, 0.1, args=args)) == ("ERROR 3", False)  # a log summary
+    assert answer(RunResult(0, "14\n", "", False, 0.1)) == ("", None)  # no arguments
+    assert answer(RunResult(1, "Error: x\n", "", False, 0.1, args=args)) == ("", None)  # the run failed: `runs` says so
+    assert answer(RunResult(None, "14\n", "", True, 5.0, args=args)) == ("", None)  # still running
+    command = "python3 main.py '2 + 3 * 4'"
+    before = Progress(True, 0, 0, 1, said="14", refused=False, command=command)
+    after = Progress(True, 0, 0, 1, said="Invalid syntax", refused=True, command=command)
+    assert after.worse_than(before) == f"`{command}` printed '14' before it and now prints 'Invalid syntax'"
+    assert before.worse_than(after) == ""  # an error message that became an answer: better
+    assert dataclasses.replace(after, command="python3 main.py 1").worse_than(before) == ""  # another command line
+    assert Progress.from_dict(after.to_dict()) == after
+
+
+def test_a_fix_that_turns_the_tasks_answer_into_an_error_is_rolled_back(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    good = "import sys\n\n\ndef calc(text):\n    return eval(text)\n\n\nprint(calc(sys.argv[1]))\n"
+    broken = good.replace("eval(text)", "ast.literal_eval(text)").replace("import sys\n", "import ast\nimport sys\n")
+
+    def company(messages):
+        from chatdev.models.base import current_call
+
+        info = current_call()
+        if info is not None and info.phase == "coding":
+            return f"main.py\n```python\n{good}```"
+        if info is not None and info.phase == "test_writing":
+            return "tests/test_main.py\n```python\nfrom main import calc\n\n\ndef test_calc():\n    assert calc('1') == 2\n```"
+        if info is not None and info.phase == "test_fix":
+            return f"main.py\n```python\n{broken}```"
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
+        files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
+        said = "Invalid syntax\n" if "literal_eval" in files["main.py"] else "14\n"
+        failing = [case(name="test_calc", text="tests/test_main.py:5: in test_calc\nE   assert 1 == 2")] if tests else []
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if tests else []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []},
+                   "cases": failing if tests else None}
+        return build_report(payload, run=RunResult(0, said, "", False, 0.1, args=("2 + 3 * 4",)),
+                            tests=RunResult(1, "", "", False, 0.5) if tests else None, program=files)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task='a calculator: `python main.py "2 + 3 * 4"`', out=tmp_path),
+                           sink=recorder, models=company_models(scripted(company)))
+    rolled = [e.text for e in recorder.of(events.Notice) if "rolled back" in e.text]
+    assert rolled and "printed '14' before it and now prints 'Invalid syntax'" in rolled[0]
+    assert "literal_eval" not in (Path(summary.project) / "main.py").read_text()
 
 
 # ----------------------------------------------------------------------------- plans and fixes

@@ -313,3 +313,60 @@ def test_the_files_a_whole_program_holds_again_and_nobody_imports_are_its_dead_c
     assert plans.dead_copies("snake.py", known, keep=["main.py"]) == ["food.py"]
     imported = {**known, "snake.py": "from food import Food\n" + known["snake.py"]}
     assert plans.dead_copies("snake.py", imported, keep=["main.py"]) == []  # snake.py imports it: it is used
+
+
+def test_a_program_fix_keeps_to_the_program_and_leaves_the_tests_to_the_tester(tmp_path: Path,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B's test_fix rewrote tests/test_main.py in the snake and the hangman (2026-12-07)."""
+    from chatdev.sandbox.results import RunResult, build_report
+    from tests.scripted_company import GAME, TESTS
+
+    fixes: list[str] = []
+
+    def company(messages: Sequence[Message]) -> str:
+        info = current_call()
+        if info is not None and info.phase == "test_fix":
+            fixes.append("tests only" if not fixes else "both")
+            tests = f"tests/test_main.py\n```python\n{TESTS}# agreed with the program\n```"
+            return tests if len(fixes) == 1 else f"main.py\n```python\n{GAME}# fixed\n```\n\n{tests}"
+        return good_reply(messages)
+
+    def verify(root: Path, *, entry, timeout, tests, allow_install, args=(), expect=(), runs=None):
+        files = {p.relative_to(root).as_posix(): p.read_text() for p in root.rglob("*.py") if ".chatdev" not in p.parts}
+        fixed = "# fixed" in files["main.py"]
+        cases = [{"id": "tests/test_main.py::test_step_moves_head", "file": "tests/test_main.py",
+                  "name": "test_step_moves_head", "outcome": "passed" if fixed else "failed",
+                  "message": "", "text": "" if fixed else "tests/test_main.py:5: in t\nE   assert 1 == 2"}]
+        payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"] if tests else []},
+                   "static": {"ok": True, "errors": [], "warnings": [], "missing": []}, "cases": cases if tests else None}
+        return build_report(payload, run=RunResult(0, "", "", False, 0.1),
+                            tests=RunResult(0 if fixed else 1, "", "", False, 0.5) if tests else None, program=files)
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
+                           models=company_models(scripted(company)))
+    project = Path(summary.project)
+    retries = [e.reason for e in recorder.events if isinstance(e, events.Retry) and e.phase == "test_fix"]
+    assert fixes == ["tests only", "both"]
+    assert retries and retries[0].startswith("the reply changes only tests/test_main.py: the tests are the tester's")
+    assert "# fixed" in (project / "main.py").read_text()
+    assert "agreed with the program" not in (project / "tests" / "test_main.py").read_text()
+
+
+def test_a_file_whose_main_guard_starts_the_program_is_the_holder_too() -> None:
+    """The 1.5B snake of the 2026-12-07 bench: `if __name__ == "__main__": game = Game(); game.run()`, no main()."""
+    game = ("import pygame\n\npygame.init()\nWIDTH = 800\n\n\nclass Game:\n    def run(self):\n        pass\n\n\n"
+            "if __name__ == \"__main__\":\n    game = Game()\n    for _ in range(1):\n        game.run()\n")
+    holder, text = plans.program_holder("main.py", {"snake.py": game, "gui.py": "class GUI:\n    pass\n"})
+    assert holder == "snake.py"
+    assert text == ('from snake import Game\n\n\nif __name__ == "__main__":\n    game = Game()\n'
+                    "    for _ in range(1):\n        game.run()\n")
+    compile(text, "main.py", "exec")
+    # importing it would start it; it has no main guard
+    assert plans.program_holder("main.py", {"snake.py": game.replace("WIDTH = 800\n", "WIDTH = 800\nGame()\n")}) is None
+    assert plans.program_holder("main.py", {"snake.py": game.replace('if __name__ == "__main__"', "if WIDTH")}) is None
+    uses_other = game.replace("game = Game()", "game = Game(screen)")  # a name the file does not define
+    assert plans.program_holder("main.py", {"snake.py": uses_other}) is None
+    assert plans.program_holder("main.py", {"snake.py": game, "pong.py": game}) is None  # which one?

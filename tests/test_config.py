@@ -146,3 +146,15 @@ def test_version_help_and_getting_started(cli) -> None:
         assert command in helps
     build_help = cli("build", "--help")
     assert build_help.returncode == 0 and "--image" in build_help.stdout and "Example" in build_help.stdout
+
+
+def test_program_only_is_for_a_phase_that_writes_files(tmp_path: Path) -> None:
+    from chatdev.company.scaffold import init_company
+
+    folder = tmp_path / "company"
+    init_company(folder)
+    assert load_company(folder).phases["test_fix"].program_only is True  # the shipped fix leaves tests alone
+    design = folder / "phases" / "design.yaml"
+    design.write_text(design.read_text() + "program_only: true\n")
+    with pytest.raises(ConfigError, match="program_only: only a phase that writes files"):
+        load_company(folder)

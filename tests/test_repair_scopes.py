@@ -202,3 +202,20 @@ def test_a_variable_read_before_assignment_is_declared_before_any_run_reaches_it
     assert any("declared `global` the module variables these functions assign after reading them: on_key: direction"
                in n for n in notices), notices
     assert summary.runs is True, summary
+
+
+def test_a_top_level_game_loop_goes_under_a_guard_even_beside_one_already_there() -> None:
+    """The 1.5B breakout: `while running:`, then `with open(...)`, then a guard around its last calls."""
+    game = ("import pygame\nrunning = True\nwhile running:\n    running = step()\n\nwith open('hi.txt', 'w') as f:\n"
+            "    f.write('1')\n\nif __name__ == \"__main__\":\n    pygame.quit()\n")
+    fixed = guard_entry({"main.py": game}, "main.py", {"tests/test_main.py": "from main import running\n"})
+    assert fixed == {"main.py": "import pygame\nrunning = True\nif __name__ == \"__main__\":\n    while running:\n"
+                                "        running = step()\n\n    with open('hi.txt', 'w') as f:\n        f.write('1')\n\n"
+                                "if __name__ == \"__main__\":\n    pygame.quit()\n"}
+    compile(fixed["main.py"], "main.py", "exec")
+    # a definition after the loop would be hidden from the tests: left alone
+    later = game.replace("with open", "def later():\n    pass\n\n\nwith open")
+    assert guard_entry({"main.py": later}, "main.py", {"tests/test_main.py": "import main\n"}) == {}
+    # a loop already under the guard: nothing to do
+    inside = "def step():\n    return False\n\n\nif __name__ == \"__main__\":\n    while step():\n        pass\n"
+    assert guard_entry({"main.py": inside}, "main.py", {"tests/test_main.py": "import main\n"}) == {}

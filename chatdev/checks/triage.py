@@ -508,6 +508,9 @@ def _copied(case: TestCase, source: str, defined: dict[str, _Definition]) -> str
 # a library module's attribute that is not there, on the test's own line: the 1.5B's clock test
 # (2026-12-07) did `import datetime`, then `datetime.now()`, and its two tests failed to the end
 _LIBRARY_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
+# sys.stdout.getvalue() as if it were a StringIO: the 1.5B's todo tests (2026-12-07), two of four
+_READS_STDOUT = re.compile(r"AttributeError: '(?:EncodedFile|CaptureIO|TextIOWrapper|_io\.TextIOWrapper)' object "
+                           r"has no attribute '(?:getvalue|seek|truncate)'")
 
 
 def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] | None = None) -> str | None:
@@ -526,6 +529,9 @@ def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] |
         name = re.search(r"NameError: name '(\w+)' is not defined", text)
         if name and frame_file(text) == case.file:
             return f"the test uses {name[1]!r}, which it never defines or imports"
+        if _READS_STDOUT.search(text) and frame_file(text) == case.file:
+            return ("the test reads what was printed from sys.stdout, which pytest replaces with its own capture: "
+                    "take the capsys fixture (`def test_x(capsys):`, then `capsys.readouterr().out`)")
         attr = _LIBRARY_ATTRIBUTE.search(text)
         modules = {rel[:-3].replace("/", ".").split(".")[0] for rel in (program or {}) if rel.endswith(".py")}
         if attr and frame_file(text) == case.file and attr[1].split(".")[0] not in modules:

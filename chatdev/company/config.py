@@ -120,6 +120,7 @@ class ChatPhase(_PhaseBase):
     retries: int = Field(default=2, ge=0, le=5)
     max_tokens: int = Field(default=1024, ge=16, le=32768)
     when: str | None = None  # "outputs.<name>[.<field>]": the phase runs only when that is not empty
+    program_only: bool = False  # files: the reply changes the program; the test files it writes are dropped
     # best-of-N (expects: files): N replies decoded together, each checked in the sandbox, the best kept
     candidates: int = Field(default=1, ge=1, le=MAX_CANDIDATES)
 
@@ -150,6 +151,9 @@ class ChatPhase(_PhaseBase):
         if self.candidates > 1 and self.expects != "files":
             raise ConfigError(f"{where}: candidates: only a phase that writes files (expects: files) "
                               "can pick among candidates", hint="the sandbox ranks candidates by running them")
+        if self.program_only and self.expects != "files":
+            raise ConfigError(f"{where}: program_only: only a phase that writes files (expects: files) "
+                              "can keep its reply to the program")
         known = env.known_verdicts()
         for name in self.requires:
             if name not in known:

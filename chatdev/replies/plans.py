@@ -24,8 +24,10 @@ define.
 from __future__ import annotations
 
 import ast
+import builtins
 import re
 import sys
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import Any
@@ -247,18 +249,31 @@ def entry_for_copy(path: str, body: str, known: Mapping[str, str]) -> tuple[str,
     classes = _classes(body)
     if not classes or not _MAIN.search(body):
         return None
+    for other in _startable(path, known):
+        if set(classes) <= set(_classes(known[other])):
+            return other, _starter(other)
+    return None
+
+
+def _startable(entry: str, known: Mapping[str, str]) -> list[str]:
+    """The program files besides ``entry`` with a top-level ``main()`` that importing them does not
+    start (no bare ``main()`` call at their top level)."""
+    out = []
     for other, source in sorted(known.items()):
-        if other == path or not other.endswith(".py") or is_test_path(other):
-            continue
-        if not set(classes) <= set(_classes(source)) or not _MAIN.search(source):
+        if other == entry or not other.endswith(".py") or is_test_path(other) or not _MAIN.search(source):
             continue
         tree = parse_sources({other: source}).get(other)
         if tree is None or any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
                                and isinstance(node.value.func, ast.Name) and node.value.func.id == "main"
                                for node in tree.body):
             continue
-        return other, f'from {_module(other)} import main\n\n\nif __name__ == "__main__":\n    main()\n'
-    return None
+        out.append(other)
+    return out
+
+
+def _starter(holder: str) -> str:
+    """An entry file that starts ``holder``'s ``main()``."""
+    return f'from {_module(holder)} import main\n\n\nif __name__ == "__main__":\n    main()\n'
 
 
 def program_holder(entry: str, known: Mapping[str, str]) -> tuple[str, str] | None:
@@ -272,19 +287,55 @@ def program_holder(entry: str, known: Mapping[str, str]) -> tuple[str, str] | No
     third try became ``from snake import main`` anyway (``entry_for_copy``): 73 s of model calls
     for two lines. Such an entry is now those two lines from the start.
     """
-    holders: list[str] = []
-    for other, source in sorted(known.items()):
-        if other == entry or not other.endswith(".py") or is_test_path(other) or not _MAIN.search(source):
-            continue
-        tree = parse_sources({other: source}).get(other)
-        if tree is None or any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                               and isinstance(node.value.func, ast.Name) and node.value.func.id == "main"
-                               for node in tree.body):
-            continue
-        holders.append(other)
-    if len(holders) != 1:
+    holders = _startable(entry, known)
+    if holders:
+        return (holders[0], _starter(holders[0])) if len(holders) == 1 else None
+    guarded = [(path, text) for path in sorted(known) if path != entry
+               and (text := _guard_starter(path, known[path])) is not None]
+    return guarded[0] if len(guarded) == 1 else None
+
+
+def _guard_starter(path: str, source: str) -> str | None:
+    """An entry file that does what ``path``'s main guard does (``game = Game()``, ``game.run()``),
+    importing the names it uses from ``path``; None when ``path`` is a test, has no such guard,
+    would start at import (a top-level call of its own code), or its guard uses a name it does not
+    define at its top level. The 1.5B snake of 2026-12-07's bench: snake.py held the game and
+    ``if __name__ == "__main__": game = Game(); game.run()``, no ``main()``, and main.py was
+    refused twice as a copy of it (93 s)."""
+    if not path.endswith(".py") or is_test_path(path):
         return None
-    return holders[0], f'from {_module(holders[0])} import main\n\n\nif __name__ == "__main__":\n    main()\n'
+    tree = parse_sources({path: source}).get(path)
+    if tree is None:
+        return None
+    guard = next((n for n in tree.body if isinstance(n, ast.If) and _is_main_guard(n.test)), None)
+    if guard is None:
+        return None
+    own: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            own.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            own.update(t.id for t in targets if isinstance(t, ast.Name))
+    if any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and any(
+            isinstance(n, ast.Name) and n.id in own for n in ast.walk(node.value.func)) for node in tree.body):
+        return None  # a top-level call of its own code: importing it would start it
+    stored = {n.id for n in ast.walk(guard) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    used = {n.id for n in ast.walk(guard) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} - stored
+    if not used & own or used - own - set(dir(builtins)):
+        return None
+    block = "\n".join(source.splitlines()[guard.body[0].lineno - 1: guard.end_lineno])
+    lines = textwrap.indent(textwrap.dedent(block), "    ").rstrip() + "\n"
+    return f'from {_module(path)} import {", ".join(sorted(used & own))}\n\n\nif __name__ == "__main__":\n{lines}'
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = [test.left, *test.comparators]
+    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
+        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides)
 
 
 def dead_copies(holder: str, known: Mapping[str, str], keep: Sequence[str] = ()) -> list[str]:

@@ -346,6 +346,15 @@ def _parse_files(ctx: Context, phase: ChatPhase, reply: Reply, expected: list[st
                 whole = cut_program(text)  # one planned file cut short: its whole statements, said so
             if whole is not None:
                 parsed[path] = whole
+    if phase.program_only and any(is_test_path(p) for p in parsed):
+        # tests are the tester's: a program fix that rewrites them makes them pass by agreeing with
+        # the program (the 1.5B's test_fix did so in the snake and hangman, 2026-12-07)
+        program = {p: t for p, t in parsed.items() if not is_test_path(p)}
+        if not program:
+            names = ", ".join(sorted(p for p in ctx.workspace.files() if p.endswith(".py") and not is_test_path(p))[:6])
+            raise SchemaViolation(f"the reply changes only {', '.join(sorted(parsed))}: the tests are the tester's; "
+                                  f"change the program's files ({names}) so they pass", reply.text)
+        parsed = program
     if phase.foreach and expected and expected[0] not in parsed:
         # one planned file per step: another file's name here would overwrite that file
         raise SchemaViolation(f"the reply writes {', '.join(sorted(parsed))}, but this step is for "
@@ -559,14 +568,21 @@ def _parse_last_try(ctx: Context, phase: ChatPhase, reply: Reply, expected: list
         return None
 
 
-def _project_signature(ctx: Context) -> str:
-    """One hash of every project file's path and text: equal when nothing in the project changed."""
+def _project_signature(ctx: Context, *, tests: bool = True) -> str:
+    """One hash of every project file's path and text: equal when nothing in the project changed
+    (``tests=False``: nothing in the program, the test files left out)."""
     import hashlib
 
     digest = hashlib.sha256()
     for path, text in sorted(_project_texts(ctx).items()):
-        digest.update(f"{path}\0{text}\0".encode("utf-8", "surrogatepass"))
+        if tests or not is_test_path(path):
+            digest.update(f"{path}\0{text}\0".encode("utf-8", "surrogatepass"))
     return digest.hexdigest()[:16]
+
+
+def program_signature(ctx: Context) -> str:
+    """One hash of the program's files, its tests left out: equal when only tests changed."""
+    return _project_signature(ctx, tests=False)
 
 
 def _project_texts(ctx: Context, *, suffix: str = "") -> dict[str, str]:
