@@ -168,6 +168,20 @@ def company_models(model) -> dict:
     return {role: model for role in ("CEO", "CTO", "Programmer", "Tester", "Documenter")}
 
 
+def checked_build(out, monkeypatch, company, verify, *, task: str = "a snake game"):
+    """A build by the scripted ``company`` whose sandbox checks are ``verify`` (the verifier's
+    signature, Docker left out): (summary, recorder)."""
+    from chatdev import events
+    from chatdev.run import engine
+
+    monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task=task, out=out), sink=recorder,
+                           models=company_models(scripted(company)))
+    return summary, recorder
+
+
 def first_requests(out, **reply_kwargs: object) -> dict[str, str]:
     """A --no-run build of "a snake game" by the cooperative company; the first request each
     phase sent (its last user message), by phase. ``reply_kwargs`` go to ``good_reply``."""

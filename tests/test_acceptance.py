@@ -26,7 +26,7 @@ from chatdev.replies import plans
 from chatdev.run import engine
 from chatdev.sandbox import catalogue
 from chatdev.sandbox.results import ProgramReport, Progress, RunResult, build_report
-from tests.scripted_company import GAME, TESTS, company_models, good_reply, scripted
+from tests.scripted_company import GAME, TESTS, checked_build, company_models, good_reply, scripted
 
 # ----------------------------------------------------------------------------- triage
 
@@ -506,11 +506,7 @@ def test_a_repair_of_the_tests_alone_is_never_rolled_back(tmp_path: Path, monkey
         return build_report(payload, run=RunResult(0, "", "", False, 0.1),
                             tests=RunResult(1, "", "", False, 0.5) if tests else None, program=files)
 
-    monkeypatch.setattr(engine, "_verifier", verify)
-    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    recorder = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
-                           models=company_models(scripted(company)))
+    summary, recorder = checked_build(tmp_path, monkeypatch, company, verify)
     assert any(e.phase == "test_repair" and e.receiver == "Tester" for e in recorder.of(events.Message))
     assert not [e.text for e in recorder.of(events.Notice) if "rolled back" in e.text]
     assert "# repaired" in (Path(summary.project) / "tests" / "test_main.py").read_text()
@@ -521,15 +517,17 @@ def test_an_answer_that_turned_into_an_error_message_is_a_step_backwards() -> No
     from chatdev.sandbox.results import answer
 
     args = ("2 + 3 * 4",)
-    assert answer(RunResult(0, "14\n", "", False, 0.1, args=args)) == ("14", False)
-    assert answer(RunResult(0, "\nInvalid syntax\n", "", False, 0.1, args=args)) == ("Invalid syntax", True)
-    assert answer(RunResult(0, "ERROR 3\nINFO 2\n", "", False, 0.1, args=args)) == ("ERROR 3", False)  # a log summary
-    assert answer(RunResult(0, "14\n", "", False, 0.1)) == ("", None)  # no arguments
-    assert answer(RunResult(1, "Error: x\n", "", False, 0.1, args=args)) == ("", None)  # the run failed: `runs` says so
-    assert answer(RunResult(None, "14\n", "", True, 5.0, args=args)) == ("", None)  # still running
+    said = [answer(RunResult(0, out, "", False, 0.1, args=args))
+            for out in ("14\n", "\nInvalid syntax\n", "ERROR 3\nINFO 2\n")]
+    assert said == ["14", "Invalid syntax", "ERROR 3"]
+    assert [Progress(True, 0, 0, 0, said=line).refused for line in said] == [False, True, False]  # a log summary's ERROR
+    assert Progress(True, 0, 0, 0).refused is None
+    assert answer(RunResult(0, "14\n", "", False, 0.1)) == ""  # no arguments
+    assert answer(RunResult(1, "Error: x\n", "", False, 0.1, args=args)) == ""  # the run failed: `runs` says so
+    assert answer(RunResult(None, "14\n", "", True, 5.0, args=args)) == ""  # still running
     command = "python3 main.py '2 + 3 * 4'"
-    before = Progress(True, 0, 0, 1, said="14", refused=False, command=command)
-    after = Progress(True, 0, 0, 1, said="Invalid syntax", refused=True, command=command)
+    before = Progress(True, 0, 0, 1, said="14", command=command)
+    after = Progress(True, 0, 0, 1, said="Invalid syntax", command=command)
     assert after.worse_than(before) == f"`{command}` printed '14' before it and now prints 'Invalid syntax'"
     assert before.worse_than(after) == ""  # an error message that became an answer: better
     assert dataclasses.replace(after, command="python3 main.py 1").worse_than(before) == ""  # another command line
@@ -563,11 +561,8 @@ def test_a_fix_that_turns_the_tasks_answer_into_an_error_is_rolled_back(tmp_path
         return build_report(payload, run=RunResult(0, said, "", False, 0.1, args=("2 + 3 * 4",)),
                             tests=RunResult(1, "", "", False, 0.5) if tests else None, program=files)
 
-    monkeypatch.setattr(engine, "_verifier", verify)
-    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    recorder = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task='a calculator: `python main.py "2 + 3 * 4"`', out=tmp_path),
-                           sink=recorder, models=company_models(scripted(company)))
+    summary, recorder = checked_build(tmp_path, monkeypatch, company, verify,
+                                      task='a calculator: `python main.py "2 + 3 * 4"`')
     rolled = [e.text for e in recorder.of(events.Notice) if "rolled back" in e.text]
     assert rolled and "printed '14' before it and now prints 'Invalid syntax'" in rolled[0]
     assert "literal_eval" not in (Path(summary.project) / "main.py").read_text()
@@ -706,11 +701,7 @@ def fake_verifier(rules, crash: str = "Traceback (most recent call last):\nboom"
 
 def sandboxed_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fn, rules):
     verifier = fake_verifier(rules)
-    monkeypatch.setattr(engine, "_verifier", verifier)
-    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    recorder = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
-                           models=company_models(scripted(fn)))
+    summary, recorder = checked_build(tmp_path, monkeypatch, fn, verifier)
     return summary, recorder, verifier
 
 
@@ -914,11 +905,7 @@ def test_import_repair_in_the_chain_adds_what_the_program_forgot(tmp_path: Path,
         run = RunResult(0 if ok else 1, "", "" if ok else "Traceback (most recent call last):\nNameError", False, 0.1)
         return build_report(payload, run=run, tests=None, sources={})
 
-    monkeypatch.setattr(engine, "_verifier", verify)
-    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    recorder = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
-                           models=company_models(scripted(company)))
+    summary, recorder = checked_build(tmp_path, monkeypatch, company, verify)
     project = Path(summary.project)
     assert (project / "main.py").read_text().startswith("import random")
     assert calls[:2] == [False, True]  # the first check found it, the second ran the repaired file

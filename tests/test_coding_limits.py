@@ -17,7 +17,7 @@ from chatdev.models.base import Message, SchemaViolation, current_call
 from chatdev.replies import plans
 from chatdev.replies.splice import CUT_NOTE, cut_program
 from chatdev.run import engine
-from tests.scripted_company import company_models, good_reply, scripted
+from tests.scripted_company import checked_build, company_models, good_reply, scripted
 
 BALL = '''import pygame
 
@@ -342,11 +342,7 @@ def test_a_program_fix_keeps_to_the_program_and_leaves_the_tests_to_the_tester(t
         return build_report(payload, run=RunResult(0, "", "", False, 0.1),
                             tests=RunResult(0 if fixed else 1, "", "", False, 0.5) if tests else None, program=files)
 
-    monkeypatch.setattr(engine, "_verifier", verify)
-    monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
-    recorder = events.Recorder()
-    summary = engine.build(engine.BuildOptions(task="a snake game", out=tmp_path), sink=recorder,
-                           models=company_models(scripted(company)))
+    summary, recorder = checked_build(tmp_path, monkeypatch, company, verify)
     project = Path(summary.project)
     retries = [e.reason for e in recorder.events if isinstance(e, events.Retry) and e.phase == "test_fix"]
     assert fixes == ["tests only", "both"]

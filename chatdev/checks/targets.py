@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatdev.checks.bindings import parse_sources
 from chatdev.sandbox.runner.probe import is_test_file
 
 # a failing test as the report lists it for the programmer: "tests/test_main.py::test_move: ..."
@@ -59,7 +60,7 @@ def targets(report: str, sources: Mapping[str, str], paths: Iterable[str] = ()) 
     failing = list(FAILING.finditer(report))
     if not failing:
         return []
-    trees = _parse({p: s for p, s in sources.items() if p.endswith(".py")})
+    trees = parse_sources(sources)
     program = {p: t for p, t in trees.items() if not _is_test(p)}
     seen: list[Target] = []
     for m in failing:
@@ -94,16 +95,6 @@ def _with_absent(target: Target, program: Mapping[str, ast.Module], known: set[s
 
 def _is_test(path: str) -> bool:
     return is_test_file(Path(path))
-
-
-def _parse(sources: Mapping[str, str]) -> dict[str, ast.Module]:
-    out: dict[str, ast.Module] = {}
-    for path, source in sources.items():
-        try:
-            out[path] = ast.parse(source)
-        except (SyntaxError, ValueError):
-            continue
-    return out
 
 
 def _module_file(module: str, program: Mapping[str, ast.Module]) -> str | None:

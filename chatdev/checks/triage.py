@@ -140,8 +140,12 @@ def _state(trees: dict[str, ast.Module], program: dict[str, str]) -> _State:
     """The names the program's files assign at their top level, and the modules they are (every
     Python file of ``program``, whether it parses or not)."""
     names = {name for tree in trees.values() for name in bindings(tree).assigned}
-    modules = {rel[:-3].replace("/", ".").split(".")[0] for rel in program if rel.endswith(".py")}
-    return _State(frozenset(names), frozenset(modules))
+    return _State(frozenset(names), frozenset(_modules(program)))
+
+
+def _modules(program: Mapping[str, str]) -> set[str]:
+    """The top-level modules the program's Python files are (main, ball, game for game/board.py)."""
+    return {rel[:-3].replace("/", ".").split(".")[0] for rel in program if rel.endswith(".py")}
 
 
 @dataclass(frozen=True)
@@ -151,6 +155,12 @@ class _State:
 
 
 FIXTURES_KNOWN = {"monkeypatch", "capsys", "capfd", "tmp_path", "tmpdir", "caplog", "request"}
+
+
+def _takes_fixtures(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """Whether the test takes a fixture other than pytest's own (one that may hand it the program)."""
+    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self"}
+    return bool(params - FIXTURES_KNOWN)
 
 
 def _checks_own_values(case: TestCase, source: str, defined: dict[str, _Definition], state: _State) -> str | None:
@@ -164,8 +174,7 @@ def _checks_own_values(case: TestCase, source: str, defined: dict[str, _Definiti
     fn = find_test(source, case.name)
     if fn is None or not any(isinstance(n, ast.Assert) for n in ast.walk(fn)):
         return None
-    params = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self"}
-    if params - FIXTURES_KNOWN:
+    if _takes_fixtures(fn):
         return None  # a fixture may hand it the program's objects
     program = set(defined) | state.modules
     if any(isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load) and n.id in program for n in ast.walk(fn)):
@@ -195,8 +204,7 @@ def _never_touches_program(case: TestCase, source: str, state: _State) -> str | 
     except (SyntaxError, ValueError):
         return None
     fn = _function_in(tree, case.name) if case.name else None
-    if fn is None or {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)} - {"self"} \
-            - FIXTURES_KNOWN:
+    if fn is None or _takes_fixtures(fn):
         return None  # a fixture may hand it the program
     for node in ast.walk(tree):
         if isinstance(node, ast.Import) and any(a.name.split(".")[0] in state.modules for a in node.names):
@@ -533,8 +541,7 @@ def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] |
             return ("the test reads what was printed from sys.stdout, which pytest replaces with its own capture: "
                     "take the capsys fixture (`def test_x(capsys):`, then `capsys.readouterr().out`)")
         attr = _LIBRARY_ATTRIBUTE.search(text)
-        modules = {rel[:-3].replace("/", ".").split(".")[0] for rel in (program or {}) if rel.endswith(".py")}
-        if attr and frame_file(text) == case.file and attr[1].split(".")[0] not in modules:
+        if attr and frame_file(text) == case.file and attr[1].split(".")[0] not in _modules(program or {}):
             return (f"the test uses {attr[1]}.{attr[2]}, which the module {attr[1]} does not have"
                     + (f" (the class is `from {attr[1]} import {attr[1]}`)" if attr[1] == "datetime" else ""))
         missing = re.search(r"ImportError: cannot import name '(\w+)' from '(\w+)'", text)

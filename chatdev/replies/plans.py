@@ -33,7 +33,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev.checks.assets import named_files
-from chatdev.checks.bindings import parse_sources
+from chatdev.checks.bindings import bindings, parse_sources
+from chatdev.checks.completeness import is_main_guard
 from chatdev.models.base import SchemaViolation
 from chatdev.replies import splice
 from chatdev.sandbox import catalogue
@@ -307,16 +308,11 @@ def _guard_starter(path: str, source: str) -> str | None:
     tree = parse_sources({path: source}).get(path)
     if tree is None:
         return None
-    guard = next((n for n in tree.body if isinstance(n, ast.If) and _is_main_guard(n.test)), None)
+    guard = next((n for n in tree.body if isinstance(n, ast.If) and is_main_guard(n.test)), None)
     if guard is None:
         return None
-    own: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            own.add(node.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            own.update(t.id for t in targets if isinstance(t, ast.Name))
+    top = bindings(tree)
+    own = {*top.definitions, *top.assigned}
     if any(isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and any(
             isinstance(n, ast.Name) and n.id in own for n in ast.walk(node.value.func)) for node in tree.body):
         return None  # a top-level call of its own code: importing it would start it
@@ -328,14 +324,6 @@ def _guard_starter(path: str, source: str) -> str | None:
     lines = textwrap.indent(textwrap.dedent(block), "    ").rstrip() + "\n"
     return f'from {_module(path)} import {", ".join(sorted(used & own))}\n\n\nif __name__ == "__main__":\n{lines}'
 
-
-def _is_main_guard(test: ast.expr) -> bool:
-    """``__name__ == "__main__"`` (either way round)."""
-    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
-        return False
-    sides = [test.left, *test.comparators]
-    return any(isinstance(x, ast.Name) and x.id == "__name__" for x in sides) and any(
-        isinstance(x, ast.Constant) and x.value == "__main__" for x in sides)
 
 
 def dead_copies(holder: str, known: Mapping[str, str], keep: Sequence[str] = ()) -> list[str]:

@@ -233,7 +233,8 @@ def _render_prompt(ctx: Context, phase: ChatPhase, *, cycle: int, item: Any, ass
             crash += f", on an argument read at {read.group(1)} line {read.group(2)}: `{read.group(3)}`"
             focus = [read.group(1), *(p for p in focus if p != read.group(1))]
     else:  # failing tests name the test file: the program's code they call is where a fix belongs
-        called = targets.targets(bare, _project_texts(ctx, suffix=".py"), paths)
+        # the files are read only for a request that lists failing tests (a prompt is rendered often)
+        called = targets.targets(bare, _project_texts(ctx, suffix=".py"), paths) if targets.FAILING.search(bare) else []
         tested = [str(t) for t in called]
         homes = list(dict.fromkeys(t.path for t in called))
         focus = [*homes, *(p for p in focus if p not in homes)]
@@ -535,11 +536,12 @@ def _entry_over_program(ctx: Context, phase: ChatPhase, expected: Sequence[str],
     if not phase.foreach or list(expected) != [entry] or entry is None or entry in ctx.workspace.files() \
             or getattr(ctx.model_for(phase.assistant), "human", False):
         return None
-    found = plans.program_holder(entry, _project_texts(ctx, suffix=".py"))
+    known = _project_texts(ctx, suffix=".py")
+    found = plans.program_holder(entry, known)
     if found is None:
         return None
     holder, text = found
-    dead = plans.dead_copies(holder, {**_project_texts(ctx, suffix=".py"), entry: text}, keep=[entry])
+    dead = plans.dead_copies(holder, {**known, entry: text}, keep=[entry])
     result.files += ctx.workspace.delete(dead)
     left = f"; {', '.join(dead)}, whose classes {holder} holds too, left out" if dead else ""
     ctx.sink(events.Notice(level="info", text=f"{phase.name} for {entry}: {holder} already holds the program and "

@@ -108,9 +108,9 @@ class ProgramReport:
     def progress(self) -> Progress:
         counts = self.counts()
         errors = len([ln for ln in self.static_output.splitlines() if ln.strip()]) if not self.static_ok else 0
-        said, refused = answer(self.run) if self.run is not None and self.entry else ("", None)
+        said = answer(self.run) if self.run is not None and self.entry else ""
         return Progress(runs=self.runs, static_errors=errors, tests_passed=counts["passed"],
-                        tests_failed=counts["failed"], said=said, refused=refused,
+                        tests_failed=counts["failed"], said=said,
                         command=command_line(self.entry, self.run.args) if said else "")
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,8 +135,12 @@ class Progress:
     tests_passed: int
     tests_failed: int
     said: str = ""  # the first line the run given the task's arguments printed ("" when none: ``answer``)
-    refused: bool | None = None  # whether that line is an error message
     command: str = ""  # that run's command line
+
+    @property
+    def refused(self) -> bool | None:
+        """Whether ``said`` is an error message instead of an answer (None: nothing was said)."""
+        return bool(_REFUSAL.match(self.said)) if self.said else None
 
     def worse_than(self, before: Progress) -> str:
         """What got worse since ``before`` (empty when nothing did). The run is the first verdict: a
@@ -160,11 +164,9 @@ class Progress:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Progress:
-        refused = data.get("refused")
         return cls(runs=data.get("runs"), static_errors=int(data.get("static_errors", 0)),
                    tests_passed=int(data.get("tests_passed", 0)), tests_failed=int(data.get("tests_failed", 0)),
-                   said=str(data.get("said") or ""), refused=refused if isinstance(refused, bool) else None,
-                   command=str(data.get("command") or ""))
+                   said=str(data.get("said") or ""), command=str(data.get("command") or ""))
 
 
 # the first line of an answer that is an error message instead ("Invalid syntax", "Error: ...");
@@ -172,9 +174,10 @@ class Progress:
 _REFUSAL = re.compile(r"^(?:[Ee]rror|[Ii]nvalid|[Uu]sage|[Cc]annot|[Cc]ould not|[Uu]nable|[Uu]nknown)\b")
 
 
-def answer(run: RunResult) -> tuple[str, bool | None]:
-    """(the first line a run given command-line arguments printed, whether it is an error message),
-    or ("", None) for a run given none, one that did not end by itself with exit 0, or printed nothing.
+def answer(run: RunResult) -> str:
+    """The first line a run given command-line arguments printed, or "" for a run given none, one
+    that did not end by itself with exit 0, or one that printed nothing (``Progress.refused`` tells
+    an error message from an answer).
 
     Behind a "no step backwards" rule: seen on the 1.5B calculator (2026-12-07), whose tests expected
     wrong values: the fix replaced ``eval`` with ``ast.literal_eval``, and the task's own
@@ -182,11 +185,8 @@ def answer(run: RunResult) -> tuple[str, bool | None]:
     and after, it still ran, and the fix stayed.
     """
     if not run.args or run.timed_out or run.exit_code != 0:
-        return "", None
-    line = next((ln.strip() for ln in run.stdout.splitlines() if ln.strip()), "")
-    if not line:
-        return "", None
-    return line[:80], bool(_REFUSAL.match(line))
+        return ""
+    return next((ln.strip() for ln in run.stdout.splitlines() if ln.strip()), "")[:80]
 
 
 def run_ok(run: RunResult) -> bool:
