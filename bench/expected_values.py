@@ -2,11 +2,13 @@
 
     .venv/bin/python bench/expected_values.py --model qwen2.5-coder-1.5b --mode compute
     .venv/bin/python bench/expected_values.py --model qwen2.5-coder-1.5b --mode choose
+    .venv/bin/python bench/expected_values.py --model qwen2.5-coder-1.5b --mode code
 
 Each case is a failing assert from a 1.5B build (or one like it): the call, the program's value, the
 test's value, and which is right (decided by people). ``compute`` asks for the call's value with
 neither shown (a third, independent opinion); ``choose`` shows both, in a random order, and asks
-which is right. An answer counts when it equals the right value (numbers within 0.1 %). If the model
+which is right; ``code`` asks for a function that computes the call's value with the standard
+library alone (an independent implementation, neither value shown) and runs it in the sandbox. An answer counts when it equals the right value (numbers within 0.1 %). If the model
 got most right, a dispute could be settled by asking it, without a whole test file rewritten.
 """
 
@@ -72,19 +74,54 @@ def value(text: str) -> Any:
         return raw  # an unquoted string is still its answer
 
 
+def computed(model: Any, task: str, before: str, call: str) -> Any:
+    """The call's value as a function the model writes computes it, run in the sandbox."""
+    import tempfile
+    from pathlib import Path
+
+    from chatdev.models.base import Message
+    from chatdev.replies.parsing import parse_files
+    from chatdev.sandbox.container import Sandbox
+
+    ask = (f"Task of a program: {task}\n\nA test of the program does this:\n```python\n{before}\n```\n"
+           f"and then checks the value of `{call}`.\n\nWrite a Python function `expected()` that computes, "
+           f"with the standard library only and without the program, the value `{call}` has when the program "
+           f"does its task correctly. Reply with the function in one ```python block.")
+    reply = model.chat([Message("user", ask)], max_tokens=300, temperature=0.0)
+    parsed = parse_files(reply.text, expected=["expected.py"])
+    source = parsed.files.get("expected.py", "") if parsed.ok else ""
+    if "def expected" not in source:
+        return f"<no function: {reply.text[:60]!r}>"
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder, "expected.py").write_text(source + "\n\nprint(repr(expected()))\n")
+        run = Sandbox().run(Path(folder), ["python", "expected.py"], timeout=10)
+    try:
+        return ast.literal_eval(run.stdout.strip().splitlines()[-1])
+    except (ValueError, SyntaxError, IndexError):
+        return f"<no value: {(run.stderr or run.stdout)[-60:]!r}>"
+
+
 def main() -> int:
     from chatdev.models import load_model
     from chatdev.models.base import Message
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="qwen2.5-coder-1.5b")
-    parser.add_argument("--mode", choices=["compute", "choose"], default="compute")
+    parser.add_argument("--mode", choices=["compute", "choose", "code"], default="compute")
     args = parser.parse_args()
     rng = random.Random(3)
     model = load_model(args.model, n_ctx=4096, seed=1)
     right = 0
     for task, before, call, program, test, truth in CASES:
         ask = f"Task of the program: {task}\n\nA test does this:\n```python\n{before}\n```\n"
+        if args.mode == "code":
+            start = time.monotonic()
+            got = computed(model, task, before, call)
+            said = "program" if same(got, program) else "test" if same(got, test) else "neither"
+            right += said == truth
+            print(f"{'ok ' if said == truth else 'NO '} {call[:40]:40} right: {truth:7} answered: {str(got)[:30]:30} "
+                  f"({said}, {time.monotonic() - start:.1f} s)")
+            continue
         if args.mode == "compute":
             ask += f"If the program does its task correctly, what is the value of `{call}`? "
         else:

@@ -168,13 +168,15 @@ def company_models(model) -> dict:
     return {role: model for role in ("CEO", "CTO", "Programmer", "Tester", "Documenter")}
 
 
-def checked_build(out, monkeypatch, company, verify, *, task: str = "a snake game"):
+def checked_build(out, monkeypatch, company, verify, *, task: str = "a snake game", compute=None):
     """A build by the scripted ``company`` whose sandbox checks are ``verify`` (the verifier's
-    signature, Docker left out): (summary, recorder)."""
+    signature, Docker left out) and whose expected values are computed by ``compute`` (source ->
+    RunResult; by default nothing is computed): (summary, recorder)."""
     from chatdev import events
     from chatdev.run import engine
 
     monkeypatch.setattr(engine, "_verifier", verify)
+    monkeypatch.setattr(engine, "_computer", compute or (lambda source, **kwargs: None))
     monkeypatch.setattr(engine, "_sandbox_ready", lambda: None)
     recorder = events.Recorder()
     summary = engine.build(engine.BuildOptions(task=task, out=out), sink=recorder,

@@ -168,7 +168,7 @@ def test_the_company_repairs_both_without_a_model_and_the_program_runs(tmp_path:
     log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
                          check=True).stdout
     assert "Programmer|[static_check] Repair main.py without a model" in log
-    assert "Tester|[test_run] Repair without a model, quarantine defective tests: main.py" in log
+    assert "Tester|[test_run] Repair after the run (imports, expected values, quarantined tests): main.py" in log
 
 
 KEYED = '''direction = "right"

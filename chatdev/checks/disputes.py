@@ -22,7 +22,7 @@ import ast
 import dataclasses
 import hashlib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from chatdev.checks.triage import TestCase, find_test, frame_file, test_lines
@@ -67,17 +67,18 @@ def fingerprint(case: TestCase, test_source: str) -> str:
 
 
 def mark(cases: Iterable[TestCase], record: Record, *, sources: Mapping[str, str],
-         runs: bool | None) -> tuple[list[TestCase], Record]:
+         runs: bool | None, exempt: Collection[str] = ()) -> tuple[list[TestCase], Record]:
     """The cases with the new disputes marked (``disputed``: what the tester is told), and the
     record (its ``asked`` is the caller's to fill: what this run's report sends the programmer).
 
     Only a program that runs disputes: while it does not, the programmer's fix was about the run.
+    ``exempt``: tests never disputed (an independent computation agreed with their expected value).
     """
     out: list[TestCase] = []
     seen: dict[str, str] = {}
     sent = list(record.sent)
     for case in cases:
-        if runs and fails_on_own_assertion(case):
+        if runs and case.id not in exempt and fails_on_own_assertion(case):
             now = fingerprint(case, sources.get(case.file, ""))
             seen[case.id] = now
             if record.seen.get(case.id) == now and case.id in record.asked and case.id not in sent:

@@ -354,6 +354,11 @@ class Messages(Strict):
         "Task: {{ task }}\n\nRun with no arguments, the program {{ entry }} printed:\n{{ usage }}\n\n"
         "Write the command line a user types to try it, with real example arguments.\n"
         'Reply with JSON only, like: {"run": "python {{ entry }} ..."}'), min_length=1)
+    expected: str = Field(default=(
+        "Task of a program: {{ task }}\n\nA test of the program does this:\n```python\n{{ setup }}\n```\n"
+        "and then checks the value of `{{ call }}`.\n\nWrite a Python function `expected()` that computes, "
+        "with the standard library only and without the program, the value `{{ call }}` has when the "
+        "program does its task correctly. Reply with the function in one ```python block."), min_length=1)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -365,6 +370,7 @@ MESSAGE_VARS = {
     "screenshot": frozenset({"task"}),
     "revise": frozenset({"previous", "comment"}),
     "usage": frozenset({"task", "entry", "usage"}),
+    "expected": frozenset({"task", "setup", "call"}),
 }
 REVIEW = ("requirements", "design", "change_plan")  # what --review approves, where the chain has it
 

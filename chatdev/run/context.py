@@ -8,6 +8,7 @@ insides through it.
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import shlex
@@ -17,12 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from chatdev import events
-from chatdev.checks import examples
+from chatdev.checks import examples, expectations
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, Company
 from chatdev.company.orgchart import OrgChart
 from chatdev.errors import ModelError
 from chatdev.models.base import Accept, CallInfo, ChatModel, Reply, Usage, calling
+from chatdev.replies.parsing import parse_files
 from chatdev.run.conversation import Conversation
 from chatdev.sandbox.results import STDIN_HINT, Progress, tests_record, wants_arguments, with_hint
 
@@ -100,7 +102,8 @@ class Context:
 
     def __init__(self, *, company: Company, models: dict[str, ChatModel], workspace: Any, state: RunState,
                  sink: events.EventSink, options: RunOptions, images: Sequence[Path] = (),
-                 verifier: Callable[..., Any] | None = None, desk: Any = None) -> None:
+                 verifier: Callable[..., Any] | None = None, computer: Callable[[str], Any] | None = None,
+                 desk: Any = None) -> None:
         self.company = company
         self.chart = OrgChart.from_roles(list(company.roles.values()))
         self.models = models
@@ -110,6 +113,7 @@ class Context:
         self.options = options
         self.images = list(images)
         self.verifier = verifier
+        self.computer = computer  # a script run alone in the sandbox: its RunResult (an expected value's check)
         self.final_check = False  # a loop's last check after its last fix: test defects are quarantined now
         self._told_no_vision = False
         self.desk = desk  # human.Desk when a person takes part (--human, checkpoints, --clarify)
@@ -287,6 +291,29 @@ class Context:
         run = value.get("run") if isinstance(value, dict) else None
         return run.strip() if isinstance(run, str) else ""
 
+    def expected_value(self, phase: str, role: str, expectation: expectations.Expectation) -> Any:
+        """What ``role``'s own computation of a failing assert's call gives (``checks/expectations.py``):
+        a function it writes with the standard library alone, the program not shown, run alone in
+        the sandbox. ``expectations.NOTHING`` when there is no sandbox, no usable function or no value."""
+        name = self.company.role(role).name
+        model = self.model_for(name)
+        if self.computer is None or getattr(model, "human", False):
+            return expectations.NOTHING  # a person in the seat reads the failing test in the report
+        text = prompts.render(self.company.messages.expected,
+                              {"task": self.state.task, "setup": expectation.setup, "call": expectation.call},
+                              where="messages.yaml: expected")
+        try:
+            reply = self.ask(Conversation(model, ""), phase, sender="chatdev", receiver=name, text=text,
+                             max_tokens=300, result=PhaseResult(), expects="files", turn="expected")
+        except ModelError:
+            return expectations.NOTHING  # an aside: the failing test goes on as it would have
+        source = _expected_function(reply.text)
+        if not source:
+            return expectations.NOTHING
+        run = self.computer(expectations.script(source))
+        ok = run is not None and run.exit_code == 0 and not run.timed_out
+        return expectations.computed(run.stdout) if ok else expectations.NOTHING
+
     def _record_runs(self, phase: ActionPhase, report: Any) -> None:
         shot = None
         if getattr(report, "screenshot", None):
@@ -322,3 +349,15 @@ class Context:
         reply = self.ask(conv, phase.name, sender="chatdev", receiver=role.name, text=text, images=[png],
                          max_tokens=120, result=PhaseResult(), turn="screenshot")
         return f"\nWhat the screenshot shows ({role.name}): {reply.text.strip()}"
+
+
+def _expected_function(reply: str) -> str:
+    """The reply's code when it defines ``expected()`` taking nothing ("" when it does not)."""
+    parsed = parse_files(reply, expected=[expectations.SCRIPT])
+    source = parsed.files.get(expectations.SCRIPT, "") if parsed.ok else ""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return ""
+    defined = any(isinstance(n, ast.FunctionDef) and n.name == "expected" and not n.args.args for n in tree.body)
+    return source if defined else ""

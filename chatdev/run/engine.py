@@ -155,6 +155,19 @@ def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, all
                                     args=args, expect=expect, runs=runs)
 
 
+def _computer(source: str, *, timeout: float = 10.0) -> Any:
+    """``source`` run alone as a script in a fresh sandbox folder, no project file beside it:
+    an expected value's independent computation (``checks/expectations.py``)."""
+    import tempfile
+
+    from chatdev.checks.expectations import SCRIPT
+    from chatdev.sandbox.container import Sandbox
+
+    with tempfile.TemporaryDirectory(prefix="chatdev-expected-") as folder:
+        (Path(folder) / SCRIPT).write_text(source, encoding="utf-8")
+        return Sandbox().run(Path(folder), ["python", SCRIPT], timeout=timeout)
+
+
 def _build_verifier() -> Any:
     """The verifier of one build: the program's runs it keeps (``sandbox/reuse.py``) are this build's."""
     from chatdev.sandbox.reuse import RunMemo
@@ -549,7 +562,8 @@ def _run(company: Company, chain_names: list[str], models: dict[str, ChatModel],
                   options=RunOptions(seed=state.options.get("seed"), no_run=bool(state.options.get("no_run")),
                                      allow_install=bool(state.options.get("allow_install")),
                                      candidates=state.options.get("candidates")),
-                  images=images, verifier=None if state.options.get("no_run") else _build_verifier(), desk=desk)
+                  images=images, verifier=None if state.options.get("no_run") else _build_verifier(),
+                  computer=None if state.options.get("no_run") else _computer, desk=desk)
     reason = ""
     state.reason = ""
     previous_wall = state.wall_s

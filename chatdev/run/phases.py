@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev import events
-from chatdev.checks import crashes, examples, targets
+from chatdev.checks import crashes, examples, expectations, targets
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
@@ -801,9 +801,10 @@ def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
 def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """The program's run, then its tests; test defects go to the tester, then to quarantine."""
     report, files = _verify_repairing(ctx, phase, tests=True)
+    report, settled = _settle(ctx, phase, report)
     report, moved = _quarantine(ctx, report)
     report = _disputes(ctx, report)
-    files = sorted(set(files) | set(moved))
+    files = sorted(set(files) | set(settled) | set(moved))
     summary = report.summary
     if report.screenshot is not None:
         summary += ctx.look_at_screenshot(phase, report.screenshot)
@@ -813,6 +814,53 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     ctx.state.outputs["program_failures"] = summary if program_failures(report) and not report.disputed else ""
     verdicts = {"runs": bool(report.runs), "tests_pass": report.tests_pass is not False, "works": report.passed}
     return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress())
+
+
+MAX_SETTLED = 2  # failing asserts settled in one check (a model call and a sandbox run each)
+
+
+def _settle(ctx: Context, phase: ActionPhase, report: Any) -> tuple[Any, list[str]]:
+    """Failing ``assert CALL == VALUE`` lines of a program that runs, each settled once by the
+    tester's independent computation (``checks/expectations.py``): an expected value it finds
+    wrong takes the program's value in the test, and the check runs again; one it confirms stays
+    a program failure, and the programmer is told that a computation agrees with the test."""
+    import dataclasses
+
+    if not report.runs or ctx.computer is None:
+        return report, []
+    settled = ctx.state.outputs.get(expectations.SETTLED)
+    settled = dict(settled) if isinstance(settled, dict) else {}
+    present = set(ctx.workspace.files())
+    found = [e for c in report.cases
+             if c.id not in settled and c.counts and c.failed and c.file in present
+             and (e := expectations.find(c, ctx.workspace.read(c.file))) is not None]
+    if not found:
+        return report, []
+    corrections: dict[str, str] = {}
+    notes: list[str] = []
+    for expectation in found[:MAX_SETTLED]:
+        value = ctx.expected_value(phase.name, phase.role, expectation)
+        said = expectations.verdict(expectation, value)
+        settled[expectation.test] = said or "unsettled"
+        where = f"{expectation.test}: `{expectation.call}`"
+        if said == "program":
+            source = corrections.get(expectation.file) or ctx.workspace.read(expectation.file)
+            corrections[expectation.file] = expectations.corrected(source, expectation)
+            ctx.sink(events.Notice(level="info", text=f"{where} is {expectation.got!r}, as an independent "
+                                   f"computation finds, not {expectation.expected!r}: the test's expected "
+                                   "value was corrected"))
+        elif said == "test":
+            notes.append(f"An independent computation agrees with the test {where} should be "
+                         f"{expectation.expected!r}, not {expectation.got!r}: the program is wrong there.")
+    ctx.state.outputs[expectations.SETTLED] = settled
+    files: list[str] = []
+    if corrections:
+        files = ctx.workspace.write(corrections)
+        report, more = _verify_repairing(ctx, phase, tests=True)
+        files = sorted({*files, *more})
+    if notes:
+        report = dataclasses.replace(report, summary=report.summary + "\n" + "\n".join(notes))
+    return report, files
 
 
 def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
@@ -856,7 +904,9 @@ def _disputes(ctx: Context, report: Any) -> Any:
     present = set(ctx.workspace.files())
     sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in present}
     before = disputes.Record.from_value(ctx.state.outputs.get("test_disputes"))
-    cases, record = disputes.mark(report.cases, before, sources=sources, runs=report.runs)
+    settled = ctx.state.outputs.get(expectations.SETTLED)
+    confirmed = {k for k, v in settled.items() if v == "test"} if isinstance(settled, dict) else set()
+    cases, record = disputes.mark(report.cases, before, sources=sources, runs=report.runs, exempt=confirmed)
     new = [c.id for c in cases if c.disputed]
     if not new:  # the programmer is sent this run's failures (``_run_tests``): what it was asked about
         record.asked = [c.id for c in cases if c.counts and c.failed]

@@ -1,0 +1,178 @@
+"""A failing ``assert CALL == VALUE``, settled by a third opinion the model writes as code.
+
+The 1.5B's tests often expect a wrong value (``is_prime(247) == True``, ``78+9`` showing
+``15``), and the programmer cannot make such a test pass; it costs fix cycles, then a dispute
+the tester usually loses to its own first guess. Asked for the value itself, the 1.5B is
+right on 2 of 12 real disputes; shown both values, on 5; asked for a function that computes
+it with the standard library alone (the program not shown), run in the sandbox, on 8 — and in
+24 such answers (1.5B and 0.5B) it never agreed with the program where the test was right
+(``bench/expected_values.py``). So that computation settles the disagreement:
+
+- it gives the program's value (and not the test's): the expectation was wrong, and the
+  test's literal becomes the program's value (two independent implementations agree on it);
+- it gives the test's value (and not the program's): the program is wrong, and the
+  programmer is told that an independent computation agrees with the test;
+- neither, or nothing usable: nothing changes.
+
+Only a plain ``assert CALL == LITERAL`` (either side) directly in a test function's body is
+read; a parametrized test, an assert in a loop, ``pytest.approx`` or a value pytest printed
+cut short is left to the disputes (``checks/disputes.py``). Pure functions: no Docker, no model.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+from chatdev.checks.disputes import fails_on_own_assertion
+from chatdev.checks.triage import FRAME, TestCase, find_test
+from chatdev.project.paths import SANDBOX_ROOT
+
+SCRIPT = "expected.py"  # the computation's file, alone in its sandbox folder
+SETTLED = "test_settled"  # state.outputs key: test id -> "program" | "test" | "unsettled"
+_ASSERTED = re.compile(r"^E\s+(?:AssertionError:\s*)?assert (?P<shown>.+)$")
+
+
+class _Nothing:
+    def __repr__(self) -> str:
+        return "NOTHING"
+
+
+NOTHING: Any = _Nothing()  # no value: none computed, or a side that is not a literal
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One failing assert: what it calls, what it expected, what the program gave."""
+
+    test: str  # the test's id
+    file: str
+    line: int  # the assert's first line
+    call: str  # the computed side, as written
+    setup: str  # the test file's imports and the test's statements before the assert
+    expected: Any  # the test's literal
+    got: Any  # the program's value, as pytest printed it
+    span: tuple[int, int, int, int]  # the literal's (line, col, end line, end col)
+
+
+def find(case: TestCase, source: str) -> Expectation | None:
+    """The failing assert of ``case`` when it is a settleable ``CALL == LITERAL`` (None: it is not)."""
+    if not fails_on_own_assertion(case) or "[" in case.name:
+        return None
+    fn = find_test(source, case.name)
+    line = _failing_line(case)
+    if fn is None or line is None:
+        return None
+    node = next((s for s in fn.body if isinstance(s, ast.Assert) and s.lineno <= line <= (s.end_lineno or s.lineno)),
+                None)
+    if node is None or node.msg is not None:
+        return None
+    test = node.test
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return None
+    left, right = test.left, test.comparators[0]
+    sides = [(side, _literal(side)) for side in (left, right)]
+    literal = [(side, value) for side, value in sides if value is not NOTHING]
+    if len(literal) != 1:
+        return None
+    lit, expected = literal[0]
+    other = right if lit is left else left
+    if not any(isinstance(n, (ast.Call, ast.Attribute, ast.Subscript, ast.Name)) for n in ast.walk(other)):
+        return None
+    got = _program_value(case, expected, literal_left=lit is left)
+    if got is NOTHING or agrees(got, expected):
+        return None
+    before = [ast.get_source_segment(source, s) or "" for s in fn.body if (s.end_lineno or s.lineno) < node.lineno]
+    imports = [ast.get_source_segment(source, s) or "" for s in ast.parse(source).body
+               if isinstance(s, (ast.Import, ast.ImportFrom))]
+    setup = "\n".join([*imports, *(textwrap.dedent(b) for b in before)]).strip()
+    return Expectation(test=case.id, file=case.file, line=node.lineno, call=ast.unparse(other), setup=setup,
+                       expected=expected, got=got,
+                       span=(lit.lineno, lit.col_offset, lit.end_lineno or lit.lineno, lit.end_col_offset or 0))
+
+
+def script(source: str) -> str:
+    """The model's ``expected()`` function, made a script that prints its value last."""
+    return f"{source.rstrip()}\n\n\nprint(repr(expected()))\n"
+
+
+def computed(stdout: str) -> Any:
+    """The value the script printed last (``NOTHING``: none that reads as a Python literal)."""
+    lines = [ln for ln in stdout.strip().splitlines() if ln.strip()]
+    if not lines:
+        return NOTHING
+    try:
+        return ast.literal_eval(lines[-1].strip())
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return NOTHING
+
+
+def verdict(expectation: Expectation, value: Any) -> str | None:
+    """``program`` (the computation agrees with the program, not the test), ``test`` (the other
+    way round), or None (neither, both, or nothing computed)."""
+    if value is NOTHING:
+        return None
+    with_program, with_test = agrees(value, expectation.got), agrees(value, expectation.expected)
+    if with_program and not with_test:
+        return "program"
+    if with_test and not with_program:
+        return "test"
+    return None
+
+
+def corrected(source: str, expectation: Expectation) -> str:
+    """The test file with the assert's literal replaced by the program's value."""
+    line, col, end_line, end_col = expectation.span
+    lines = source.splitlines(keepends=True)
+    offsets = [0]
+    for text in lines:
+        offsets.append(offsets[-1] + len(text.encode()))
+    raw = source.encode()
+    start, end = offsets[line - 1] + col, offsets[end_line - 1] + end_col
+    new = (raw[:start] + repr(expectation.got).encode() + raw[end:]).decode()
+    ast.parse(new)  # a repr is an expression: the file still parses
+    return new
+
+
+def agrees(a: Any, b: Any) -> bool:
+    """The same value: numbers within a millionth (a bool only equals a bool), else ``==`` of one type."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+    return type(a) is type(b) and a == b
+
+
+def _literal(node: ast.expr) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return NOTHING
+
+
+def _failing_line(case: TestCase) -> int | None:
+    """The line of the test's own file pytest stopped at (its innermost frame there)."""
+    lines = [int(m["line"]) for m in FRAME.finditer(case.text)
+             if m["file"].removeprefix(SANDBOX_ROOT) == case.file]
+    return lines[-1] if lines else None
+
+
+def _program_value(case: TestCase, expected: Any, *, literal_left: bool) -> Any:
+    """The program's side of ``assert A == B`` as pytest printed it (``E   assert -12.2 == 50.0``)."""
+    shown = next((m["shown"].strip() for ln in case.text.splitlines() if (m := _ASSERTED.match(ln))), None)
+    if shown is None:
+        return NOTHING
+    written = repr(expected)
+    if literal_left and shown.startswith(written + " == "):
+        other = shown[len(written) + 4:]
+    elif not literal_left and shown.endswith(" == " + written):
+        other = shown[:-len(written) - 4]
+    else:
+        return NOTHING
+    try:
+        return ast.literal_eval(other)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return NOTHING

@@ -1,0 +1,154 @@
+"""A failing ``assert CALL == VALUE`` settled by an independent computation (checks/expectations.py)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from chatdev import events
+from chatdev.checks import expectations
+from chatdev.checks.triage import TestCase
+from chatdev.models.base import current_call
+from chatdev.run import engine
+from tests.scripted_company import company_models, good_reply, scripted
+
+PRIMES = '''import sys
+
+
+def is_prime(n):
+    if n < 2:
+        return False
+    return all(n % d for d in range(2, int(n ** 0.5) + 1))
+
+
+def next_prime(n):
+    return n if is_prime(n) else next_prime(n + 1)
+
+
+def main():
+    limit = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    print(" ".join(str(n) for n in range(2, limit + 1) if is_prime(n)))
+
+
+if __name__ == "__main__":
+    main()
+'''
+# the 1.5B's primes test (2026-12-07): 247 = 13 * 19 is not prime; and a right expectation the
+# program misses (the next prime after 13 is 17, the program answers 13)
+TESTS = '''from main import is_prime, next_prime
+
+
+def test_is_prime():
+    n = 247
+    assert is_prime(n) == True
+
+
+def test_next_prime():
+    assert next_prime(14) == 17
+
+
+def test_next_prime_after_a_prime():
+    assert next_prime(13) == 17
+'''
+IS_PRIME = "def expected():\n    n = 247\n    return all(n % d for d in range(2, 16))\n"
+NEXT_PRIME = ("def expected():\n    n = 14\n    while any(n % d == 0 for d in range(2, n)):\n        n += 1\n"
+              "    return n\n")
+NEXT_AFTER = ("def expected():\n    n = 13 + 1\n    while any(n % d == 0 for d in range(2, n)):\n        n += 1\n"
+              "    return n\n")
+
+
+def failing(name: str, line: int, text: str, shown: str) -> TestCase:
+    return TestCase(id=f"tests/test_main.py::{name}", file="tests/test_main.py", name=name, outcome="failed",
+                    message=f"AssertionError: assert {shown}",
+                    text=f"tests/test_main.py:{line}: in {name}\n    {text}\nE   AssertionError: assert {shown}")
+
+
+def test_the_failing_assert_is_read_with_the_programs_value_and_the_tests_setup() -> None:
+    found = expectations.find(failing("test_is_prime", 6, "assert is_prime(n) == True", "False == True"), TESTS)
+    assert found is not None
+    assert (found.call, found.expected, found.got) == ("is_prime(n)", True, False)
+    assert found.setup == "from main import is_prime, next_prime\nn = 247"  # what the computation must know
+    fixed = expectations.corrected(TESTS, found)
+    assert "    assert is_prime(n) == False\n" in fixed and fixed.count("== True") == 0
+    assert fixed.replace("== False", "== True") == TESTS  # nothing else moved
+
+
+@pytest.mark.parametrize("text, shown, why", [
+    ("assert is_prime(n)", "False", "no == to settle"),
+    ("assert is_prime(n) == is_prime(7)", "False == True", "no literal side"),
+    ("assert is_prime(n) == True", "False == ...", "a value pytest cut short"),
+    ("assert is_prime(n) == True", "True == True", "a value that agrees"),
+])
+def test_only_a_plain_call_against_a_literal_is_settled(text: str, shown: str, why: str) -> None:
+    source = TESTS.replace("assert is_prime(n) == True", text)
+    assert expectations.find(failing("test_is_prime", 6, text, shown), source) is None, why
+
+
+def test_an_assert_in_a_loop_or_a_parametrized_test_is_left_to_the_disputes() -> None:
+    looped = "from main import is_prime\n\n\ndef test_p():\n    for n in (247, 9):\n        assert is_prime(n) == True\n"
+    assert expectations.find(failing("test_p", 6, "assert is_prime(n) == True", "False == True"), looped) is None
+    case = failing("test_is_prime", 6, "assert is_prime(n) == True", "False == True")
+    param = TestCase(**{**case.to_dict(), "name": "test_is_prime[247]"})
+    assert expectations.find(param, TESTS) is None
+
+
+def test_the_verdict_sides_with_whichever_value_the_computation_gives() -> None:
+    found = expectations.find(failing("test_next_prime", 10, "assert next_prime(14) == 17", "13 == 17"),
+                              TESTS.replace("next_prime(14)", "next_prime(14)"))
+    assert found is not None and found.got == 13
+    assert expectations.verdict(found, expectations.computed("17\n")) == "test"
+    assert expectations.verdict(found, expectations.computed("a line\n13\n")) == "program"  # the last line
+    assert expectations.verdict(found, expectations.computed("15")) is None
+    assert expectations.verdict(found, expectations.computed("Traceback ...")) is None
+    assert expectations.verdict(found, expectations.NOTHING) is None
+    assert expectations.agrees(0.1 + 0.2, 0.3) and not expectations.agrees(True, 1) and not expectations.agrees(1, "1")
+
+
+def _primes_company(asked: list[str]):
+    def company(messages):
+        info = current_call()
+        phase = info.phase if info is not None else ""
+        if info is not None and info.turn == "expected":
+            text = messages[-1].content
+            asked.append(text)
+            body = IS_PRIME if "is_prime(n)" in text else NEXT_AFTER if "next_prime(13)" in text else NEXT_PRIME
+            return f"```python\n{body}```"
+        if phase == "design":
+            return json.dumps({"summary": "primes up to a number", "entry": "main.py", "run": "python main.py 30",
+                               "files": [{"path": "main.py", "purpose": "the primes tool"}]})
+        if phase == "coding":
+            return f"main.py\n```python\n{PRIMES}```"
+        if phase == "test_writing":
+            return f"tests/test_main.py\n```python\n{TESTS}```"
+        if phase in ("code_fix", "test_fix"):
+            return f"main.py\n```python\n{PRIMES}```"  # the programmer sends the program back unchanged
+        return good_reply(messages)
+
+    return company
+
+
+def test_a_wrong_expected_value_is_corrected_and_a_confirmed_one_goes_to_the_programmer(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_ready: None) -> None:
+    """The real sandbox runs the program, its tests and the tester's computations."""
+    asked: list[str] = []
+    recorder = events.Recorder()
+    summary = engine.build(engine.BuildOptions(task="a tool that prints every prime number up to the number given "
+                                                    "as its argument", out=tmp_path),
+                           sink=recorder, models=company_models(scripted(_primes_company(asked))))
+    project = Path(summary.project)
+    tests = (project / "tests" / "test_main.py").read_text()
+    assert "assert is_prime(n) == False" in tests  # 247 = 13 * 19: the computation sides with the program
+    assert "assert next_prime(13) == 17" in tests  # the computation sides with the test: kept
+    assert len(asked) == 2 and all("with the standard library only" in a for a in asked)  # each settled once
+    assert any("not True: the test's expected value was corrected" in n.text for n in recorder.of(events.Notice))
+    fixes = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"]
+    assert fixes and ("An independent computation agrees with the test tests/test_main.py::"
+                      "test_next_prime_after_a_prime: `next_prime(13)` should be 17, not 13") in fixes[0]
+    assert summary.runs is True and summary.tests_pass is False  # the program is still wrong about 13
+    log = subprocess.run(["git", "-C", str(project), "log", "--format=%an|%s"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert ("Tester|[test_run] Repair after the run (imports, expected values, quarantined tests): "
+            "tests/test_main.py (cycle 1)") in log
