@@ -152,3 +152,6 @@ def test_a_wrong_expected_value_is_corrected_and_a_confirmed_one_goes_to_the_pro
                          check=True).stdout.splitlines()
     assert ("Tester|[test_run] Repair after the run (imports, expected values, quarantined tests): "
             "tests/test_main.py (cycle 1)") in log
+    state = json.loads((project / ".chatdev" / "state.json").read_text())
+    first = next(p for p in state["phases"] if p["name"] == "test_run")
+    assert first["calls"] == 2  # the two questions count as the check's own model calls

@@ -291,10 +291,12 @@ class Context:
         run = value.get("run") if isinstance(value, dict) else None
         return run.strip() if isinstance(run, str) else ""
 
-    def expected_value(self, phase: str, role: str, expectation: expectations.Expectation) -> Any:
+    def expected_value(self, phase: str, role: str, expectation: expectations.Expectation, *,
+                       result: PhaseResult) -> Any:
         """What ``role``'s own computation of a failing assert's call gives (``checks/expectations.py``):
         a function it writes with the standard library alone, the program not shown, run alone in
-        the sandbox. ``expectations.NOTHING`` when there is no sandbox, no usable function or no value."""
+        the sandbox. ``expectations.NOTHING`` when there is no sandbox, no usable function or no value.
+        The call counts in ``result`` (the check's phase)."""
         name = self.company.role(role).name
         model = self.model_for(name)
         if self.computer is None or getattr(model, "human", False):
@@ -304,7 +306,7 @@ class Context:
                               where="messages.yaml: expected")
         try:
             reply = self.ask(Conversation(model, ""), phase, sender="chatdev", receiver=name, text=text,
-                             max_tokens=300, result=PhaseResult(), expects="files", turn="expected")
+                             max_tokens=300, result=result, expects="files", turn="expected")
         except ModelError:
             return expectations.NOTHING  # an aside: the failing test goes on as it would have
         source = _expected_function(reply.text)

@@ -800,8 +800,9 @@ def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
 
 def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """The program's run, then its tests; test defects go to the tester, then to quarantine."""
+    used = PhaseResult()  # the model calls the check made (expected values settled)
     report, files = _verify_repairing(ctx, phase, tests=True)
-    report, settled = _settle(ctx, phase, report)
+    report, settled = _settle(ctx, phase, report, used)
     report, moved = _quarantine(ctx, report)
     report = _disputes(ctx, report)
     files = sorted(set(files) | set(settled) | set(moved))
@@ -813,13 +814,14 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     # rollback of a bad fix in the same cycle would undo the repair too)
     ctx.state.outputs["program_failures"] = summary if program_failures(report) and not report.disputed else ""
     verdicts = {"runs": bool(report.runs), "tests_pass": report.tests_pass is not False, "works": report.passed}
-    return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress())
+    return PhaseResult(output=summary, verdicts=verdicts, files=files, progress=report.progress(), usage=used.usage,
+                       calls=used.calls)
 
 
 MAX_SETTLED = 2  # failing asserts settled in one check (a model call and a sandbox run each)
 
 
-def _settle(ctx: Context, phase: ActionPhase, report: Any) -> tuple[Any, list[str]]:
+def _settle(ctx: Context, phase: ActionPhase, report: Any, used: PhaseResult) -> tuple[Any, list[str]]:
     """Failing ``assert CALL == VALUE`` lines of a program that runs, each settled once by the
     tester's independent computation (``checks/expectations.py``): an expected value it finds
     wrong takes the program's value in the test, and the check runs again; one it confirms stays
@@ -839,7 +841,7 @@ def _settle(ctx: Context, phase: ActionPhase, report: Any) -> tuple[Any, list[st
     corrections: dict[str, str] = {}
     notes: list[str] = []
     for expectation in found[:MAX_SETTLED]:
-        value = ctx.expected_value(phase.name, phase.role, expectation)
+        value = ctx.expected_value(phase.name, phase.role, expectation, result=used)
         said = expectations.verdict(expectation, value)
         settled[expectation.test] = said or "unsettled"
         where = f"{expectation.test}: `{expectation.call}`"
