@@ -63,6 +63,33 @@ def test_reply_streams_through_on_token(qwen: LlamaModel) -> None:
     assert qwen.n_ctx == 2048 and not qwen.supports_vision
 
 
+def test_a_reply_that_repeats_itself_is_stopped_long_before_its_limit(qwen: LlamaModel) -> None:
+    """The 1.5B's converter fix wrote one sentence again and again for 2,400 tokens (250 s)."""
+    line = "The failing tests call convert_length (main.py line 3): look there first, and change the program, not the tests."
+    pieces: list[str] = []
+    ask = "Here is a log that repeats:\n" + (line + "\n") * 10 + "\nWrite the log again, twice as long."
+    reply = qwen.chat([Message("user", ask)], max_tokens=1500, temperature=0.0, on_token=pieces.append)
+    assert reply.text.count(line) >= 8, reply.text[:300]
+    assert reply.finish_reason == "length"  # read like a reply the limit cut: parsed as cut, retried
+    assert reply.usage.completion_tokens < 400, reply.usage  # stopped at the 8th copy, not at 1500
+    assert "".join(pieces) == reply.text  # what streamed is the reply
+    again = qwen.chat([Message("user", "Write a Python function that adds two numbers.")], max_tokens=40,
+                      temperature=0.0)
+    assert "def" in again.text  # the model state after the stop serves the next call
+
+
+def test_a_reply_repeats_itself_when_its_end_is_one_block_eight_times_over() -> None:
+    from chatdev.models.base import repeating
+
+    sentence = "The failing tests call convert_length (main.py line 3): look there first, change the program.\n\n"
+    assert not repeating(sentence * 7) and repeating(sentence * 8) and repeating(sentence * 9 + "The fail")
+    board = "BOARD = [\n" + "    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0],\n" * 23  # a long literal of equal rows is code
+    assert not repeating(board)
+    consts = "WIDTH = 640\nHEIGHT = 480\nCELL = 20\nFPS = 10\n"  # the 1.5B snake's four constants, again and again
+    assert not repeating("import pygame\n" + consts * 3) and repeating("import pygame\n" + consts * 40)
+    assert not repeating("x = 1\n" * 100)  # short lines repeat in real code: under 600 characters a block
+
+
 def test_schema_constrained_reply_validates(qwen: LlamaModel) -> None:
     reply = qwen.chat([Message("system", "You review code. Answer in JSON."),
                        Message("user", "Review: `def add(a, b): return a + b`")],

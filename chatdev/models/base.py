@@ -276,6 +276,30 @@ class CallInfo:
 _CALL: ContextVar[CallInfo | None] = ContextVar("chatdev_call", default=None)
 
 
+LOOP_REPEATS = 8  # the same block of lines this many times in a row at a reply's end: the model loops
+LOOP_CHARS = 600  # and that much text repeated (a board of zeros, a row of 31 characters a line, is code to 23 rows)
+LOOP_BLOCK = 8  # the longest block of lines looked for
+
+
+def repeating(text: str) -> bool:
+    """Whether ``text`` ends in one block of lines repeated ``LOOP_REPEATS`` times in a row, blank
+    lines aside (only complete lines count). A small model that starts to repeat itself does so
+    until its token limit: the 1.5B's converter fix (2026-12-07) wrote its one pointer sentence
+    again and again for 2,400 tokens, 250 s on 2 cores, and was then asked again anyway."""
+    lines = [line.strip() for line in text.split("\n")[:-1]]
+    lines = [line for line in lines if line]
+    for size in range(1, LOOP_BLOCK + 1):
+        if len(lines) < size * LOOP_REPEATS:
+            break
+        block = lines[-size:]
+        if sum(map(len, block)) * LOOP_REPEATS < LOOP_CHARS:
+            continue
+        end = len(lines)
+        if all(lines[end - (k + 1) * size:end - k * size] == block for k in range(1, LOOP_REPEATS)):
+            return True
+    return False
+
+
 def current_call() -> CallInfo | None:
     """The ``CallInfo`` of the model call being made, if the run said."""
     return _CALL.get()

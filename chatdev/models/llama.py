@@ -52,6 +52,7 @@ from chatdev.models.base import (
     image_bytes,
     image_label,
     openai_messages,
+    repeating,
 )
 from chatdev.models.state_cache import StateCache, common_prefix
 
@@ -430,6 +431,10 @@ class LlamaModel:
                         pieces.append(piece)
                         if on_token is not None:
                             on_token(piece)
+                        if "\n" in piece and repeating("".join(pieces)):
+                            finish = "length"  # what the limit would have cut, minutes sooner
+                            getattr(stream, "close", lambda: None)()  # llama.cpp stops decoding now
+                            break
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
             except (ValueError, RuntimeError) as exc:  # llama-cpp-python's overflow / decode failures

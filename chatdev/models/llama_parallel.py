@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from chatdev.errors import ModelEnvironmentError, ModelError
 from chatdev.models import llama_backend
-from chatdev.models.base import Accept, Reply, Timings, Usage, check_reply
+from chatdev.models.base import Accept, Reply, Timings, Usage, check_reply, repeating
 from chatdev.models.offload import DEFAULT_RESERVE, compute_bytes, fmt_bytes
 from chatdev.models.state_cache import common_prefix
 
@@ -405,10 +405,11 @@ def decode(
                     ended.append(c)
                     continue
                 c.generated += 1
-                c.text += c.decoder.decode(piece_of(token))
+                piece = c.decoder.decode(piece_of(token))
+                c.text += piece
                 emit(c, final=False)
-                if c.finish is None and c.generated >= answer:
-                    c.finish = "length"
+                if c.finish is None and (c.generated >= answer or ("\n" in piece and repeating(c.text))):
+                    c.finish = "length"  # its limit, or a loop that would have gone on to it
                     emit(c, final=True)
                 if c.finish is None:
                     c.row = len(feed)
