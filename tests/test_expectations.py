@@ -46,16 +46,16 @@ def test_is_prime():
     assert is_prime(n) == True
 
 
-def test_next_prime():
-    assert next_prime(14) == 17
+def test_small_primes():
+    assert is_prime(2) == True
+    assert is_prime(91) == True
 
 
 def test_next_prime_after_a_prime():
     assert next_prime(13) == 17
 '''
 IS_PRIME = "def expected():\n    n = 247\n    return all(n % d for d in range(2, 16))\n"
-NEXT_PRIME = ("def expected():\n    n = 14\n    while any(n % d == 0 for d in range(2, n)):\n        n += 1\n"
-              "    return n\n")
+PRIME_91 = "def expected():\n    n = 91\n    return n > 1 and all(n % d for d in range(2, n))\n"
 NEXT_AFTER = ("def expected():\n    n = 13 + 1\n    while any(n % d == 0 for d in range(2, n)):\n        n += 1\n"
               "    return n\n")
 
@@ -72,8 +72,8 @@ def test_the_failing_assert_is_read_with_the_programs_value_and_the_tests_setup(
     assert (found.call, found.expected, found.got) == ("is_prime(n)", True, False)
     assert found.setup == "from main import is_prime, next_prime\nn = 247"  # what the computation must know
     fixed = expectations.corrected(TESTS, found)
-    assert "    assert is_prime(n) == False\n" in fixed and fixed.count("== True") == 0
-    assert fixed.replace("== False", "== True") == TESTS  # nothing else moved
+    assert "    assert is_prime(n) == False\n" in fixed
+    assert fixed.replace("is_prime(n) == False", "is_prime(n) == True") == TESTS  # nothing else moved
 
 
 @pytest.mark.parametrize("text, shown, why", [
@@ -95,9 +95,24 @@ def test_an_assert_in_a_loop_or_a_parametrized_test_is_left_to_the_disputes() ->
     assert expectations.find(param, TESTS) is None
 
 
+def test_the_asserts_before_the_failing_one_are_not_shown_the_computation() -> None:
+    found = expectations.find(failing("test_small_primes", 11, "assert is_prime(91) == True", "False == True"), TESTS)
+    assert found is not None and found.key == "tests/test_main.py::test_small_primes@11"
+    assert found.setup == "from main import is_prime, next_prime"  # `is_prime(2) == True` would be copied
+
+
+def test_a_guessed_value_is_not_a_computation() -> None:
+    assert expectations.computes("def expected():\n    n = 91\n    return all(n % d for d in range(2, n))\n")
+    assert expectations.computes("def expected():\n    return 2 + 3 * 4 + 5\n")
+    assert not expectations.computes("def expected():\n    return 14\n")  # the 1.5B copied a value it saw
+    assert not expectations.computes('def expected():\n    """The value."""\n    return "khoor"\n')
+    assert not expectations.computes("def expected(n):\n    return n + 1\n")
+    assert not expectations.computes("def other():\n    return 1 + 1\n")
+
+
 def test_the_verdict_sides_with_whichever_value_the_computation_gives() -> None:
-    found = expectations.find(failing("test_next_prime", 10, "assert next_prime(14) == 17", "13 == 17"),
-                              TESTS.replace("next_prime(14)", "next_prime(14)"))
+    found = expectations.find(failing("test_next_prime_after_a_prime", 15, "assert next_prime(13) == 17", "13 == 17"),
+                              TESTS)
     assert found is not None and found.got == 13
     assert expectations.verdict(found, expectations.computed("17\n")) == "test"
     assert expectations.verdict(found, expectations.computed("a line\n13\n")) == "program"  # the last line
@@ -114,7 +129,7 @@ def _primes_company(asked: list[str]):
         if info is not None and info.turn == "expected":
             text = messages[-1].content
             asked.append(text)
-            body = IS_PRIME if "is_prime(n)" in text else NEXT_AFTER if "next_prime(13)" in text else NEXT_PRIME
+            body = IS_PRIME if "is_prime(n)" in text else PRIME_91 if "is_prime(91)" in text else NEXT_AFTER
             return f"```python\n{body}```"
         if phase == "design":
             return json.dumps({"summary": "primes up to a number", "entry": "main.py", "run": "python main.py 30",
@@ -141,8 +156,9 @@ def test_a_wrong_expected_value_is_corrected_and_a_confirmed_one_goes_to_the_pro
     project = Path(summary.project)
     tests = (project / "tests" / "test_main.py").read_text()
     assert "assert is_prime(n) == False" in tests  # 247 = 13 * 19: the computation sides with the program
+    assert "assert is_prime(91) == False" in tests  # 7 * 13: the assert after a passing one, read in turn
     assert "assert next_prime(13) == 17" in tests  # the computation sides with the test: kept
-    assert len(asked) == 2 and all("with the standard library only" in a for a in asked)  # each settled once
+    assert len(asked) == 3 and all("with the standard library only" in a for a in asked)  # each settled once
     assert any("not True: the test's expected value was corrected" in n.text for n in recorder.of(events.Notice))
     fixes = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"]
     assert fixes and ("An independent computation agrees with the test tests/test_main.py::"
@@ -154,4 +170,4 @@ def test_a_wrong_expected_value_is_corrected_and_a_confirmed_one_goes_to_the_pro
             "tests/test_main.py (cycle 1)") in log
     state = json.loads((project / ".chatdev" / "state.json").read_text())
     first = next(p for p in state["phases"] if p["name"] == "test_run")
-    assert first["calls"] == 2  # the two questions count as the check's own model calls
+    assert first["calls"] == 3  # the questions count as the check's own model calls

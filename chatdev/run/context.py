@@ -8,7 +8,6 @@ insides through it.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import shlex
@@ -354,12 +353,7 @@ class Context:
 
 
 def _expected_function(reply: str) -> str:
-    """The reply's code when it defines ``expected()`` taking nothing ("" when it does not)."""
+    """The reply's code when its ``expected()`` computes a value (``expectations.computes``), else ""."""
     parsed = parse_files(reply, expected=[expectations.SCRIPT])
     source = parsed.files.get(expectations.SCRIPT, "") if parsed.ok else ""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
-        return ""
-    defined = any(isinstance(n, ast.FunctionDef) and n.name == "expected" and not n.args.args for n in tree.body)
-    return source if defined else ""
+    return source if expectations.computes(source) else ""

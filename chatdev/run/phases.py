@@ -818,46 +818,50 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
                        calls=used.calls)
 
 
-MAX_SETTLED = 2  # failing asserts settled in one check (a model call and a sandbox run each)
+MAX_SETTLED = 3  # failing asserts settled in one check (a model call and a sandbox run each)
 
 
 def _settle(ctx: Context, phase: ActionPhase, report: Any, used: PhaseResult) -> tuple[Any, list[str]]:
     """Failing ``assert CALL == VALUE`` lines of a program that runs, each settled once by the
     tester's independent computation (``checks/expectations.py``): an expected value it finds
-    wrong takes the program's value in the test, and the check runs again; one it confirms stays
-    a program failure, and the programmer is told that a computation agrees with the test."""
+    wrong takes the program's value in the test, and the check runs again (pytest stops a test at
+    its first failing assert: the next one may be read then); one it confirms stays a program
+    failure, and the programmer is told that a computation agrees with the test."""
     import dataclasses
 
     if not report.runs or ctx.computer is None:
         return report, []
     settled = ctx.state.outputs.get(expectations.SETTLED)
     settled = dict(settled) if isinstance(settled, dict) else {}
-    present = set(ctx.workspace.files())
-    found = [e for c in report.cases
-             if c.id not in settled and c.counts and c.failed and c.file in present
-             and (e := expectations.find(c, ctx.workspace.read(c.file))) is not None]
-    if not found:
-        return report, []
-    corrections: dict[str, str] = {}
-    notes: list[str] = []
-    for expectation in found[:MAX_SETTLED]:
-        value = ctx.expected_value(phase.name, phase.role, expectation, result=used)
-        said = expectations.verdict(expectation, value)
-        settled[expectation.test] = said or "unsettled"
-        where = f"{expectation.test}: `{expectation.call}`"
-        if said == "program":
-            source = corrections.get(expectation.file) or ctx.workspace.read(expectation.file)
-            corrections[expectation.file] = expectations.corrected(source, expectation)
-            ctx.sink(events.Notice(level="info", text=f"{where} is {expectation.got!r}, as an independent "
-                                   f"computation finds, not {expectation.expected!r}: the test's expected "
-                                   "value was corrected"))
-        elif said == "test":
-            notes.append(f"An independent computation agrees with the test {where} should be "
-                         f"{expectation.expected!r}, not {expectation.got!r}: the program is wrong there.")
-    ctx.state.outputs[expectations.SETTLED] = settled
     files: list[str] = []
-    if corrections:
-        files = ctx.workspace.write(corrections)
+    notes: list[str] = []
+    budget = MAX_SETTLED
+    while budget > 0 and report.runs:
+        present = set(ctx.workspace.files())
+        found = [e for c in report.cases if c.counts and c.failed and c.file in present
+                 and (e := expectations.find(c, ctx.workspace.read(c.file))) is not None and e.key not in settled]
+        if not found:
+            break
+        corrections: dict[str, str] = {}
+        for expectation in found[:budget]:
+            budget -= 1
+            value = ctx.expected_value(phase.name, phase.role, expectation, result=used)
+            said = expectations.verdict(expectation, value)
+            settled[expectation.key] = said or "unsettled"
+            where = f"{expectation.test}: `{expectation.call}`"
+            if said == "program":
+                source = corrections.get(expectation.file) or ctx.workspace.read(expectation.file)
+                corrections[expectation.file] = expectations.corrected(source, expectation)
+                ctx.sink(events.Notice(level="info", text=f"{where} is {expectation.got!r}, as an independent "
+                                       f"computation finds, not {expectation.expected!r}: the test's expected "
+                                       "value was corrected"))
+            elif said == "test":
+                notes.append(f"An independent computation agrees with the test {where} should be "
+                             f"{expectation.expected!r}, not {expectation.got!r}: the program is wrong there.")
+        ctx.state.outputs[expectations.SETTLED] = settled
+        if not corrections:
+            break
+        files = sorted({*files, *ctx.workspace.write(corrections)})
         report, more = _verify_repairing(ctx, phase, tests=True)
         files = sorted({*files, *more})
     if notes:
@@ -907,7 +911,8 @@ def _disputes(ctx: Context, report: Any) -> Any:
     sources = {c.file: ctx.workspace.read(c.file) for c in report.cases if c.file in present}
     before = disputes.Record.from_value(ctx.state.outputs.get("test_disputes"))
     settled = ctx.state.outputs.get(expectations.SETTLED)
-    confirmed = {k for k, v in settled.items() if v == "test"} if isinstance(settled, dict) else set()
+    settled = settled if isinstance(settled, dict) else {}
+    confirmed = {expectations.test_of(key) for key, said in settled.items() if said == "test"}
     cases, record = disputes.mark(report.cases, before, sources=sources, runs=report.runs, exempt=confirmed)
     new = [c.id for c in cases if c.disputed]
     if not new:  # the programmer is sent this run's failures (``_run_tests``): what it was asked about
