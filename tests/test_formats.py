@@ -92,8 +92,8 @@ def test_each_request_ends_with_its_formats_instruction(tmp_path: Path) -> None:
         "Reply with the line tests/test_main.py and then the whole file in one ```python block.")
     assert asked["code_fix"].rstrip().endswith(
         "Fix the problems.\nFor each file you change, write its path on one line and then, in one ```python block, "
-        "the whole new file, or only the functions and classes you change, each complete (what you leave out "
-        "stays as it is).")
+        "only the functions and classes you change, each complete (what you leave out stays as it is); the whole "
+        "file only when most of it changes.")
     design = config.load_company(None).phases["design"].json_schema
     assert asked["design"].rstrip().endswith(
         "Do not list test files.\nReply with JSON only, like:\n" + json.dumps(design["examples"][0]))

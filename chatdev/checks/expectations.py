@@ -14,9 +14,12 @@ it with the standard library alone (the program not shown), run in the sandbox, 
   programmer is told that an independent computation agrees with the test;
 - neither, or nothing usable: nothing changes.
 
-Only a plain ``assert CALL == LITERAL`` (either side) directly in a test function's body is
-read; a parametrized test, an assert in a loop, ``pytest.approx`` or a value pytest printed
-cut short is left to the disputes (``checks/disputes.py``). Pure functions: no Docker, no model.
+Only a plain ``assert f(...) == LITERAL`` (either side) directly in a test function's body,
+after nothing but ``name = LITERAL`` lines, is read: what a function returns for values a
+computation can be shown. An object the test built and changed (``snake.move()``, then
+``snake.body``), a parametrized test, an assert in a loop, ``pytest.approx`` or a value pytest
+printed cut short is left to the disputes (``checks/disputes.py``): on the 1.5B's snake, every
+question about such state was answered with a guessed literal. Pure functions: no Docker, no model.
 """
 
 from __future__ import annotations
@@ -90,13 +93,16 @@ def find(case: TestCase, source: str) -> Expectation | None:
         return None
     lit, expected = literal[0]
     other = right if lit is left else left
-    if not any(isinstance(n, (ast.Call, ast.Attribute, ast.Subscript, ast.Name)) for n in ast.walk(other)):
+    if not _plain_call(other):
         return None
     got = _program_value(case, expected, literal_left=lit is left)
     if got is NOTHING or agrees(got, expected):
         return None
-    before = [ast.get_source_segment(source, s) or "" for s in fn.body
-              if (s.end_lineno or s.lineno) < node.lineno and not isinstance(s, ast.Assert)]  # a value, copied
+    statements = [s for s in fn.body if (s.end_lineno or s.lineno) < node.lineno
+                  and not isinstance(s, ast.Assert)]  # an earlier assert's value would be copied
+    if not all(_literal_assignment(s) for s in statements):
+        return None  # an object the test built and changed: its state is the program's to say
+    before = [ast.get_source_segment(source, s) or "" for s in statements]
     imports = [ast.get_source_segment(source, s) or "" for s in ast.parse(source).body
                if isinstance(s, (ast.Import, ast.ImportFrom))]
     setup = "\n".join([*imports, *(textwrap.dedent(b) for b in before)]).strip()
@@ -178,6 +184,22 @@ def _literal(node: ast.expr) -> Any:
         return ast.literal_eval(node)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return NOTHING
+
+
+def _plain_call(node: ast.expr) -> bool:
+    """``f(...)`` or ``module.f(...)``: a function called on values, not a method of an object the test made."""
+    if not isinstance(node, ast.Call):
+        return False
+    func = node.func
+    while isinstance(func, ast.Attribute):
+        func = func.value
+    return isinstance(func, ast.Name)  # not `Calculator().add(2, 3)`: a method of an object made inline
+
+
+def _literal_assignment(node: ast.stmt) -> bool:
+    """``name = LITERAL`` (``n = 247``, ``log_lines = [...]``): what a computation can be shown."""
+    return (isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) for t in node.targets)
+            and _literal(node.value) is not NOTHING)
 
 
 def _failing_line(case: TestCase) -> int | None:

@@ -118,11 +118,13 @@ class FilesFormat(ReplyFormat):
         if expected:  # one named file (a planned file, a phase's ``writes:``)
             path = expected[0]
             return f"Reply with the line {path} and then the whole file in one ```{fence_language(path)} block."
-        # a fix may send only what it changes (``replies/splice.py`` puts it in place): the 1.5B
-        # snake's one-line fixes were 1300-token rewrites of its 128-line main.py, 130 s each
+        # a fix sends only what it changes (``replies/splice.py`` puts it in place): the 1.5B
+        # snake's one-line fixes were 1300-token rewrites of its 128-line main.py, 130 s each, and
+        # offered both, it still rewrote the whole file in every fix of its 2026-12-07 build (~900
+        # tokens, 90-110 s each)
         return ("For each file you change, write its path on one line and then, in one ```python block, "
-                "the whole new file, or only the functions and classes you change, each complete "
-                "(what you leave out stays as it is).")
+                "only the functions and classes you change, each complete (what you leave out stays as it "
+                "is); the whole file only when most of it changes.")
 
     def example(self, *, expected: Sequence[str] = (), schema: dict[str, Any] | None = None) -> str:
         path = expected[0] if expected else "main.py"
