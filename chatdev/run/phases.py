@@ -838,8 +838,10 @@ def _settle(ctx: Context, phase: ActionPhase, report: Any, used: PhaseResult) ->
     budget = MAX_SETTLED
     while budget > 0 and report.runs:
         present = set(ctx.workspace.files())
-        found = [e for c in report.cases if c.counts and c.failed and c.file in present
-                 and (e := expectations.find(c, ctx.workspace.read(c.file))) is not None and e.key not in settled]
+        failing = [c for c in report.cases if c.counts and c.failed and c.file in present]
+        sources = {c.file: ctx.workspace.read(c.file) for c in failing}  # each test file read once
+        found = [e for c in failing
+                 if (e := expectations.find(c, sources[c.file])) is not None and e.key not in settled]
         if not found:
             break
         corrections: dict[str, str] = {}
@@ -850,7 +852,7 @@ def _settle(ctx: Context, phase: ActionPhase, report: Any, used: PhaseResult) ->
             settled[expectation.key] = said or "unsettled"
             where = f"{expectation.test}: `{expectation.call}`"
             if said == "program":
-                source = corrections.get(expectation.file) or ctx.workspace.read(expectation.file)
+                source = corrections.get(expectation.file) or sources[expectation.file]
                 corrections[expectation.file] = expectations.corrected(source, expectation)
                 ctx.sink(events.Notice(level="info", text=f"{where} is {expectation.got!r}, as an independent "
                                        f"computation finds, not {expectation.expected!r}: the test's expected "
