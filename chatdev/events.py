@@ -65,6 +65,7 @@ class Message(Event):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    drafted_tokens: int = 0  # completion tokens taken from drafts looked up in the context (llama.cpp)
     prefill_s: float = 0.0
     decode_s: float = 0.0
     images: list[str] = field(default_factory=list)

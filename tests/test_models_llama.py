@@ -78,6 +78,52 @@ def test_a_reply_that_repeats_itself_is_stopped_long_before_its_limit(qwen: Llam
     assert "def" in again.text  # the model state after the stop serves the next call
 
 
+COPIED = """def total(prices, discount=0.0):
+    \"\"\"The sum of the prices after a discount between 0 and 1.\"\"\"
+    if not 0.0 <= discount <= 1.0:
+        raise ValueError(f"discount {discount} is not between 0 and 1")
+    subtotal = sum(prices)
+    return round(subtotal * (1.0 - discount), 2)
+
+
+def cheapest(prices):
+    \"\"\"The lowest price, or None for no prices.\"\"\"
+    return min(prices) if prices else None
+"""
+
+
+def test_a_reply_that_copies_its_prompt_is_drafted_from_it(qwen: LlamaModel) -> None:
+    """A fix that rewrites a file its prompt holds: most tokens come from drafts looked up in the prompt,
+    verified in one batch, and the reply is the one plain decoding gives (greedy: the same argmax)."""
+    ask = [Message("user", "prices.py:\n```python\n" + COPIED + "```\n\nRename the function `cheapest` to "
+                           "`lowest`. Reply with the whole file, both functions, in one ```python block.")]
+    lookup = qwen._lookup
+    assert lookup is not None  # on by default
+    try:
+        qwen._lookup = None
+        plain = qwen.chat(ask, max_tokens=400, temperature=0.0)
+    finally:
+        qwen._lookup = lookup
+    drafted = qwen.chat(ask, max_tokens=400, temperature=0.0)
+    assert "def lowest(prices):" in drafted.text and "round(subtotal * (1.0 - discount), 2)" in drafted.text
+    assert plain.usage.drafted_tokens == 0
+    assert drafted.usage.drafted_tokens >= drafted.usage.completion_tokens // 2, drafted.usage
+    assert lookup.stats.drafts > 0 and 0 < lookup.stats.accepted <= drafted.usage.drafted_tokens
+    assert drafted.text == plain.text
+    again = qwen.chat([Message("user", "Write a Python function that adds two numbers.")], max_tokens=40,
+                      temperature=0.0)
+    assert "def" in again.text  # the KV cache after the last, partly refused draft serves the next call
+
+
+def test_lookup_drafting_is_on_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chatdev.models.llama_backend import lookup_default
+
+    monkeypatch.delenv("CHATDEV_LLAMA_LOOKUP", raising=False)
+    assert lookup_default()
+    monkeypatch.setenv("CHATDEV_LLAMA_LOOKUP", "0")
+    assert not lookup_default()
+
+
 def test_a_reply_repeats_itself_when_its_end_is_one_block_eight_times_over() -> None:
     from chatdev.models.base import repeating
 

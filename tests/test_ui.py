@@ -30,7 +30,7 @@ def summary(status: str = "passed", code: int = 0) -> Summary:
                    phases=[{"name": "demand_analysis", "status": "done", "duration": 3.2, "cycle": 0},
                            {"name": "code_review", "status": "done", "duration": 2.0, "cycle": 2}],
                    files=["main.py", "tests/test_main.py"], lines=42,
-                   tokens={"prompt": 12000, "completion": 3400, "cached": 800}, llm_calls=9, wall_s=95.0,
+                   tokens={"prompt": 12000, "completion": 3400, "cached": 800, "drafted": 2900}, llm_calls=9, wall_s=95.0,
                    tests={"ran": True, "passed": status == "passed", "summary": "3 passed",
                           "runs": status == "passed", "run_reason": "`python3 main.py` exited 0 in 0.3 s",
                           "tests_pass": status == "passed",
@@ -117,7 +117,7 @@ def test_human_summary(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     for text in ("chatdev · passed", "/tmp/out/dice", "runs", "yes: `python3 main.py` exited 0",
                  "3 of 3 pass · 1 quarantined", "2 files, 42 lines: main.py",
-                 "12.0k in · 3.4k out · 800 cached · 9 model calls", "1m35s · 5 commits",
+                 "12.0k in · 3.4k out · 800 cached · 2.9k drafted · 9 model calls", "1m35s · 5 commits",
                  "chatdev run /tmp/out/dice", "report.html", "✓ code_review×2"):
         assert text in out, text
 

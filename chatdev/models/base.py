@@ -26,6 +26,7 @@ class Usage:
     completion_tokens: int = 0
     cached_prompt_tokens: int = 0  # prompt tokens served from the prefix cache
     image_tokens: int = 0
+    drafted_tokens: int = 0  # completion tokens a lookup draft proposed and the sampler kept (llama.cpp only)
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -33,6 +34,7 @@ class Usage:
             self.completion_tokens + other.completion_tokens,
             self.cached_prompt_tokens + other.cached_prompt_tokens,
             self.image_tokens + other.image_tokens,
+            self.drafted_tokens + other.drafted_tokens,
         )
 
     @property

@@ -54,6 +54,7 @@ from chatdev.models.base import (
     openai_messages,
     repeating,
 )
+from chatdev.models.lookup import PromptLookup
 from chatdev.models.state_cache import StateCache, common_prefix
 
 log = logging.getLogger("chatdev.llama")
@@ -83,6 +84,7 @@ class _CallStats:
     prompt_tokens: int = 0
     cached: int | None = None
     generated: int = 0
+    drafted: int = 0  # generated tokens that a lookup draft had proposed, evaluated before they were sampled
     last_token: int | None = None
     first_token_at: float | None = None
     last_token_at: float | None = None
@@ -176,6 +178,7 @@ class LlamaModel:
         flash_attn: bool = False,
         extra_buffers: bool | None = None,
         repack: bool | None = None,
+        lookup: bool | None = None,
     ) -> None:
         if n_ctx < 64:
             raise ModelError(f"n_ctx {n_ctx} is too small", hint="use a context of at least 2048 tokens")
@@ -194,6 +197,9 @@ class LlamaModel:
         self._cache = StateCache(prefix_cache_bytes) if prefix_cache_bytes > 0 else None
         self._grammar_ok: dict[str, str | None] = {}
         self._parallel: Any = None  # llama_parallel.ParallelContext, made by the first chat_many
+        if lookup is None:
+            lookup = llama_backend.lookup_default()
+        self._lookup = PromptLookup() if lookup else None
         self._closed = False
 
         llama_cpp = llama_backend.load()
@@ -315,7 +321,23 @@ class LlamaModel:
         stats = self._stats
         if stats is not None and stats.cached is None and not stats.vision and stats.prompt_tokens:
             stats.cached = self._llm.n_tokens  # tokens already in the KV cache when the prompt is evaluated
+        if stats is not None and stats.first_token_at is not None and len(tokens) > 1:
+            self._eval_draft(tokens)
+            return
         type(self._llm).eval(self._llm, tokens)
+
+    def _eval_draft(self, tokens: Sequence[int]) -> None:
+        """The token just sampled and a draft (``lookup.PromptLookup``) in one batch, with logits at every
+        position: ``Llama.generate`` samples at each in turn and drops the draft where it disagrees.
+        (``Llama(draft_model=...)`` would keep every prompt token's logits too, a window of vocab-wide rows.)"""
+        llm = self._llm
+        n_past = llm.n_tokens
+        llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+        llm._batch.set_batch(batch=tokens, n_past=n_past, logits_all=True)
+        llm._ctx.decode(llm._batch)
+        llm.input_ids[n_past:n_past + len(tokens)] = tokens
+        llm.n_tokens = n_past + len(tokens)
+        llm._requires_eval = False
 
     def _generate_hook(self, tokens: Sequence[int], **kwargs: Any) -> Iterator[int]:
         llm = self._llm
@@ -327,6 +349,9 @@ class LlamaModel:
         gen = type(llm).generate(llm, tokens, **kwargs)
         for token in gen:
             if stats is not None:
+                at = stats.prompt_tokens + stats.generated  # this token's position
+                if not stats.vision and at < llm.n_tokens and int(llm.input_ids[at]) == token:
+                    stats.drafted += 1  # the draft held it before it was sampled
                 now = time.perf_counter()
                 if stats.first_token_at is None:
                     stats.first_token_at = now
@@ -410,6 +435,10 @@ class LlamaModel:
             if images:
                 self._mtmd.image_tokens = 0
             self._stats = stats
+            drafter = self._lookup if not images else None  # image positions hold no token ids to look up
+            if drafter is not None:
+                drafter.reset()
+            self._llm.draft_model = drafter
             pieces: list[str] = []
             finish = "stop"
             started = time.perf_counter()
@@ -456,6 +485,7 @@ class LlamaModel:
             completion_tokens=completion,
             cached_prompt_tokens=0 if stats.vision else min(stats.cached or 0, stats.prompt_tokens),
             image_tokens=self._mtmd.image_tokens if images else 0,
+            drafted_tokens=min(stats.drafted, completion),
         )
         reply = Reply(text=text, usage=usage, timings=Timings(prefill_s=first - started, decode_s=ended - first),
                       finish_reason="length" if finish == "length" else "stop")

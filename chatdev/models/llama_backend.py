@@ -132,6 +132,13 @@ def extra_buffers_default() -> bool:
 _params_lock = threading.Lock()
 
 
+def lookup_default() -> bool:
+    """Whether one reply at a time drafts tokens looked up in its context (``lookup.PromptLookup``).
+    On unless ``CHATDEV_LLAMA_LOOKUP=0``."""
+    env = os.environ.get("CHATDEV_LLAMA_LOOKUP")
+    return env is None or env.strip().lower() not in ("0", "false", "no", "off")
+
+
 def repack_default(parallel: int) -> bool:
     """Whether a CPU model's Q4_K layer weights go to llama.cpp's ``CPU_REPACK`` buffer where the
     extra buffers are off (AMX): on when the run decodes candidates together.

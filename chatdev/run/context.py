@@ -208,10 +208,13 @@ class Context:
         self.state.usage["prompt"] += u.prompt_tokens
         self.state.usage["completion"] += u.completion_tokens
         self.state.usage["cached"] += u.cached_prompt_tokens
+        if u.drafted_tokens:  # a state.json of an older run has no such count
+            self.state.usage["drafted"] = self.state.usage.get("drafted", 0) + u.drafted_tokens
         self.state.llm_calls += 1
         self.sink(events.Message(phase=phase, sender=receiver, receiver=sender, text=reply.text, model=model,
                                  prompt_tokens=u.prompt_tokens, completion_tokens=u.completion_tokens,
-                                 cached_tokens=u.cached_prompt_tokens, prefill_s=reply.timings.prefill_s,
+                                 cached_tokens=u.cached_prompt_tokens, drafted_tokens=u.drafted_tokens,
+                                 prefill_s=reply.timings.prefill_s,
                                  decode_s=reply.timings.decode_s, candidate=candidate))
 
     # sandbox -----------------------------------------------------------------

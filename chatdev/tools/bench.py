@@ -53,6 +53,7 @@ class TaskResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    drafted_tokens: int = 0  # completion tokens taken from lookup drafts (models/lookup.py)
     files: int = 0
     lines: int = 0
     placeholders: list[str] = field(default_factory=list)  # ``file:line: why``
@@ -102,7 +103,8 @@ class BenchResults:
     def medians(self) -> dict[str, float]:
         if not self.results:
             return {}
-        keys = ("wall_s", "tokens", "calls", "prompt_tokens", "completion_tokens", "cached_tokens", "files", "lines")
+        keys = ("wall_s", "tokens", "calls", "prompt_tokens", "completion_tokens", "cached_tokens", "drafted_tokens",
+                "files", "lines")
         return {k: float(statistics.median(getattr(r, k) for r in self.results)) for k in keys}
 
     def phase_seconds(self) -> dict[str, float]:
@@ -243,7 +245,7 @@ def task_result(task: str, summary: Any, *, no_run: bool, check: tuple[Path, lis
         task=task, project=s.project, status=s.status, runs=runs, tests_pass=tests_pass, complete=complete,
         does_task=does_task, wall_s=float(s.wall_s), tokens=prompt + completion, calls=int(s.llm_calls),
         phases=phase_seconds(s.phases), prompt_tokens=prompt, completion_tokens=completion,
-        cached_tokens=tokens.get("cached", 0),
+        cached_tokens=tokens.get("cached", 0), drafted_tokens=tokens.get("drafted", 0),
         files=len(s.files), lines=int(s.lines), placeholders=found[:20], scenarios=rows,
         check=str(check[0]) if check else "", error=reason)
 

@@ -63,6 +63,8 @@ def show_summary(summary: Any, *, mode: str) -> int:
         tok = f"{fmt_count(tokens.get('prompt'))} in · {fmt_count(tokens.get('completion'))} out"
         if tokens.get("cached"):
             tok += f" · {fmt_count(tokens.get('cached'))} cached"
+        if tokens.get("drafted"):
+            tok += f" · {fmt_count(tokens.get('drafted'))} drafted"
         tok += f" · {data.get('llm_calls', 0)} model calls"
         if data.get("model"):
             tok += f" · {data['model']}"
