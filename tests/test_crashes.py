@@ -174,6 +174,32 @@ def test_a_value_that_is_the_class_its_name_says_is_told_to_get_the_method_not_a
     assert "make `self.food` a `Food`" in other[0]  # a value of another class than its name says
 
 
+def test_an_attribute_read_from_self_before_its_class_sets_it_names_the_line_that_sets_it() -> None:
+    """The 1.5B snake (2026-12-07) built its food from ``self.food.size`` on the line that makes
+    ``self.food``; told "`Game` has `food`: make `self` a `Game`", five fixes sent the file back."""
+    game = ("import random\n\n\nclass Food:\n    def __init__(self, x, y, size):\n        self.size = size\n\n\n"
+            "class Game:\n    def __init__(self, width):\n        self.width = width\n"
+            "        self.food = Food(random.randint(0, self.width - self.food.size), 0, 10)\n"
+            "        self.start()\n\n    def start(self):\n        self.score.reset()\n\n"
+            "    def reset(self):\n        self.score = 0\n")
+    error = "AttributeError: 'Game' object has no attribute 'food'"
+    code = "self.food = Food(random.randint(0, self.width - self.food.size), 0, 10)"
+    assert explain("main.py", 12, code, error, {"main.py": game}) == [
+        "Why: main.py line 12 (in `Game.__init__`) sets `self.food` and reads `self.food` in its own right-hand "
+        "side, before it exists. Build the value from what exists at that point (the arguments, attributes set "
+        "above it, constants), not from `self.food`."]
+    later = explain("main.py", 16, "self.score.reset()", "AttributeError: 'Game' object has no attribute 'score'",
+                    {"main.py": game})
+    assert later == [
+        "Why: `self.score` is read here (in `Game.start`) before any line has set it: class Game sets it first at "
+        "main.py line 19 (in `Game.reset`), which has not run yet. Set `self.score` before this line runs, or "
+        "use a value that exists here."]
+    # a class that never sets the attribute: the rules before this one speak
+    other = explain("main.py", 16, "self.lives.reset()", "AttributeError: 'Game' object has no attribute 'lives'",
+                    {"main.py": game})
+    assert not other or "before any line has set it" not in other[0]
+
+
 def test_the_class_that_lacks_the_method_is_the_crashing_files_own_copy() -> None:
     """The 1.5B snake had a Snake in main.py, snake.py and food.py; the crash ran main.py's."""
     main = ("class Snake:\n    def move(self):\n        pass\n\n\nclass Game:\n    def __init__(self):\n"

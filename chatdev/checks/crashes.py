@@ -13,6 +13,8 @@ nothing runs) and names that cause where it can:
 - a call with the wrong arguments: the definition it calls, with its parameters and place;
 - a name a project module does not have: what that module does define; a module used as
   the object its class makes (``ball.move()`` after ``import ball``): make the object.
+- an attribute a method reads from ``self`` before any line of its class has set it (read in
+  ``__init__`` on the line that sets it, or before the method that sets it ran): that line;
 - a value called (``'bool' object is not callable``) where its class also defines a method of
   that name (``self.start_screen = True`` and ``def start_screen``): the value hides the method.
 - a file the code names that nobody wrote (``FileNotFoundError``, or a choice from the empty list the
@@ -228,6 +230,10 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
     instead = INSTEAD.get((kind, attr))
     owners = _classes_with(attr, trees)
     own = _class_named(kind, trees, prefer=path)
+    if own is not None and receiver == "self":
+        early = _not_yet_set(kind, attr, path, line, own)
+        if early:
+            return [early]
     if own is not None and receiver.rsplit(".", 1)[-1].lower() == kind.lower():
         return [_lacks_method(subject, kind, attr, own, owners)]
     if not (origin or instead or owners):
@@ -242,6 +248,37 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
                  f"make {subject} {'a ' if len(owners) == 1 else 'one of those, a '}"
                  f"{names if len(owners) == 1 else 'class instance'}, or use the {kind}'s own methods.")
     return [text]
+
+
+def _not_yet_set(kind: str, attr: str, path: str, line: int, own: tuple[str, ast.ClassDef]) -> str:
+    """``self.attr`` read in a method of the class that sets it, before any line has set it: the
+    1.5B snake's ``self.food = Food(randint(0, self.width - self.food.size), ...)`` in ``__init__``
+    (2026-12-07: told "`Game` has `food`: make `self` a `Game`", five fixes sent the file back
+    unchanged). Empty when the class never assigns ``self.attr``."""
+    rel, node = own
+    sets: list[tuple[int, str]] = []
+    for method in node.body:
+        if not isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        for sub in ast.walk(method):
+            targets = sub.targets if isinstance(sub, ast.Assign) else \
+                [sub.target] if isinstance(sub, (ast.AnnAssign, ast.AugAssign)) else []
+            if any(_dotted(t) == f"self.{attr}" for t in targets):
+                sets.append((sub.lineno, method.name))
+    if not sets:
+        return ""
+    sets.sort()
+    here = next((m.name for m in node.body if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and rel == path and m.lineno <= line <= (m.end_lineno or m.lineno)), "")
+    where = f" (in `{kind}.{here}`)" if here else ""
+    if rel == path and any(at == line for at, _ in sets):
+        return (f"Why: {rel} line {line}{where} sets `self.{attr}` and reads `self.{attr}` in its own right-hand "
+                f"side, before it exists. Build the value from what exists at that point (the arguments, "
+                f"attributes set above it, constants), not from `self.{attr}`.")
+    at, method = sets[0]
+    return (f"Why: `self.{attr}` is read here{where} before any line has set it: class {kind} sets it first at "
+            f"{rel} line {at} (in `{kind}.{method}`), which has not run yet. Set `self.{attr}` before this "
+            f"line runs, or use a value that exists here.")
 
 
 def _lacks_method(subject: str, kind: str, attr: str, own: tuple[str, ast.ClassDef],
