@@ -186,8 +186,13 @@ def test_an_attribute_read_from_self_before_its_class_sets_it_names_the_line_tha
     code = "self.food = Food(random.randint(0, self.width - self.food.size), 0, 10)"
     assert explain("main.py", 12, code, error, {"main.py": game}) == [
         "Why: main.py line 12 (in `Game.__init__`) sets `self.food` and reads `self.food` in its own right-hand "
-        "side, before it exists. Build the value from what exists at that point (the arguments, attributes set "
-        "above it, constants), not from `self.food`."]
+        "side, before it exists, so this line can never run as it is: rewrite it. Put a value that exists there "
+        "in place of each `self.food.size`: a constant such as `FOOD_SIZE = 10` at the top of main.py, or an "
+        "argument."]
+    plain = game.replace("self.width - self.food.size", "len(self.food)")
+    assert explain("main.py", 12, "self.food = Food(random.randint(0, len(self.food)), 0, 10)", error,
+                   {"main.py": plain})[0].endswith(
+        "rewrite it. Build the value from the arguments, attributes set above it or constants, not from `self.food`.")
     later = explain("main.py", 16, "self.score.reset()", "AttributeError: 'Game' object has no attribute 'score'",
                     {"main.py": game})
     assert later == [

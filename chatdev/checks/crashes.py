@@ -231,7 +231,7 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
     owners = _classes_with(attr, trees)
     own = _class_named(kind, trees, prefer=path)
     if own is not None and receiver == "self":
-        early = _not_yet_set(kind, attr, path, line, own)
+        early = _not_yet_set(kind, attr, path, line, code, own)
         if early:
             return [early]
     if own is not None and receiver.rsplit(".", 1)[-1].lower() == kind.lower():
@@ -250,7 +250,7 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
     return [text]
 
 
-def _not_yet_set(kind: str, attr: str, path: str, line: int, own: tuple[str, ast.ClassDef]) -> str:
+def _not_yet_set(kind: str, attr: str, path: str, line: int, code: str, own: tuple[str, ast.ClassDef]) -> str:
     """``self.attr`` read in a method of the class that sets it, before any line has set it: the
     1.5B snake's ``self.food = Food(randint(0, self.width - self.food.size), ...)`` in ``__init__``
     (2026-12-07: told "`Game` has `food`: make `self` a `Game`", five fixes sent the file back
@@ -272,9 +272,19 @@ def _not_yet_set(kind: str, attr: str, path: str, line: int, own: tuple[str, ast
                  and rel == path and m.lineno <= line <= (m.end_lineno or m.lineno)), "")
     where = f" (in `{kind}.{here}`)" if here else ""
     if rel == path and any(at == line for at, _ in sets):
-        return (f"Why: {rel} line {line}{where} sets `self.{attr}` and reads `self.{attr}` in its own right-hand "
-                f"side, before it exists. Build the value from what exists at that point (the arguments, "
-                f"attributes set above it, constants), not from `self.{attr}`.")
+        reads = sorted({m.group(0) for m in re.finditer(rf"\bself\.{re.escape(attr)}(?:\.\w+)*", code)},
+                       key=len, reverse=True)
+        deeper = [r for r in reads if r.count(".") > 1]
+        text = (f"Why: {rel} line {line}{where} sets `self.{attr}` and reads `self.{attr}` in its own right-hand "
+                f"side, before it exists, so this line can never run as it is: rewrite it.")
+        if deeper:
+            name = "_".join(deeper[0].split(".")[1:]).upper()
+            text += (f" Put a value that exists there in place of each `{deeper[0]}`: a constant such as "
+                     f"`{name} = 10` at the top of {rel}, or an argument.")
+        else:
+            text += (" Build the value from the arguments, attributes set above it or constants, "
+                     f"not from `self.{attr}`.")
+        return text
     at, method = sets[0]
     return (f"Why: `self.{attr}` is read here{where} before any line has set it: class {kind} sets it first at "
             f"{rel} line {at} (in `{kind}.{method}`), which has not run yet. Set `self.{attr}` before this "
