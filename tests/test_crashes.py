@@ -183,7 +183,7 @@ def test_an_attribute_read_from_self_before_its_class_sets_it_names_the_line_tha
             "        self.start()\n\n    def start(self):\n        self.score.reset()\n\n"
             "    def reset(self):\n        self.score = 0\n")
     error = "AttributeError: 'Game' object has no attribute 'food'"
-    code = "self.food = Food(random.randint(0, self.width - self.food.size), 0, 10)"
+    code = "self.food"  # what the traceback's carets mark
     assert explain("main.py", 12, code, error, {"main.py": game}) == [
         "Why: main.py line 12 (in `Game.__init__`) sets `self.food` and reads `self.food` in its own right-hand "
         "side, before it exists, so this line can never run as it is: rewrite it. Put a value that exists there "

@@ -231,7 +231,7 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
     owners = _classes_with(attr, trees)
     own = _class_named(kind, trees, prefer=path)
     if own is not None and receiver == "self":
-        early = _not_yet_set(kind, attr, path, line, code, own)
+        early = _not_yet_set(kind, attr, path, line, own)
         if early:
             return [early]
     if own is not None and receiver.rsplit(".", 1)[-1].lower() == kind.lower():
@@ -250,7 +250,7 @@ def _missing_attribute(kind: str, attr: str, path: str, line: int, code: str,
     return [text]
 
 
-def _not_yet_set(kind: str, attr: str, path: str, line: int, code: str, own: tuple[str, ast.ClassDef]) -> str:
+def _not_yet_set(kind: str, attr: str, path: str, line: int, own: tuple[str, ast.ClassDef]) -> str:
     """``self.attr`` read in a method of the class that sets it, before any line has set it: the
     1.5B snake's ``self.food = Food(randint(0, self.width - self.food.size), ...)`` in ``__init__``
     (2026-12-07: told "`Game` has `food`: make `self` a `Game`", five fixes sent the file back
@@ -272,9 +272,10 @@ def _not_yet_set(kind: str, attr: str, path: str, line: int, code: str, own: tup
                  and rel == path and m.lineno <= line <= (m.end_lineno or m.lineno)), "")
     where = f" (in `{kind}.{here}`)" if here else ""
     if rel == path and any(at == line for at, _ in sets):
-        reads = sorted({m.group(0) for m in re.finditer(rf"\bself\.{re.escape(attr)}(?:\.\w+)*", code)},
-                       key=len, reverse=True)
-        deeper = [r for r in reads if r.count(".") > 1]
+        # read from the tree: ``code`` may be only the part the traceback marks (``self.food``)
+        deeper = sorted({d for sub in ast.walk(node) if isinstance(sub, ast.Attribute)
+                         and getattr(sub, "lineno", 0) == line and (d := _dotted(sub)).startswith(f"self.{attr}.")},
+                        key=lambda d: (-d.count("."), d))
         text = (f"Why: {rel} line {line}{where} sets `self.{attr}` and reads `self.{attr}` in its own right-hand "
                 f"side, before it exists, so this line can never run as it is: rewrite it.")
         if deeper:
