@@ -737,6 +737,36 @@ def test_a_fix_that_makes_it_worse_is_rolled_back_and_the_program_still_runs(tmp
     assert any("was undone because the program no longer runs" in e.text for e in fixes[1:])
 
 
+def test_a_fix_prompt_shows_the_program_before_the_failure_so_the_next_try_reuses_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp evaluates again only what follows the longest prefix a prompt shares with one it
+    saw (``models.state_cache``). With the failure report before the program, every retry read
+    the whole program again (on the 2-core AMD machine, 45 % of the 1.5B snake's model time was
+    prompt evaluation); with the program first, a retry on a rolled-back (unchanged) program
+    shares everything up to the report."""
+    import os
+
+    def company(messages):
+        if "Fix the cause" in messages[-1].content:  # every fix breaks the start: each is rolled back
+            return f"main.py\n```python\n{GAME.replace('import random', 'import random  # init removed')}```"
+        return good_reply(messages)
+
+    def rules(files):
+        return "init removed" not in files.get("main.py", ""), {"test_food_is_free"}
+
+    _, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, rules)
+    fixes = [e.text for e in recorder.of(events.Message)
+             if e.phase == "test_fix" and e.receiver == "Programmer" and "Fix the cause" in e.text]
+    assert len(fixes) >= 2
+    for text in fixes:
+        assert text.index("main.py\n```python") < text.index("tests/test_main.py\n```python") \
+            < text.index("The program failed in the sandbox")
+    shared = os.path.commonprefix(fixes[:2])
+    assert GAME.strip() in shared and TESTS.strip() in shared  # only the report after it is new
+    reviews = [e.text for e in recorder.of(events.Message) if "Please review my code" in e.text]
+    assert reviews and all(r.index("main.py\n```python") < r.index("Static check:") for r in reviews)
+
+
 def test_the_fix_of_an_escalated_extra_cycle_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1.5B Tkinter calculator (2026-12-07): the loop checked after cycle 3's fix, the manager
     gave a fourth cycle, and its fix (``# ... (other code remains the same)``) was delivered
