@@ -767,6 +767,34 @@ def test_a_fix_prompt_shows_the_program_before_the_failure_so_the_next_try_reuse
     assert reviews and all(r.index("main.py\n```python") < r.index("Static check:") for r in reviews)
 
 
+@pytest.mark.parametrize("name", ["code_review", "code_fix", "test_fix", "test_repair"])
+def test_what_changes_from_try_to_try_comes_after_the_program(name: str) -> None:
+    """The report, the findings and a manager's directive change between tries; the task and the
+    program often do not (a fix rolled back, a cycle that changed nothing, then an escalation)."""
+    from types import SimpleNamespace
+
+    from chatdev.company import prompts
+    from chatdev.company.config import load_company
+    from chatdev.run import phases
+    from chatdev.run.context import RunState
+
+    company_ = load_company(None)
+    state = RunState(task="a snake game", project="p", company="c", models={})
+    state.directive = "DIRECTIVE"
+    state.outputs.update({"test_report": "REPORT", "test_defects": "DEFECTS", "static": "STATIC",
+                          "review": {"approved": False, "issues": ["FINDING"]}})
+    workspace = SimpleNamespace(files=lambda: ["main.py"], read=lambda path: "x = 1\n")
+    ctx = SimpleNamespace(company=company_, state=state, workspace=workspace, images=[])
+    given = phases.template_context(ctx, cycle=1, code="main.py\n```python\nCODE\n```",  # type: ignore[arg-type]
+                                     focus=["main.py"])
+    text = prompts.render(company_.phases[name].prompt, given, where=name)
+    program = text.index("CODE")
+    assert text.index("a snake game") < program
+    for changing in ("REPORT", "DEFECTS", "STATIC", "FINDING", "DIRECTIVE"):
+        assert text.find(changing) in (-1, *range(program, len(text))), (changing, text)
+    assert any(c in text for c in ("REPORT", "DEFECTS", "FINDING", "STATIC"))
+
+
 def test_the_fix_of_an_escalated_extra_cycle_is_checked_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The 1.5B Tkinter calculator (2026-12-07): the loop checked after cycle 3's fix, the manager
     gave a fourth cycle, and its fix (``# ... (other code remains the same)``) was delivered

@@ -27,6 +27,7 @@ from chatdev.repair.argv import feed_arguments, fit_arity
 from chatdev.repair.assets import stand_ins
 from chatdev.repair.display import init_pygame, make_display, undefined_name
 from chatdev.repair.guard import guard_entry
+from chatdev.repair.homes import rehome
 from chatdev.repair.imports import add_missing_imports, class_as_module
 from chatdev.repair.loops import run_once
 from chatdev.repair.objects import make_objects
@@ -1112,7 +1113,9 @@ def _repair_crashes(ctx: Context, phase: ActionPhase, report: Any, *, tests: boo
     'move'``: the object made), a pygame window drawn on and never opened (``name 'screen' is not
     defined``: ``repair/display.py``), a font or window made before pygame was started (``font not
     initialized``: ``pygame.init()`` added, ``display.init_pygame``), a flag that hides a method of its
-    class (``'bool' object is not callable``: the flag renamed, ``repair/shadows.py``). A repair after
+    class (``'bool' object is not callable``: the flag renamed, ``repair/shadows.py``), a standard-library
+    function called on the wrong module (``module 'pygame' has no attribute 'randint'``: ``random.randint``,
+    ``repair/homes.py``). A repair after
     which the same crash comes back is taken back."""
     files: list[str] = []
     for _ in range(RUN_REPAIRS):
@@ -1167,6 +1170,12 @@ def _crash_repair(program: dict[str, str], site: Any) -> tuple[dict[str, str], s
         return (renamed.files, again,
                 f"renamed the flag `self.{renamed.method}` of {renamed.cls} to `self.{renamed.flag}` in {site.path}: "
                 f"it hid the method `{renamed.method}()` and the call died")
+    moved = rehome(program, site.error)
+    if moved is not None:
+        return (moved.files, rf"AttributeError: module '{re.escape(moved.module)}' has no attribute '{moved.name}'",
+                f"called `{moved.home}.{moved.name}` where {', '.join(sorted(moved.files))} called "
+                f"`{moved.module}.{moved.name}`: {moved.module} has no `{moved.name}`, the standard library's "
+                f"{moved.home} has")
     named = class_as_module(program, site.path, site.error)
     if named:
         cls = site.error.rsplit("'", 2)[-2]
