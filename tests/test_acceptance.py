@@ -278,6 +278,72 @@ def test_a_test_that_mocks_a_real_object_is_a_defect() -> None:
     assert got[1].defect is None  # the program's own line: the program's failure
 
 
+FOOD_SRC = """import random
+import pygame
+
+
+class Food:
+    def __init__(self, size):
+        self.size = size
+        self.x = random.randint(0, 799)
+
+    def draw(self, screen):
+        pygame.draw.rect(screen, (255, 0, 0), (self.x, 10, self.size, self.size))
+
+    def place(self, grid, avoid=None):
+        self.x = grid.pick(avoid)
+"""
+NONE_TESTS = """from food import Food
+
+
+def test_food_draw():
+    food = Food(20)
+    screen = None
+    food.draw(screen)
+    assert 0 <= food.x < 800
+
+
+def test_draw_on_nothing():
+    Food(20).draw(None)
+
+
+def test_place():
+    food = Food(20)
+    food.place(None)
+
+
+def test_place_anywhere():
+    food = Food(20)
+    food.place(Grid(), avoid=None)
+"""
+
+
+def test_a_test_that_gives_the_program_none_for_an_object_it_uses_is_a_defect() -> None:
+    """The 1.5B snake's tests (2026-12-08): ``screen = None``, ``food.draw(screen)``; four test
+    fixes tried to make the game draw on nothing."""
+    surface = "E   TypeError: argument 1 must be pygame.Surface, not None"
+    drawn = ("tests/test_main.py:{line}: in {name}\n    {call}\nfood.py:11: in draw\n"
+             "    pygame.draw.rect(screen, (255, 0, 0), (self.x, 10, self.size, self.size))\n" + surface)
+    placed = ("tests/test_main.py:{line}: in {name}\n    {call}\nfood.py:14: in place\n"
+              "    self.x = grid.pick(avoid)\nE   AttributeError: 'NoneType' object has no attribute 'pick'")
+    got = triage.triage(
+        [case(name="test_food_draw", text=drawn.format(line=7, name="test_food_draw", call="food.draw(screen)")),
+         case(name="test_draw_on_nothing", text=drawn.format(line=12, name="test_draw_on_nothing",
+                                                             call="Food(20).draw(None)")),
+         case(name="test_place", text=placed.format(line=17, name="test_place", call="food.place(None)")),
+         case(name="test_place_anywhere", text=placed.format(line=22, name="test_place_anywhere",
+                                                             call="food.place(Grid(), avoid=None)"))],
+        {"tests/test_main.py": NONE_TESTS}, {"food.py": FOOD_SRC})
+    assert got[0].defect == (
+        "the test gives draw None for `screen`, but food.py uses it as a pygame.Surface: `pygame.draw.rect(screen, "
+        "(255, 0, 0), (self.x, 10, self.size, self.size))`; pass a pygame.Surface (`pygame.Surface((800, 600))`), "
+        "as the program does")
+    assert got[1].defect is not None and "None for `screen`" in got[1].defect
+    assert got[2].defect is not None and "None for `grid`" in got[2].defect and "an object with .pick" in got[2].defect
+    # the None went to `avoid`, and the line fails on `grid`: the program's failure, not the test's
+    assert got[3].defect is None or "None for" not in got[3].defect
+
+
 def test_a_test_that_feeds_the_program_a_data_file_nobody_wrote_is_a_defect() -> None:
     """The 1.5B's CSV statistics tests (2026-12-07): ``read_csv('test_data.csv')``, a file nobody wrote."""
     source = "from utils import read_csv\n\ndef test_read_csv():\n    assert read_csv('test_data.csv') == []\n"

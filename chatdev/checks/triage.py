@@ -20,6 +20,8 @@ defect*, never a program failure sent to the programmer:
   shift where the function calls ``shift.isdigit()``: the program was written first);
 - it checks the value of a program function that returns nothing (pytest's
   ``where None = list_tasks()``, and ``list_tasks`` has no ``return`` with a value: it prints).
+- it gives a program function None where the function uses a real object (``screen = None``,
+  ``food.draw(screen)``, and ``pygame.draw.rect(screen, ...)`` fails: "must be pygame.Surface, not None");
 - it treats a real object as a mock it never made (``root.askopenfilename.return_value = ...``
   on a Tk window, failing with an ``AttributeError``: the 1.5B's notepad tests);
 - it gives a program function a data file named in the test that nobody wrote (``read_csv('test_data.csv')``;
@@ -111,7 +113,7 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
                or _checks_own_values(case, sources.get(case.file, ""), defined, state)
                or _checks_untouched_local(case, sources.get(case.file, ""), state)
                or _checks_library_none(case, defined) or _mocks_a_real_object(case)
-               or _calls_an_exit(case, trees))
+               or _calls_an_exit(case, trees) or _passes_none(case, sources.get(case.file, ""), trees))
         own = own or defect(case, sources, program) or _never_touches_program(case, sources.get(case.file, ""), state)
         out.append(dataclasses.replace(case, defect=own))
     return out
@@ -359,6 +361,74 @@ def _mistyped(case: TestCase, defined: dict[str, _Definition]) -> str | None:
     an = "an" if given == "int" else "a"
     return (f"the test gives {fn} {an} {given} for `{used[1]}`, but {fn} in {found.path} uses `{used[1]}.{attr}`, "
             f"a {wanted[0]} method: pass `{used[1]}` as a {wanted[0]}, as the program does")
+
+
+_GIVEN_NONE = re.compile(r"^E\s+(?:TypeError: (?:.*\bmust be (?:an? )?(?P<wanted>[\w.]+)(?: or [\w.]+)?, not None"
+                         r"|.*'NoneType'.*)|AttributeError: 'NoneType' object has no attribute '(?P<attr>\w+)')",
+                         re.MULTILINE)
+
+
+def _passes_none(case: TestCase, source: str, trees: dict[str, ast.Module]) -> str | None:
+    """Why ``case`` gave a program function None where the function uses a real object (None:
+    it did not). Seen on the 1.5B snake (2026-12-08): ``screen = None``, ``food.draw(screen)``,
+    and ``draw`` died in ``pygame.draw.rect(screen, ...)`` with "argument 1 must be
+    pygame.Surface, not None"; four test fixes tried to make the game draw on nothing. Only
+    where the test's own call passes the None (a literal, or a local the test sets only to None)
+    for a parameter that the program's failing line names."""
+    if not case.failed:
+        return None
+    text = f"{case.message}\n{case.text}"
+    m = _GIVEN_NONE.search(text)
+    frames = [f for f in _CALLED_IN.finditer(text) if not _library(f["file"])]
+    if not m or len(frames) < 2 or frames[0]["file"] != case.file or frames[1]["file"] == case.file:
+        return None
+    test = find_test(source, case.name)
+    function = _program_function(frames[1]["fn"], frames[1]["file"], trees)
+    if test is None or function is None:
+        return None
+    nones = {n for n in _constant_locals(test) if _only_none(test, n)}
+    call_line = int(re.search(r":(\d+):", frames[0].group(0))[1])  # type: ignore[index]
+    params = [a.arg for a in (*function.args.posonlyargs, *function.args.args)]
+    given: list[str] = []
+    calls = [n for n in ast.walk(test) if isinstance(n, ast.Call) and n.lineno <= call_line <= (n.end_lineno or 0)]
+    for call in calls:
+        callee = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+        if callee != function.name and not (function.name == "__init__" and callee[:1].isupper()):
+            continue
+        offset = 1 if params[:1] in (["self"], ["cls"]) else 0
+        for i, arg in enumerate(call.args):
+            if _is_none(arg, nones) and i + offset < len(params):
+                given.append(params[i + offset])
+        given += [k.arg for k in call.keywords if k.arg and _is_none(k.value, nones)]
+    # the failing line names the parameter; an attribute of None is read from the parameter itself
+    named = (rf"\b{{}}\s*\.\s*{m['attr']}\b" if m["attr"] else r"\b{}\b")
+    used = [p for p in given if re.search(named.format(re.escape(p)), frames[1]["code"])]
+    if not used:
+        return None
+    wanted = f"a {m['wanted']}" if m["wanted"] else (f"an object with .{m['attr']}" if m["attr"] else "a real value")
+    hint = " (`pygame.Surface((800, 600))`)" if m["wanted"] == "pygame.Surface" else ""
+    return (f"the test gives {function.name} None for `{used[0]}`, but {frames[1]['file']} uses it as "
+            f"{wanted}: `{frames[1]['code'].strip()}`; pass {wanted}{hint}, as the program does")
+
+
+def _program_function(name: str, file: str,
+                      trees: dict[str, ast.Module]) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The function or method ``name`` of the program file ``file`` (the first when several classes have it)."""
+    tree = trees.get(file.removeprefix(SANDBOX_ROOT))
+    if tree is None:
+        return None
+    return next((n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                 and n.name == name), None)
+
+
+def _only_none(fn: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    values = [node.value for node in ast.walk(fn) if isinstance(node, ast.Assign)
+              for target in node.targets if isinstance(target, ast.Name) and target.id == name]
+    return bool(values) and all(isinstance(v, ast.Constant) and v.value is None for v in values)
+
+
+def _is_none(node: ast.expr, nones: set[str]) -> bool:
+    return (isinstance(node, ast.Constant) and node.value is None) or (isinstance(node, ast.Name) and node.id in nones)
 
 
 _NONE_FROM = re.compile(r"where None = (?:<bound method \w+\.(\w+) of .*?>|(?:\w+\.)?(\w+))\(")
