@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,17 +155,24 @@ def _verifier(root: Path, *, entry: str | None, timeout: float, tests: bool, all
                                     args=args, expect=expect, runs=runs)
 
 
-def _computer(source: str, *, timeout: float = 10.0) -> Any:
-    """``source`` run alone as a script in a fresh sandbox folder, no project file beside it:
-    an expected value's independent computation (``checks/expectations.py``)."""
+def _computer(source: str, *, timeout: float = 10.0, files: Mapping[str, str] | None = None,
+              script: str | None = None) -> Any:
+    """``source`` run as a script in a fresh sandbox folder: alone, for an expected value's
+    independent computation (``checks/expectations.py``), or with ``files`` (path -> text, the
+    program's own) beside it, for the calls that already give a task's answer (``checks/answers.py``)."""
     import tempfile
 
     from chatdev.checks.expectations import SCRIPT
     from chatdev.sandbox.container import Sandbox
 
+    name = script or SCRIPT
     with tempfile.TemporaryDirectory(prefix="chatdev-expected-") as folder:
-        (Path(folder) / SCRIPT).write_text(source, encoding="utf-8")
-        return Sandbox().run(Path(folder), ["python", SCRIPT], timeout=timeout)
+        for rel, text in (files or {}).items():
+            path = Path(folder) / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        (Path(folder) / name).write_text(source, encoding="utf-8")
+        return Sandbox().run(Path(folder), ["python", name], timeout=timeout)
 
 
 def _build_verifier() -> Any:

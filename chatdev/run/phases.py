@@ -10,14 +10,16 @@ number of times; after that the phase fails with the reason (``PhaseFailed``).
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev import events
-from chatdev.checks import crashes, examples, expectations, targets
+from chatdev.checks import answers, crashes, examples, expectations, targets
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
@@ -806,6 +808,7 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
     report, settled = _settle(ctx, phase, report, used)
     report, moved = _quarantine(ctx, report)
     report = _disputes(ctx, report)
+    report = _answers(ctx, report)
     files = sorted(set(files) | set(settled) | set(moved))
     summary = report.summary
     if report.screenshot is not None:
@@ -819,6 +822,38 @@ def _run_tests(ctx: Context, phase: ActionPhase) -> PhaseResult:
                        calls=used.calls)
 
 
+MAX_ANSWERED = 2  # command lines of the task probed for a call that gives their answer, in one check
+
+
+def _answers(ctx: Context, report: Any) -> Any:
+    """For a command line of the task whose output lacks what the task says it prints, in a
+    program that runs: the program's own function call that gives it, when there is one
+    (``checks/answers.py``, run in the sandbox with the program beside it), under the report."""
+    if not report.runs or ctx.computer is None:
+        return report
+    lacking = [c for c in report.cases if c.file == "the task" and c.failed and "the output lacks" in c.message]
+    if not lacking:
+        return report
+    wanted = {s.name: s for s in examples.task_outputs(ctx.state.task)}
+    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    lines: list[str] = []
+    for case in lacking[:MAX_ANSWERED]:
+        scenario = wanted.get(case.name)
+        if scenario is None or not scenario.argv or not scenario.expect:
+            continue
+        run = ctx.computer(answers.probe(program, scenario.argv, scenario.expect[0]), files=program,
+                           script=answers.SCRIPT)
+        if run is None or run.timed_out:
+            continue
+        command = shlex.join(["python", getattr(report, "entry", None) or "main.py", *scenario.argv])
+        line = answers.hint(answers.found(run.stdout), command, scenario.expect[0])
+        if line:
+            lines.append(line)
+    if not lines:
+        return report
+    return dataclasses.replace(report, summary=report.summary.rstrip() + "\n" + "\n".join(lines))
+
+
 MAX_SETTLED = 3  # failing asserts settled in one check (a model call and a sandbox run each)
 
 
@@ -828,7 +863,6 @@ def _settle(ctx: Context, phase: ActionPhase, report: Any, used: PhaseResult) ->
     wrong takes the program's value in the test, and the check runs again (pytest stops a test at
     its first failing assert: the next one may be read then); one it confirms stays a program
     failure, and the programmer is told that a computation agrees with the test."""
-    import dataclasses
 
     if not report.runs or ctx.computer is None:
         return report, []
@@ -874,7 +908,6 @@ def _settle(ctx: Context, phase: ActionPhase, report: Any, used: PhaseResult) ->
 
 def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
     """Skip the defective tests that had their one repair (or when no repair will come), with the reason."""
-    import dataclasses
 
     from chatdev.checks import triage
 
@@ -906,7 +939,6 @@ def _quarantine(ctx: Context, report: Any) -> tuple[Any, list[str]]:
 
 def _disputes(ctx: Context, report: Any) -> Any:
     """Failing tests the programmer was told of and that fail word for word again go to the tester."""
-    import dataclasses
 
     from chatdev.checks import disputes
 
