@@ -1440,12 +1440,31 @@ def test_a_disputed_test_the_tester_keeps_goes_back_to_the_programmer_as_standin
     summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, wrong_test_fails)
     ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
            if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
-    # the tester's repair changed nothing: that cycle stalls, and the manager's extra cycle
-    # sends the standing test to the programmer
+    # the tester's repair changed nothing: it kept the test, and the next check sends the
+    # standing test to the programmer
     assert ran[:3] == [("test_fix", 1), ("test_repair", 2), ("test_fix", 3)]
     third = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"][1]
     assert "The tester looked again at tests/test_main.py::test_step_moves_head and kept the expected values" in third
     assert summary.tests_pass is False  # never quarantined for being disputed
+
+
+def test_the_manager_s_directive_reaches_the_programmer_after_the_tester_kept_the_test(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The 1.5B Caesar tool (2026-12-08): the one fix changed nothing, the manager granted a cycle
+    with a directive for the programmer, that cycle's check sent the test to the tester, who kept
+    it, and the loop stalled on "the fix changed nothing": the directive never reached the
+    programmer. The tester's answer to a dispute is news; the next check sends the standing test
+    to the programmer, directive and all."""
+    company = wrong_test_company(tester_keeps=True, retry=True)  # test_fix sends main.py as it was
+    summary, recorder, _ = sandboxed_build(tmp_path, monkeypatch, company, wrong_test_fails)
+    ran = [(e.phase, e.cycle) for e in recorder.of(events.PhaseEnded)
+           if e.phase in ("test_fix", "test_repair") and e.status != "skipped"]
+    assert ran[:3] == [("test_fix", 1), ("test_repair", 2), ("test_fix", 3)]
+    last = [e.text for e in recorder.of(events.Message) if e.phase == "test_fix" and e.receiver == "Programmer"][-1]
+    assert "Directive from management: make step move the head" in last
+    assert "kept the expected values: the program must meet them" in last
+    loop = next(p for p in summary.phases if p["name"] == "test_loop")
+    assert loop["status"] == "stalled" and loop["reason"] == "the fix changed nothing"  # and then it ends
 
 
 def test_a_test_that_gives_a_program_function_another_type_than_it_uses_is_a_defect() -> None:

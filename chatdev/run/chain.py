@@ -232,8 +232,14 @@ class Chain:
     _stall_reason = ""
 
     def _cycle(self, loop: LoopPhase, *, key: StepKey, cycle: int) -> str:
-        """One cycle: "reached", "stalled" (nothing changed, or the same failure again) or "continue"."""
+        """One cycle: "reached", "stalled" (nothing changed, or the same failure again) or "continue".
+
+        A cycle whose check sent failing tests to the tester as disputes (``checks/disputes.py``)
+        is not stalled when the tester changes nothing: it kept them, and the next check sends them
+        to the programmer as standing (the 1.5B Caesar tool, 2026-12-08: the escalation's extra
+        cycle was spent on the dispute, and the manager's directive never reached the programmer)."""
         fixes, changed = 0, False
+        disputed = _disputes_sent(self.state)
         for sub in loop.phases:
             phase = self.ctx.company.phases[sub]
             subkey = key.inner(cycle, sub)
@@ -258,7 +264,7 @@ class Chain:
                 fixes, changed = fixes + 1, True  # done before a resume: assume it changed something
             if self._sets(phase, loop.until) and self.state.verdicts.get(loop.until):
                 return "reached"
-        if fixes and not changed:
+        if fixes and not changed and _disputes_sent(self.state) == disputed:
             self._stall_reason = "the fix changed nothing"
             return "stalled"
         return "continue"
@@ -391,6 +397,13 @@ def _verdict_role(phase: Any, company: Company) -> str:
     if isinstance(phase, ChatPhase):
         return company.role(phase.assistant).name
     return company.role(getattr(phase, "role", None) or getattr(phase, "judge", "")).name
+
+
+def _disputes_sent(state: RunState) -> int:
+    """How many failing tests the loop's checks have sent to the tester as disputes so far."""
+    record = state.outputs.get("test_disputes")
+    sent = record.get("sent") if isinstance(record, dict) else None
+    return len(sent) if isinstance(sent, list) else 0
 
 
 def _signature(output: Any) -> str:
