@@ -321,7 +321,10 @@ def test_a_test_file_cut_inside_a_test_keeps_the_tests_it_finished() -> None:
     kept = cut_tests(cut)
     assert kept is not None and kept.endswith("    assert is_prime(97)\n")
     compile(kept, "tests/test_main.py", "exec")
-    assert cut_tests("def test_x():\n    assert True\n") is None  # whole already
+    assert cut_tests("def test_x():\n    assert True\n") is None  # no test is whole without its last line
+    # the cut line parses, and says the opposite of what the tester was writing (`... == False`)
+    kept = "from main import is_prime\n\n\ndef test_is_prime():\n    assert is_prime(71) == True\n"
+    assert cut_tests(kept + "    assert is_prime(72)") == kept
     assert cut_tests("from main import is_prime\n\n\ndef test_small():\n    assert is") is None  # no test whole
 
 

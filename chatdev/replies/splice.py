@@ -345,18 +345,19 @@ def salvage(prefix: str, whole: str) -> str | None:
 
 def cut_tests(text: str) -> str | None:
     """A test file cut at the reply's token limit, as its longest line prefix that parses and still
-    holds a test function (None: it parses already, or no test is whole).
+    holds a test function, its last line left out (None: no test is whole without it).
 
     (Seen on the 1.5B primes tool, 2026-12-03: the tester listed 60 ``assert is_prime(n)`` lines,
     met its 700-token limit at ``    assert is`` and the file was quarantined as one that does
     not parse: no test counted.) The unfinished statement is dropped; the finished ones stay.
+    The last line is taken as cut even when it parses, as in ``cut_program``: on 2026-12-08 the
+    same tester met its limit at ``    assert is_prime(72)`` of ``assert is_prime(72) == False``,
+    a line that parses and asserts that 72 is prime; the test was disputed, and the tester, asked
+    again, wrote the same 700 tokens and the same cut line.
     """
-    try:
-        ast.parse(text)
-        return None
-    except SyntaxError:
-        pass
     lines = lines_of(text)
+    while lines and not lines[-1].strip():
+        lines.pop()
     tree, end = _longest_parsing_prefix(lines[:-1])
     if tree is None or not any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name.startswith("test")
                                for n in ast.walk(tree)):
