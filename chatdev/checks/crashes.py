@@ -263,7 +263,7 @@ def _not_yet_set(kind: str, attr: str, path: str, line: int, own: tuple[str, ast
         for sub in ast.walk(method):
             targets = sub.targets if isinstance(sub, ast.Assign) else \
                 [sub.target] if isinstance(sub, (ast.AnnAssign, ast.AugAssign)) else []
-            if any(_dotted(t) == f"self.{attr}" for t in targets):
+            if any(dotted(t) == f"self.{attr}" for t in targets):
                 sets.append((sub.lineno, method.name))
     if not sets:
         return ""
@@ -274,7 +274,7 @@ def _not_yet_set(kind: str, attr: str, path: str, line: int, own: tuple[str, ast
     if rel == path and any(at == line for at, _ in sets):
         # read from the tree: ``code`` may be only the part the traceback marks (``self.food``)
         deeper = sorted({d for sub in ast.walk(node) if isinstance(sub, ast.Attribute)
-                         and getattr(sub, "lineno", 0) == line and (d := _dotted(sub)).startswith(f"self.{attr}.")},
+                         and getattr(sub, "lineno", 0) == line and (d := dotted(sub)).startswith(f"self.{attr}.")},
                         key=lambda d: (-d.count("."), d))
         text = (f"Why: {rel} line {line}{where} sets `self.{attr}` and reads `self.{attr}` in its own right-hand "
                 f"side, before it exists, so this line can never run as it is: rewrite it.")
@@ -333,12 +333,12 @@ def _origin(receiver: str, path: str, line: int, trees: dict[str, ast.Module]) -
             targets, value = [node.target], node.value
         else:
             continue
-        if last[0] < node.lineno < line and any(_dotted(t) == receiver for t in targets):
+        if last[0] < node.lineno < line and any(dotted(t) == receiver for t in targets):
             last = (node.lineno, value)
     value = last[1]
     if not isinstance(value, ast.Call):
         return ""
-    called = _dotted(value.func)
+    called = dotted(value.func)
     if not called:
         return ""
     found = _definition(called.rsplit(".", 1)[-1], trees)
@@ -356,11 +356,12 @@ def _enclosing(tree: ast.Module, line: int) -> ast.AST:
     return best
 
 
-def _dotted(node: ast.expr) -> str:
+def dotted(node: ast.expr) -> str:
+    """``a.b.c`` for a name or an attribute chain of names; "" for anything else (a call, a subscript)."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
+        inner = dotted(node.value)
         return f"{inner}.{node.attr}" if inner else ""
     return ""
 

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from chatdev.checks.crashes import dotted
 from chatdev.repair.imports import insert_imports
 
 HOMES = ("random", "math", "time", "os", "sys", "string", "json", "re", "itertools", "functools",
@@ -82,7 +83,7 @@ def rehome(program: Mapping[str, str], error: str) -> Rehomed | None:
             continue
         names = _references(tree, module)
         spans = [node.value for node in ast.walk(tree) if isinstance(node, ast.Attribute) and node.attr == name
-                 and _dotted(node.value) in names and node.value.lineno == node.value.end_lineno]
+                 and dotted(node.value) in names and node.value.lineno == node.value.end_lineno]
         if not spans:
             continue
         new = _replace(text, spans, home)
@@ -143,15 +144,6 @@ def _binds_otherwise(tree: ast.Module, home: str) -> bool:
         if isinstance(node, ast.Import) and any(a.asname == home and a.name != home for a in node.names):
             return True  # `import os.path` binds `os` to the module itself
     return False
-
-
-def _dotted(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        inner = _dotted(node.value)
-        return f"{inner}.{node.attr}" if inner else ""
-    return ""
 
 
 def _replace(text: str, nodes: list[ast.expr], home: str) -> str:
