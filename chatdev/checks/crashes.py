@@ -52,7 +52,7 @@ INSTEAD: dict[tuple[str, str], str] = {
     ("int", "append"): "a list", ("tuple", "append"): "a list", ("set", "append"): "add",
 }
 _ATTRIBUTE = re.compile(r"AttributeError: '(\w+)' object has no attribute '(\w+)'")
-_MODULE_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
+MODULE_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
 _CALL = re.compile(r"TypeError: ([\w.]+)\(\) (takes .*|missing .*|got an unexpected keyword argument .*)")
 _IMPORT = re.compile(r"ImportError: cannot import name '(\w+)' from '([\w.]+)'")
 _NOT_CALLABLE = re.compile(r"TypeError: '(\w+)' object is not callable")
@@ -76,7 +76,7 @@ def explain(path: str, line: int, code: str, error: str, sources: Mapping[str, s
         return _empty_from_missing(trees, set(known))
     if m := _ATTRIBUTE.search(error):
         return _missing_attribute(m.group(1), m.group(2), path, line, code, trees)
-    if m := _MODULE_ATTRIBUTE.search(error):
+    if m := MODULE_ATTRIBUTE.search(error):
         return _module_not_object(m.group(1), m.group(2), trees) or _module_lacks(m.group(1), m.group(2), trees)
     if m := _IMPORT.search(error):
         return _module_lacks(m.group(2), m.group(1), trees)

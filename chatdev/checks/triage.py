@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatdev.checks.bindings import bindings, parse_sources
-from chatdev.checks.crashes import NO_FILE
+from chatdev.checks.crashes import MODULE_ATTRIBUTE, NO_FILE
 from chatdev.project.paths import SANDBOX_ROOT
 
 QUARANTINE = "chatdev quarantine"
@@ -585,7 +585,6 @@ def _copied(case: TestCase, source: str, defined: dict[str, _Definition]) -> str
 
 # a library module's attribute that is not there, on the test's own line: the 1.5B's clock test
 # (2026-12-07) did `import datetime`, then `datetime.now()`, and its two tests failed to the end
-_LIBRARY_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
 # sys.stdout.getvalue() as if it were a StringIO: the 1.5B's todo tests (2026-12-07), two of four
 _READS_STDOUT = re.compile(r"AttributeError: '(?:EncodedFile|CaptureIO|TextIOWrapper|_io\.TextIOWrapper)' object "
                            r"has no attribute '(?:getvalue|seek|truncate)'")
@@ -610,7 +609,7 @@ def defect(case: TestCase, sources: dict[str, str], program: Mapping[str, str] |
         if _READS_STDOUT.search(text) and frame_file(text) == case.file:
             return ("the test reads what was printed from sys.stdout, which pytest replaces with its own capture: "
                     "take the capsys fixture (`def test_x(capsys):`, then `capsys.readouterr().out`)")
-        attr = _LIBRARY_ATTRIBUTE.search(text)
+        attr = MODULE_ATTRIBUTE.search(text)
         if attr and frame_file(text) == case.file and attr[1].split(".")[0] not in _modules(program or {}):
             return (f"the test uses {attr[1]}.{attr[2]}, which the module {attr[1]} does not have"
                     + (f" (the class is `from {attr[1]} import {attr[1]}`)" if attr[1] == "datetime" else ""))

@@ -21,17 +21,15 @@ from __future__ import annotations
 import ast
 import functools
 import importlib
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from chatdev.checks.crashes import dotted
+from chatdev.checks.crashes import MODULE_ATTRIBUTE, dotted
 from chatdev.repair.imports import insert_imports
 
 HOMES = ("random", "math", "time", "os", "sys", "string", "json", "re", "itertools", "functools",
          "collections", "statistics", "datetime", "copy", "shutil", "textwrap")
-_MODULE_ATTRIBUTE = re.compile(r"AttributeError: module '([\w.]+)' has no attribute '(\w+)'")
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,7 @@ class Rehomed:
 
 def wrong_module(error: str) -> tuple[str, str] | None:
     """(module, name) of ``AttributeError: module 'M' has no attribute 'A'``."""
-    found = _MODULE_ATTRIBUTE.search(error)
+    found = MODULE_ATTRIBUTE.search(error)
     return (found.group(1), found.group(2)) if found else None
 
 

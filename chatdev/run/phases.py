@@ -590,6 +590,11 @@ def program_signature(ctx: Context) -> str:
     return _project_signature(ctx, tests=False)
 
 
+def _program_texts(ctx: Context) -> dict[str, str]:
+    """The program's own Python files (path -> content), its tests left out."""
+    return {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+
+
 def _project_texts(ctx: Context, *, suffix: str = "") -> dict[str, str]:
     """The project's text files (path -> content; only ``suffix`` files when given), for matching
     an unnamed block to one, or for what the program offers to import."""
@@ -835,7 +840,7 @@ def _answers(ctx: Context, report: Any) -> Any:
     if not lacking:
         return report
     wanted = {s.name: s for s in examples.task_outputs(ctx.state.task)}
-    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    program = _program_texts(ctx)
     lines: list[str] = []
     for case in lacking[:MAX_ANSWERED]:
         scenario = wanted.get(case.name)
@@ -1006,7 +1011,7 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
             ctx.sink(events.Notice(level="info", text=f"added missing imports to {', '.join(files)}"))
             report = ctx.verify(phase, tests=tests)
     if not report.static_ok:
-        program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+        program = _program_texts(ctx)
         made = stand_ins(program, known=set(ctx.workspace.files()))
         try:
             added = ctx.workspace.write(made) if made else []
@@ -1031,7 +1036,7 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     piped = examples.reads_stdin(ctx.state.task)  # run with no arguments, its input on standard input
     if report.runs is not False or run is None or not (run.args or piped):
         return report, files
-    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    program = _program_texts(ctx)
     n = len(run.args)
     if usage_only(run, bare=piped):
         fitted = fit_arity(program, n)
@@ -1060,7 +1065,7 @@ def _run_dispatch_once(ctx: Context, phase: ActionPhase, report: Any, *, tests: 
     if (run is None or not run.args or not run.timed_out or run.waiting_input
             or not examples.task_commands(ctx.state.task)):
         return report, []
-    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    program = _program_texts(ctx)
     once = run_once(program)
     if not once:
         return report, []
@@ -1075,7 +1080,7 @@ def _run_dispatch_once(ctx: Context, phase: ActionPhase, report: Any, *, tests: 
 
 def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
     """A function using a name its callers hold as a local gets it as a parameter (``repair/params.py``)."""
-    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    program = _program_texts(ctx)
     passed = pass_locals(program, report.static_output)
     if passed is None:
         return report, []
@@ -1087,7 +1092,7 @@ def _pass_locals(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) 
 def _declare_read_before(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
     """A function pyflakes says reads a module variable before assigning it gets it declared ``global``
     (``repair/scopes.declare_read_before``)."""
-    program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+    program = _program_texts(ctx)
     declared = declare_read_before(program, report.static_output)
     if declared is None:
         return report, []
@@ -1154,7 +1159,7 @@ def _repair_crashes(ctx: Context, phase: ActionPhase, report: Any, *, tests: boo
         run = getattr(report, "run", None)
         if report.runs is not False or run is None:
             break
-        program = {p: t for p, t in _project_texts(ctx, suffix=".py").items() if not is_test_path(p)}
+        program = _program_texts(ctx)
         site = crash_site(run.stderr, list(program))
         repaired = _crash_repair(program, site) if site else None
         if repaired is None:
