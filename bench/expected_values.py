@@ -1,4 +1,4 @@
-"""Can the model settle a disputed test? Twelve expected values from real 1.5B disputes, asked again.
+"""Can the model settle a disputed test? Eighteen expected values from real 1.5B disputes, asked again.
 
     .venv/bin/python bench/expected_values.py --model qwen2.5-coder-1.5b --mode compute
     .venv/bin/python bench/expected_values.py --model qwen2.5-coder-1.5b --mode choose
@@ -53,6 +53,20 @@ CASES: list[tuple[str, str, str, Any, Any, str]] = [
      "test"),
     ("a markdown table formatter", "from main import count_columns", 'count_columns("| a | b | c |")', 3, 4,
      "program"),
+    # from the 1.5B builds of 2026-12-08 (bench/tasks.txt 4 and 5)
+    ("a command-line calculator that evaluates the arithmetic expression given as its argument",
+     "from main import evaluate_expression", "evaluate_expression('0 / 2')", 0.0, "Error: Division by zero",
+     "program"),
+    ("a command-line calculator that evaluates the arithmetic expression given as its argument",
+     "from main import evaluate_expression", "evaluate_expression('((2 + 3) * 4) / 2')", 10.0, 14, "program"),
+    ("a Caesar cipher tool: `python main.py encode 3 hello` prints khoor", "from main import caesar_cipher",
+     "caesar_cipher('hello', 23, 'encode')", "ebiil", "lipps", "program"),
+    ("a Caesar cipher tool: `python main.py encode 3 hello` prints khoor", "from main import caesar_cipher",
+     "caesar_cipher('hello', 27, 'encode')", "ifmmp", "zoo", "program"),
+    ("a Caesar cipher tool: `python main.py encode 3 hello` prints khoor", "from main import caesar_cipher",
+     "caesar_cipher('hello', 3, 'encode')", "KHOOR", "khoor", "test"),
+    ("a Caesar cipher tool: `python main.py encode 3 hello` prints khoor", "from main import caesar_cipher",
+     "caesar_cipher('khoor', 3, 'decode')", "NKRRU", "hello", "test"),
 ]
 SCHEMA = {"type": "object", "required": ["value"], "properties": {"value": {"type": "string", "maxLength": 200}}}
 
@@ -66,6 +80,14 @@ def same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _settled(got: Any, program: Any, test: Any) -> str:
+    """What the product would decide from a computed value (``expectations.agrees``, one type)."""
+    from chatdev.checks import expectations
+
+    with_program, with_test = expectations.agrees(got, program), expectations.agrees(got, test)
+    return "program" if with_program and not with_test else "test" if with_test and not with_program else "neither"
+
+
 def value(text: str) -> Any:
     raw = json.loads(text)["value"]
     try:
@@ -75,30 +97,30 @@ def value(text: str) -> Any:
 
 
 def computed(model: Any, task: str, before: str, call: str) -> Any:
-    """The call's value as a function the model writes computes it, run in the sandbox."""
+    """The call's value as the product computes it: ``messages.yaml: expected`` asked, a function that
+    computes (``expectations.computes``: not a bare literal) run alone in the sandbox."""
     import tempfile
     from pathlib import Path
 
+    from chatdev.checks import expectations
+    from chatdev.company import prompts
+    from chatdev.company.config import load_company
     from chatdev.models.base import Message
     from chatdev.replies.parsing import parse_files
     from chatdev.sandbox.container import Sandbox
 
-    ask = (f"Task of a program: {task}\n\nA test of the program does this:\n```python\n{before}\n```\n"
-           f"and then checks the value of `{call}`.\n\nWrite a Python function `expected()` that computes, "
-           f"with the standard library only and without the program, the value `{call}` has when the program "
-           f"does its task correctly. Reply with the function in one ```python block.")
+    ask = prompts.render(load_company().messages.expected, {"task": task, "setup": before, "call": call},
+                         where="messages.yaml: expected")
     reply = model.chat([Message("user", ask)], max_tokens=300, temperature=0.0)
-    parsed = parse_files(reply.text, expected=["expected.py"])
-    source = parsed.files.get("expected.py", "") if parsed.ok else ""
-    if "def expected" not in source:
-        return f"<no function: {reply.text[:60]!r}>"
+    parsed = parse_files(reply.text, expected=[expectations.SCRIPT])
+    source = parsed.files.get(expectations.SCRIPT, "") if parsed.ok else ""
+    if not expectations.computes(source):
+        return f"<no computation: {reply.text[-60:]!r}>"
     with tempfile.TemporaryDirectory() as folder:
-        Path(folder, "expected.py").write_text(source + "\n\nprint(repr(expected()))\n")
-        run = Sandbox().run(Path(folder), ["python", "expected.py"], timeout=10)
-    try:
-        return ast.literal_eval(run.stdout.strip().splitlines()[-1])
-    except (ValueError, SyntaxError, IndexError):
-        return f"<no value: {(run.stderr or run.stdout)[-60:]!r}>"
+        Path(folder, expectations.SCRIPT).write_text(expectations.script(source))
+        run = Sandbox().run(Path(folder), ["python", expectations.SCRIPT], timeout=10)
+    got = expectations.computed(run.stdout)
+    return f"<no value: {(run.stderr or run.stdout)[-60:]!r}>" if got is expectations.NOTHING else got
 
 
 def main() -> int:
@@ -111,14 +133,15 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(3)
     model = load_model(args.model, n_ctx=4096, seed=1)
-    right = 0
+    right = wrong = 0
     for task, before, call, program, test, truth in CASES:
         ask = f"Task of the program: {task}\n\nA test does this:\n```python\n{before}\n```\n"
         if args.mode == "code":
             start = time.monotonic()
             got = computed(model, task, before, call)
-            said = "program" if same(got, program) else "test" if same(got, test) else "neither"
+            said = _settled(got, program, test)
             right += said == truth
+            wrong += said not in (truth, "neither")
             print(f"{'ok ' if said == truth else 'NO '} {call[:40]:40} right: {truth:7} answered: {str(got)[:30]:30} "
                   f"({said}, {time.monotonic() - start:.1f} s)")
             continue
@@ -138,7 +161,8 @@ def main() -> int:
         right += said == truth
         print(f"{'ok ' if said == truth else 'NO '} {call[:40]:40} right: {truth:7} answered: {str(got)[:30]:30} "
               f"({said}, {time.monotonic() - start:.1f} s)")
-    print(f"{args.model}, {args.mode}: {right} of {len(CASES)} right")
+    print(f"{args.model}, {args.mode}: {right} of {len(CASES)} right"
+          + (f", {wrong} settled the wrong way" if args.mode == "code" else ""))
     return 0
 
 

@@ -188,3 +188,26 @@ def test_a_wrong_expected_value_is_corrected_and_a_confirmed_one_goes_to_the_pro
     state = json.loads((project / ".chatdev" / "state.json").read_text())
     first = next(p for p in state["phases"] if p["name"] == "test_run")
     assert first["calls"] == 3  # the questions count as the check's own model calls
+
+
+def test_a_value_in_the_wrong_letter_case_is_pointed_out_to_the_programmer() -> None:
+    """The 1.5B Caesar cipher (2026-12-08) returned 'KHOOR' for 'khoor': its condition for upper case was
+    reversed. The programmer rewrote the shifting instead; the report now says what is right."""
+    from chatdev.sandbox.results import RunResult, build_report
+
+    encode = failing("test_encode", 5, 'assert caesar_cipher("hello", 3, "encode") == "khoor"',
+                     "'KHOOR' == 'khoor'")
+    hint = expectations.letter_case(encode)
+    assert hint.startswith("Why: 'KHOOR' and 'khoor' differ only in letter case")
+    assert expectations.letter_case(failing("test_x", 5, "assert f() == 'hello'", "'hellp' == 'hello'")) == ""
+    assert expectations.letter_case(failing("test_x", 5, "assert f() == 'a'", "'a' == 'a'")) == ""
+    assert expectations.letter_case(failing("test_x", 5, "assert f() == 1", "1 == 2")) == ""
+    assert expectations.letter_case(failing("test_x", 5, "assert f() == 'AB'", "'ab...' == 'AB'")) == ""
+    payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"]},
+               "cases": [{**encode.to_dict(), "defect": None}]}
+    source = ('from main import caesar_cipher\n\n\ndef test_encode():\n'
+              '    assert caesar_cipher("hello", 3, "encode") == "khoor"\n')
+    report = build_report(payload, run=RunResult(0, "", "", False, 0.1), tests=RunResult(1, "", "", False, 0.5),
+                          sources={"tests/test_main.py": source},
+                          program={"main.py": "def caesar_cipher(t, s, o):\n    return t\n"})
+    assert report.tests_pass is False and hint in report.summary

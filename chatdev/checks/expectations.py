@@ -179,6 +179,24 @@ def agrees(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def letter_case(case: TestCase) -> str:
+    """A ``Why:`` line for a failing ``assert A == B`` whose two strings differ in letter case alone
+    (``'KHOOR' == 'khoor'``: a Caesar cipher that swapped upper and lower case), else "". The letters
+    are right there, and a fix that rewrites the whole computation would throw that away."""
+    shown = next((m["shown"].strip() for ln in case.text.splitlines() if (m := _ASSERTED.match(ln))), None)
+    try:
+        node = ast.parse(shown or "", mode="eval").body
+    except SyntaxError:
+        return ""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+        return ""
+    left, right = _literal(node.left), _literal(node.comparators[0])
+    if not (isinstance(left, str) and isinstance(right, str)) or left == right or left.lower() != right.lower():
+        return ""
+    return (f"Why: {left!r} and {right!r} differ only in letter case: the letters are right, so change only "
+            "where the code chooses upper or lower case.")
+
+
 def _literal(node: ast.expr) -> Any:
     try:
         return ast.literal_eval(node)

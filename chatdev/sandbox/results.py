@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatdev.checks import crashes, triage
+from chatdev.checks import crashes, expectations, triage
 from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE, TRACEBACK_FRAME
 from chatdev.checks.triage import TestCase
 from chatdev.sandbox import catalogue
@@ -507,7 +507,9 @@ def with_scenarios(report: ProgramReport, results: list[Any], where: str = SCENA
 
 def _case_text(case: TestCase) -> str:
     lines = [ln for ln in case.text.splitlines() if ln.startswith("E ") or re.match(r"^\S+\.py:\d+:", ln)]
-    return tail("\n".join(lines) or case.message or case.text, lines=8, chars=400)
+    text = tail("\n".join(lines) or case.message or case.text, lines=8, chars=400)
+    why = expectations.letter_case(case)
+    return f"{text}\n{why}" if why else text
 
 
 def defects_text(report: ProgramReport) -> str:
