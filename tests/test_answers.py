@@ -80,7 +80,8 @@ def test_the_call_that_gives_the_answer_is_found_and_named(tmp_path: Path) -> No
     line = answers.hint(found, "python main.py 1994", "MCMXCIV")
     assert line == ("Why: the program already has the answer: `decimal_to_roman(1994)` returns 'MCMXCIV' (with 1994 "
                     "as a number, not text), but `python main.py 1994` never gets it: make the entry point call it "
-                    "for such an argument.")
+                    "for such an argument, for example with `if sys.argv[1].isdigit(): "
+                    "print(decimal_to_roman(int(sys.argv[1])))` before it reads the argument otherwise.")
 
 
 def test_words_in_every_order_and_a_function_in_another_module(tmp_path: Path) -> None:
@@ -90,7 +91,17 @@ def test_words_in_every_order_and_a_function_in_another_module(tmp_path: Path) -
     assert answers.modules(program) == ["cipher", "main"]
     found = run_probe(tmp_path, program, ["encode", "3", "hello"], "khoor")
     assert found and found[0]["call"] == "shift('hello', 3)" and found[0]["module"] == "cipher"
-    assert "(cipher.py)" in answers.hint(found, "python main.py encode 3 hello", "khoor")
+    line = answers.hint(found, "python main.py encode 3 hello", "khoor")
+    assert "(cipher.py)" in line and "`if sys.argv[2].isdigit(): print(shift(sys.argv[3], int(sys.argv[2])))`" in line
+
+
+def test_a_function_that_prints_the_answer_is_called_without_print(tmp_path: Path) -> None:
+    program = {"main.py": "def show(n):\n    print('I' * int(n))\n\n\ndef main():\n    pass\n"}
+    found = run_probe(tmp_path, program, ["3"], "III")
+    assert [f["call"] for f in found] == ["show('3')", "show(3)"]  # text first: the word as it came
+    assert "with `show(sys.argv[1])` before" in answers.hint(found, "python main.py 3", "III")
+    assert answers.hint([{"call": "f(1)", "returns": "'x'"}], "python main.py 1", "x").endswith(
+        "call it for such an argument.")  # no places: no line to suggest
 
 
 def test_a_call_whose_words_hold_the_answer_proves_nothing(tmp_path: Path) -> None:

@@ -76,7 +76,8 @@ for name in MODULES:
             continue
         if not 1 <= len(params) <= 3:
             continue
-        for words in itertools.permutations(ARGV, len(params)):
+        for places in itertools.permutations(range(len(ARGV)), len(params)):
+            words = [ARGV[i] for i in places]
             if any(EXPECTED.lower() in w.lower() for w in words):
                 continue
             for values in itertools.product(*(forms(w) for w in words)):
@@ -95,7 +96,8 @@ for name in MODULES:
                 if EXPECTED.lower() in (str(value) + "\\n" + printed.getvalue()).lower():
                     found.append({{"module": name, "call": fname + "(" + ", ".join(map(repr, values)) + ")",
                                   "returns": repr(value)[:80] if value is not None else "",
-                                  "numbers": [w for w, v in zip(words, values) if not isinstance(v, str)]}})
+                                  "numbers": [w for w, v in zip(words, values) if not isinstance(v, str)],
+                                  "args": [[i + 1, type(v).__name__] for i, v in zip(places, values)]}})
 print(json.dumps(found))
 '''
 
@@ -136,5 +138,29 @@ def hint(answers: Sequence[Mapping[str, object]], command: str, expected: str) -
     typed = (f" (with {', '.join(str(n) for n in numbers)} as a number, not text)"  # type: ignore[union-attr]
              if numbers else "")
     where = f" ({str(first['module']).replace('.', '/')}.py)" if first.get("module") not in ("main", None) else ""
-    return (f"Why: the program already has the answer: `{first['call']}`{where} {gives}{typed}, but `{command}` "
-            f"never gets it: make the entry point call it for such an argument.")
+    line = f"Why: the program already has the answer: `{first['call']}`{where} {gives}{typed}, but `{command}` " \
+           f"never gets it: make the entry point call it for such an argument"
+    code = _line(first)
+    return f"{line}, for example with `{code}` before it reads the argument otherwise." if code else f"{line}."
+
+
+def _line(answer: Mapping[str, object]) -> str:
+    """The line an entry point needs to give the answer: the call on ``sys.argv``'s words, each
+    number converted, under a test that the words read as numbers (``""``: the probe said not)."""
+    args = answer.get("args")
+    name = str(answer.get("call", "")).partition("(")[0]
+    if not isinstance(args, list) or not name.isidentifier():
+        return ""
+    values, tests = [], []
+    for item in args:
+        if not (isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)):
+            return ""
+        word = f"sys.argv[{item[0]}]"
+        if item[1] == "int":
+            values.append(f"int({word})")
+            tests.append(f"{word}.isdigit()")
+        else:
+            values.append(f"float({word})" if item[1] == "float" else word)
+    call = f"{name}({', '.join(values)})"
+    shown = f"print({call})" if answer.get("returns") else call
+    return f"if {' and '.join(dict.fromkeys(tests))}: {shown}" if tests else shown
