@@ -127,3 +127,65 @@ def test_the_fixer_is_told_which_call_gives_the_answer(tmp_path: Path, sandbox_r
              if '"test_fix"' in line and '"message"' in line]
     assert any("`decimal_to_roman(1994)` returns 'MCMXCIV' (with 1994 as a number, not text), but "
                "`python main.py 1994` never gets it" in text for text in fixes), fixes[:1]
+
+
+# the 1.5B's class-based converter (2026-12-08): `python main.py 1994` crashed in from_roman
+CLASSY = {"roman.py": '''class RomanConverter:
+    def __init__(self):
+        self.roman_numerals = {'I': 1, 'V': 5, 'X': 10, 'L': 50, 'C': 100, 'D': 500, 'M': 1000}
+
+    def from_roman(self, roman):
+        total = 0
+        for i in range(len(roman)):
+            if i + 1 < len(roman) and self.roman_numerals[roman[i]] < self.roman_numerals[roman[i + 1]]:
+                total -= self.roman_numerals[roman[i]]
+            else:
+                total += self.roman_numerals[roman[i]]
+        return total
+
+    def to_roman(self, number):
+        table = [(1000, 'M'), (900, 'CM'), (500, 'D'), (400, 'CD'), (100, 'C'), (90, 'XC'), (50, 'L'),
+                 (40, 'XL'), (10, 'X'), (9, 'IX'), (5, 'V'), (4, 'IV'), (1, 'I')]
+        out = ''
+        for value, numeral in table:
+            while number >= value:
+                out += numeral
+                number -= value
+        return out
+
+
+class Window:
+    def __init__(self, root):
+        self.root = root
+''', "main.py": '''import sys
+from roman import RomanConverter
+
+converter = RomanConverter()
+if __name__ == "__main__":
+    print(converter.from_roman(sys.argv[1]))
+'''}
+
+
+def test_a_method_of_a_class_made_without_arguments_is_found(tmp_path: Path) -> None:
+    found = run_probe(tmp_path, CLASSY, ["1994"], "MCMXCIV")
+    assert [f["call"] for f in found] == ["RomanConverter().to_roman(1994)"]  # Window(root) is not made
+    line = answers.hint(found, "python main.py 1994", "MCMXCIV")
+    assert "(roman.py)" in line
+    assert "`if sys.argv[1].isdigit(): print(RomanConverter().to_roman(int(sys.argv[1])))`" in line
+
+
+@pytest.mark.docker
+def test_a_task_command_line_that_crashes_is_told_the_call_that_answers_it(tmp_path: Path,
+                                                                            sandbox_ready: None) -> None:
+    """The real sandbox: `python main.py 1994` dies with KeyError '1' in from_roman; the review's fix
+    prompt names `RomanConverter().to_roman(1994)` under the crash."""
+    from tests.scripted_company import build_scripted, stubborn_program
+
+    task = "a Roman numeral converter: `python main.py 1994` prints MCMXCIV"
+    summary, _ = build_scripted(tmp_path, stubborn_program(CLASSY, summary="A converter."), task)
+    assert summary.runs is False
+    transcript = Path(summary.project) / ".chatdev" / "transcript.jsonl"
+    fixes = [json.loads(line)["text"] for line in transcript.read_text().splitlines()
+             if '"code_fix"' in line and '"message"' in line]
+    assert any("KeyError" in text and "`RomanConverter().to_roman(1994)` (roman.py) returns 'MCMXCIV'" in text
+               for text in fixes), fixes[:1]

@@ -9,7 +9,8 @@ call away, and nothing said so.
 
 ``probe(program, argv, expected)`` (pure) writes a script that imports the program's modules
 without starting them (``__name__`` is the module's name, not ``"__main__"``), calls each public
-top-level function of 1 to 3 required parameters with the command line's words in every order,
+top-level function (and each public method of a class made with no arguments) of 1 to 3
+required parameters with the command line's words in every order,
 each as text and as a number where it reads as one (one second a call, standard input empty,
 ``sys.argv`` the task's), and prints as JSON the calls whose return value or printed text holds
 the expected text. A call whose words already hold that text proves nothing and is skipped.
@@ -21,6 +22,7 @@ command line of the task whose output lacks what the task says, in a program tha
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import PurePosixPath
 
@@ -55,6 +57,27 @@ def forms(word):
     return out
 
 
+def callables(module):
+    """Public top-level functions, and the public methods of a class made with no arguments."""
+    for name, obj in list(vars(module).items()):
+        if name.startswith("_") or name == "main" or getattr(obj, "__module__", None) != module.__name__:
+            continue
+        if inspect.isfunction(obj):
+            yield name, obj
+        elif inspect.isclass(obj):
+            try:
+                signal.alarm(1)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    made = obj()
+            except BaseException:
+                continue
+            finally:
+                signal.alarm(0)
+            for attr, method in inspect.getmembers(made, inspect.ismethod):
+                if not attr.startswith("_") and attr != "main":
+                    yield name + "()." + attr, method
+
+
 found, tried = [], 0
 for name in MODULES:
     try:
@@ -65,10 +88,7 @@ for name in MODULES:
         continue
     finally:
         signal.alarm(0)
-    for fname, fn in list(vars(module).items()):
-        if (not inspect.isfunction(fn) or fn.__module__ != module.__name__ or fname.startswith("_")
-                or fname == "main"):
-            continue
+    for fname, fn in callables(module):
         try:
             params = [p for p in inspect.signature(fn).parameters.values()
                       if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
@@ -94,7 +114,8 @@ for name in MODULES:
                 finally:
                     signal.alarm(0)
                 if EXPECTED.lower() in (str(value) + "\\n" + printed.getvalue()).lower():
-                    found.append({{"module": name, "call": fname + "(" + ", ".join(map(repr, values)) + ")",
+                    found.append({{"module": name, "name": fname,
+                                  "call": fname + "(" + ", ".join(map(repr, values)) + ")",
                                   "returns": repr(value)[:80] if value is not None else "",
                                   "numbers": [w for w, v in zip(words, values) if not isinstance(v, str)],
                                   "args": [[i + 1, type(v).__name__] for i, v in zip(places, values)]}})
@@ -148,8 +169,8 @@ def _line(answer: Mapping[str, object]) -> str:
     """The line an entry point needs to give the answer: the call on ``sys.argv``'s words, each
     number converted, under a test that the words read as numbers (``""``: the probe said not)."""
     args = answer.get("args")
-    name = str(answer.get("call", "")).partition("(")[0]
-    if not isinstance(args, list) or not name.isidentifier():
+    name = str(answer.get("name") or "")
+    if not isinstance(args, list) or not re.fullmatch(r"\w+(\(\)\.\w+)?", name):
         return ""
     values, tests = [], []
     for item in args:

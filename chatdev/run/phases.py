@@ -798,6 +798,8 @@ def run_action(ctx: Context, phase: ActionPhase, *, cycle: int) -> PhaseResult:
 def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
     """pyflakes over the program, and the program's own run (short window, no tests)."""
     report, files = _verify_repairing(ctx, phase, tests=False)
+    if report.runs is False:
+        report = _answers(ctx, report)  # a task's command line that crashed: the call that answers it
     body = report.summary.split("\n", 1)[-1].strip()  # the run (its traceback), then any static errors
     verdicts = {"clean": report.static_ok}
     if report.runs is not None:
@@ -831,20 +833,26 @@ MAX_ANSWERED = 2  # command lines of the task probed for a call that gives their
 
 
 def _answers(ctx: Context, report: Any) -> Any:
-    """For a command line of the task whose output lacks what the task says it prints, in a
-    program that runs: the program's own function call that gives it, when there is one
-    (``checks/answers.py``, run in the sandbox with the program beside it), under the report."""
-    if not report.runs or ctx.computer is None:
+    """For a command line of the task whose output lacks what the task says it prints (in a
+    program that runs), or that crashed as the program's own run: the program's own function
+    call that gives it, when there is one (``checks/answers.py``, run in the sandbox with the
+    program beside it), under the report."""
+    if ctx.computer is None or report.runs is None:
         return report
-    lacking = [c for c in report.cases if c.file == "the task" and c.failed and "the output lacks" in c.message]
-    if not lacking:
+    said = examples.task_outputs(ctx.state.task)
+    if report.runs:
+        lacking = {c.name for c in report.cases if c.file == "the task" and c.failed
+                   and "the output lacks" in c.message}
+        wanted = [s for s in said if s.name in lacking]
+    else:  # the run itself crashed: on a command line the task says what it prints?
+        args = list(getattr(getattr(report, "run", None), "args", ()) or ())
+        wanted = [s for s in said if args and s.argv == args]
+    if not wanted:
         return report
-    wanted = {s.name: s for s in examples.task_outputs(ctx.state.task)}
     program = _program_texts(ctx)
     lines: list[str] = []
-    for case in lacking[:MAX_ANSWERED]:
-        scenario = wanted.get(case.name)
-        if scenario is None or not scenario.argv or not scenario.expect:
+    for scenario in wanted[:MAX_ANSWERED]:
+        if not scenario.argv or not scenario.expect:
             continue
         run = ctx.computer(answers.probe(program, scenario.argv, scenario.expect[0]), files=program,
                            script=answers.SCRIPT)
