@@ -372,6 +372,55 @@ def test_a_test_that_calls_a_function_that_always_exits_is_a_defect() -> None:
                          sometimes)[0].defect is None  # it exits only when its condition says so: maybe a bug
 
 
+CAESAR = """import sys
+
+
+def caesar_cipher(text, shift, operation):
+    return ''.join(chr((ord(c) - 97 + shift) % 26 + 97) if c.islower() else c for c in text)
+
+
+def main():
+    if len(sys.argv) != 4 or sys.argv[1] not in ('encode', 'decode'):
+        print("Invalid operation. Use 'encode' or 'decode'.")
+        sys.exit(1)
+    print(caesar_cipher(sys.argv[3], int(sys.argv[2]), sys.argv[1]))
+
+
+if __name__ == "__main__":
+    main()
+"""
+CAESAR_TESTS = """import pytest
+from main import caesar_cipher
+
+
+def test_caesar_cipher_invalid_operation():
+    with pytest.raises(SystemExit) as excinfo:
+        caesar_cipher("hello", 3, "invalid")
+    assert "Invalid operation" in str(excinfo.value)
+"""
+
+
+def test_a_test_that_expects_a_function_to_exit_when_only_main_does_is_a_defect() -> None:
+    """The 1.5B Caesar tests (2026-12-08): three `pytest.raises(SystemExit)` around caesar_cipher(),
+    which returns its text; main() checks the command line."""
+    raised = case(name="test_caesar_cipher_invalid_operation", message="Failed: DID NOT RAISE <class 'SystemExit'>",
+                  text="tests/test_main.py:6: in test_caesar_cipher_invalid_operation\n    with pytest.raises("
+                       "SystemExit) as excinfo:\nE   Failed: DID NOT RAISE <class 'SystemExit'>")
+    got = triage.triage([raised], {"tests/test_main.py": CAESAR_TESTS}, {"main.py": CAESAR})[0]
+    assert got.defect == ("the test expects caesar_cipher() to end the program (`pytest.raises(SystemExit)`), but "
+                          "nothing caesar_cipher in main.py runs ever ends it (ending the program is the entry "
+                          "point's business): check what caesar_cipher() returns, prints or raises for that input "
+                          "instead")
+    helper = CAESAR.replace("def main():", "def check(op):\n    if op == 'x':\n        sys.exit(2)\n\n\ndef main():")
+    assert triage.triage([raised], {"tests/test_main.py": CAESAR_TESTS}, {"main.py": helper})[0].defect is None
+    calls_main = CAESAR.replace("    return ''.join", "    if not text:\n        main()\n    return ''.join")
+    assert triage.triage([raised], {"tests/test_main.py": CAESAR_TESTS}, {"main.py": calls_main})[0].defect is None
+    valueerror = case(name="test_caesar_cipher_invalid_operation", message="Failed: DID NOT RAISE <class 'ValueError'>",
+                      text="E   Failed: DID NOT RAISE <class 'ValueError'>")
+    assert triage.triage([valueerror], {"tests/test_main.py": CAESAR_TESTS.replace("SystemExit", "ValueError")},
+                         {"main.py": CAESAR})[0].defect is None  # a function may well raise: the program's to add
+
+
 def test_a_scenario_that_must_end_fails_when_the_program_is_still_running() -> None:
     ends = scenarios.parse_scenarios([{"name": "add", "argv": ["add", "milk"], "ends": True, "timeout": 3}], "t")[0]
     assert ends.ends and ends.to_spec()["ends"] is True

@@ -28,6 +28,8 @@ defect*, never a program failure sent to the programmer:
   a file the program itself names is the program's failure);
 - it calls a program function that ends the program on every path (``game_over()`` whose
   body calls ``sys.exit()``) without ``pytest.raises(SystemExit)``;
+- it expects a program function to end the program (``pytest.raises(SystemExit)``) when nothing
+  it runs ever does: only ``main()`` ends the program, and the function returns its result;
 - it sets its own copies of the program's variables (``paddle_x = ...``, ``paddle_x -= 10``)
   and checks what it computed from them, calling no program function, class or module:
   passing or failing, it says nothing about the program.
@@ -113,7 +115,8 @@ def triage(cases: list[dict[str, Any]], sources: dict[str, str],
                or _checks_own_values(case, sources.get(case.file, ""), defined, state)
                or _checks_untouched_local(case, sources.get(case.file, ""), state)
                or _checks_library_none(case, defined) or _mocks_a_real_object(case)
-               or _calls_an_exit(case, trees) or _passes_none(case, sources.get(case.file, ""), trees))
+               or _calls_an_exit(case, trees) or _expects_an_exit(case, sources.get(case.file, ""), defined)
+               or _passes_none(case, sources.get(case.file, ""), trees))
         own = own or defect(case, sources, program) or _never_touches_program(case, sources.get(case.file, ""), state)
         out.append(dataclasses.replace(case, defect=own))
     return out
@@ -515,6 +518,56 @@ def _calls_an_exit(case: TestCase, trees: dict[str, ast.Module]) -> str | None:
                 return (f"the test calls {name}(), which ends the program ({ast.unparse(call)} in {path}): "
                         f"check that with `with pytest.raises(SystemExit):`, or test what happens before it")
     return None
+
+
+def _exits(node: ast.AST) -> bool:
+    """Whether ``node`` holds a call of ``sys.exit()`` (or ``exit``, ``quit``, ``os._exit``) or a
+    ``raise SystemExit``."""
+    for n in ast.walk(node):
+        if isinstance(n, ast.Call) and ast.unparse(n.func) in _EXITS:
+            return True
+        if isinstance(n, ast.Raise) and n.exc is not None and "SystemExit" in ast.unparse(n.exc):
+            return True
+    return False
+
+
+def _expects_an_exit(case: TestCase, source: str, defined: dict[str, _Definition]) -> str | None:
+    """Why ``case`` expects a program function to end the program when nothing it runs ever
+    does (None: something may). Seen on the 1.5B Caesar cipher (2026-12-08): three tests wrapped
+    ``caesar_cipher("hello", 3, "invalid")`` in ``pytest.raises(SystemExit)``; the function
+    returns its text, and ``main()`` checks the command line and prints the error. Each failed
+    with "DID NOT RAISE", went to the programmer, and the tester kept them when disputed."""
+    if not case.failed or "DID NOT RAISE <class 'SystemExit'>" not in f"{case.message}\n{case.text}":
+        return None
+    fn = find_test(source, case.name) if source else None
+    if fn is None:
+        return None
+    blocks = [w for w in ast.walk(fn) if isinstance(w, (ast.With, ast.AsyncWith))
+              and any("raises" in ast.unparse(i.context_expr) and "SystemExit" in ast.unparse(i.context_expr)
+                      for i in w.items)]
+    called = [c.func.id for w in blocks for c in ast.walk(w) if isinstance(c, ast.Call)
+              and isinstance(c.func, ast.Name) and c.func.id in defined]
+    if not called or _reaches(called, "main", defined):
+        return None  # the entry point's own function may end it
+    if any(_exits(d.node) for n, d in defined.items() if n != "main"):
+        return None  # some function or class of the program ends it: it may be reached
+    name = called[0]
+    return (f"the test expects {name}() to end the program (`pytest.raises(SystemExit)`), but nothing {name} in "
+            f"{defined[name].path} runs ever ends it (ending the program is the entry point's business): check "
+            f"what {name}() returns, prints or raises for that input instead")
+
+
+def _reaches(start: list[str], name: str, defined: dict[str, _Definition]) -> bool:
+    """Whether the program function ``name`` is one of ``start`` or called from them, by name."""
+    seen, todo = set(), list(start)
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in defined:
+            continue
+        seen.add(current)
+        todo += [c.func.id for c in ast.walk(defined[current].node)
+                 if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)]
+    return name in seen
 
 
 def test_lines(case: TestCase) -> list[str]:
