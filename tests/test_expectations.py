@@ -211,3 +211,23 @@ def test_a_value_in_the_wrong_letter_case_is_pointed_out_to_the_programmer() -> 
                           sources={"tests/test_main.py": source},
                           program={"main.py": "def caesar_cipher(t, s, o):\n    return t\n"})
     assert report.tests_pass is False and hint in report.summary
+
+
+def test_a_text_the_program_already_has_is_pointed_out_to_the_programmer() -> None:
+    """The 1.5B calculator (2026-12-08) returned 'Invalid expression' for bad characters; its test expected it
+    for "2 + 3 *", which reached `return f"Error: {e}"`. Two fixes rewrote the evaluation and were rolled back."""
+    program = {"main.py": 'import re\n\n\ndef evaluate_expression(expression):\n'
+                          '    if not re.match(r"^[0-9+*/() -]*$", expression):\n'
+                          '        return "Invalid expression"\n    try:\n        return eval(expression)\n'
+                          '    except Exception as e:\n        return f"Error: {e}"\n'}
+    cut = failing("test_invalid", 8, 'assert evaluate_expression("2 + 3 *") == "Invalid expression"',
+                  "'Error: inval...ing>, line 1)' == 'Invalid expression'")
+    assert expectations.known_text(cut, program) == (
+        "Why: the program already has 'Invalid expression' (main.py line 6), but this call gets another value: "
+        "make this case reach that text rather than writing a new one.")
+    assert expectations.letter_case(cut) == ""  # a side pytest cut short is no value
+    whole = failing("test_invalid", 8, 'assert evaluate_expression("2 +") == "Invalid expression"',
+                    "'Error: bad' == 'Invalid expression'")
+    assert "but this call gets another value, not 'Error: bad':" in expectations.known_text(whole, program)
+    assert expectations.known_text(whole, {"main.py": "def f():\n    return 'Error: bad'\n"}) == ""  # what it got
+    assert expectations.known_text(failing("test_x", 5, "assert f() == 'ab'", "'abc' == 'ab'"), program) == ""

@@ -27,11 +27,12 @@ from __future__ import annotations
 import ast
 import re
 import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from chatdev.checks.disputes import fails_on_own_assertion
-from chatdev.checks.triage import FRAME, TestCase, find_test
+from chatdev.checks.triage import FRAME, TestCase, find_test, test_lines
 from chatdev.project.paths import SANDBOX_ROOT
 
 SCRIPT = "expected.py"  # the computation's file, alone in its sandbox folder
@@ -179,22 +180,88 @@ def agrees(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _sides(case: TestCase) -> tuple[Any, Any] | None:
+    """The two values of the failing ``assert A == B`` as pytest printed it (``NOTHING`` for a side
+    that is no whole literal, such as a text pytest cut short), or None for another failure."""
+    shown = next((m["shown"].strip() for ln in case.text.splitlines() if (m := _ASSERTED.match(ln))), None)
+    if not shown:
+        return None
+    try:
+        node = ast.parse(shown, mode="eval").body
+    except SyntaxError:
+        left, sep, right = shown.partition(" == ")  # a side pytest cut short does not parse
+        return (_literal_text(left), _literal_text(right)) if sep else None
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
+        return None
+    return _whole(_literal(node.left)), _whole(_literal(node.comparators[0]))
+
+
+def _literal_text(text: str) -> Any:
+    try:
+        return _whole(ast.literal_eval(text.strip()))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return NOTHING
+
+
+def _whole(value: Any) -> Any:
+    """``value``, or ``NOTHING`` for a text pytest cut short (``'Error: inval...ing>, line 1)'``)."""
+    return NOTHING if isinstance(value, str) and "..." in value else value
+
+
 def letter_case(case: TestCase) -> str:
     """A ``Why:`` line for a failing ``assert A == B`` whose two strings differ in letter case alone
     (``'KHOOR' == 'khoor'``: a Caesar cipher that swapped upper and lower case), else "". The letters
     are right there, and a fix that rewrites the whole computation would throw that away."""
-    shown = next((m["shown"].strip() for ln in case.text.splitlines() if (m := _ASSERTED.match(ln))), None)
-    try:
-        node = ast.parse(shown or "", mode="eval").body
-    except SyntaxError:
+    sides = _sides(case)
+    if sides is None:
         return ""
-    if not (isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq)):
-        return ""
-    left, right = _literal(node.left), _literal(node.comparators[0])
+    left, right = sides
     if not (isinstance(left, str) and isinstance(right, str)) or left == right or left.lower() != right.lower():
         return ""
     return (f"Why: {left!r} and {right!r} differ only in letter case: the letters are right, so change only "
             "where the code chooses upper or lower case.")
+
+
+def known_text(case: TestCase, program: Mapping[str, str]) -> str:
+    """A ``Why:`` line for a failing ``assert A == B`` where one side is a text the program's own
+    code already has, word for word, and the other is not (``'Invalid expression'``, which the
+    1.5B calculator returned for bad characters, expected for ``"2 + 3 *"``, where it returned
+    ``'Error: invalid syntax ...'``), else "": the fix is to reach that line, not to write a new one."""
+    sides = _sides(case)
+    if sides is None:
+        return ""
+    written = _test_texts(case)  # the expected side is a literal of the test's own line
+    places: list[list[tuple[str, int]]] = [[], []]
+    for index, value in enumerate(sides):
+        if not isinstance(value, str) or len(value.strip()) < 4 or value not in written:
+            continue
+        for rel, text in sorted(program.items()):
+            try:
+                tree = ast.parse(text)
+            except (SyntaxError, ValueError):
+                continue
+            places[index] += [(rel, n.lineno) for n in ast.walk(tree)
+                              if isinstance(n, ast.Constant) and n.value == value]
+    if bool(places[0]) == bool(places[1]):
+        return ""  # neither side, or both: nothing to point at
+    index = 0 if places[0] else 1
+    rel, line = min(places[index])
+    other = sides[1 - index]
+    got = f", not {other!r}" if other is not NOTHING else ""
+    return (f"Why: the program already has {sides[index]!r} ({rel} line {line}), but this call gets another "
+            f"value{got}: make this case reach that text rather than writing a new one.")
+
+
+def _test_texts(case: TestCase) -> set[str]:
+    """The string literals of the lines pytest printed for the test's own frame."""
+    out: set[str] = set()
+    for line in test_lines(case):
+        try:
+            tree = ast.parse(line.strip())
+        except SyntaxError:
+            continue
+        out |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return out
 
 
 def _literal(node: ast.expr) -> Any:

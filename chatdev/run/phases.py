@@ -974,7 +974,7 @@ def _disputes(ctx: Context, report: Any) -> Any:
         return report
     ctx.sink(events.Notice(level="info", text=f"sent {len(new)} test(s) that failed again as they did to the "
                                               "tester to check: " + ", ".join(new)[:300]))
-    return with_disputes(report, cases)
+    return with_disputes(report, cases, _program_texts(ctx))
 
 
 def _as_list(value: Any) -> list[str]:

@@ -461,7 +461,7 @@ def build_report(payload: dict[str, Any], *, run: RunResult | None, tests: RunRe
             elif failing:
                 parts.append(f"pytest: {len(failing)} failed, {len(healthy) - len(failing)} passed:")
                 for case in failing[:6]:
-                    parts.append(f"{case.id}: {_case_text(case)}")
+                    parts.append(f"{case.id}: {_case_text(case, program)}")
             else:
                 parts.append(f"pytest: {len(healthy)} passed.")
         elif tests.exit_code == 5 or not cases:
@@ -505,10 +505,11 @@ def with_scenarios(report: ProgramReport, results: list[Any], where: str = SCENA
     return dataclasses.replace(report, cases=report.cases + cases, tests_pass=tests_pass, summary=_clip(summary))
 
 
-def _case_text(case: TestCase) -> str:
+def _case_text(case: TestCase, program: dict[str, str] | None) -> str:
+    """A failing test as the programmer reads it: pytest's lines, and a ``Why:`` when its values say one."""
     lines = [ln for ln in case.text.splitlines() if ln.startswith("E ") or re.match(r"^\S+\.py:\d+:", ln)]
     text = tail("\n".join(lines) or case.message or case.text, lines=8, chars=400)
-    why = expectations.letter_case(case)
+    why = expectations.letter_case(case) or expectations.known_text(case, program or {})
     return f"{text}\n{why}" if why else text
 
 
@@ -522,15 +523,18 @@ def defects_text(report: ProgramReport) -> str:
     return "\n".join(dict.fromkeys(lines))
 
 
-def with_disputes(report: ProgramReport, cases: Sequence[TestCase]) -> ProgramReport:
+def with_disputes(report: ProgramReport, cases: Sequence[TestCase],
+                  program: dict[str, str] | None = None) -> ProgramReport:
     """The report with ``cases`` (disputes marked): a disputed test still counts, but its failure
-    is no longer listed for the programmer, whose fix left it as it was; one line says so."""
+    is no longer listed for the programmer, whose fix left it as it was; one line says so
+    (``program``: the program's files the report was built with, which its failures' text read)."""
     disputed = [c for c in cases if c.disputed]
     if not disputed:
         return report
     summary = report.summary
     for case in disputed:
-        summary = summary.replace(f"\n{case.id}: {_case_text(case)}", "")
+        for text in dict.fromkeys((_case_text(case, program), _case_text(case, None))):
+            summary = summary.replace(f"\n{case.id}: {text}", "")
     n = len(disputed)
     summary += (f"\n{n} failing test{'s' * (n != 1)} the last fix left as {'they were' if n != 1 else 'it was'} "
                 f"went to the tester to check {'their' if n != 1 else 'its'} expected values (not to you): "
