@@ -114,7 +114,7 @@ def computed(model: Any, task: str, before: str, call: str) -> Any:
     reply = model.chat([Message("user", ask)], max_tokens=300, temperature=0.0)
     parsed = parse_files(reply.text, expected=[expectations.SCRIPT])
     source = parsed.files.get(expectations.SCRIPT, "") if parsed.ok else ""
-    if not expectations.computes(source):
+    if not expectations.computes(source, f"{before}\n{call}"):
         return f"<no computation: {reply.text[-60:]!r}>"
     with tempfile.TemporaryDirectory() as folder:
         Path(folder, expectations.SCRIPT).write_text(expectations.script(source))

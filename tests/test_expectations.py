@@ -127,6 +127,19 @@ def test_a_guessed_value_is_not_a_computation() -> None:
     assert not expectations.computes("def other():\n    return 1 + 1\n")
 
 
+def test_a_computation_that_uses_none_of_the_calls_values_computes_something_else() -> None:
+    """The 0.5B (2026-12-08) answered all eighteen questions of bench/expected_values.py with the prompt's
+    own example, count_vowels("banana"), and its 3 sided with a wrong test."""
+    example = ('def expected():\n    def count_vowels(text):\n        return sum(1 for c in text if c in "aeiou")\n'
+               '    return count_vowels("banana")\n')
+    assert expectations.computes(example)  # without the inputs, it computes
+    assert not expectations.computes(example, "from main import is_prime\nis_prime(247)")
+    own = "def expected():\n    n = 247\n    return all(n % d for d in range(2, n))\n"
+    assert expectations.computes(own, "from main import is_prime\nis_prime(247)")
+    assert expectations.computes(own, "from main import is_prime\nn = 247\nis_prime(n)")  # the setup's value
+    assert expectations.computes("def expected():\n    return len(open(__file__).read()) * 0 + 5\n", "f()")
+
+
 def test_the_verdict_sides_with_whichever_value_the_computation_gives() -> None:
     found = expectations.find(failing("test_next_prime_after_a_prime", 15, "assert next_prime(13) == 17", "13 == 17"),
                               TESTS)

@@ -112,9 +112,11 @@ def find(case: TestCase, source: str) -> Expectation | None:
                        span=(lit.lineno, lit.col_offset, lit.end_lineno or lit.lineno, lit.end_col_offset or 0))
 
 
-def computes(source: str) -> bool:
+def computes(source: str, inputs: str = "") -> bool:
     """Whether ``source`` defines ``expected()``, taking nothing, that computes its value: not a bare
-    ``return LITERAL`` (the value asked for, only guessed: right on 2 of 12 real disputes)."""
+    ``return LITERAL`` (the value asked for, only guessed: right on 2 of 12 real disputes), and,
+    when ``inputs`` (the call and the test's setup, as code) hold values, using one of them: the
+    0.5B answered every question with the prompt's own example, ``count_vowels("banana")``."""
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
@@ -122,10 +124,23 @@ def computes(source: str) -> bool:
     fn = next((n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "expected"), None)
     if fn is None or fn.args.args or fn.args.posonlyargs or fn.args.kwonlyargs:
         return False
+    given = _constants(inputs)
+    if given and not given & _constants(source):
+        return False  # it computes something, but not from the call's values
     body = [s for s in fn.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
     if len(body) == 1 and isinstance(body[0], ast.Return) and body[0].value is not None:
         return _literal(body[0].value) is NOTHING
     return bool(body)
+
+
+def _constants(code: str) -> set[tuple[str, object]]:
+    """The numbers and texts written in ``code`` (by type and value), None and booleans aside."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return set()
+    return {(type(n.value).__name__, n.value) for n in ast.walk(tree) if isinstance(n, ast.Constant)
+            and isinstance(n.value, (int, float, str)) and not isinstance(n.value, bool)}
 
 
 def script(source: str) -> str:

@@ -311,7 +311,7 @@ class Context:
                              max_tokens=300, result=result, expects="files", turn="expected")
         except ModelError:
             return expectations.NOTHING  # an aside: the failing test goes on as it would have
-        source = _expected_function(reply.text)
+        source = _expected_function(reply.text, f"{expectation.setup}\n{expectation.call}")
         if not source:
             return expectations.NOTHING
         run = self.computer(expectations.script(source))
@@ -355,8 +355,9 @@ class Context:
         return f"\nWhat the screenshot shows ({role.name}): {reply.text.strip()}"
 
 
-def _expected_function(reply: str) -> str:
-    """The reply's code when its ``expected()`` computes a value (``expectations.computes``), else ""."""
+def _expected_function(reply: str, inputs: str) -> str:
+    """The reply's code when its ``expected()`` computes a value from ``inputs``' values
+    (``expectations.computes``), else ""."""
     parsed = parse_files(reply, expected=[expectations.SCRIPT])
     source = parsed.files.get(expectations.SCRIPT, "") if parsed.ok else ""
-    return source if expectations.computes(source) else ""
+    return source if expectations.computes(source, inputs) else ""
