@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from chatdev import events
-from chatdev.checks import answers, crashes, examples, expectations, targets
+from chatdev.checks import answers, crashes, examples, expectations, targets, unused
 from chatdev.company import prompts
 from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPhase
 from chatdev.errors import ChatDevError
@@ -801,6 +801,8 @@ def _static_check(ctx: Context, phase: ActionPhase) -> PhaseResult:
     if report.runs is False:
         report = _answers(ctx, report)  # a task's command line that crashed: the call that answers it
     body = report.summary.split("\n", 1)[-1].strip()  # the run (its traceback), then any static errors
+    if report.static_ok and (idle := unused.note(_program_texts(ctx))):
+        body += "\n" + idle  # a function written and never wired in: the review reads it
     verdicts = {"clean": report.static_ok}
     if report.runs is not None:
         verdicts["runs"] = bool(report.runs)
