@@ -25,6 +25,7 @@ from chatdev.company.config import ActionPhase, ChatPhase, DebatePhase, HumanPha
 from chatdev.errors import ChatDevError
 from chatdev.models.base import Reply, SchemaViolation
 from chatdev.project import api
+from chatdev.repair import lettercase
 from chatdev.repair.argv import feed_arguments, fit_arity
 from chatdev.repair.assets import stand_ins
 from chatdev.repair.display import init_pygame, make_display, undefined_name
@@ -1042,6 +1043,9 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
     files = sorted({*files, *declared})
     report, once = _run_dispatch_once(ctx, phase, report, tests=tests)
     files = sorted({*files, *once})
+    if tests:
+        report, swapped = _swap_letter_case(ctx, phase, report)
+        files = sorted({*files, *swapped})
     run = getattr(report, "run", None)
     piped = examples.reads_stdin(ctx.state.task)  # run with no arguments, its input on standard input
     if report.runs is not False or run is None or not (run.args or piped):
@@ -1065,6 +1069,27 @@ def _check_and_repair(ctx: Context, phase: ActionPhase, *, tests: bool) -> tuple
                                 better=lambda before, after: bool(after.runs))
         files = sorted({*files, *kept})
     return report, files
+
+
+def _swap_letter_case(ctx: Context, phase: ActionPhase, report: Any) -> tuple[Any, list[str]]:
+    """A program that runs and fails a test on letter case alone (``'KHOOR'`` for ``'khoor'``):
+    each conditional expression that picks upper or lower case gets its branches exchanged in
+    turn (``repair/lettercase.py``), kept only when more tests pass and nothing got worse."""
+    if not report.runs or not any(c.counts and c.failed and expectations.letter_case(c) for c in report.cases):
+        return report, []
+
+    def more(before: Any, after: Any) -> bool:
+        was, now = before.progress(), after.progress()
+        return bool(after.runs) and now.tests_passed > was.tests_passed and not now.worse_than(was)
+
+    program = _program_texts(ctx)
+    for rel, text, line in lettercase.swaps(program):
+        notice = (f"exchanged the upper- and lower-case branches of {rel} line {line}: a test's values differed "
+                  "in letter case alone, and more tests pass now")
+        report, kept = _keep_if(ctx, phase, report, {rel: text}, program, tests=True, notice=notice, better=more)
+        if kept:
+            return report, kept
+    return report, []
 
 
 def _run_dispatch_once(ctx: Context, phase: ActionPhase, report: Any, *, tests: bool) -> tuple[Any, list[str]]:
