@@ -73,3 +73,29 @@ def test_the_review_reads_the_note_under_the_static_check(tmp_path: Path, sandbo
                if '"code_review"' in line and '"message"' in line]
     assert any("Static check: clean" in text and unused.note({"main.py": CONVERTER}) in text for text in reviews), \
         reviews[:1]
+
+
+def test_a_parameter_the_function_never_reads_is_pointed_out_under_the_failure() -> None:
+    """The 1.5B Caesar (2026-12-08, after the case repair): caesar_cipher(text, shift, operation) never
+    read `operation`; main() decoded by passing -shift, so the test's decode call encoded."""
+    from chatdev.checks.triage import TestCase
+    from chatdev.sandbox.results import RunResult, build_report
+
+    program = {"main.py": "def caesar_cipher(text, shift, operation):\n"
+                          "    return ''.join(chr((ord(c) - 97 + shift) % 26 + 97) for c in text)\n"}
+    case = TestCase(id="tests/test_main.py::test_decode", file="tests/test_main.py", name="test_decode",
+                    outcome="failed", message="AssertionError: assert 'nkrru' == 'hello'",
+                    text="tests/test_main.py:8: in test_decode\n    assert caesar_cipher(\"khoor\", 3, \"decode\") "
+                         "== \"hello\"\nE   AssertionError: assert 'nkrru' == 'hello'")
+    line = ("Why: caesar_cipher() never reads its parameter `operation` (main.py line 1), so the 'decode' this "
+            "test gives it changes nothing: make caesar_cipher use `operation`.")
+    assert unused.unread_parameter(case, program) == line
+    reads = {"main.py": program["main.py"].replace("    return", "    shift = -shift if operation == 'decode' "
+                                                                 "else shift\n    return")}
+    assert unused.unread_parameter(case, reads) == ""
+    assert unused.unread_parameter(case, {}) == ""
+    payload = {"probe": {"entry": "main.py", "gui": None, "tests": ["tests/test_main.py"]},
+               "cases": [{**case.to_dict(), "defect": None}]}
+    report = build_report(payload, run=RunResult(0, "", "", False, 0.1), tests=RunResult(1, "", "", False, 0.5),
+                          sources={"tests/test_main.py": "from main import caesar_cipher\n"}, program=program)
+    assert line in report.summary

@@ -1,4 +1,4 @@
-"""Functions the program defines and never uses: a feature written and never wired in.
+"""What the program writes and never uses: a function never called, a parameter never read.
 
 Seen on the 1.5B's unit converter (2026-12-08): ``convert_weight`` was right, and tested,
 but ``main()`` only knew length and temperature units, so ``python main.py 1 kg g`` printed
@@ -11,12 +11,19 @@ program's own files that no line of the program names outside their own body: no
 not passed as a callback (``command=self.on_click``), not imported by another file, not in
 ``__all__``. A decorated function (a framework may call it), ``main``, and names starting
 with ``_`` are left out. ``note`` is the line the review reads under the static check.
+
+``unread_parameter(case, program)`` reads a failing test the other way: the 1.5B Caesar's
+``caesar_cipher(text, shift, operation)`` never read ``operation`` (``main()`` decoded by
+passing ``-shift``), so the test's ``caesar_cipher("khoor", 3, "decode")`` encoded. When a test
+line gives a program function a value for a parameter its body never reads, the report says so.
 """
 
 from __future__ import annotations
 
 import ast
 from collections.abc import Mapping
+
+from chatdev.checks.triage import TestCase, test_lines
 
 MAX_LISTED = 4
 
@@ -65,3 +72,40 @@ def note(program: Mapping[str, str]) -> str:
     return (f"Never used: {listed} {'is' if one else 'are'} defined, but nothing in the program calls "
             f"{'it' if one else 'them'}. If the task needs what {'it does' if one else 'they do'}, the program "
             f"must call {'it' if one else 'them'} where it handles that case (from main()).")
+
+
+def unread_parameter(case: TestCase, program: Mapping[str, str]) -> str:
+    """A ``Why:`` line when the failing test's own lines give a program function a value for a
+    parameter that function never reads ("" when not)."""
+    if not case.failed or not program:
+        return ""
+    functions: dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+    for rel, text in sorted(program.items()):
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                functions.setdefault(node.name, (rel, node))
+    for line in test_lines(case):
+        try:
+            tree = ast.parse(line.strip())
+        except SyntaxError:
+            continue
+        for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
+            name = call.func.id if isinstance(call.func, ast.Name) else \
+                call.func.attr if isinstance(call.func, ast.Attribute) else ""
+            if name not in functions:
+                continue
+            rel, fn = functions[name]
+            params = [a.arg for a in (*fn.args.posonlyargs, *fn.args.args)]
+            read = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+            given = {params[i]: arg for i, arg in enumerate(call.args) if i < len(params)
+                     and not isinstance(arg, ast.Starred)}
+            given.update({k.arg: k.value for k in call.keywords if k.arg in params})
+            for param, value in given.items():
+                if param not in read and param not in ("self", "cls"):
+                    return (f"Why: {name}() never reads its parameter `{param}` ({rel} line {fn.lineno}), so the "
+                            f"{ast.unparse(value)} this test gives it changes nothing: make {name} use `{param}`.")
+    return ""

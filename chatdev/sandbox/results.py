@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chatdev.checks import crashes, expectations, triage
+from chatdev.checks import crashes, expectations, triage, unused
 from chatdev.checks.scenarios import PROJECT_FILE as SCENARIOS_FILE, TRACEBACK_FRAME
 from chatdev.checks.triage import TestCase
 from chatdev.sandbox import catalogue
@@ -509,7 +509,8 @@ def _case_text(case: TestCase, program: dict[str, str] | None) -> str:
     """A failing test as the programmer reads it: pytest's lines, and a ``Why:`` when its values say one."""
     lines = [ln for ln in case.text.splitlines() if ln.startswith("E ") or re.match(r"^\S+\.py:\d+:", ln)]
     text = tail("\n".join(lines) or case.message or case.text, lines=8, chars=400)
-    why = expectations.letter_case(case) or expectations.known_text(case, program or {})
+    why = (expectations.letter_case(case) or expectations.known_text(case, program or {})
+           or unused.unread_parameter(case, program or {}))
     return f"{text}\n{why}" if why else text
 
 
