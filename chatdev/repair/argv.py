@@ -131,7 +131,8 @@ def feed_arguments(sources: Mapping[str, str], n_args: int) -> Fed | None:
     for call, chain, head in sorted(edits, key=lambda e: (e[0].lineno, e[0].col_offset), reverse=True):
         if call.end_lineno is None or call.end_col_offset is None:
             return None
-        start, end = _offset(lines, call.lineno, call.col_offset), _offset(lines, call.end_lineno, call.end_col_offset)
+        start = char_offset(lines, call.lineno, call.col_offset)
+        end = char_offset(lines, call.end_lineno, call.end_col_offset)
         flat = "".join(lines)
         alone = isinstance(chain[0], (ast.Call, ast.Assign, ast.AnnAssign, ast.Return, ast.keyword, ast.Expr))
         flat = flat[:start] + (f"{head}{flat[start:end]}" if alone else f"({head}{flat[start:end]})") + flat[end:]
@@ -175,7 +176,7 @@ def reads_argv(node: ast.AST) -> bool:
     return isinstance(node, ast.Import) and any(a.name == "argparse" for a in node.names)
 
 
-def _offset(lines: list[str], line: int, col: int) -> int:
+def char_offset(lines: list[str], line: int, col: int) -> int:
     """The character offset of ``line``:``col`` (``col`` in UTF-8 bytes, as ``ast`` gives it)."""
     before = sum(len(text) for text in lines[: line - 1])
     return before + len(lines[line - 1].encode()[:col].decode(errors="replace"))

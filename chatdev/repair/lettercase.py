@@ -19,6 +19,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
+from chatdev.repair.argv import char_offset
+
 _CASE_METHODS = {"upper": "lower", "isupper": "islower", "capitalize": "lower", "title": "lower"}
 MAX_SWAPS = 3
 
@@ -67,7 +69,8 @@ def _exchanged(text: str, node: ast.IfExp) -> str | None:
     if not (segment and body and test and orelse) or node.end_lineno is None or node.end_col_offset is None:
         return None
     lines = text.splitlines(keepends=True)
-    start, end = _offset(lines, node.lineno, node.col_offset), _offset(lines, node.end_lineno, node.end_col_offset)
+    start = char_offset(lines, node.lineno, node.col_offset)
+    end = char_offset(lines, node.end_lineno, node.end_col_offset)
     if text[start:end] != segment:
         return None
     new = f"{orelse} if {test} else {body}"
@@ -78,7 +81,3 @@ def _exchanged(text: str, node: ast.IfExp) -> str | None:
         return None
     return result
 
-
-def _offset(lines: list[str], line: int, column: int) -> int:
-    """The character offset in the text of ``lines`` of ``ast``'s (line, UTF-8 byte column)."""
-    return sum(len(ln) for ln in lines[:line - 1]) + len(lines[line - 1].encode()[:column].decode(errors="ignore"))
