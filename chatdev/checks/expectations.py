@@ -32,7 +32,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chatdev.checks.disputes import fails_on_own_assertion
-from chatdev.checks.triage import FRAME, TestCase, find_test, test_lines
+from chatdev.checks.bindings import parse_sources
+from chatdev.checks.triage import FRAME, TestCase, find_test, test_line_trees
 from chatdev.project.paths import SANDBOX_ROOT
 
 SCRIPT = "expected.py"  # the computation's file, alone in its sandbox folder
@@ -245,18 +246,16 @@ def known_text(case: TestCase, program: Mapping[str, str]) -> str:
     sides = _sides(case)
     if sides is None:
         return ""
-    written = _test_texts(case)  # the expected side is a literal of the test's own line
+    # the expected side is a literal of the test's own line
+    written = {n.value for tree in test_line_trees(case) for n in ast.walk(tree)
+               if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    trees = parse_sources(program)
     places: list[list[tuple[str, int]]] = [[], []]
     for index, value in enumerate(sides):
         if not isinstance(value, str) or len(value.strip()) < 4 or value not in written:
             continue
-        for rel, text in sorted(program.items()):
-            try:
-                tree = ast.parse(text)
-            except (SyntaxError, ValueError):
-                continue
-            places[index] += [(rel, n.lineno) for n in ast.walk(tree)
-                              if isinstance(n, ast.Constant) and n.value == value]
+        places[index] += [(rel, n.lineno) for rel, tree in trees.items() for n in ast.walk(tree)
+                          if isinstance(n, ast.Constant) and n.value == value]
     if bool(places[0]) == bool(places[1]):
         return ""  # neither side, or both: nothing to point at
     index = 0 if places[0] else 1
@@ -265,18 +264,6 @@ def known_text(case: TestCase, program: Mapping[str, str]) -> str:
     got = f", not {other!r}" if other is not NOTHING else ""
     return (f"Why: the program already has {sides[index]!r} ({rel} line {line}), but this call gets another "
             f"value{got}: make this case reach that text rather than writing a new one.")
-
-
-def _test_texts(case: TestCase) -> set[str]:
-    """The string literals of the lines pytest printed for the test's own frame."""
-    out: set[str] = set()
-    for line in test_lines(case):
-        try:
-            tree = ast.parse(line.strip())
-        except SyntaxError:
-            continue
-        out |= {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
-    return out
 
 
 def _literal(node: ast.expr) -> Any:

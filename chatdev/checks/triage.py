@@ -585,6 +585,17 @@ def test_lines(case: TestCase) -> list[str]:
     return lines
 
 
+def test_line_trees(case: TestCase) -> list[ast.Module]:
+    """Each line of ``test_lines(case)`` that parses on its own (a call, an assert), parsed."""
+    trees = []
+    for line in test_lines(case):
+        try:
+            trees.append(ast.parse(line.strip()))
+        except SyntaxError:
+            continue
+    return trees
+
+
 def _checks_nothing_returned(case: TestCase, trees: dict[str, ast.Module]) -> str | None:
     """Why ``case`` uses what a program function or method returns when it returns nothing: an
     ``assert f() == x`` pytest explains as ``where None = f()``, or ``x in game.print_board()``

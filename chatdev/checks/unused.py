@@ -23,7 +23,8 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 
-from chatdev.checks.triage import TestCase, test_lines
+from chatdev.checks.bindings import parse_sources
+from chatdev.checks.triage import TestCase, test_line_trees
 
 MAX_LISTED = 4
 
@@ -80,19 +81,11 @@ def unread_parameter(case: TestCase, program: Mapping[str, str]) -> str:
     if not case.failed or not program:
         return ""
     functions: dict[str, tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = {}
-    for rel, text in sorted(program.items()):
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError):
-            continue
+    for rel, tree in parse_sources(dict(sorted(program.items()))).items():
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions.setdefault(node.name, (rel, node))
-    for line in test_lines(case):
-        try:
-            tree = ast.parse(line.strip())
-        except SyntaxError:
-            continue
+    for tree in test_line_trees(case):
         for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
             name = call.func.id if isinstance(call.func, ast.Name) else \
                 call.func.attr if isinstance(call.func, ast.Attribute) else ""
