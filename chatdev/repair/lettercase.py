@@ -8,7 +8,8 @@ and the manager asked for a retry: each fix sent the same function back.
 
 ``swaps(program)`` (pure, ``ast`` only) finds each conditional expression whose two branches
 are the same code but for letter case: string constants that differ in case (``'a'`` and
-``'A'``) or the case methods (``upper``/``lower``, ``isupper``/``islower``). For each it
+``'A'``) or the case methods (``upper``, ``capitalize`` and ``title`` against ``lower``,
+``isupper`` against ``islower``). For each it
 gives the program with that one expression's branches exchanged. The caller
 (``run/phases._swap_letter_case``) tries them only when a failing test's two values differ in
 letter case alone, and keeps one only when more tests pass and nothing else got worse.
